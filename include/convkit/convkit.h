@@ -1,0 +1,130 @@
+/* convkit: multi-channel 2-D convolution on the CPU -- the stable C API.
+ *
+ * Compiles as C99 and as C++. No C++ exception ever crosses this interface: every function that can fail returns a
+ * convkit_status, and convkit_last_error() gives the calling thread's message for its last failed call.
+ *
+ * Tensors are dense float32 arrays owned by the caller:
+ *   input   N x Ci x H x W      (CONVKIT_LAYOUT_NCHW) or N x H x W x Ci      (CONVKIT_LAYOUT_NHWC)
+ *   output  N x Co x Ho x Wo    (CONVKIT_LAYOUT_NCHW) or N x Ho x Wo x Co    (CONVKIT_LAYOUT_NHWC)
+ *   weights Co x Ci/groups x Kh x Kw (CONVKIT_WEIGHTS_OIHW) or Co x Kh x Kw x Ci/groups (CONVKIT_WEIGHTS_OHWI)
+ *   bias    Co floats, or NULL
+ * The operation is cross-correlation (as in PyTorch's conv2d) with zero padding:
+ *   out[n][o][y][x] = act(bias[o] + sum_{c,i,j} in[n][g*Ci/groups + c][y*sh - pt + i*dh][x*sw - pl + j*dw] * w[o][c][i][j])
+ * where g = o / (Co/groups), and
+ *   Ho = floor((H + pad_top + pad_bottom - dilation_height*(Kh-1) - 1) / stride_height) + 1   (Wo alike).
+ */
+#ifndef CONVKIT_CONVKIT_H
+#define CONVKIT_CONVKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The one place the version is written; CMake reads it from here. */
+#define CONVKIT_VERSION_MAJOR 0
+#define CONVKIT_VERSION_MINOR 1
+#define CONVKIT_VERSION_PATCH 0
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum convkit_status {
+  CONVKIT_STATUS_OK = 0,
+  CONVKIT_STATUS_INVALID_ARGUMENT = 1, /* a field, pointer or buffer breaks a rule; nothing was written */
+  CONVKIT_STATUS_UNSUPPORTED = 2,      /* valid, but the requested algorithm does not handle this shape */
+  CONVKIT_STATUS_OUT_OF_MEMORY = 3,    /* a buffer could not be allocated; nothing leaked */
+  CONVKIT_STATUS_INTERNAL_ERROR = 4    /* a bug in convkit: please report the message */
+} convkit_status;
+
+typedef enum convkit_layout { CONVKIT_LAYOUT_NCHW = 0, CONVKIT_LAYOUT_NHWC = 1 } convkit_layout;
+
+typedef enum convkit_weights_layout { CONVKIT_WEIGHTS_OIHW = 0, CONVKIT_WEIGHTS_OHWI = 1 } convkit_weights_layout;
+
+typedef enum convkit_algorithm {
+  CONVKIT_ALGORITHM_AUTO = 0,        /* the library chooses among the algorithms below */
+  CONVKIT_ALGORITHM_REFERENCE = 1,   /* plain loops; accepts every valid shape */
+  CONVKIT_ALGORITHM_IM2COL_GEMM = 2, /* im2col (im2row for NHWC) + one BLAS GEMM per image and group */
+  CONVKIT_ALGORITHM_GEMM_1X1 = 3,    /* 1x1 kernels only: a matrix product on the input as it lies */
+  CONVKIT_ALGORITHM_DIRECT = 4       /* not available yet: answers CONVKIT_STATUS_UNSUPPORTED */
+} convkit_algorithm;
+
+typedef enum convkit_activation {
+  CONVKIT_ACTIVATION_NONE = 0,
+  CONVKIT_ACTIVATION_RELU = 1, /* max(x, 0); NaN stays NaN */
+  CONVKIT_ACTIVATION_CLAMP = 2 /* min(max(x, clamp_min), clamp_max); NaN stays NaN */
+} convkit_activation;
+
+/* The shape of one convolution. Initialise with convkit_conv2d_desc_init, then set the fields. */
+typedef struct convkit_conv2d_desc {
+  int64_t batch, in_channels, in_height, in_width, out_channels;
+  int64_t kernel_height, kernel_width;
+  int64_t stride_height, stride_width;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+  int64_t dilation_height, dilation_width;
+  int64_t groups;
+  convkit_layout layout;                 /* of both input and output */
+  convkit_weights_layout weights_layout;
+} convkit_conv2d_desc;
+
+/* STRICT computes every product of the definition; FAST also allows transforms with a larger, documented error
+   (none exists yet: today both modes behave alike). */
+typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 } convkit_math_mode;
+
+typedef struct convkit_options {
+  convkit_algorithm algorithm;
+  int32_t threads;           /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: exactly n */
+  convkit_activation activation;
+  float clamp_min, clamp_max; /* read only when activation is CONVKIT_ACTIVATION_CLAMP */
+  convkit_math_mode math_mode;
+} convkit_options;
+
+/* Strides, dilations and groups = 1; every other field 0; NCHW; OIHW. */
+void convkit_conv2d_desc_init(convkit_conv2d_desc* desc);
+
+/* AUTO; threads 0 (library default); no activation, clamp bounds -inf/+inf; STRICT. */
+void convkit_options_init(convkit_options* options);
+
+/* Validates *desc and writes the output height and width. */
+convkit_status convkit_conv2d_output_size(const convkit_conv2d_desc* desc, int64_t* out_height, int64_t* out_width);
+
+/* Computes one convolution into output. The output must not overlap input, weights or bias; the other buffers are
+   only read. On any failure the output is left untouched. Safe to call from several threads at once. */
+convkit_status convkit_conv2d(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                              const float* bias /* may be NULL */, float* output,
+                              const convkit_options* options /* may be NULL */);
+
+/* This thread's message for its last failed call ("" if none). Valid until this thread's next convkit call. */
+const char* convkit_last_error(void);
+
+/* A static English name of the status ("ok", "invalid argument", ...). */
+const char* convkit_status_string(convkit_status status);
+
+/* ---- Additions to the contract ---- */
+
+/* Element counts (floats) of the four tensors of a convolution, for allocation. bias is out_channels. */
+typedef struct convkit_tensor_sizes {
+  int64_t input, weights, bias, output;
+} convkit_tensor_sizes;
+
+/* Validates *desc and writes the element count of each tensor. */
+convkit_status convkit_conv2d_tensor_sizes(const convkit_conv2d_desc* desc, convkit_tensor_sizes* sizes);
+
+/* A static name of the algorithm as used in benchmarks and messages ("auto", "reference", "im2col_gemm",
+   "gemm_1x1", "direct"), or "unknown". */
+const char* convkit_algorithm_name(convkit_algorithm algorithm);
+
+/* Which BLAS convkit calls and which of its kernels run on this CPU. All strings are static. */
+typedef struct convkit_blas_info {
+  const char* library;          /* "OpenBLAS 0.3.21 ..." as the library describes its build */
+  const char* core;             /* the kernel set in use, e.g. "SkylakeX"; see README "OpenBLAS on new CPUs" */
+  const char* recommended_core; /* the best kernel set this CPU can run, e.g. "SkylakeX"; "" if unknown */
+  int32_t degraded;             /* 1 when core is weaker than recommended_core: set OPENBLAS_CORETYPE to it */
+} convkit_blas_info;
+
+void convkit_get_blas_info(convkit_blas_info* info);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CONVKIT_CONVKIT_H */

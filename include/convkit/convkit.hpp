@@ -1,0 +1,99 @@
+// convkit: multi-channel 2-D convolution on the CPU -- the C++17 API.
+//
+// The same capabilities as the C API (convkit/convkit.h), with enums, a named-field descriptor and exceptions:
+// every failure throws convkit::Error, whose message names the field, its value and the rule it breaks.
+// Tensor layouts and the exact definition of the operation are documented in convkit/convkit.h.
+#ifndef CONVKIT_CONVKIT_HPP
+#define CONVKIT_CONVKIT_HPP
+
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace convkit {
+
+/// Outcome of a call; the values equal the C API's convkit_status.
+enum class Status : int { Ok = 0, InvalidArgument = 1, Unsupported = 2, OutOfMemory = 3, InternalError = 4 };
+
+/// Layout of input and output: NCHW (channels outermost) or NHWC (channels innermost).
+enum class Layout : int { NCHW = 0, NHWC = 1 };
+
+/// Layout of the weights: [Co][Ci/groups][Kh][Kw] (OIHW) or [Co][Kh][Kw][Ci/groups] (OHWI).
+enum class WeightsLayout : int { OIHW = 0, OHWI = 1 };
+
+/// The algorithms; values equal the C API's convkit_algorithm. See README "Algorithms".
+enum class Algorithm : int { Auto = 0, Reference = 1, Im2colGemm = 2, Gemm1x1 = 3, Direct = 4 };
+
+/// Activation fused into the output: none, max(x, 0), or min(max(x, clamp_min), clamp_max). NaN stays NaN.
+enum class Activation : int { None = 0, Relu = 1, Clamp = 2 };
+
+/// Strict computes every product of the definition; Fast may use transforms with a larger, documented error.
+enum class MathMode : int { Strict = 0, Fast = 1 };
+
+/// The exception of the library. what() names the field, its value and the rule; status() classifies it.
+class Error : public std::runtime_error {
+ public:
+  Error(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Status status() const noexcept { return status_; }
+
+ private:
+  Status status_;
+};
+
+/// The shape of one convolution. All sizes in elements; padding is zero padding per side.
+struct Conv2dDesc {
+  std::int64_t batch = 0, in_channels = 0, in_height = 0, in_width = 0, out_channels = 0;
+  std::int64_t kernel_height = 0, kernel_width = 0;
+  std::int64_t stride_height = 1, stride_width = 1;
+  std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  std::int64_t dilation_height = 1, dilation_width = 1;
+  std::int64_t groups = 1;
+  Layout layout = Layout::NCHW;  ///< of both input and output
+  WeightsLayout weights_layout = WeightsLayout::OIHW;
+};
+
+/// How to run a convolution.
+struct Options {
+  Algorithm algorithm = Algorithm::Auto;
+  int threads = 0;  ///< 0: the library default (OpenMP's omp_get_max_threads()); n > 0: exactly n threads
+  Activation activation = Activation::None;
+  float clamp_min = -std::numeric_limits<float>::infinity();  ///< read only for Activation::Clamp
+  float clamp_max = std::numeric_limits<float>::infinity();
+  MathMode math_mode = MathMode::Strict;
+};
+
+struct OutputSize {
+  std::int64_t height, width;
+};
+
+/// Element counts (floats) of the tensors of a convolution.
+struct TensorSizes {
+  std::int64_t input, weights, bias, output;
+};
+
+/// Validates desc and returns the output height and width. Throws Error(InvalidArgument).
+OutputSize output_size(const Conv2dDesc& desc);
+
+/// Validates desc and returns the element count of each tensor. Throws Error(InvalidArgument).
+TensorSizes tensor_sizes(const Conv2dDesc& desc);
+
+/// Computes one convolution into output and returns the algorithm that ran (never Auto).
+/// Buffers are owned by the caller and sized by tensor_sizes(desc); bias may be null; output must not overlap the
+/// others, which are only read. On failure nothing is written to output. Safe to call from several threads at once.
+Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
+                 const Options& options = Options{});
+
+/// A static name: "auto", "reference", "im2col_gemm", "gemm_1x1", "direct" (or "unknown").
+const char* algorithm_name(Algorithm algorithm) noexcept;
+
+/// Which BLAS convkit calls and which of its kernels run on this CPU (see the C API's convkit_blas_info).
+struct BlasInfo {
+  std::string library, core, recommended_core;
+  bool degraded;  ///< core is weaker than recommended_core: set OPENBLAS_CORETYPE=recommended_core
+};
+BlasInfo blas_info();
+
+}  // namespace convkit
+
+#endif  // CONVKIT_CONVKIT_HPP

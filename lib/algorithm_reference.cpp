@@ -1,0 +1,84 @@
+// The reference algorithm: the definition as plain loops, accumulating in double. It accepts every valid problem
+// and is the library's correctness fallback; the tests keep their own, independent oracle.
+#include "algorithms.hpp"
+#include "epilogue.hpp"
+#include "packing.hpp"
+#include "threading.hpp"
+
+namespace convkit::detail {
+namespace {
+
+class ReferenceKernel final : public Kernel {
+ public:
+  explicit ReferenceKernel(const KernelArguments& args)
+      : p_(args.problem),
+        weights_(pack_weights(p_, args.weights, WeightsLayout::OIHW)),
+        bias_(copy_bias(p_, args.bias)),
+        activation_(args.activation),
+        clamp_min_(args.clamp_min),
+        clamp_max_(args.clamp_max),
+        threads_(args.threads) {}
+
+  Algorithm algorithm() const override { return Algorithm::Reference; }
+  std::size_t workspace_bytes() const override { return 0; }
+
+  void run(const float* input, float* output, void*) const override {
+    const Problem& p = p_;
+    const bool nhwc = p.layout == Layout::NHWC;
+    // Element strides of (image, channel, row, column) in the input and output.
+    const std::int64_t in_n = p.in_channels * p.in_pixels(), out_n = p.out_channels * p.out_pixels();
+    const std::int64_t in_c = nhwc ? 1 : p.in_pixels(), in_h = nhwc ? p.in_width * p.in_channels : p.in_width;
+    const std::int64_t in_w = nhwc ? p.in_channels : 1;
+    const std::int64_t out_c = nhwc ? 1 : p.out_pixels(), out_h = nhwc ? p.out_width * p.out_channels : p.out_width;
+    const std::int64_t out_w = nhwc ? p.out_channels : 1;
+    parallel_for(threads_, p.batch * p.out_channels, [&](std::int64_t begin, std::int64_t end, int) {
+      for (std::int64_t unit = begin; unit < end; ++unit) {
+        const std::int64_t n = unit / p.out_channels, o = unit % p.out_channels;
+        const std::int64_t first_channel = o / p.group_out_channels * p.group_in_channels;
+        const float* w = weights_.get() + o * p.reduction;
+        for (std::int64_t y = 0; y < p.out_height; ++y) {
+          for (std::int64_t x = 0; x < p.out_width; ++x) {
+            double sum = bias_ ? bias_[o] : 0.0;
+            for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
+              for (std::int64_t i = 0; i < p.kernel_height; ++i) {
+                const std::int64_t ih = y * p.stride_height - p.pad_top + i * p.dilation_height;
+                if (ih < 0 || ih >= p.in_height) continue;
+                for (std::int64_t j = 0; j < p.kernel_width; ++j) {
+                  const std::int64_t iw = x * p.stride_width - p.pad_left + j * p.dilation_width;
+                  if (iw < 0 || iw >= p.in_width) continue;
+                  const float v = input[n * in_n + (first_channel + c) * in_c + ih * in_h + iw * in_w];
+                  sum += static_cast<double>(v) * w[(c * p.kernel_height + i) * p.kernel_width + j];
+                }
+              }
+            }
+            output[n * out_n + o * out_c + y * out_h + x * out_w] =
+                activate(static_cast<float>(sum), activation_, clamp_min_, clamp_max_);
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  Problem p_;
+  AlignedFloats weights_;  // OIHW
+  AlignedFloats bias_;
+  Activation activation_;
+  float clamp_min_, clamp_max_;
+  int threads_;
+};
+
+std::string accepts_all(const Problem&) { return {}; }
+
+std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
+  return std::make_unique<ReferenceKernel>(args);
+}
+
+}  // namespace
+
+const AlgorithmEntry& reference_algorithm() {
+  static const AlgorithmEntry entry{Algorithm::Reference, accepts_all, create_reference};
+  return entry;
+}
+
+}  // namespace convkit::detail

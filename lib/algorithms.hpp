@@ -1,0 +1,50 @@
+// The algorithms behind the API. Each is a factory that either declines a problem with a one-line reason or binds
+// to it a Kernel: the problem, the weights packed the way the algorithm reads them, and the epilogue.
+#pragma once
+
+#include "problem.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace convkit::detail {
+
+// An algorithm bound to one problem. Immutable once created: run() may be called from several threads at once.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual Algorithm algorithm() const = 0;
+  // Bytes of scratch memory a run needs (may be 0); 64-byte alignment is expected.
+  virtual std::size_t workspace_bytes() const = 0;
+  // Computes the whole convolution into output. `workspace` holds workspace_bytes() bytes.
+  virtual void run(const float* input, float* output, void* workspace) const = 0;
+};
+
+// What a Kernel is created from: everything is copied, so the caller may free its buffers afterwards.
+struct KernelArguments {
+  const Problem& problem;
+  const float* weights;  // in problem.weights_layout
+  const float* bias;     // out_channels floats or null
+  Activation activation;
+  float clamp_min, clamp_max;
+  int threads;  // resolved: >= 1
+};
+
+struct AlgorithmEntry {
+  Algorithm algorithm;
+  // Empty when the algorithm accepts the problem, else why it declines.
+  std::string (*declines)(const Problem& problem);
+  std::unique_ptr<Kernel> (*create)(const KernelArguments& arguments);
+};
+
+const AlgorithmEntry& reference_algorithm();
+const AlgorithmEntry& im2col_gemm_algorithm();
+const AlgorithmEntry& gemm_1x1_algorithm();
+const AlgorithmEntry& direct_algorithm();
+
+// Chooses the algorithm: the requested one, or for Auto the first of the ordered candidates that accepts the
+// problem (the reference, last, accepts all). Throws Error(Unsupported) when a requested algorithm declines.
+const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested);
+
+}  // namespace convkit::detail

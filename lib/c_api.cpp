@@ -1,0 +1,185 @@
+// The C API: a translation of the C++ API in which no exception escapes. Enum fields are read as integers because a
+// C caller may store any value in them; the C++ validation then names it.
+#include <convkit/convkit.h>
+#include <convkit/convkit.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <type_traits>
+
+namespace {
+
+static_assert(static_cast<int>(convkit::Status::Unsupported) == CONVKIT_STATUS_UNSUPPORTED, "status values differ");
+static_assert(static_cast<int>(convkit::Algorithm::Direct) == CONVKIT_ALGORITHM_DIRECT, "algorithm values differ");
+static_assert(static_cast<int>(convkit::Activation::Clamp) == CONVKIT_ACTIVATION_CLAMP, "activation values differ");
+static_assert(static_cast<int>(convkit::Layout::NHWC) == CONVKIT_LAYOUT_NHWC, "layout values differ");
+static_assert(static_cast<int>(convkit::WeightsLayout::OHWI) == CONVKIT_WEIGHTS_OHWI, "weights layouts differ");
+static_assert(static_cast<int>(convkit::MathMode::Fast) == CONVKIT_MATH_FAST, "math modes differ");
+
+// The message of this thread's last failed call; the one piece of state the C API keeps, by its contract.
+thread_local std::string last_error;
+
+template <typename Enum, typename CEnum>
+Enum read_enum(const CEnum& field) {
+  static_assert(sizeof(CEnum) == sizeof(int), "C enums are int-sized on supported ABIs");
+  int value;
+  std::memcpy(&value, &field, sizeof value);
+  return static_cast<Enum>(value);
+}
+
+convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
+  convkit::Conv2dDesc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_height = d.in_height;
+  desc.in_width = d.in_width;
+  desc.out_channels = d.out_channels;
+  desc.kernel_height = d.kernel_height;
+  desc.kernel_width = d.kernel_width;
+  desc.stride_height = d.stride_height;
+  desc.stride_width = d.stride_width;
+  desc.pad_top = d.pad_top;
+  desc.pad_left = d.pad_left;
+  desc.pad_bottom = d.pad_bottom;
+  desc.pad_right = d.pad_right;
+  desc.dilation_height = d.dilation_height;
+  desc.dilation_width = d.dilation_width;
+  desc.groups = d.groups;
+  desc.layout = read_enum<convkit::Layout>(d.layout);
+  desc.weights_layout = read_enum<convkit::WeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit::Options to_cpp(const convkit_options& o) {
+  convkit::Options options;
+  options.algorithm = read_enum<convkit::Algorithm>(o.algorithm);
+  options.threads = o.threads;
+  options.activation = read_enum<convkit::Activation>(o.activation);
+  options.clamp_min = o.clamp_min;
+  options.clamp_max = o.clamp_max;
+  options.math_mode = read_enum<convkit::MathMode>(o.math_mode);
+  return options;
+}
+
+convkit_status fail(convkit_status status, const char* message) noexcept {
+  try {
+    last_error = message;
+  } catch (...) {  // no memory even for the message: the status still tells
+  }
+  return status;
+}
+
+// Runs body and turns whatever it throws into a status and this thread's message.
+template <typename Body>
+convkit_status guarded(Body&& body) noexcept {
+  try {
+    body();
+    return CONVKIT_STATUS_OK;
+  } catch (const convkit::Error& error) {
+    return fail(static_cast<convkit_status>(error.status()), error.what());
+  } catch (const std::bad_alloc&) {
+    return fail(CONVKIT_STATUS_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& error) {
+    return fail(CONVKIT_STATUS_INTERNAL_ERROR, error.what());
+  } catch (...) {
+    return fail(CONVKIT_STATUS_INTERNAL_ERROR, "internal error: an unknown exception");
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+void convkit_conv2d_desc_init(convkit_conv2d_desc* desc) {
+  if (desc == nullptr) return;
+  std::memset(desc, 0, sizeof *desc);
+  desc->stride_height = desc->stride_width = 1;
+  desc->dilation_height = desc->dilation_width = 1;
+  desc->groups = 1;
+  desc->layout = CONVKIT_LAYOUT_NCHW;
+  desc->weights_layout = CONVKIT_WEIGHTS_OIHW;
+}
+
+void convkit_options_init(convkit_options* options) {
+  if (options == nullptr) return;
+  std::memset(options, 0, sizeof *options);
+  options->algorithm = CONVKIT_ALGORITHM_AUTO;
+  options->threads = 0;
+  options->activation = CONVKIT_ACTIVATION_NONE;
+  options->clamp_min = -INFINITY;
+  options->clamp_max = INFINITY;
+  options->math_mode = CONVKIT_MATH_STRICT;
+}
+
+convkit_status convkit_conv2d_output_size(const convkit_conv2d_desc* desc, int64_t* out_height, int64_t* out_width) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (out_height == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_height is null");
+  if (out_width == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_width is null");
+  return guarded([&] {
+    const convkit::OutputSize size = convkit::output_size(to_cpp(*desc));
+    *out_height = size.height;
+    *out_width = size.width;
+  });
+}
+
+convkit_status convkit_conv2d_tensor_sizes(const convkit_conv2d_desc* desc, convkit_tensor_sizes* sizes) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (sizes == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "sizes is null");
+  return guarded([&] {
+    const convkit::TensorSizes s = convkit::tensor_sizes(to_cpp(*desc));
+    *sizes = convkit_tensor_sizes{s.input, s.weights, s.bias, s.output};
+  });
+}
+
+convkit_status convkit_conv2d(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                              const float* bias, float* output, const convkit_options* options) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    convkit::conv2d(to_cpp(*desc), input, weights, bias, output, cpp_options);
+  });
+}
+
+const char* convkit_last_error(void) { return last_error.c_str(); }
+
+const char* convkit_status_string(convkit_status status) {
+  int value;
+  std::memcpy(&value, &status, sizeof value);
+  switch (value) {
+    case CONVKIT_STATUS_OK:
+      return "ok";
+    case CONVKIT_STATUS_INVALID_ARGUMENT:
+      return "invalid argument";
+    case CONVKIT_STATUS_UNSUPPORTED:
+      return "unsupported";
+    case CONVKIT_STATUS_OUT_OF_MEMORY:
+      return "out of memory";
+    case CONVKIT_STATUS_INTERNAL_ERROR:
+      return "internal error";
+    default:
+      return "unknown status";
+  }
+}
+
+const char* convkit_algorithm_name(convkit_algorithm algorithm) {
+  return convkit::algorithm_name(read_enum<convkit::Algorithm>(algorithm));
+}
+
+void convkit_get_blas_info(convkit_blas_info* info) {
+  if (info == nullptr) return;
+  try {
+    static const convkit::BlasInfo cached = convkit::blas_info();
+    info->library = cached.library.c_str();
+    info->core = cached.core.c_str();
+    info->recommended_core = cached.recommended_core.c_str();
+    info->degraded = cached.degraded ? 1 : 0;
+  } catch (...) {
+    info->library = info->core = info->recommended_core = "";
+    info->degraded = 0;
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,82 @@
+#include "im2col.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace convkit::detail {
+namespace {
+
+// ceil(a / b) for b > 0 and any sign of a.
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+}  // namespace
+
+void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
+            float* columns) {
+  const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, sw = p.stride_width;
+  float* dst = columns;
+  for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
+    const float* plane = channels + c * H * W;
+    for (std::int64_t i = 0; i < p.kernel_height; ++i) {
+      for (std::int64_t j = 0; j < p.kernel_width; ++j) {
+        // Input column of output column ow is ow * sw + offset; it lies inside for ow in [lo, hi).
+        const std::int64_t offset = j * p.dilation_width - p.pad_left;
+        const std::int64_t lo = std::max<std::int64_t>(0, ceil_div(-offset, sw));
+        const std::int64_t hi = std::max<std::int64_t>(0, ceil_div(W - offset, sw));
+        std::int64_t pixel = pixel_begin;
+        while (pixel < pixel_end) {
+          const std::int64_t oh = pixel / Wo, ow0 = pixel % Wo;
+          const std::int64_t ow1 = std::min(Wo, ow0 + (pixel_end - pixel));
+          const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + (ow1 - ow0), 0.0f);
+          } else {
+            const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+            std::fill(dst, dst + (a - ow0), 0.0f);
+            if (b > a) {
+              const float* src = plane + ih * W + (a * sw + offset);
+              float* out = dst + (a - ow0);
+              if (sw == 1) {
+                std::memcpy(out, src, static_cast<std::size_t>(b - a) * sizeof(float));
+              } else {
+                for (std::int64_t k = 0; k < b - a; ++k) out[k] = src[k * sw];
+              }
+            }
+            std::fill(dst + (b - ow0), dst + (ow1 - ow0), 0.0f);
+          }
+          dst += ow1 - ow0;
+          pixel += ow1 - ow0;
+        }
+      }
+    }
+  }
+}
+
+void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end, float* rows) {
+  const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width;
+  const std::int64_t channels = p.group_in_channels, pixel_stride = p.in_channels;
+  const std::size_t run_bytes = static_cast<std::size_t>(channels) * sizeof(float);
+  float* dst = rows;
+  for (std::int64_t pixel = pixel_begin; pixel < pixel_end; ++pixel) {
+    const std::int64_t oh = pixel / Wo, ow = pixel % Wo;
+    for (std::int64_t i = 0; i < p.kernel_height; ++i) {
+      const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
+      if (ih < 0 || ih >= H) {
+        std::fill(dst, dst + p.kernel_width * channels, 0.0f);
+        dst += p.kernel_width * channels;
+        continue;
+      }
+      for (std::int64_t j = 0; j < p.kernel_width; ++j) {
+        const std::int64_t iw = ow * p.stride_width - p.pad_left + j * p.dilation_width;
+        if (iw < 0 || iw >= W) {
+          std::fill(dst, dst + channels, 0.0f);
+        } else {
+          std::memcpy(dst, pixels + (ih * W + iw) * pixel_stride, run_bytes);
+        }
+        dst += channels;
+      }
+    }
+  }
+}
+
+}  // namespace convkit::detail

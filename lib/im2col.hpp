@@ -1,0 +1,26 @@
+// Unfolding the input so a convolution becomes a matrix product.
+//
+// im2col (NCHW): for one image and group, a matrix of reduction x pixels, row (c, i, j) holding for every output
+// pixel the input value that kernel tap (i, j) of channel c meets there (zero in the padding).
+// im2row (NHWC): the transpose, pixels x reduction with columns ordered (i, j, c), so that each kernel tap copies
+// one contiguous run of channels.
+// Both unfold a range [pixel_begin, pixel_end) of output pixels (row-major over out_height x out_width), so callers
+// can tile the output and bound the buffer.
+#pragma once
+
+#include "problem.hpp"
+
+#include <cstdint>
+
+namespace convkit::detail {
+
+// `channels` points at the group's first input channel of one NCHW image. Writes reduction x (end - begin) floats.
+void im2col(const Problem& problem, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
+            float* columns);
+
+// `pixels` points at the group's first channel of pixel (0, 0) of one NHWC image (pixel stride in_channels).
+// Writes (end - begin) x reduction floats.
+void im2row(const Problem& problem, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end,
+            float* rows);
+
+}  // namespace convkit::detail

@@ -1,0 +1,47 @@
+// A validated convolution: the public descriptor and options checked once, with every derived size computed
+// without overflow. Everything past validation works on a Problem and may trust it.
+#pragma once
+
+#include <convkit/convkit.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace convkit::detail {
+
+struct Problem {
+  std::int64_t batch, in_channels, in_height, in_width, out_channels;
+  std::int64_t kernel_height, kernel_width;
+  std::int64_t stride_height, stride_width;
+  std::int64_t pad_top, pad_left, pad_bottom, pad_right;
+  std::int64_t dilation_height, dilation_width;
+  std::int64_t groups;
+  Layout layout;
+  WeightsLayout weights_layout;
+
+  std::int64_t out_height, out_width;
+  std::int64_t group_in_channels, group_out_channels;  // per group
+  std::int64_t reduction;                               // group_in_channels * kernel_height * kernel_width
+  std::int64_t input_elements, weights_elements, output_elements;
+
+  bool is_1x1() const { return kernel_height == 1 && kernel_width == 1; }
+  bool is_unit_stride() const { return stride_height == 1 && stride_width == 1; }
+  bool is_unpadded() const { return pad_top == 0 && pad_left == 0 && pad_bottom == 0 && pad_right == 0; }
+  std::int64_t in_pixels() const { return in_height * in_width; }
+  std::int64_t out_pixels() const { return out_height * out_width; }
+  // 2 * multiply-adds of the definition, as benchmarks count them.
+  double flops() const;
+};
+
+// Throws Error(InvalidArgument) naming the field, value and rule. Enum fields may hold any integer.
+Problem make_problem(const Conv2dDesc& desc);
+void validate_options(const Options& options);
+
+// Checks the caller's buffers: not null (bias may be), and the output overlapping none of the others.
+void validate_buffers(const Problem& problem, const float* input, const float* weights, const float* bias,
+                      const float* output);
+
+// Resolves threads = 0 to the library default.
+int resolve_threads(const Options& options);
+
+}  // namespace convkit::detail

@@ -1,0 +1,50 @@
+#include "threading.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+
+namespace convkit::detail {
+
+int default_thread_count() { return std::max(1, omp_get_max_threads()); }
+
+int team_size(int threads, std::int64_t count) {
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), count)));
+}
+
+void parallel_for(int threads, std::int64_t count,
+                  const std::function<void(std::int64_t begin, std::int64_t end, int worker)>& body) {
+  if (count <= 0) return;
+  const int team = team_size(threads, count);
+  if (team == 1) {
+    body(0, count, 0);
+    return;
+  }
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel num_threads(team)
+  {
+    // The team may be smaller than asked (nested regions, OMP_THREAD_LIMIT): split by its real size.
+    const std::int64_t size = omp_get_num_threads();
+    const std::int64_t rank = omp_get_thread_num();
+    const std::int64_t begin = count * rank / size;
+    const std::int64_t end = count * (rank + 1) / size;
+    // A worker that calls BLAS must not start a second level of threads under this one.
+    omp_set_num_threads(1);
+    try {
+      if (begin < end) body(begin, end, static_cast<int>(rank));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+BlasThreads::BlasThreads(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(std::max(threads, 1)); }
+
+BlasThreads::~BlasThreads() { omp_set_num_threads(previous_); }
+
+}  // namespace convkit::detail

@@ -1,0 +1,37 @@
+// The only code that touches OpenMP. Every parallel loop of the library goes through parallel_for, and every BLAS
+// call states how many threads it may use through BlasThreads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace convkit::detail {
+
+// OpenMP's default for the calling thread (omp_get_max_threads()).
+int default_thread_count();
+
+// The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
+int team_size(int threads, std::int64_t count);
+
+// Calls body(begin, end, worker) on disjoint contiguous ranges covering [0, count), one range per worker, on at most
+// team_size(threads, count) threads; worker < team_size identifies per-worker scratch. Each unit of work is done the
+// same way whatever the split, so results never depend on the thread count. Runs on the calling thread when one
+// worker suffices. An exception thrown by any body is rethrown here after all have finished.
+void parallel_for(int threads, std::int64_t count,
+                  const std::function<void(std::int64_t begin, std::int64_t end, int worker)>& body);
+
+// OpenBLAS's OpenMP build sizes its parallel region from omp_get_max_threads() of the calling thread and runs
+// single-threaded inside an active parallel region. Holding a BlasThreads(n) therefore caps the BLAS calls this
+// thread makes to n threads; the previous setting comes back when it goes out of scope.
+class BlasThreads {
+ public:
+  explicit BlasThreads(int threads);
+  ~BlasThreads();
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
+}  // namespace convkit::detail
