@@ -1,0 +1,219 @@
+// ConvTester: a fluent description of one convolution, run through the library and compared with the oracle.
+//
+//   ConvTester().batch(2).channels(4, 6).input(7, 7).kernel(3, 3).stride(2, 1).padding(1, 0, 2, 1).groups(2)
+//       .layout(convkit::Layout::NHWC).bias(true).activation(convkit::Activation::Relu).threads(2)
+//       .test(convkit::Algorithm::Im2colGemm);
+//
+// Tolerance: |got - want| <= 1e-4 * (|bias| + sum of |products|) per output element. The output buffer is filled with
+// NaN and surrounded by guard values first, so an element left unwritten or a write out of bounds fails the test.
+// Large problems are checked on a deterministic sample of output elements (all borders are always included).
+#pragma once
+
+#include "oracle.hpp"
+
+#include <convkit/convkit.hpp>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace convkit_test {
+
+// The seed of every random tensor in the tests; printed by the test main.
+constexpr std::uint32_t kSeed = 20261123;
+
+inline std::vector<float> random_floats(std::size_t count, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 engine(seed);
+  std::uniform_real_distribution<float> uniform(lo, hi);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(engine);
+  return values;
+}
+
+inline std::string describe(const convkit::Conv2dDesc& d, const convkit::Options& o, bool bias) {
+  std::ostringstream s;
+  s << "N=" << d.batch << " Ci=" << d.in_channels << " H=" << d.in_height << " W=" << d.in_width
+    << " Co=" << d.out_channels << " K=" << d.kernel_height << "x" << d.kernel_width << " stride=" << d.stride_height
+    << "," << d.stride_width << " pad(t,l,b,r)=" << d.pad_top << "," << d.pad_left << "," << d.pad_bottom << ","
+    << d.pad_right << " dilation=" << d.dilation_height << "," << d.dilation_width << " groups=" << d.groups
+    << " layout=" << (d.layout == convkit::Layout::NCHW ? "NCHW" : "NHWC")
+    << " weights=" << (d.weights_layout == convkit::WeightsLayout::OIHW ? "OIHW" : "OHWI") << " bias=" << bias
+    << " activation=" << static_cast<int>(o.activation) << " clamp=[" << o.clamp_min << "," << o.clamp_max << "]"
+    << " threads=" << o.threads << " algorithm=" << convkit::algorithm_name(o.algorithm);
+  return s.str();
+}
+
+// Whether the library promises to run `algorithm` on this shape (otherwise it must answer Unsupported).
+inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv2dDesc& d) {
+  switch (algorithm) {
+    case convkit::Algorithm::Gemm1x1:
+      return d.kernel_height == 1 && d.kernel_width == 1;
+    case convkit::Algorithm::Direct:
+      return false;
+    default:
+      return true;
+  }
+}
+
+inline const std::vector<convkit::Algorithm>& all_algorithms() {
+  static const std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto, convkit::Algorithm::Reference,
+                                                          convkit::Algorithm::Im2colGemm, convkit::Algorithm::Gemm1x1,
+                                                          convkit::Algorithm::Direct};
+  return algorithms;
+}
+
+class ConvTester {
+ public:
+  ConvTester() {
+    desc_.batch = 1;
+    desc_.in_channels = desc_.out_channels = 1;
+    desc_.in_height = desc_.in_width = 5;
+    desc_.kernel_height = desc_.kernel_width = 3;
+  }
+
+  ConvTester& batch(std::int64_t n) { return desc_.batch = n, *this; }
+  ConvTester& channels(std::int64_t in, std::int64_t out) {
+    desc_.in_channels = in;
+    desc_.out_channels = out;
+    return *this;
+  }
+  ConvTester& input(std::int64_t h, std::int64_t w) {
+    desc_.in_height = h;
+    desc_.in_width = w;
+    return *this;
+  }
+  ConvTester& kernel(std::int64_t h, std::int64_t w) {
+    desc_.kernel_height = h;
+    desc_.kernel_width = w;
+    return *this;
+  }
+  ConvTester& stride(std::int64_t h, std::int64_t w) {
+    desc_.stride_height = h;
+    desc_.stride_width = w;
+    return *this;
+  }
+  ConvTester& padding(std::int64_t top, std::int64_t left, std::int64_t bottom, std::int64_t right) {
+    desc_.pad_top = top;
+    desc_.pad_left = left;
+    desc_.pad_bottom = bottom;
+    desc_.pad_right = right;
+    return *this;
+  }
+  ConvTester& dilation(std::int64_t h, std::int64_t w) {
+    desc_.dilation_height = h;
+    desc_.dilation_width = w;
+    return *this;
+  }
+  ConvTester& groups(std::int64_t g) { return desc_.groups = g, *this; }
+  ConvTester& layout(convkit::Layout l) { return desc_.layout = l, *this; }
+  ConvTester& weights_layout(convkit::WeightsLayout l) { return desc_.weights_layout = l, *this; }
+  ConvTester& bias(bool b) { return bias_ = b, *this; }
+  ConvTester& activation(convkit::Activation a, float lo = -0.5f, float hi = 0.5f) {
+    options_.activation = a;
+    if (a == convkit::Activation::Clamp) {
+      options_.clamp_min = lo;
+      options_.clamp_max = hi;
+    }
+    return *this;
+  }
+  ConvTester& threads(int t) { return options_.threads = t, *this; }
+  ConvTester& seed(std::uint32_t s) { return seed_ = s, *this; }
+  // Check at most this many output elements (a deterministic sample); 0 checks all.
+  ConvTester& sample(std::int64_t count) { return sample_ = count, *this; }
+  ConvTester& desc(const convkit::Conv2dDesc& d) { return desc_ = d, *this; }
+
+  const convkit::Conv2dDesc& desc() const { return desc_; }
+
+  // Runs `algorithm` and compares with the oracle; an algorithm that does not support the shape must throw
+  // Unsupported and leave the output untouched. Returns the algorithm that ran (Auto when it declined).
+  convkit::Algorithm test(convkit::Algorithm algorithm) const {
+    convkit::Options options = options_;
+    options.algorithm = algorithm;
+    INFO("seed=", seed_, " ", describe(desc_, options, bias_));
+    const OutputShape shape = oracle_output_shape(desc_);
+    const std::int64_t Co = desc_.out_channels, N = desc_.batch;
+    const std::size_t in_count = static_cast<std::size_t>(desc_.batch * desc_.in_channels * desc_.in_height * desc_.in_width);
+    const std::size_t w_count = static_cast<std::size_t>(Co * (desc_.in_channels / desc_.groups) * desc_.kernel_height * desc_.kernel_width);
+    const std::size_t out_count = static_cast<std::size_t>(N * Co * shape.height * shape.width);
+    const std::vector<float> in = random_floats(in_count, seed_);
+    const std::vector<float> w = random_floats(w_count, seed_ + 1);
+    const std::vector<float> b = random_floats(static_cast<std::size_t>(Co), seed_ + 2);
+    constexpr std::size_t kGuard = 16;
+    constexpr float kGuardValue = 12345.0f;
+    std::vector<float> out(out_count + 2 * kGuard, kGuardValue);
+    std::fill(out.begin() + kGuard, out.end() - kGuard, std::nanf(""));
+    float* y = out.data() + kGuard;
+
+    if (!algorithm_supports(algorithm, desc_)) {
+      bool unsupported = false;
+      try {
+        convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+      } catch (const convkit::Error& e) {
+        unsupported = e.status() == convkit::Status::Unsupported;
+      }
+      CHECK_MESSAGE(unsupported, "expected Unsupported");
+      CHECK(std::all_of(y, y + out_count, [](float v) { return std::isnan(v); }));
+      return convkit::Algorithm::Auto;
+    }
+    const convkit::Algorithm used = convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+    if (algorithm != convkit::Algorithm::Auto) CHECK(used == algorithm);
+    CHECK(used != convkit::Algorithm::Auto);
+    for (std::size_t i = 0; i < kGuard; ++i) {
+      REQUIRE(out[i] == kGuardValue);
+      REQUIRE(out[kGuard + out_count + i] == kGuardValue);
+    }
+    std::int64_t failures = 0;
+    const auto check_element = [&](std::int64_t n, std::int64_t o, std::int64_t yy, std::int64_t xx) {
+      const OracleValue want = oracle_at(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, n, o, yy, xx);
+      const double expected = oracle_activate(want.value, options);
+      const double got = y[tensor_offset(desc_.layout, Co, shape.height, shape.width, n, o, yy, xx)];
+      const double tolerance = 1e-4 * want.magnitude;
+      if (!(std::fabs(got - expected) <= tolerance) && failures++ < 5) {
+        FAIL_CHECK("output (n=", n, ", o=", o, ", y=", yy, ", x=", xx, ") = ", got, ", oracle ", expected,
+                   " (tolerance ", tolerance, ")");
+      }
+    };
+    const std::int64_t total = static_cast<std::int64_t>(out_count);
+    if (sample_ == 0 || total <= sample_) {
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t o = 0; o < Co; ++o)
+          for (std::int64_t yy = 0; yy < shape.height; ++yy)
+            for (std::int64_t xx = 0; xx < shape.width; ++xx) check_element(n, o, yy, xx);
+    } else {
+      std::mt19937_64 pick(seed_ + 3);
+      for (std::int64_t s = 0; s < sample_; ++s) {
+        const std::int64_t n = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(N));
+        const std::int64_t o = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(Co));
+        // Half the samples on the border rows and columns, where padding and unfolding edges live.
+        std::int64_t yy = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.height));
+        std::int64_t xx = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.width));
+        if (s % 2 == 1) {
+          if (pick() % 2) yy = (pick() % 2) ? 0 : shape.height - 1;
+          else xx = (pick() % 2) ? 0 : shape.width - 1;
+        }
+        check_element(n, o, yy, xx);
+      }
+    }
+    CHECK_MESSAGE(failures == 0, failures, " outputs outside tolerance");
+    return used;
+  }
+
+  // Every algorithm, each held to its contract.
+  void test_all() const {
+    for (convkit::Algorithm a : all_algorithms()) test(a);
+  }
+
+ private:
+  convkit::Conv2dDesc desc_;
+  convkit::Options options_;
+  bool bias_ = false;
+  std::uint32_t seed_ = kSeed;
+  std::int64_t sample_ = 0;
+};
+
+}  // namespace convkit_test

@@ -1,0 +1,17 @@
+# Installs the build tree into a scratch prefix, then configures, builds and runs the consumer project against it.
+file(REMOVE_RECURSE "${WORK_DIR}")
+if(NOT BUILD_TYPE)
+  set(BUILD_TYPE Release)
+endif()
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  message("${out}")
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "failed (${result}): ${ARGN}")
+  endif()
+endfunction()
+run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix" --config "${BUILD_TYPE}")
+run("${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
+    "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
+run("${WORK_DIR}/build/consumer")

@@ -1,0 +1,164 @@
+// Every algorithm against the oracle, over sweeps of every feature of the semantics.
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+using convkit::Activation;
+using convkit::Algorithm;
+using convkit::Layout;
+using convkit::WeightsLayout;
+using convkit_test::ConvTester;
+
+namespace {
+
+const Layout kLayouts[] = {Layout::NCHW, Layout::NHWC};
+const WeightsLayout kWeightsLayouts[] = {WeightsLayout::OIHW, WeightsLayout::OHWI};
+
+}  // namespace
+
+TEST_CASE("kernel sizes 1 to 7, square and rectangular, both layouts and weight layouts") {
+  for (Layout layout : kLayouts)
+    for (WeightsLayout weights : kWeightsLayouts)
+      for (std::int64_t kh = 1; kh <= 7; ++kh)
+        for (std::int64_t kw : {std::int64_t{1}, kh, std::int64_t{8} - kh})
+          ConvTester().batch(2).channels(3, 5).input(9, 10).kernel(kh, kw).layout(layout).weights_layout(weights).test_all();
+}
+
+TEST_CASE("strides, dilations and asymmetric padding") {
+  for (Layout layout : kLayouts)
+    for (std::int64_t sh : {1, 2, 3})
+      for (std::int64_t sw : {1, 2, 4})
+        for (std::int64_t d : {1, 2})
+          ConvTester().channels(4, 3).input(11, 13).kernel(3, 2).stride(sh, sw).dilation(d, 3 - d)
+              .padding(2, 0, 1, 3).layout(layout).test_all();
+  // 1x1 kernels: strided and padded shapes are gathered before the product.
+  for (Layout layout : kLayouts)
+    for (std::int64_t s : {1, 2, 3})
+      for (std::int64_t pad : {0, 1})
+        ConvTester().batch(2).channels(6, 4).input(7, 5).kernel(1, 1).stride(s, s).padding(pad, 0, 0, pad)
+            .layout(layout).test_all();
+  // Padding larger than the kernel: whole output rows see only zeros (and the bias).
+  ConvTester().channels(2, 2).input(3, 3).kernel(2, 2).padding(3, 3, 3, 3).bias(true).test_all();
+}
+
+TEST_CASE("groups, depthwise and depthwise with a channel multiplier") {
+  for (Layout layout : kLayouts) {
+    ConvTester().batch(2).channels(6, 9).groups(3).input(8, 8).kernel(3, 3).padding(1, 1, 1, 1).layout(layout).test_all();
+    ConvTester().channels(16, 16).groups(16).input(9, 7).kernel(3, 3).padding(1, 1, 1, 1).layout(layout).test_all();
+    ConvTester().channels(8, 24).groups(8).input(10, 10).kernel(5, 5).stride(2, 2).padding(2, 2, 2, 2)
+        .layout(layout).weights_layout(WeightsLayout::OHWI).test_all();
+    ConvTester().channels(12, 8).groups(4).input(6, 6).kernel(1, 1).layout(layout).test_all();
+  }
+}
+
+TEST_CASE("bias and the activations") {
+  for (Layout layout : kLayouts)
+    for (bool bias : {false, true}) {
+      ConvTester().channels(5, 7).input(6, 6).kernel(3, 3).bias(bias).activation(Activation::Relu).layout(layout).test_all();
+      ConvTester().channels(5, 7).input(6, 6).kernel(3, 3).bias(bias).activation(Activation::Clamp, -0.3f, 0.4f)
+          .layout(layout).test_all();
+      ConvTester().channels(5, 7).input(6, 6).kernel(1, 1).bias(bias).activation(Activation::Clamp, 0.1f, 0.1f)
+          .layout(layout).test_all();
+    }
+}
+
+TEST_CASE("thread counts, including more threads than units of work") {
+  for (Layout layout : kLayouts)
+    for (int threads : {1, 2, 3, 7}) {
+      ConvTester().batch(3).channels(4, 6).input(9, 9).kernel(3, 3).padding(1, 1, 1, 1).threads(threads)
+          .layout(layout).test_all();
+      ConvTester().batch(1).channels(8, 8).groups(8).input(5, 5).kernel(3, 3).threads(threads).layout(layout).test_all();
+      ConvTester().batch(2).channels(16, 8).input(4, 4).kernel(1, 1).threads(threads).layout(layout).test_all();
+    }
+}
+
+TEST_CASE("results do not depend on the thread count") {
+  // Not a tolerance check: the same algorithm on the same data gives the same bits for every thread count.
+  for (Algorithm algorithm : {Algorithm::Reference, Algorithm::Im2colGemm})
+    for (Layout layout : kLayouts) {
+      convkit::Conv2dDesc d;
+      d.batch = 3;
+      d.in_channels = 8;
+      d.out_channels = 12;
+      d.groups = 2;
+      d.in_height = d.in_width = 10;
+      d.kernel_height = d.kernel_width = 3;
+      d.layout = layout;
+      const auto sizes = convkit::tensor_sizes(d);
+      const auto x = convkit_test::random_floats(static_cast<size_t>(sizes.input), 5);
+      const auto w = convkit_test::random_floats(static_cast<size_t>(sizes.weights), 6);
+      std::vector<float> first(static_cast<size_t>(sizes.output)), other(first.size());
+      convkit::Options options;
+      options.algorithm = algorithm;
+      options.threads = 1;
+      convkit::conv2d(d, x.data(), w.data(), nullptr, first.data(), options);
+      for (int threads : {2, 3, 6}) {
+        options.threads = threads;
+        convkit::conv2d(d, x.data(), w.data(), nullptr, other.data(), options);
+        CHECK(first == other);
+      }
+    }
+}
+
+TEST_CASE("a random sweep of 400 shapes over every feature") {
+  std::mt19937 rng(convkit_test::kSeed);
+  const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  for (int shape = 0; shape < 400; ++shape) {
+    const std::int64_t groups = pick(0, 3) == 0 ? pick(2, 6) : 1;
+    const bool depthwise = groups > 1 && pick(0, 1) == 0;
+    const std::int64_t group_in = depthwise ? 1 : pick(1, 6);
+    const std::int64_t group_out = depthwise ? pick(1, 3) : pick(1, 6);
+    const std::int64_t kh = pick(1, 7), kw = pick(0, 1) ? kh : pick(1, 7);
+    const std::int64_t dh = pick(0, 4) == 0 ? pick(2, 3) : 1, dw = pick(0, 4) == 0 ? pick(2, 3) : 1;
+    const std::int64_t pt = pick(0, 3), pl = pick(0, 3), pb = pick(0, 3), pr = pick(0, 3);
+    // Inputs at least as large as the dilated kernel minus the padding, so the output is never empty.
+    const std::int64_t h = std::max<std::int64_t>(1, dh * (kh - 1) + 1 - pt - pb) + pick(0, 8);
+    const std::int64_t w = std::max<std::int64_t>(1, dw * (kw - 1) + 1 - pl - pr) + pick(0, 8);
+    ConvTester tester;
+    tester.batch(pick(1, 3))
+        .channels(group_in * groups, group_out * groups)
+        .groups(groups)
+        .input(h, w)
+        .kernel(kh, kw)
+        .stride(pick(1, 3), pick(1, 3))
+        .dilation(dh, dw)
+        .padding(pt, pl, pb, pr)
+        .layout(pick(0, 1) ? Layout::NCHW : Layout::NHWC)
+        .weights_layout(pick(0, 1) ? WeightsLayout::OIHW : WeightsLayout::OHWI)
+        .bias(pick(0, 1) == 1)
+        .threads(static_cast<int>(pick(0, 3)))
+        .seed(convkit_test::kSeed + static_cast<std::uint32_t>(shape) * 7u);
+    switch (pick(0, 2)) {
+      case 1:
+        tester.activation(Activation::Relu);
+        break;
+      case 2:
+        tester.activation(Activation::Clamp, -0.25f, 0.75f);
+        break;
+      default:
+        break;
+    }
+    tester.test_all();
+  }
+}
+
+TEST_CASE("the layer suite's real shapes, sampled, in both layouts") {
+  const auto layers = convkit_bench::load_layer_suite(CONVKIT_LAYER_SUITE);
+  REQUIRE(layers.size() >= 18);
+  for (const auto& layer : layers)
+    for (Layout layout : kLayouts) {
+      CAPTURE(layer.name);
+      ConvTester tester;
+      tester.desc(layer.with_layout(layout).desc).bias(true).activation(Activation::Relu).sample(1500);
+      for (Algorithm algorithm : convkit_test::all_algorithms()) {
+        // The reference is slow by design; on the big layers it is left to the smaller ones above.
+        if (algorithm == Algorithm::Reference && layer.flops() > 5e8) continue;
+        tester.test(algorithm);
+      }
+    }
+}
