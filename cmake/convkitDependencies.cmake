@@ -6,7 +6,9 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 
 # Debian's libopenblas-openmp-dev ships a config that sets variables only; give it a target.
 if(NOT TARGET OpenBLAS::OpenBLAS)
-  find_package(OpenBLAS CONFIG REQUIRED)
+  # Prefer the OpenMP build whatever Debian's alternatives point at: convkit's threading relies on it (README).
+  find_package(OpenBLAS CONFIG REQUIRED
+    HINTS "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp/cmake/openblas")
   add_library(OpenBLAS::OpenBLAS INTERFACE IMPORTED)
   set_target_properties(OpenBLAS::OpenBLAS PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${OpenBLAS_INCLUDE_DIRS}"

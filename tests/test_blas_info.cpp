@@ -9,6 +9,8 @@
 TEST_CASE("the BLAS and its core are reported through both APIs") {
   const convkit::BlasInfo info = convkit::blas_info();
   CHECK(info.library.find("OpenBLAS") != std::string::npos);
+  // convkit's threading model (one level of OpenMP threads) needs OpenBLAS's OpenMP build.
+  CHECK(info.library.find("USE_OPENMP") != std::string::npos);
   CHECK(!info.core.empty());
   convkit_blas_info c;
   convkit_get_blas_info(&c);
