@@ -1,0 +1,252 @@
+// bench_conv: convkit's algorithms on the layer suite (benchmarks/layers.txt), against the machine's SGEMM peak.
+//
+//   BM_Sgemm/2048/threads:T                     a 2048^3 SGEMM through convkit (a 1x1 convolution, gemm_1x1)
+//   BM_Conv/<algorithm>/<layer>/threads:T       every layer; algorithms auto, im2col_gemm, gemm_1x1 (1x1 layers),
+//                                               reference (layers of at most 2e8 flops)
+//   BM_Conv/auto/<layer>_nhwc/threads:T         the same layer in NHWC with OHWI weights
+//
+// Google Benchmark appends "/min_time:..." and "/real_time" to these names. T is convkit's Options::threads; each
+// benchmark runs on one benchmark thread and times wall-clock (real) time. Counters:
+//   GFLOPs   the layer's flops (layers.txt) per second, in GFLOP/s
+//   of_peak  GFLOPs divided by the 2048^3 SGEMM rate at the same T, measured once at startup (best of 3)
+// For auto, the label names the algorithm convkit chose.
+//
+// The suite is read from CONVKIT_LAYER_SUITE in the environment if set, else from the path compiled in.
+// OpenBLAS's kernel set is fixed at startup (see blas_core.hpp); the context lines show which one ran.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <convkit/convkit.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "blas_core.hpp"
+#include "layer_suite.hpp"
+
+#ifndef CONVKIT_LAYER_SUITE
+#error "CONVKIT_LAYER_SUITE must be defined as the path of benchmarks/layers.txt"
+#endif
+
+namespace {
+
+using convkit_bench::Layer;
+
+constexpr int kThreadCounts[] = {1, 2};
+constexpr double kReferenceMaxFlops = 2e8;  // the reference algorithm is plain loops: only on small layers
+constexpr double kConvMinTime = 0.2;  // seconds per benchmark unless --benchmark_min_time is given
+constexpr int kPeakRuns = 3;                // timed runs (after one warm-up) per thread count for the peak
+
+// A 2048 x 2048 x 2048 SGEMM as a convolution: a 1x1 NCHW layer is out[Co x HW] = W[Co x Ci] * in[Ci x HW], so
+// M = Co = 2048, K = Ci = 2048, N = H * W = 32 * 64 = 2048. gemm_1x1 reads such an input in place: one cblas_sgemm.
+Layer sgemm_layer() {
+  Layer layer;
+  layer.name = "sgemm_2048";
+  convkit::Conv2dDesc& d = layer.desc;
+  d.batch = 1;
+  d.in_channels = 2048;
+  d.in_height = 32;
+  d.in_width = 64;
+  d.out_channels = 2048;
+  d.kernel_height = d.kernel_width = 1;
+  return layer;
+}
+
+std::vector<float> random_floats(std::int64_t count, std::uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> values(static_cast<std::size_t>(count));
+  for (float& value : values) value = uniform(generator);
+  return values;
+}
+
+// The tensors of one convolution: random uniform [-1, 1] data from fixed seeds, and a zeroed output.
+struct Tensors {
+  std::vector<float> input, weights, bias, output;
+
+  Tensors(const convkit::Conv2dDesc& desc, bool with_bias) {
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(desc);  // throws convkit::Error on a bad shape
+    input = random_floats(sizes.input, 1);
+    weights = random_floats(sizes.weights, 2);
+    if (with_bias) bias = random_floats(sizes.bias, 3);
+    output.assign(static_cast<std::size_t>(sizes.output), 0.0f);
+  }
+
+  convkit::Algorithm run(const convkit::Conv2dDesc& desc, const convkit::Options& options) {
+    return convkit::conv2d(desc, input.data(), weights.data(), bias.empty() ? nullptr : bias.data(), output.data(),
+                           options);
+  }
+};
+
+convkit::Options options_for(convkit::Algorithm algorithm, int threads) {
+  convkit::Options options;
+  options.algorithm = algorithm;
+  options.threads = threads;
+  return options;
+}
+
+// The best GFLOP/s of kPeakRuns timed 2048^3 SGEMMs through convkit on `threads` threads, after one warm-up.
+double measure_peak_gflops(int threads) {
+  const Layer layer = sgemm_layer();
+  Tensors tensors(layer.desc, /*with_bias=*/false);
+  const convkit::Options options = options_for(convkit::Algorithm::Gemm1x1, threads);
+  tensors.run(layer.desc, options);
+  double best = 0.0;
+  for (int run = 0; run < kPeakRuns; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    tensors.run(layer.desc, options);
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best = std::max(best, layer.flops() * 1e-9 / elapsed.count());
+  }
+  return best;
+}
+
+// One benchmark: `layer` by `algorithm` on `threads` threads; peak_gflops is the SGEMM rate at `threads`.
+void run_conv(benchmark::State& state, const Layer& layer, convkit::Algorithm algorithm, int threads,
+              double peak_gflops, bool with_bias) {
+  const convkit::Options options = options_for(algorithm, threads);
+  convkit::Algorithm ran = algorithm;
+  try {
+    Tensors tensors(layer.desc, with_bias);
+    // Outside the timing: fails early on an unsupported shape, and touches the output and the library's caches.
+    ran = tensors.run(layer.desc, options);
+    for (auto _ : state) {
+      tensors.run(layer.desc, options);
+      benchmark::DoNotOptimize(tensors.output.data());
+      benchmark::ClobberMemory();
+    }
+  } catch (const convkit::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const double gflop = layer.flops() * 1e-9;
+  // Iteration-invariant rates: value * iterations / real time, i.e. GFLOP/s and GFLOP/s divided by the peak.
+  state.counters["GFLOPs"] = benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
+  if (peak_gflops > 0.0)
+    state.counters["of_peak"] = benchmark::Counter(gflop / peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+  if (algorithm == convkit::Algorithm::Auto) state.SetLabel(std::string("chose ") + convkit::algorithm_name(ran));
+}
+
+bool has_flag(int argc, char** argv, const char* flag) {
+  const std::size_t length = std::strlen(flag);
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], flag, length) == 0 && (argv[i][length] == '\0' || argv[i][length] == '=')) return true;
+  }
+  return false;
+}
+
+std::string format_gflops(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
+void register_benchmarks(const std::vector<Layer>& suite, const std::map<int, double>& peaks) {
+  const Layer sgemm = sgemm_layer();
+  for (const int threads : kThreadCounts) {
+    const double peak = peaks.at(threads);
+    benchmark::RegisterBenchmark(("BM_Sgemm/2048/threads:" + std::to_string(threads)).c_str(),
+                                 [sgemm, threads, peak](benchmark::State& state) {
+                                   run_conv(state, sgemm, convkit::Algorithm::Gemm1x1, threads, peak, false);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+
+  struct Variant {
+    convkit::Algorithm algorithm;
+    convkit::Layout layout;
+  };
+  for (const Layer& nchw : suite) {
+    std::vector<Variant> variants{{convkit::Algorithm::Auto, convkit::Layout::NCHW},
+                                  {convkit::Algorithm::Im2colGemm, convkit::Layout::NCHW}};
+    if (nchw.is_1x1()) variants.push_back({convkit::Algorithm::Gemm1x1, convkit::Layout::NCHW});
+    if (nchw.flops() <= kReferenceMaxFlops) variants.push_back({convkit::Algorithm::Reference, convkit::Layout::NCHW});
+    variants.push_back({convkit::Algorithm::Auto, convkit::Layout::NHWC});
+
+    for (const Variant& variant : variants) {
+      const Layer layer = nchw.with_layout(variant.layout);
+      const std::string suffix = variant.layout == convkit::Layout::NHWC ? "_nhwc" : "";
+      for (const int threads : kThreadCounts) {
+        const double peak = peaks.at(threads);
+        const std::string name = std::string("BM_Conv/") + convkit::algorithm_name(variant.algorithm) + "/" +
+                                 layer.name + suffix + "/threads:" + std::to_string(threads);
+        const convkit::Algorithm algorithm = variant.algorithm;
+        benchmark::internal::Benchmark* bench =
+            benchmark::RegisterBenchmark(name.c_str(), [layer, algorithm, threads, peak](benchmark::State& state) {
+              run_conv(state, layer, algorithm, threads, peak, /*with_bias=*/true);
+            });
+        bench->UseRealTime()->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, with the untouched argv: this may re-execute the program with OPENBLAS_CORETYPE set.
+  convkit_bench::ensure_best_blas_core(argc, argv);
+
+  // Before benchmark::Initialize, which removes the flags it recognises from argv.
+  const bool list_only = has_flag(argc, argv, "--benchmark_list_tests");
+  // A default time per benchmark that keeps the whole suite within minutes, given as a flag (not MinTime()) so that
+  // the command line can still override it and benchmark names stay the same either way.
+  std::vector<char*> args(argv, argv + argc);
+  std::string default_min_time = "--benchmark_min_time=" + std::to_string(kConvMinTime);
+  if (!has_flag(argc, argv, "--benchmark_min_time")) args.insert(args.begin() + 1, default_min_time.data());
+  int arg_count = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  benchmark::Initialize(&arg_count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(arg_count, args.data())) return 1;
+
+  const char* suite_override = std::getenv("CONVKIT_LAYER_SUITE");
+  const std::string suite_path =
+      suite_override != nullptr && suite_override[0] != '\0' ? suite_override : CONVKIT_LAYER_SUITE;
+  std::vector<Layer> suite;
+  try {
+    suite = convkit_bench::load_layer_suite(suite_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_conv: %s\n", e.what());
+    return 1;
+  }
+  if (suite.empty()) {
+    std::fprintf(stderr, "bench_conv: %s: the layer suite has no layers\n", suite_path.c_str());
+    return 1;
+  }
+
+  const convkit::BlasInfo blas = convkit::blas_info();
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  benchmark::AddCustomContext("blas_library", blas.library);
+  benchmark::AddCustomContext(
+      "blas_core", blas.core + (blas.degraded ? " (degraded; this CPU could run " + blas.recommended_core + ")" : ""));
+  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype != nullptr ? coretype : "(unset)");
+  benchmark::AddCustomContext("layer_suite", suite_path);
+
+  // The peak is only needed when benchmarks run; listing them should be instant.
+  std::map<int, double> peaks;
+  for (const int threads : kThreadCounts) {
+    double peak = 0.0;
+    if (!list_only) {
+      try {
+        peak = measure_peak_gflops(threads);
+      } catch (const convkit::Error& e) {
+        std::fprintf(stderr, "bench_conv: cannot measure the SGEMM peak on %d threads: %s\n", threads, e.what());
+      }
+      benchmark::AddCustomContext("peak_gflops_T" + std::to_string(threads), format_gflops(peak));
+    }
+    peaks[threads] = peak;
+  }
+
+  register_benchmarks(suite, peaks);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
