@@ -1,9 +1,10 @@
 // bench_conv: convkit's algorithms on the layer suite (benchmarks/layers.txt), against the machine's SGEMM peak.
 //
 //   BM_Sgemm/2048/threads:T                     a 2048^3 SGEMM through convkit (a 1x1 convolution, gemm_1x1)
-//   BM_Conv/<algorithm>/<layer>/threads:T       every layer; algorithms auto, im2col_gemm, gemm_1x1 (1x1 layers),
-//                                               reference (layers of at most 2e8 flops)
-//   BM_Conv/auto/<layer>_nhwc/threads:T         the same layer in NHWC with OHWI weights
+//   BM_Conv/<algorithm>/<layer>/threads:T       every layer; algorithms auto, im2col_gemm, direct, gemm_1x1 (1x1
+//                                               layers), reference (layers of at most 2e8 flops)
+//   BM_Conv/auto/<layer>_nhwc/threads:T         the same layer in NHWC with OHWI weights (and direct, if grouped)
+// The layers are the shared suite (layers.txt) followed by the small-kernel shapes of small_layers.txt.
 //
 // Google Benchmark appends "/min_time:..." and "/real_time" to these names. T is convkit's Options::threads; each
 // benchmark runs on one benchmark thread and times wall-clock (real) time. Counters:
@@ -166,10 +167,12 @@ void register_benchmarks(const std::vector<Layer>& suite, const std::map<int, do
   };
   for (const Layer& nchw : suite) {
     std::vector<Variant> variants{{convkit::Algorithm::Auto, convkit::Layout::NCHW},
-                                  {convkit::Algorithm::Im2colGemm, convkit::Layout::NCHW}};
+                                  {convkit::Algorithm::Im2colGemm, convkit::Layout::NCHW},
+                                  {convkit::Algorithm::Direct, convkit::Layout::NCHW}};
     if (nchw.is_1x1()) variants.push_back({convkit::Algorithm::Gemm1x1, convkit::Layout::NCHW});
     if (nchw.flops() <= kReferenceMaxFlops) variants.push_back({convkit::Algorithm::Reference, convkit::Layout::NCHW});
     variants.push_back({convkit::Algorithm::Auto, convkit::Layout::NHWC});
+    if (nchw.desc.groups > 1) variants.push_back({convkit::Algorithm::Direct, convkit::Layout::NHWC});
 
     for (const Variant& variant : variants) {
       const Layer layer = nchw.with_layout(variant.layout);
@@ -213,6 +216,10 @@ int main(int argc, char** argv) {
   std::vector<Layer> suite;
   try {
     suite = convkit_bench::load_layer_suite(suite_path);
+    if (suite_override == nullptr || suite_override[0] == '\0') {
+      const std::vector<Layer> small = convkit_bench::load_layer_suite(CONVKIT_SMALL_LAYERS);
+      suite.insert(suite.end(), small.begin(), small.end());
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_conv: %s\n", e.what());
     return 1;

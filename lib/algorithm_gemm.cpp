@@ -99,23 +99,22 @@ class GemmKernel final : public Kernel {
 };
 
 // Every size and leading dimension either orientation may pass to the BLAS.
-std::string exceeds_blas_index(const Problem& p) {
+DeclineReason exceeds_blas_index(const Problem& p) {
   // An NHWC 1x1 product may read the whole batch as one matrix of batch * pixels rows.
   const std::int64_t batch_rows = p.layout == Layout::NHWC && p.is_1x1() ? p.batch * p.in_pixels() : 0;
   for (std::int64_t value : {p.group_out_channels, p.reduction, p.out_pixels(), p.in_pixels(), p.in_channels,
                              p.out_channels, batch_rows}) {
-    if (!fits_blas_index(value))
-      return concat("a GEMM dimension of ", value, " exceeds the BLAS's 32-bit index");
+    if (!fits_blas_index(value)) return "a GEMM dimension exceeds the BLAS's 32-bit index";
   }
-  return {};
+  return nullptr;
 }
 
-std::string im2col_gemm_declines(const Problem& p) { return exceeds_blas_index(p); }
-
-std::string gemm_1x1_declines(const Problem& p) {
-  if (!p.is_1x1()) return concat("the kernel is ", p.kernel_height, "x", p.kernel_width, ", not 1x1");
+DeclineReason gemm_1x1_declines(const Problem& p) {
+  if (!p.is_1x1()) return "the kernel is not 1x1";
   return exceeds_blas_index(p);
 }
+
+DeclineReason never(const Problem&) { return nullptr; }
 
 std::unique_ptr<Kernel> create_im2col_gemm(const KernelArguments& args) {
   return std::make_unique<GemmKernel>(args, Algorithm::Im2colGemm);
@@ -128,12 +127,12 @@ std::unique_ptr<Kernel> create_gemm_1x1(const KernelArguments& args) {
 }  // namespace
 
 const AlgorithmEntry& im2col_gemm_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Im2colGemm, im2col_gemm_declines, create_im2col_gemm};
+  static const AlgorithmEntry entry{Algorithm::Im2colGemm, exceeds_blas_index, never, create_im2col_gemm};
   return entry;
 }
 
 const AlgorithmEntry& gemm_1x1_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Gemm1x1, gemm_1x1_declines, create_gemm_1x1};
+  static const AlgorithmEntry entry{Algorithm::Gemm1x1, gemm_1x1_declines, never, create_gemm_1x1};
   return entry;
 }
 

@@ -68,7 +68,7 @@ class ReferenceKernel final : public Kernel {
   int threads_;
 };
 
-std::string accepts_all(const Problem&) { return {}; }
+DeclineReason accepts_all(const Problem&) { return nullptr; }
 
 std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
   return std::make_unique<ReferenceKernel>(args);
@@ -77,7 +77,7 @@ std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
 }  // namespace
 
 const AlgorithmEntry& reference_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Reference, accepts_all, create_reference};
+  static const AlgorithmEntry entry{Algorithm::Reference, accepts_all, accepts_all, create_reference};
   return entry;
 }
 

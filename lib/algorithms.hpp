@@ -29,12 +29,20 @@ struct KernelArguments {
   Activation activation;
   float clamp_min, clamp_max;
   int threads;  // resolved: >= 1
+  // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that
+  // reads them as they lie may skip its copy (the one-shot call). Otherwise everything is copied.
+  bool borrow_weights;
 };
+
+// Why an algorithm declines a problem: a static one-line reason, or null when it accepts.
+using DeclineReason = const char*;
 
 struct AlgorithmEntry {
   Algorithm algorithm;
-  // Empty when the algorithm accepts the problem, else why it declines.
-  std::string (*declines)(const Problem& problem);
+  // Whether the algorithm can compute the problem at all (asked by name, it answers Unsupported otherwise).
+  DeclineReason (*declines)(const Problem& problem);
+  // Whether `auto` should prefer another candidate although this one could run (measured thresholds); null = no.
+  DeclineReason (*auto_declines)(const Problem& problem);
   std::unique_ptr<Kernel> (*create)(const KernelArguments& arguments);
 };
 
@@ -45,6 +53,10 @@ const AlgorithmEntry& direct_algorithm();
 
 // Chooses the algorithm: the requested one, or for Auto the first of the ordered candidates that accepts the
 // problem (the reference, last, accepts all). Throws Error(Unsupported) when a requested algorithm declines.
+// With the environment variable CONVKIT_VERBOSE set to 1, prints the choice and every candidate's reason to stderr.
 const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested);
+
+// A one-line description of the problem for messages.
+std::string describe(const Problem& problem);
 
 }  // namespace convkit::detail

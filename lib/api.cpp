@@ -4,12 +4,18 @@
 #include "algorithms.hpp"
 #include "blas.hpp"
 #include "error.hpp"
+#include "kernels/direct_kernels.hpp"
 #include "memory.hpp"
 #include "problem.hpp"
 
 #include <new>
 
 namespace convkit {
+namespace {
+
+constexpr std::size_t kLocalWorkspaceBytes = 8192;
+
+}  // namespace
 
 OutputSize output_size(const Conv2dDesc& desc) {
   const detail::Problem p = detail::make_problem(desc);
@@ -28,19 +34,39 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
   detail::validate_buffers(problem, input, weights, bias, output);
   const detail::AlgorithmEntry& entry = detail::choose_algorithm(problem, options.algorithm);
   try {
-    const detail::KernelArguments arguments{problem,           weights,           bias,
-                                            options.activation, options.clamp_min, options.clamp_max,
-                                            detail::resolve_threads(options)};
+    const detail::KernelArguments arguments{problem,
+                                            weights,
+                                            bias,
+                                            options.activation,
+                                            options.clamp_min,
+                                            options.clamp_max,
+                                            detail::resolve_threads(options),
+                                            /*borrow_weights=*/true};
     const std::unique_ptr<detail::Kernel> kernel = entry.create(arguments);
-    const detail::AlignedFloats workspace =
-        detail::allocate_floats((kernel->workspace_bytes() + sizeof(float) - 1) / sizeof(float));
-    kernel->run(input, output, workspace.get());
+    // Small workspaces live on the stack: the lesson-sized calls then allocate only the kernel object.
+    alignas(64) unsigned char local[kLocalWorkspaceBytes];
+    const std::size_t bytes = kernel->workspace_bytes();
+    detail::AlignedFloats heap;
+    void* workspace = local;
+    if (bytes > sizeof local) {
+      heap = detail::allocate_floats((bytes + sizeof(float) - 1) / sizeof(float));
+      workspace = heap.get();
+    }
+    kernel->run(input, output, workspace);
     return kernel->algorithm();
   } catch (const std::bad_alloc&) {
     detail::fail(Status::OutOfMemory, "out of memory while running ", algorithm_name(entry.algorithm), " on a ",
                  problem.batch, "x", problem.in_channels, "x", problem.in_height, "x", problem.in_width, " input");
   }
 }
+
+Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {
+  const detail::Problem problem = detail::make_problem(desc);
+  detail::validate_options(options);
+  return detail::choose_algorithm(problem, options.algorithm).algorithm;
+}
+
+const char* simd_isa() noexcept { return detail::direct_kernels().isa; }
 
 const char* algorithm_name(Algorithm algorithm) noexcept {
   switch (algorithm) {

@@ -143,6 +143,18 @@ convkit_status convkit_conv2d(const convkit_conv2d_desc* desc, const float* inpu
   });
 }
 
+convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const convkit_options* options,
+                                        convkit_algorithm* algorithm) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (algorithm == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "algorithm is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *algorithm = static_cast<convkit_algorithm>(convkit::chosen_algorithm(to_cpp(*desc), cpp_options));
+  });
+}
+
+const char* convkit_simd_isa(void) { return convkit::simd_isa(); }
+
 const char* convkit_last_error(void) { return last_error.c_str(); }
 
 const char* convkit_status_string(convkit_status status) {

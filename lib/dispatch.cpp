@@ -1,25 +1,22 @@
-// Choosing the algorithm: an ordered list of candidates, the first that accepts the problem wins, the reference
-// (which accepts everything) last.
+// Choosing the algorithm: an ordered list of candidates; the first that accepts the problem wins, and the reference,
+// which accepts everything, is last. Each candidate that passes gives a one-line reason, and CONVKIT_VERBOSE=1
+// prints them all.
 #include "algorithms.hpp"
 #include "error.hpp"
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace convkit::detail {
 namespace {
 
-std::string direct_declines(const Problem&) {
-  return "the direct algorithm is not available in this version of convkit";
-}
-
-std::unique_ptr<Kernel> create_direct(const KernelArguments&) {
-  fail(Status::InternalError, "the direct algorithm was created although it declines every problem");
-}
-
-// gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. im2col_gemm accepts every shape the BLAS can
-// index; the reference takes the rest.
-std::array<const AlgorithmEntry*, 3> auto_candidates() {
-  return {&gemm_1x1_algorithm(), &im2col_gemm_algorithm(), &reference_algorithm()};
+// gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. Then direct, which takes the shapes where
+// unfolding and a GEMM call cost more than the arithmetic (its auto_declines holds the measured thresholds), then
+// im2col_gemm for everything the BLAS can index, and the reference for the rest.
+std::array<const AlgorithmEntry*, 4> auto_candidates() {
+  return {&gemm_1x1_algorithm(), &direct_algorithm(), &im2col_gemm_algorithm(), &reference_algorithm()};
 }
 
 const AlgorithmEntry& entry_of(Algorithm algorithm) {
@@ -37,22 +34,41 @@ const AlgorithmEntry& entry_of(Algorithm algorithm) {
   }
 }
 
+// Read once: a debugging switch, not configuration.
+bool verbose() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("CONVKIT_VERBOSE");
+    return value != nullptr && std::strcmp(value, "0") != 0 && value[0] != '\0';
+  }();
+  return enabled;
+}
+
 }  // namespace
 
-const AlgorithmEntry& direct_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Direct, direct_declines, create_direct};
-  return entry;
+std::string describe(const Problem& p) {
+  return concat("N=", p.batch, " Ci=", p.in_channels, " H=", p.in_height, " W=", p.in_width, " Co=", p.out_channels,
+                " K=", p.kernel_height, "x", p.kernel_width, " stride=", p.stride_height, ",", p.stride_width,
+                " pad=", p.pad_top, ",", p.pad_left, ",", p.pad_bottom, ",", p.pad_right,
+                " dilation=", p.dilation_height, ",", p.dilation_width, " groups=", p.groups,
+                p.layout == Layout::NCHW ? " NCHW" : " NHWC");
 }
 
 const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested) {
   if (requested != Algorithm::Auto) {
     const AlgorithmEntry& entry = entry_of(requested);
-    const std::string reason = entry.declines(problem);
-    if (!reason.empty()) fail(Status::Unsupported, "algorithm ", algorithm_name(requested), " declines: ", reason);
+    if (const DeclineReason reason = entry.declines(problem))
+      fail(Status::Unsupported, "algorithm ", algorithm_name(requested), " declines ", describe(problem), ": ", reason);
+    if (verbose()) std::fprintf(stderr, "convkit: %s (asked for) on %s\n", algorithm_name(requested), describe(problem).c_str());
     return entry;
   }
   for (const AlgorithmEntry* candidate : auto_candidates()) {
-    if (candidate->declines(problem).empty()) return *candidate;
+    DeclineReason reason = candidate->declines(problem);
+    if (reason == nullptr) reason = candidate->auto_declines(problem);
+    if (reason == nullptr) {
+      if (verbose()) std::fprintf(stderr, "convkit: auto chose %s for %s\n", algorithm_name(candidate->algorithm), describe(problem).c_str());
+      return *candidate;
+    }
+    if (verbose()) std::fprintf(stderr, "convkit:   %s declines: %s\n", algorithm_name(candidate->algorithm), reason);
   }
   fail(Status::InternalError, "no algorithm accepted the problem, not even the reference");
 }

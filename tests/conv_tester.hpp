@@ -53,8 +53,6 @@ inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv
   switch (algorithm) {
     case convkit::Algorithm::Gemm1x1:
       return d.kernel_height == 1 && d.kernel_width == 1;
-    case convkit::Algorithm::Direct:
-      return false;
     default:
       return true;
   }

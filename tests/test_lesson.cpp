@@ -24,7 +24,7 @@ convkit_conv2d_desc lesson_desc(int64_t out_channels) {
 }
 
 const convkit_algorithm kExactAlgorithms[] = {CONVKIT_ALGORITHM_AUTO, CONVKIT_ALGORITHM_REFERENCE,
-                                              CONVKIT_ALGORITHM_IM2COL_GEMM};
+                                              CONVKIT_ALGORITHM_IM2COL_GEMM, CONVKIT_ALGORITHM_DIRECT};
 
 }  // namespace
 

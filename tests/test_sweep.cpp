@@ -103,6 +103,27 @@ TEST_CASE("results do not depend on the thread count") {
     }
 }
 
+TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (32, 64) and one below and above") {
+  // The direct kernels vectorise along the output width (4, 8 or 16 floats, four vectors a strip): every remainder
+  // of a vector and of a strip must come out right, in both layouts and for strided rows.
+  for (Layout layout : kLayouts)
+    for (std::int64_t width : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 66})
+      for (std::int64_t stride : {1, 2}) {
+        const std::int64_t in_width = (width - 1) * stride + 3 - 2;  // 3 wide kernel, padding 1 each side
+        ConvTester().channels(3, 3).groups(3).input(4, in_width).kernel(3, 3).stride(stride, stride)
+            .padding(1, 1, 1, 1).layout(layout).bias(true).test(Algorithm::Direct);
+        ConvTester().channels(2, 5).input(3, in_width).kernel(3, 3).stride(1, stride).padding(1, 1, 1, 1)
+            .layout(layout).test(Algorithm::Direct);
+      }
+  for (Layout layout : kLayouts)
+    for (std::int64_t channels : {3, 4, 5, 7, 8, 9, 15, 16, 17})
+      for (std::int64_t multiplier : {1, 2}) {
+        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(6, 7).kernel(3, 3)
+            .padding(1, 1, 1, 1).layout(layout).bias(true).activation(Activation::Relu).test_all();
+        ConvTester().channels(channels, 4).input(5, 9).kernel(2, 3).layout(layout).test_all();
+      }
+}
+
 TEST_CASE("a random sweep of 400 shapes over every feature") {
   std::mt19937 rng(convkit_test::kSeed);
   const auto pick = [&](std::int64_t lo, std::int64_t hi) {

@@ -45,7 +45,7 @@ typedef enum convkit_algorithm {
   CONVKIT_ALGORITHM_REFERENCE = 1,   /* plain loops; accepts every valid shape */
   CONVKIT_ALGORITHM_IM2COL_GEMM = 2, /* im2col (im2row for NHWC) + one BLAS GEMM per image and group */
   CONVKIT_ALGORITHM_GEMM_1X1 = 3,    /* 1x1 kernels only: a matrix product on the input as it lies */
-  CONVKIT_ALGORITHM_DIRECT = 4       /* not available yet: answers CONVKIT_STATUS_UNSUPPORTED */
+  CONVKIT_ALGORITHM_DIRECT = 4       /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
 } convkit_algorithm;
 
 typedef enum convkit_activation {
@@ -122,6 +122,16 @@ typedef struct convkit_blas_info {
 } convkit_blas_info;
 
 void convkit_get_blas_info(convkit_blas_info* info);
+
+/* The algorithm a call with this descriptor and these options would run (AUTO resolved), for logging and tests.
+   Validates like convkit_conv2d; answers CONVKIT_STATUS_UNSUPPORTED when a requested algorithm declines. */
+convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const convkit_options* options /* may be NULL */,
+                                        convkit_algorithm* algorithm);
+
+/* The vector instruction set of the direct kernels on this CPU: "avx512f", "avx2+fma", "sse4.2" or "sse2". Chosen
+   once, at first use: the best the CPU runs, at most the environment variable CONVKIT_MAX_ISA (sse2, sse4.2, avx2,
+   avx512f) when set. A static string. */
+const char* convkit_simd_isa(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -84,6 +84,12 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc);
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options = Options{});
 
+/// The algorithm conv2d(desc, ..., options) would run (Auto resolved); throws like conv2d when it would.
+Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options = Options{});
+
+/// The vector instruction set of the direct kernels: "avx512f", "avx2+fma", "sse4.2" or "sse2" (see convkit.h).
+const char* simd_isa() noexcept;
+
 /// A static name: "auto", "reference", "im2col_gemm", "gemm_1x1", "direct" (or "unknown").
 const char* algorithm_name(Algorithm algorithm) noexcept;
 

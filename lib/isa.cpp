@@ -1,0 +1,48 @@
+// Which compiled ISA the vector kernels use: the best the CPU runs, capped by CONVKIT_MAX_ISA.
+#include "kernels/direct_kernels.hpp"
+
+#include <xsimd/config/xsimd_cpuid.hpp>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace convkit::detail {
+namespace {
+
+struct IsaChoice {
+  const char* cap_name;  // value of CONVKIT_MAX_ISA that selects it as the ceiling
+  bool available;
+  const DirectKernels& (*kernels)();
+};
+
+const DirectKernels& choose_direct_kernels() {
+  const auto cpu = xsimd::available_architectures();
+  // Best first.
+  const IsaChoice choices[] = {
+      {"avx512f", cpu.avx512f != 0, direct_kernels_avx512f},
+      {"avx2", cpu.fma3_avx2 != 0, direct_kernels_avx2_fma},
+      {"sse4.2", cpu.sse4_2 != 0, direct_kernels_sse4_2},
+      {"sse2", true, direct_kernels_sse2},  // the x86-64 baseline
+  };
+  // The cap is a debugging and testing switch; an unknown value caps nothing.
+  const char* cap = std::getenv("CONVKIT_MAX_ISA");
+  bool below_cap = true;
+  if (cap != nullptr) {
+    for (const IsaChoice& choice : choices)
+      if (std::strcmp(cap, choice.cap_name) == 0) below_cap = false;
+  }
+  for (const IsaChoice& choice : choices) {
+    if (!below_cap && std::strcmp(cap, choice.cap_name) == 0) below_cap = true;
+    if (below_cap && choice.available) return choice.kernels();
+  }
+  return direct_kernels_sse2();
+}
+
+}  // namespace
+
+const DirectKernels& direct_kernels() {
+  static const DirectKernels& kernels = choose_direct_kernels();
+  return kernels;
+}
+
+}  // namespace convkit::detail

@@ -1,0 +1,55 @@
+// The contract between the portable direct-convolution driver (lib/algorithm_direct.cpp) and its vector kernels,
+// which are written once with xsimd (direct_kernels_impl.hpp) and compiled once per ISA (direct_<isa>.cpp, the only
+// files built with ISA flags).
+//
+// The driver stages the input of one image and group into a padded, phase-split copy: for channel c, padded row r
+// (r = y*stride_height + i*dilation_height, row 0 being the first row of top padding) and phase q of the width
+// stride, a run of row_floats floats whose element k is padded column k*stride_width + q (zero outside the input).
+// Tap j of the kernel then reads phase (j*dw) % sw at offset x + (j*dw) / sw: output columns are contiguous in the
+// staged copy whatever the stride, the padding is already zeros, and row_floats is rounded up so that a whole
+// vector at the last output column stays inside the copy. The kernels therefore never test a bound and never read
+// the caller's buffers.
+#pragma once
+
+#include <convkit/convkit.hpp>
+
+#include <cstdint>
+
+namespace convkit::detail {
+
+// One output channel of one image over the output rows [row_begin, row_end).
+struct DirectRowsTask {
+  const float* staged;           // the group's staged input, channel 0
+  std::int64_t plane_floats;     // distance between staged channels
+  std::int64_t row_floats;       // one phase of one padded row
+  std::int64_t phases;           // stride_width
+  std::int64_t channels;         // input channels of the group
+  std::int64_t kernel_height, kernel_width, stride_height, dilation_height;
+  const std::int64_t* tap_offsets;  // per kernel column j: ((j*dw) % sw) * row_floats + (j*dw) / sw
+  const float* weights;          // this output channel's: w(c, i, j) = weights[c*wc + i*wi + j*wj]
+  std::int64_t weight_stride_c, weight_stride_i, weight_stride_j;
+  float bias;
+  Activation activation;
+  float clamp_min, clamp_max;
+  float* output;                 // element (y, x) at output[y*out_row_stride + x*out_col_stride]
+  std::int64_t out_row_stride, out_col_stride, out_width;
+  std::int64_t row_begin, row_end;
+};
+
+struct DirectKernels {
+  const char* isa;             // "sse2", "sse4.2", "avx2+fma", "avx512f"
+  std::int64_t vector_floats;  // floats per vector register
+  void (*rows)(const DirectRowsTask& task);
+};
+
+// One table per ISA compiled in.
+const DirectKernels& direct_kernels_sse2();
+const DirectKernels& direct_kernels_sse4_2();
+const DirectKernels& direct_kernels_avx2_fma();
+const DirectKernels& direct_kernels_avx512f();
+
+// The best table this CPU runs, capped by the environment variable CONVKIT_MAX_ISA (sse2, sse4.2, avx2, avx512f)
+// so that tests can cover every ISA on one machine. Chosen once, on first use.
+const DirectKernels& direct_kernels();
+
+}  // namespace convkit::detail
