@@ -3,6 +3,7 @@
 //   BM_Sgemm/2048/threads:T                     a 2048^3 SGEMM through convkit (a 1x1 convolution, gemm_1x1)
 //   BM_Conv/<algorithm>/<layer>/threads:T       every layer; algorithms auto, im2col_gemm, direct, gemm_1x1 (1x1
 //                                               layers), reference (layers of at most 2e8 flops)
+//   BM_Plan/auto/<layer>/threads:T              layers of at most 1e6 flops, through a convkit::Plan made once
 //   BM_Conv/auto/<layer>_nhwc/threads:T         the same layer in NHWC with OHWI weights (and direct, if grouped)
 // The layers are the shared suite (layers.txt) followed by the small-kernel shapes of small_layers.txt.
 //
@@ -41,6 +42,7 @@ namespace {
 using convkit_bench::Layer;
 
 constexpr int kThreadCounts[] = {1, 2};
+constexpr double kPlanMaxFlops = 1e6;       // plans are benchmarked on the small layers, where overhead matters
 constexpr double kReferenceMaxFlops = 2e8;  // the reference algorithm is plain loops: only on small layers
 constexpr double kConvMinTime = 0.2;  // seconds per benchmark unless --benchmark_min_time is given
 constexpr int kPeakRuns = 3;                // timed runs (after one warm-up) per thread count for the peak
@@ -135,6 +137,25 @@ void run_conv(benchmark::State& state, const Layer& layer, convkit::Algorithm al
   if (algorithm == convkit::Algorithm::Auto) state.SetLabel(std::string("chose ") + convkit::algorithm_name(ran));
 }
 
+// The same layer through a convkit::Plan made once outside the timing, run with a caller workspace: the per-call
+// cost an inference engine pays, beside the one-shot call of run_conv.
+void run_plan(benchmark::State& state, const Layer& layer, convkit::Algorithm algorithm, int threads) {
+  try {
+    Tensors tensors(layer.desc, /*with_bias=*/true);
+    const convkit::Plan plan(layer.desc, tensors.weights.data(), tensors.bias.data(), options_for(algorithm, threads));
+    std::vector<unsigned char> workspace(plan.workspace_size());
+    for (auto _ : state) {
+      plan.run(tensors.input.data(), tensors.output.data(), workspace.data(), workspace.size());
+      benchmark::DoNotOptimize(tensors.output.data());
+      benchmark::ClobberMemory();
+    }
+    state.counters["GFLOPs"] = benchmark::Counter(layer.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::string("plan uses ") + convkit::algorithm_name(plan.algorithm()));
+  } catch (const convkit::Error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
 bool has_flag(int argc, char** argv, const char* flag) {
   const std::size_t length = std::strlen(flag);
   for (int i = 1; i < argc; ++i) {
@@ -174,6 +195,16 @@ void register_benchmarks(const std::vector<Layer>& suite, const std::map<int, do
     variants.push_back({convkit::Algorithm::Auto, convkit::Layout::NHWC});
     if (nchw.desc.groups > 1) variants.push_back({convkit::Algorithm::Direct, convkit::Layout::NHWC});
 
+    // Small layers also through a plan, where the per-call overhead shows.
+    if (nchw.flops() <= kPlanMaxFlops) {
+      for (const int threads : kThreadCounts) {
+        const std::string name =
+            std::string("BM_Plan/auto/") + nchw.name + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), [nchw, threads](benchmark::State& state) {
+          run_plan(state, nchw, convkit::Algorithm::Auto, threads);
+        })->UseRealTime()->Unit(benchmark::kMicrosecond);
+      }
+    }
     for (const Variant& variant : variants) {
       const Layer layer = nchw.with_layout(variant.layout);
       const std::string suffix = variant.layout == convkit::Layout::NHWC ? "_nhwc" : "";

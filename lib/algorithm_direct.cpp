@@ -4,6 +4,7 @@
 // the vector kernel computes each output channel row by row, vectorised along the output width, with bias and
 // activation applied in registers before the store. Weights are read as they lie, in either layout, through strides.
 #include "algorithms.hpp"
+#include "epilogue.hpp"
 #include "kernels/direct_kernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
@@ -11,6 +12,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <utility>
+#include <vector>
 
 namespace convkit::detail {
 namespace {
@@ -45,6 +49,36 @@ class DirectKernel final : public Kernel {
     } else {
       weight_stride_c_ = 1, weight_stride_i_ = kw * cig, weight_stride_j_ = cig;
     }
+    // Rows narrower than half a vector would waste most lanes and pay for staging: the scalar path takes them.
+    scalar_ = 2 * p_.out_width < kernels_.vector_floats;
+    if (scalar_) {
+      // Input offset of every tap, in the order of the weights in memory, so that the weight of tap t is weights[t].
+      const bool nchw = p_.layout == Layout::NCHW;
+      const std::int64_t row_stride = nchw ? p_.in_width : p_.in_width * p_.in_channels;
+      const std::int64_t col_stride = nchw ? 1 : p_.in_channels, channel_stride = nchw ? p_.in_pixels() : 1;
+      if (p_.reduction > static_cast<std::int64_t>(std::size(inline_taps_))) {
+        heap_taps_.resize(static_cast<std::size_t>(p_.reduction));
+        taps_ = heap_taps_.data();
+      }
+      std::int64_t t = 0;
+      const auto add_tap = [&](std::int64_t c, std::int64_t i, std::int64_t j) {
+        taps_[t++] = c * channel_stride + i * p_.dilation_height * row_stride + j * p_.dilation_width * col_stride;
+      };
+      for (std::int64_t a = 0; a < (p_.weights_layout == WeightsLayout::OIHW ? cig : kh); ++a)
+        for (std::int64_t b = 0; b < (p_.weights_layout == WeightsLayout::OIHW ? kh : kw); ++b)
+          for (std::int64_t e = 0; e < (p_.weights_layout == WeightsLayout::OIHW ? kw : cig); ++e) {
+            if (p_.weights_layout == WeightsLayout::OIHW) {
+              add_tap(a, b, e);
+            } else {
+              add_tap(e, a, b);
+            }
+          }
+      for (std::int64_t x = 0; x < p_.out_width; ++x) {
+        const std::int64_t left = x * p_.stride_width - p_.pad_left;
+        column_taps_[x] = {valid_taps_begin(left, p_.dilation_width),
+                           std::min(kw, valid_taps_end(left, p_.in_width, p_.dilation_width))};
+      }
+    }
     const std::int64_t sw = p_.stride_width;
     // Enough for every tap of a whole vector at the last output column (see direct_kernels.hpp).
     row_floats_ = round_up(p_.out_width, kernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw;
@@ -60,7 +94,7 @@ class DirectKernel final : public Kernel {
     units_ = groups_total * blocks_per_group_;
     workers_ = team_size(threads, units_);
     offsets_bytes_ = static_cast<std::size_t>(round_up(kw * static_cast<std::int64_t>(sizeof(std::int64_t)), 64));
-    staging_bytes_ = static_cast<std::size_t>(round_up(cig * plane_floats_ * static_cast<std::int64_t>(sizeof(float)), 64));
+    staging_bytes_ = scalar_ ? 0 : static_cast<std::size_t>(round_up(cig * plane_floats_ * static_cast<std::int64_t>(sizeof(float)), 64));
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
@@ -79,12 +113,16 @@ class DirectKernel final : public Kernel {
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t image_group = unit / blocks_per_group_, block = unit % blocks_per_group_;
         const std::int64_t n = image_group / p_.groups, g = image_group % p_.groups;
+        const std::int64_t first = block * block_channels_;
+        const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
+        if (scalar_) {
+          for (std::int64_t k = first; k < last; ++k) compute_scalar(input, output, n, g, g * p_.group_out_channels + k);
+          continue;
+        }
         if (image_group != staged_unit) {
           stage(input, n, g, staged);
           staged_unit = image_group;
         }
-        const std::int64_t first = block * block_channels_;
-        const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
         for (std::int64_t k = first; k < last; ++k) compute(output, staged, tap_offsets, n, g * p_.group_out_channels + k);
       }
     });
@@ -109,6 +147,10 @@ class DirectKernel final : public Kernel {
           continue;
         }
         const float* src = plane + ih * row_stride;
+        if (col_stride == 1 && sw <= 2) {  // the vector kernels' case
+          kernels_.stage_row(src, W, p_.pad_left, sw, L, dst_row);
+          continue;
+        }
         for (std::int64_t q = 0; q < sw; ++q) {
           // Element k is padded column k*sw + q, input column k*sw + q - pad_left.
           float* dst = dst_row + q * L;
@@ -124,6 +166,71 @@ class DirectKernel final : public Kernel {
         }
       }
     }
+  }
+
+  // Narrow outputs: scalar loops straight on the caller's input. The valid taps of each output row and column are
+  // computed before the loops over them, so no tap is tested against the borders inside.
+  void compute_scalar(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t o) const {
+    // Locals, not members: the compiler then keeps them in registers across the stores to output.
+    const bool nchw = p_.layout == Layout::NCHW;
+    const std::int64_t H = p_.in_height, W = p_.in_width, Ho = p_.out_height, Wo = p_.out_width;
+    const std::int64_t kh = p_.kernel_height, sh = p_.stride_height, sw = p_.stride_width;
+    const std::int64_t dh = p_.dilation_height, dw = p_.dilation_width, pt = p_.pad_top, pl = p_.pad_left;
+    const std::int64_t channels = p_.group_in_channels;
+    const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
+    const std::int64_t channel_stride = nchw ? H * W : 1;
+    const std::int64_t wc = weight_stride_c_, wi = weight_stride_i_, wj = weight_stride_j_;
+    const float* in = nchw ? input + (n * p_.in_channels + g * channels) * H * W
+                           : input + n * H * W * p_.in_channels + g * channels;
+    float* out = nchw ? output + (n * p_.out_channels + o) * p_.out_pixels()
+                      : output + n * p_.out_pixels() * p_.out_channels + o;
+    const std::int64_t out_row_stride = nchw ? Wo : Wo * p_.out_channels, out_col_stride = nchw ? 1 : p_.out_channels;
+    const float* w = weights_ + o * p_.reduction;
+    const float bias = bias_ != nullptr ? bias_[o] : 0.0f;
+    const Activation activation = activation_;
+    const float lo = clamp_min_, hi = clamp_max_;
+    const std::int64_t reduction = p_.reduction, kw = p_.kernel_width;
+    const std::int64_t* taps = taps_;
+    for (std::int64_t y = 0; y < Ho; ++y) {
+      const std::int64_t top = y * sh - pt;  // input row of tap 0
+      const std::int64_t i_lo = valid_taps_begin(top, dh), i_hi = std::min(kh, valid_taps_end(top, H, dh));
+      for (std::int64_t x = 0; x < Wo; ++x) {
+        const std::int64_t j_lo = column_taps_[x].first, j_hi = column_taps_[x].second;
+        // Offsets, not pointers: the origin itself may lie in the padding, outside the input.
+        const std::int64_t origin = top * row_stride + (x * sw - pl) * col_stride;
+        float sum = bias;
+        if (i_lo == 0 && i_hi == kh && j_lo == 0 && j_hi == kw) {  // every tap inside: one flat loop
+          // Four partial sums: one would wait on the adder's latency at every tap.
+          const float* at = in + origin;
+          float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          std::int64_t t = 0;
+          for (; t + 4 <= reduction; t += 4)
+            for (int u = 0; u < 4; ++u) partial[u] += at[taps[t + u]] * w[t + u];
+          for (; t < reduction; ++t) partial[0] += at[taps[t]] * w[t];
+          sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
+          out[y * out_row_stride + x * out_col_stride] = activate(sum, activation, lo, hi);
+          continue;
+        }
+        for (std::int64_t c = 0; c < channels; ++c) {
+          for (std::int64_t i = i_lo; i < i_hi; ++i) {
+            const std::int64_t row = origin + c * channel_stride + i * dh * row_stride;
+            const float* w_row = w + c * wc + i * wi;
+            for (std::int64_t j = j_lo; j < j_hi; ++j) sum += in[row + j * dw * col_stride] * w_row[j * wj];
+          }
+        }
+        out[y * out_row_stride + x * out_col_stride] = activate(sum, activation, lo, hi);
+      }
+    }
+  }
+
+  // First tap t >= 0 with start + t*dilation >= 0, and first with start + t*dilation >= size.
+  static std::int64_t valid_taps_begin(std::int64_t start, std::int64_t dilation) {
+    if (start >= 0) return 0;
+    return dilation == 1 ? -start : ceil_div(-start, dilation);
+  }
+  static std::int64_t valid_taps_end(std::int64_t start, std::int64_t size, std::int64_t dilation) {
+    if (start >= size) return 0;
+    return dilation == 1 ? size - start : ceil_div(size - start, dilation);
   }
 
   void compute(float* output, const float* staged, const std::int64_t* tap_offsets, std::int64_t n,
@@ -160,6 +267,13 @@ class DirectKernel final : public Kernel {
 
   Problem p_;
   const DirectKernels& kernels_;
+  bool scalar_;
+  // Scalar path: the valid kernel columns [first, second) of each output column (fewer than 8 of them), and the
+  // input offset of every tap in weights order (inline for small reductions, so small calls allocate nothing).
+  std::pair<std::int64_t, std::int64_t> column_taps_[8];
+  std::int64_t inline_taps_[64];
+  std::vector<std::int64_t> heap_taps_;
+  std::int64_t* taps_ = inline_taps_;
   const float* weights_;
   const float* bias_;
   AlignedFloats owned_weights_, owned_bias_;
@@ -174,13 +288,16 @@ class DirectKernel final : public Kernel {
 
 DeclineReason accepts_all(const Problem&) { return nullptr; }
 
-// Where auto prefers im2col_gemm, measured on the layer suite (README "Algorithms"): direct does one broadcast and
-// one FMA per vector per tap, at 30-60 GFLOP/s, while a GEMM reaches 100+ GFLOP/s once the product has enough rows
-// (output channels per group) and depth (input channels per group times kernel area) to block for registers.
+// Where auto prefers im2col_gemm. Measured with bench_conv at 1 thread (BM_Conv/direct against
+// BM_Conv/im2col_gemm, same run): direct runs at 25-70 GFLOP/s whatever the depth of the reduction, a GEMM needs
+// depth and rows to block for registers. Direct won on every depthwise layer (mobilenetv2_dw 1.7x, dw5x5_c32 6x,
+// dw3x3_multiplier2 1.9x), on small_5x5_c4 (reduction 100 but 4 output channels: 2.9x), small_3x3_c3_s2
+// (reduction 27: 1.1x) and small_3x3_c8 (reduction 72: 1.1x); im2col_gemm won on inception_3a_5x5 (reduction 400:
+// 2.6x) and on every larger layer of the suite.
 DeclineReason direct_auto_declines(const Problem& p) {
   if (p.flops() <= 1e5) return nullptr;  // tiny: the GEMM call and unfolding overheads dominate
   if (p.group_out_channels <= 4) return nullptr;  // depthwise and thin groups: a GEMM of <= 4 rows wastes its tiles
-  if (p.reduction > 64) return "the reduction (Ci/groups * Kh * Kw) exceeds 64: a GEMM is faster";
+  if (p.reduction > 72) return "the reduction (Ci/groups * Kh * Kw) exceeds 72: a GEMM is faster";
   return nullptr;
 }
 

@@ -11,11 +11,13 @@
 #include <new>
 
 namespace convkit {
+namespace detail {
 namespace {
 
 constexpr std::size_t kLocalWorkspaceBytes = 8192;
 
 }  // namespace
+}  // namespace detail
 
 OutputSize output_size(const Conv2dDesc& desc) {
   const detail::Problem p = detail::make_problem(desc);
@@ -27,37 +29,86 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc) {
   return {p.input_elements, p.weights_elements, p.out_channels, p.output_elements};
 }
 
+namespace detail {
+
+// What a convkit::Plan holds: the validated problem and the kernel its algorithm bound to it.
+struct PlanState {
+  Problem problem;
+  std::unique_ptr<Kernel> kernel;
+};
+
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    bool borrow_weights) {
+  PlanState plan{problem, nullptr};
+  validate_options(options);
+  if (weights == nullptr) invalid("weights is null");
+  const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm);
+  try {
+    const KernelArguments arguments{plan.problem,      weights,           bias,
+                                    options.activation, options.clamp_min, options.clamp_max,
+                                    resolve_threads(options), borrow_weights};
+    plan.kernel = entry.create(arguments);
+  } catch (const std::bad_alloc&) {
+    fail(Status::OutOfMemory, "out of memory while preparing ", algorithm_name(entry.algorithm), " for ",
+         describe(plan.problem));
+  }
+  return plan;
+}
+
+// Runs a plan on buffers already checked.
+void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
+  const std::size_t bytes = plan.kernel->workspace_bytes();
+  if (workspace != nullptr) {
+    if (workspace_size < bytes)
+      invalid("workspace_size = ", workspace_size, " is smaller than the ", bytes, " bytes the plan needs");
+    plan.kernel->run(input, output, workspace);
+    return;
+  }
+  // Small workspaces live on the stack, so the lesson-sized calls allocate nothing.
+  alignas(64) unsigned char local[kLocalWorkspaceBytes];
+  if (bytes <= sizeof local) {
+    plan.kernel->run(input, output, local);
+    return;
+  }
+  AlignedFloats heap;
+  try {
+    heap = allocate_floats((bytes + sizeof(float) - 1) / sizeof(float));
+  } catch (const std::bad_alloc&) {
+    fail(Status::OutOfMemory, "out of memory for a workspace of ", bytes, " bytes for ", describe(plan.problem));
+  }
+  plan.kernel->run(input, output, heap.get());
+}
+
+}  // namespace detail
+
+struct Plan::Impl : detail::PlanState {};
+
+Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options)
+    : impl_(std::make_unique<Impl>(
+          Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false)})) {}
+Plan::~Plan() = default;
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+
+std::size_t Plan::workspace_size() const noexcept { return impl_->kernel->workspace_bytes(); }
+
+Algorithm Plan::algorithm() const noexcept { return impl_->kernel->algorithm(); }
+
+void Plan::run(const float* input, float* output, void* workspace, std::size_t workspace_size) const {
+  if (input == nullptr) detail::invalid("input is null");
+  if (output == nullptr) detail::invalid("output is null");
+  detail::check_disjoint_output(impl_->problem, input, output);
+  detail::execute(*impl_, input, output, workspace, workspace_size);
+}
+
+// The one-shot call is a plan that borrows the caller's weights for the duration of the call.
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options) {
   const detail::Problem problem = detail::make_problem(desc);
-  detail::validate_options(options);
   detail::validate_buffers(problem, input, weights, bias, output);
-  const detail::AlgorithmEntry& entry = detail::choose_algorithm(problem, options.algorithm);
-  try {
-    const detail::KernelArguments arguments{problem,
-                                            weights,
-                                            bias,
-                                            options.activation,
-                                            options.clamp_min,
-                                            options.clamp_max,
-                                            detail::resolve_threads(options),
-                                            /*borrow_weights=*/true};
-    const std::unique_ptr<detail::Kernel> kernel = entry.create(arguments);
-    // Small workspaces live on the stack: the lesson-sized calls then allocate only the kernel object.
-    alignas(64) unsigned char local[kLocalWorkspaceBytes];
-    const std::size_t bytes = kernel->workspace_bytes();
-    detail::AlignedFloats heap;
-    void* workspace = local;
-    if (bytes > sizeof local) {
-      heap = detail::allocate_floats((bytes + sizeof(float) - 1) / sizeof(float));
-      workspace = heap.get();
-    }
-    kernel->run(input, output, workspace);
-    return kernel->algorithm();
-  } catch (const std::bad_alloc&) {
-    detail::fail(Status::OutOfMemory, "out of memory while running ", algorithm_name(entry.algorithm), " on a ",
-                 problem.batch, "x", problem.in_channels, "x", problem.in_height, "x", problem.in_width, " input");
-  }
+  const detail::PlanState plan = detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true);
+  detail::execute(plan, input, output, nullptr, 0);
+  return plan.kernel->algorithm();
 }
 
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {

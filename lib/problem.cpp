@@ -148,21 +148,31 @@ void validate_options(const Options& options) {
     invalid("math_mode = ", math_mode, " is not a math mode (STRICT = 0, FAST = 1)");
 }
 
+namespace {
+
+// Compare addresses as integers: relational operators on pointers into different objects are unspecified.
+bool overlaps(const float* a, std::int64_t a_count, const float* b, std::int64_t b_count) {
+  const auto a_begin = reinterpret_cast<std::uintptr_t>(a);
+  const auto b_begin = reinterpret_cast<std::uintptr_t>(b);
+  const auto a_end = a_begin + static_cast<std::uintptr_t>(a_count) * sizeof(float);
+  const auto b_end = b_begin + static_cast<std::uintptr_t>(b_count) * sizeof(float);
+  return a_begin < b_end && b_begin < a_end;
+}
+
+}  // namespace
+
+void check_disjoint_output(const Problem& problem, const float* input, const float* output) {
+  if (overlaps(output, problem.output_elements, input, problem.input_elements))
+    invalid("output overlaps input; they must be disjoint");
+}
+
 void validate_buffers(const Problem& problem, const float* input, const float* weights, const float* bias,
                       const float* output) {
   if (input == nullptr) invalid("input is null");
   if (weights == nullptr) invalid("weights is null");
   if (output == nullptr) invalid("output is null");
-  // Compare addresses as integers: relational operators on pointers into different objects are unspecified.
-  const auto overlaps = [](const float* a, std::int64_t a_count, const float* b, std::int64_t b_count) {
-    const auto a_begin = reinterpret_cast<std::uintptr_t>(a);
-    const auto b_begin = reinterpret_cast<std::uintptr_t>(b);
-    const auto a_end = a_begin + static_cast<std::uintptr_t>(a_count) * sizeof(float);
-    const auto b_end = b_begin + static_cast<std::uintptr_t>(b_count) * sizeof(float);
-    return a_begin < b_end && b_begin < a_end;
-  };
   const std::int64_t out = problem.output_elements;
-  if (overlaps(output, out, input, problem.input_elements)) invalid("output overlaps input; they must be disjoint");
+  check_disjoint_output(problem, input, output);
   if (overlaps(output, out, weights, problem.weights_elements))
     invalid("output overlaps weights; they must be disjoint");
   if (bias != nullptr && overlaps(output, out, bias, problem.out_channels))

@@ -41,6 +41,9 @@ void validate_options(const Options& options);
 void validate_buffers(const Problem& problem, const float* input, const float* weights, const float* bias,
                       const float* output);
 
+// Checks that output (output_elements floats) and input (input_elements floats) are disjoint.
+void check_disjoint_output(const Problem& problem, const float* input, const float* output);
+
 // Resolves threads = 0 to the library default.
 int resolve_threads(const Options& options);
 

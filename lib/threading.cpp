@@ -14,8 +14,7 @@ int team_size(int threads, std::int64_t count) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), count)));
 }
 
-void parallel_for(int threads, std::int64_t count,
-                  const std::function<void(std::int64_t begin, std::int64_t end, int worker)>& body) {
+void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body) {
   if (count <= 0) return;
   const int team = team_size(threads, count);
   if (team == 1) {

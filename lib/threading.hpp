@@ -3,9 +3,32 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <type_traits>
+#include <utility>
 
 namespace convkit::detail {
+
+// A non-owning reference to a callable: unlike std::function it never allocates, which matters for calls that take
+// well under a microsecond. The callable must outlive the reference (a lambda passed straight to parallel_for does).
+template <typename Signature>
+class FunctionRef;
+
+template <typename Result, typename... Args>
+class FunctionRef<Result(Args...)> {
+ public:
+  template <typename Callable, typename = std::enable_if_t<!std::is_same_v<std::decay_t<Callable>, FunctionRef>>>
+  FunctionRef(Callable&& callable)  // NOLINT: implicit by design, like std::function
+      : object_(const_cast<void*>(static_cast<const void*>(&callable))),
+        call_([](void* object, Args... args) -> Result {
+          return (*static_cast<std::remove_reference_t<Callable>*>(object))(std::forward<Args>(args)...);
+        }) {}
+
+  Result operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+ private:
+  void* object_;
+  Result (*call_)(void*, Args...);
+};
 
 // OpenMP's default for the calling thread (omp_get_max_threads()).
 int default_thread_count();
@@ -17,8 +40,7 @@ int team_size(int threads, std::int64_t count);
 // team_size(threads, count) threads; worker < team_size identifies per-worker scratch. Each unit of work is done the
 // same way whatever the split, so results never depend on the thread count. Runs on the calling thread when one
 // worker suffices. An exception thrown by any body is rethrown here after all have finished.
-void parallel_for(int threads, std::int64_t count,
-                  const std::function<void(std::int64_t begin, std::int64_t end, int worker)>& body);
+void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
 
 // OpenBLAS's OpenMP build sizes its parallel region from omp_get_max_threads() of the calling thread and runs
 // single-threaded inside an active parallel region. Holding a BlasThreads(n) therefore caps the BLAS calls this

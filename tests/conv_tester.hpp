@@ -124,6 +124,8 @@ class ConvTester {
   // Check at most this many output elements (a deterministic sample); 0 checks all.
   ConvTester& sample(std::int64_t count) { return sample_ = count, *this; }
   ConvTester& desc(const convkit::Conv2dDesc& d) { return desc_ = d, *this; }
+  // Run through a convkit::Plan (made, then the caller's weights overwritten, then run) instead of conv2d.
+  ConvTester& through_plan(bool p) { return plan_ = p, *this; }
 
   const convkit::Conv2dDesc& desc() const { return desc_; }
 
@@ -150,7 +152,11 @@ class ConvTester {
     if (!algorithm_supports(algorithm, desc_)) {
       bool unsupported = false;
       try {
-        convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+        if (plan_) {
+          convkit::Plan plan(desc_, w.data(), bias_ ? b.data() : nullptr, options);
+        } else {
+          convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+        }
       } catch (const convkit::Error& e) {
         unsupported = e.status() == convkit::Status::Unsupported;
       }
@@ -158,7 +164,18 @@ class ConvTester {
       CHECK(std::all_of(y, y + out_count, [](float v) { return std::isnan(v); }));
       return convkit::Algorithm::Auto;
     }
-    const convkit::Algorithm used = convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+    convkit::Algorithm used;
+    if (plan_) {
+      // The plan owns copies: the caller's weights and bias may change after it is made.
+      std::vector<float> w_copy = w, b_copy = b;
+      convkit::Plan plan(desc_, w_copy.data(), bias_ ? b_copy.data() : nullptr, options);
+      std::fill(w_copy.begin(), w_copy.end(), 1e6f);
+      std::fill(b_copy.begin(), b_copy.end(), -1e6f);
+      used = plan.algorithm();
+      plan.run(in.data(), y);
+    } else {
+      used = convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
+    }
     if (algorithm != convkit::Algorithm::Auto) CHECK(used == algorithm);
     CHECK(used != convkit::Algorithm::Auto);
     for (std::size_t i = 0; i < kGuard; ++i) {
@@ -212,6 +229,7 @@ class ConvTester {
   bool bias_ = false;
   std::uint32_t seed_ = kSeed;
   std::int64_t sample_ = 0;
+  bool plan_ = false;
 };
 
 }  // namespace convkit_test

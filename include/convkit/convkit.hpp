@@ -6,8 +6,10 @@
 #ifndef CONVKIT_CONVKIT_HPP
 #define CONVKIT_CONVKIT_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -83,6 +85,34 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc);
 /// others, which are only read. On failure nothing is written to output. Safe to call from several threads at once.
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options = Options{});
+
+/// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
+/// into the plan's own memory in the form that algorithm reads (the caller may free or change its buffers after
+/// construction). run() is const and safe to call from several threads at once on one plan; with a caller workspace
+/// it allocates nothing. Movable, not copyable. Throws Error like conv2d.
+class Plan {
+ public:
+  Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
+  ~Plan();
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  /// Bytes of scratch memory a run needs (may be 0). Any alignment works; 64 bytes is best.
+  std::size_t workspace_size() const noexcept;
+  /// The algorithm chosen (never Auto).
+  Algorithm algorithm() const noexcept;
+  /// Computes the convolution of input into output (sized by tensor_sizes(desc); output must not overlap input).
+  /// workspace may be null: the run then provides its own (on the stack when small, else allocated). A workspace
+  /// smaller than workspace_size() throws Error(InvalidArgument).
+  void run(const float* input, float* output, void* workspace = nullptr, std::size_t workspace_size = 0) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 /// The algorithm conv2d(desc, ..., options) would run (Auto resolved); throws like conv2d when it would.
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options = Options{});

@@ -13,6 +13,15 @@
 #error "define CONVKIT_ISA_NAMESPACE before including direct_kernels_impl.hpp"
 #endif
 
+// Loops over register tiles must unroll completely, or the accumulators live in memory.
+#if defined(__clang__)
+#define CONVKIT_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define CONVKIT_UNROLL _Pragma("GCC unroll 16")
+#else
+#define CONVKIT_UNROLL
+#endif
+
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
 template <class Arch>
@@ -35,10 +44,118 @@ struct Direct {
     }
   }
 
-  // kStrip vectors of output row y from column x; `valid` columns of the last vector are real.
+  static void store(const Batch& v, const DirectRowsTask& t, float* out, std::int64_t count) {
+    if (t.out_col_stride == 1 && count == kWidth) {
+      v.store_unaligned(out);
+      return;
+    }
+    alignas(64) float lanes[kWidth];
+    v.store_aligned(lanes);
+    for (std::int64_t k = 0; k < count; ++k) out[k * t.out_col_stride] = lanes[k];
+  }
+
+  // kRows output rows from y (consecutive, which needs stride_height = dilation_height = 1) by kStrip vectors from
+  // column x; `valid` columns of the last vector are real. Each input row is loaded once for all the output rows it
+  // feeds, and each weight broadcast once per input row.
+  template <int kRows, int kStrip>
+  static void block(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
+    Batch acc[kRows][kStrip];
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r)
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+    const std::int64_t row_step = t.phases * t.row_floats;
+    const std::int64_t input_rows = kRows + t.kernel_height - 1;
+    for (std::int64_t c = 0; c < t.channels; ++c) {
+      const float* plane = t.staged + c * t.plane_floats + y * row_step + x;
+      const float* w_c = t.weights + c * t.weight_stride_c;
+      for (std::int64_t ir = 0; ir < input_rows; ++ir) {
+        const float* row = plane + ir * row_step;
+        for (std::int64_t j = 0; j < t.kernel_width; ++j) {
+          const float* src = row + t.tap_offsets[j];
+          Batch in[kStrip];
+          CONVKIT_UNROLL
+          for (int s = 0; s < kStrip; ++s) in[s] = Batch::load_unaligned(src + s * kWidth);
+          CONVKIT_UNROLL
+          for (int r = 0; r < kRows; ++r) {
+            const std::int64_t i = ir - r;  // the kernel row that meets input row ir in output row y + r
+            if (i < 0 || i >= t.kernel_height) continue;
+            const Batch weight(w_c[i * t.weight_stride_i + j * t.weight_stride_j]);
+            CONVKIT_UNROLL
+            for (int s = 0; s < kStrip; ++s) acc[r][s] = xsimd::fma(in[s], weight, acc[r][s]);
+          }
+        }
+      }
+    }
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r) {
+      float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s)
+        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+    }
+  }
+
+  // block<kRows, kStrip> for a kernel of kKh x kKw known at compile time: the loops unroll completely, the kernel
+  // rows meeting each input row are known, and the channel's weights sit in registers.
+  template <int kRows, int kStrip, int kKh, int kKw>
+  static void block_fixed(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
+    Batch acc[kRows][kStrip];
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r)
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+    const std::int64_t row_step = t.phases * t.row_floats;
+    std::int64_t offsets[kKw];
+    CONVKIT_UNROLL
+    for (int j = 0; j < kKw; ++j) offsets[j] = t.tap_offsets[j];
+    for (std::int64_t c = 0; c < t.channels; ++c) {
+      const float* plane = t.staged + c * t.plane_floats + y * row_step + x;
+      const float* w_c = t.weights + c * t.weight_stride_c;
+      Batch weight[kKh][kKw];
+      CONVKIT_UNROLL
+      for (int i = 0; i < kKh; ++i)
+        CONVKIT_UNROLL
+        for (int j = 0; j < kKw; ++j) weight[i][j] = Batch(w_c[i * t.weight_stride_i + j * t.weight_stride_j]);
+      CONVKIT_UNROLL
+      for (int ir = 0; ir < kRows + kKh - 1; ++ir) {
+        const float* row = plane + ir * row_step;
+        CONVKIT_UNROLL
+        for (int j = 0; j < kKw; ++j) {
+          Batch in[kStrip];
+          CONVKIT_UNROLL
+          for (int s = 0; s < kStrip; ++s) in[s] = Batch::load_unaligned(row + offsets[j] + s * kWidth);
+          CONVKIT_UNROLL
+          for (int r = 0; r < kRows; ++r) {
+            const int i = ir - r;
+            if (i < 0 || i >= kKh) continue;  // resolved at compile time once unrolled
+            CONVKIT_UNROLL
+            for (int s = 0; s < kStrip; ++s) acc[r][s] = xsimd::fma(in[s], weight[i][j], acc[r][s]);
+          }
+        }
+      }
+    }
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r) {
+      float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s)
+        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+    }
+  }
+
+  template <int kRows, int kStrip>
+  static void block_any(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
+    if (t.kernel_height == 3 && t.kernel_width == 3) return block_fixed<kRows, kStrip, 3, 3>(t, y, x, valid);
+    if (t.kernel_height == 5 && t.kernel_width == 5) return block_fixed<kRows, kStrip, 5, 5>(t, y, x, valid);
+    block<kRows, kStrip>(t, y, x, valid);
+  }
+
+  // One output row (any stride and dilation) by kStrip vectors.
   template <int kStrip>
   static void strip(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
     Batch acc[kStrip];
+    CONVKIT_UNROLL
     for (int s = 0; s < kStrip; ++s) acc[s] = Batch(t.bias);
     const std::int64_t row_step = t.phases * t.row_floats;
     for (std::int64_t c = 0; c < t.channels; ++c) {
@@ -50,41 +167,131 @@ struct Direct {
         for (std::int64_t j = 0; j < t.kernel_width; ++j) {
           const Batch weight(w[j * t.weight_stride_j]);
           const float* src = row + t.tap_offsets[j];
+          CONVKIT_UNROLL
           for (int s = 0; s < kStrip; ++s) acc[s] = xsimd::fma(Batch::load_unaligned(src + s * kWidth), weight, acc[s]);
         }
       }
     }
     float* out = t.output + y * t.out_row_stride + x * t.out_col_stride;
-    for (int s = 0; s < kStrip; ++s) {
-      const Batch v = activate(acc[s], t);
-      const std::int64_t count = s + 1 < kStrip ? kWidth : valid;
-      if (t.out_col_stride == 1 && count == kWidth) {
-        v.store_unaligned(out + s * kWidth);
-      } else {
-        alignas(64) float lanes[kWidth];
-        v.store_aligned(lanes);
-        float* dst = out + s * kWidth * t.out_col_stride;
-        for (std::int64_t k = 0; k < count; ++k) dst[k * t.out_col_stride] = lanes[k];
+    CONVKIT_UNROLL
+    for (int s = 0; s < kStrip; ++s)
+      store(activate(acc[s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+  }
+
+  // The columns of rows [y, y + kRows) in strips of up to four vectors.
+  template <int kRows>
+  static void row_block(const DirectRowsTask& t, std::int64_t y) {
+    for (std::int64_t x = 0; x < t.out_width; x += 4 * kWidth) {
+      const std::int64_t left = t.out_width - x;
+      const std::int64_t vectors = left >= 4 * kWidth ? 4 : (left + kWidth - 1) / kWidth;
+      const std::int64_t valid = left - (vectors - 1) * kWidth < kWidth ? left - (vectors - 1) * kWidth : kWidth;
+      switch (vectors) {
+        case 4: block_any<kRows, 4>(t, y, x, valid); break;
+        case 3: block_any<kRows, 3>(t, y, x, valid); break;
+        case 2: block_any<kRows, 2>(t, y, x, valid); break;
+        default: block_any<kRows, 1>(t, y, x, valid); break;
       }
     }
   }
 
-  static void rows(const DirectRowsTask& t) {
-    for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
-      std::int64_t x = 0;
-      // Four vectors at a time: each weight broadcast serves four loads and four FMAs.
-      for (; x + 4 * kWidth <= t.out_width; x += 4 * kWidth) strip<4>(t, y, x, kWidth);
-      for (; x < t.out_width; x += kWidth) {
-        const std::int64_t left = t.out_width - x;
-        strip<1>(t, y, x, left < kWidth ? left : kWidth);
+  static void row_strided(const DirectRowsTask& t, std::int64_t y) {
+    for (std::int64_t x = 0; x < t.out_width; x += 4 * kWidth) {
+      const std::int64_t left = t.out_width - x;
+      const std::int64_t vectors = left >= 4 * kWidth ? 4 : (left + kWidth - 1) / kWidth;
+      const std::int64_t valid = left - (vectors - 1) * kWidth < kWidth ? left - (vectors - 1) * kWidth : kWidth;
+      switch (vectors) {
+        case 4: strip<4>(t, y, x, valid); break;
+        case 3: strip<3>(t, y, x, valid); break;
+        case 2: strip<2>(t, y, x, valid); break;
+        default: strip<1>(t, y, x, valid); break;
       }
     }
+  }
+
+  // Rows sharing input rows come in blocks: four with 32 vector registers (AVX-512), two with 16.
+  static constexpr int kRowBlock = kWidth >= 16 ? 4 : 2;
+
+  static void rows(const DirectRowsTask& t) {
+    std::int64_t y = t.row_begin;
+    if (t.stride_height == 1 && t.dilation_height == 1) {
+      for (; y + kRowBlock <= t.row_end; y += kRowBlock) row_block<kRowBlock>(t, y);
+      for (; y < t.row_end; ++y) row_block<1>(t, y);
+      return;
+    }
+    for (; y < t.row_end; ++y) row_strided(t, y);
+  }
+
+  static void zero(float* dst, std::int64_t count) {
+    const Batch z(0.0f);
+    std::int64_t k = 0;
+    for (; k + kWidth <= count; k += kWidth) z.store_unaligned(dst + k);
+    for (; k < count; ++k) dst[k] = 0.0f;
+  }
+
+  static void copy(const float* src, float* dst, std::int64_t count) {
+    std::int64_t k = 0;
+    for (; k + kWidth <= count; k += kWidth) Batch::load_unaligned(src + k).store_unaligned(dst + k);
+    for (; k < count; ++k) dst[k] = src[k];
+  }
+
+  struct EvenLow { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 0; } };
+  struct EvenHigh { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n; } };
+  struct OddLow { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 0; } };
+  struct OddHigh { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n + 1; } };
+  struct LowHalf { static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; } };
+
+  // even[k] = source[2k], odd[k] = source[2k + 1] for k < count; reads 2 * count floats.
+  static void deinterleave(const float* source, float* even, float* odd, std::int64_t count) {
+    using Index = xsimd::batch<std::uint32_t, Arch>;
+    std::int64_t k = 0;
+    for (; k + kWidth <= count; k += kWidth) {
+      const Batch a = Batch::load_unaligned(source + 2 * k), b = Batch::load_unaligned(source + 2 * k + kWidth);
+      const auto low = xsimd::make_batch_bool_constant<Batch, LowHalf>();
+      xsimd::select(low, xsimd::swizzle(a, xsimd::make_batch_constant<Index, EvenLow>()),
+                    xsimd::swizzle(b, xsimd::make_batch_constant<Index, EvenHigh>()))
+          .store_unaligned(even + k);
+      xsimd::select(low, xsimd::swizzle(a, xsimd::make_batch_constant<Index, OddLow>()),
+                    xsimd::swizzle(b, xsimd::make_batch_constant<Index, OddHigh>()))
+          .store_unaligned(odd + k);
+    }
+    for (; k < count; ++k) {
+      even[k] = source[2 * k];
+      odd[k] = source[2 * k + 1];
+    }
+  }
+
+  // One contiguous input row of `width` floats into `stride` (1 or 2) phase rows of `length` floats at dst:
+  // element k of phase q is input column k*stride + q - pad_left, or zero outside [0, width).
+  static void stage_row(const float* src, std::int64_t width, std::int64_t pad_left, std::int64_t stride,
+                        std::int64_t length, float* dst) {
+    const auto clamp = [](std::int64_t v, std::int64_t lo, std::int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); };
+    if (stride == 1) {
+      const std::int64_t lo = clamp(pad_left, 0, length), hi = clamp(width + pad_left, lo, length);
+      zero(dst, lo);
+      copy(src + (lo - pad_left), dst + lo, hi - lo);
+      zero(dst + hi, length - hi);
+      return;
+    }
+    float* even = dst;
+    float* odd = dst + length;
+    // Pairs k in [first, last) lie wholly inside the input: 2k - pad_left >= 0 and 2k + 1 - pad_left <= width - 1.
+    const std::int64_t first = clamp((pad_left + 1) / 2, 0, length);
+    const std::int64_t last = clamp((width + pad_left) / 2, first, length);
+    zero(even, first);
+    zero(odd, first);
+    deinterleave(src + (2 * first - pad_left), even + first, odd + first, last - first);
+    zero(even + last, length - last);
+    zero(odd + last, length - last);
+    // At most one element on each side straddles the edge of the input.
+    if (first > 0 && 2 * first - 1 - pad_left >= 0 && 2 * first - 1 - pad_left < width)
+      odd[first - 1] = src[2 * first - 1 - pad_left];
+    if (last < length && 2 * last - pad_left >= 0 && 2 * last - pad_left < width) even[last] = src[2 * last - pad_left];
   }
 };
 
 template <class Arch>
 const DirectKernels& make_direct_kernels(const char* isa) {
-  static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows};
+  static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_row};
   return kernels;
 }
 
