@@ -54,16 +54,34 @@ struct Direct {
     for (std::int64_t k = 0; k < count; ++k) out[k * t.out_col_stride] = lanes[k];
   }
 
+  template <int kRows, int kStrip>
+  static void fill_bias(Batch (&acc)[kRows][kStrip], const DirectRowsTask& t) {
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r)
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+  }
+
+  // Activation, then the store of rows [y, y + kRows) from column x; `valid` columns of the last vector are real.
+  template <int kRows, int kStrip>
+  static void store_block(const Batch (&acc)[kRows][kStrip], const DirectRowsTask& t, std::int64_t y, std::int64_t x,
+                          std::int64_t valid) {
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r) {
+      float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
+      CONVKIT_UNROLL
+      for (int s = 0; s < kStrip; ++s)
+        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+    }
+  }
+
   // kRows output rows from y (consecutive, which needs stride_height = dilation_height = 1) by kStrip vectors from
   // column x; `valid` columns of the last vector are real. Each input row is loaded once for all the output rows it
   // feeds, and each weight broadcast once per input row.
   template <int kRows, int kStrip>
   static void block(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
     Batch acc[kRows][kStrip];
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r)
-      CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+    fill_bias<kRows, kStrip>(acc, t);
     const std::int64_t row_step = t.phases * t.row_floats;
     const std::int64_t input_rows = kRows + t.kernel_height - 1;
     for (std::int64_t c = 0; c < t.channels; ++c) {
@@ -87,13 +105,7 @@ struct Direct {
         }
       }
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r) {
-      float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
-      CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s)
-        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
-    }
+    store_block<kRows, kStrip>(acc, t, y, x, valid);
   }
 
   // block<kRows, kStrip> for a kernel of kKh x kKw known at compile time: the loops unroll completely, the kernel
@@ -101,10 +113,7 @@ struct Direct {
   template <int kRows, int kStrip, int kKh, int kKw>
   static void block_fixed(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
     Batch acc[kRows][kStrip];
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r)
-      CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+    fill_bias<kRows, kStrip>(acc, t);
     const std::int64_t row_step = t.phases * t.row_floats;
     std::int64_t offsets[kKw];
     CONVKIT_UNROLL
@@ -135,13 +144,7 @@ struct Direct {
         }
       }
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r) {
-      float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
-      CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s)
-        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
-    }
+    store_block<kRows, kStrip>(acc, t, y, x, valid);
   }
 
   template <int kRows, int kStrip>
@@ -178,13 +181,21 @@ struct Direct {
       store(activate(acc[s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
   }
 
+  // How many vectors (at most four) the next strip of a row with `left` columns takes, and how many columns of its
+  // last vector are real.
+  static std::int64_t strip_vectors(std::int64_t left, std::int64_t& valid) {
+    const std::int64_t vectors = left >= 4 * kWidth ? 4 : (left + kWidth - 1) / kWidth;
+    const std::int64_t last = left - (vectors - 1) * kWidth;
+    valid = last < kWidth ? last : kWidth;
+    return vectors;
+  }
+
   // The columns of rows [y, y + kRows) in strips of up to four vectors.
   template <int kRows>
   static void row_block(const DirectRowsTask& t, std::int64_t y) {
     for (std::int64_t x = 0; x < t.out_width; x += 4 * kWidth) {
-      const std::int64_t left = t.out_width - x;
-      const std::int64_t vectors = left >= 4 * kWidth ? 4 : (left + kWidth - 1) / kWidth;
-      const std::int64_t valid = left - (vectors - 1) * kWidth < kWidth ? left - (vectors - 1) * kWidth : kWidth;
+      std::int64_t valid;
+      const std::int64_t vectors = strip_vectors(t.out_width - x, valid);
       switch (vectors) {
         case 4: block_any<kRows, 4>(t, y, x, valid); break;
         case 3: block_any<kRows, 3>(t, y, x, valid); break;
@@ -196,9 +207,8 @@ struct Direct {
 
   static void row_strided(const DirectRowsTask& t, std::int64_t y) {
     for (std::int64_t x = 0; x < t.out_width; x += 4 * kWidth) {
-      const std::int64_t left = t.out_width - x;
-      const std::int64_t vectors = left >= 4 * kWidth ? 4 : (left + kWidth - 1) / kWidth;
-      const std::int64_t valid = left - (vectors - 1) * kWidth < kWidth ? left - (vectors - 1) * kWidth : kWidth;
+      std::int64_t valid;
+      const std::int64_t vectors = strip_vectors(t.out_width - x, valid);
       switch (vectors) {
         case 4: strip<4>(t, y, x, valid); break;
         case 3: strip<3>(t, y, x, valid); break;
