@@ -4,6 +4,7 @@
 // the vector kernel computes each output channel row by row, vectorised along the output width, with bias and
 // activation applied in registers before the store. Weights are read as they lie, in either layout, through strides.
 #include "algorithms.hpp"
+#include "arithmetic.hpp"
 #include "epilogue.hpp"
 #include "kernels/direct_kernels.hpp"
 #include "memory.hpp"
@@ -18,16 +19,6 @@
 
 namespace convkit::detail {
 namespace {
-
-// Below this many FLOPs a call runs on the calling thread: opening an OpenMP parallel region costs a few
-// microseconds, the time direct needs for ~2e5 FLOPs. Measured with bench_conv (BM_Conv/direct/*/threads:1 vs
-// threads:2): the lesson's shapes (48 and 108 FLOPs) are several times slower with a parallel region, while
-// small-channel layers of 1e6 FLOPs and more gain from the second thread.
-constexpr double kParallelMinFlops = 2e5;
-
-std::int64_t round_up(std::int64_t value, std::int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 class DirectKernel final : public Kernel {
  public:
@@ -86,7 +77,7 @@ class DirectKernel final : public Kernel {
     plane_floats_ = staged_rows_ * sw * row_floats_;
     // Units of work: (image, group, block of output channels). Enough blocks to feed every thread; each worker
     // stages its (image, group) itself, so splitting a group costs one more staging of it per extra block.
-    const int threads = p_.flops() < kParallelMinFlops ? 1 : args.threads;
+    const int threads = threads_worth_using(p_.flops(), args.threads);
     const std::int64_t groups_total = p_.batch * p_.groups;
     const std::int64_t blocks = groups_total >= threads ? 1 : std::min(p_.group_out_channels, ceil_div(threads, groups_total));
     block_channels_ = ceil_div(p_.group_out_channels, blocks);
@@ -286,8 +277,6 @@ class DirectKernel final : public Kernel {
   std::size_t offsets_bytes_, staging_bytes_;
 };
 
-DeclineReason accepts_all(const Problem&) { return nullptr; }
-
 // Where auto prefers im2col_gemm. Measured with bench_conv, BM_Conv/direct against BM_Conv/im2col_gemm in the same
 // run (GFLOP/s at 1 thread / 2 threads):
 //   direct ahead:  every depthwise layer (mobilenetv2_dw 28/51 vs 8.6/16, dw5x5_c32 37/62 vs 5.3/9.5,
@@ -312,7 +301,7 @@ std::unique_ptr<Kernel> create_direct(const KernelArguments& args) { return std:
 }  // namespace
 
 const AlgorithmEntry& direct_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Direct, accepts_all, direct_auto_declines, create_direct};
+  static const AlgorithmEntry entry{Algorithm::Direct, accepts_everything, direct_auto_declines, create_direct};
   return entry;
 }
 

@@ -28,13 +28,12 @@ class GemmKernel final : public Kernel {
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
-        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
-        threads_(args.threads) {
+        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {
     // Images of an NHWC batch are one matrix when nothing is unfolded; otherwise one GEMM per image and group.
     units_ = (!unfold_ && p_.layout == Layout::NHWC) ? p_.groups : p_.batch * p_.groups;
     // Many independent GEMMs: one per worker, each single-threaded. Few: one at a time, threaded inside the BLAS.
-    workers_ = units_ >= threads_ ? team_size(threads_, units_) : 1;
-    blas_threads_ = workers_ > 1 ? 1 : threads_;
+    workers_ = units_ >= args.threads ? team_size(args.threads, units_) : 1;
+    blas_threads_ = workers_ > 1 ? 1 : args.threads;
     buffer_floats_ = unfold_ ? static_cast<std::size_t>(p_.reduction * p_.out_pixels()) : 0;
   }
 
@@ -92,7 +91,6 @@ class GemmKernel final : public Kernel {
   AlignedFloats weights_;
   AlignedFloats bias_;
   Epilogue epilogue_;
-  int threads_;
   std::int64_t units_;
   int workers_, blas_threads_;
   std::size_t buffer_floats_;
@@ -114,8 +112,6 @@ DeclineReason gemm_1x1_declines(const Problem& p) {
   return exceeds_blas_index(p);
 }
 
-DeclineReason never(const Problem&) { return nullptr; }
-
 std::unique_ptr<Kernel> create_im2col_gemm(const KernelArguments& args) {
   return std::make_unique<GemmKernel>(args, Algorithm::Im2colGemm);
 }
@@ -127,12 +123,12 @@ std::unique_ptr<Kernel> create_gemm_1x1(const KernelArguments& args) {
 }  // namespace
 
 const AlgorithmEntry& im2col_gemm_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Im2colGemm, exceeds_blas_index, never, create_im2col_gemm};
+  static const AlgorithmEntry entry{Algorithm::Im2colGemm, exceeds_blas_index, accepts_everything, create_im2col_gemm};
   return entry;
 }
 
 const AlgorithmEntry& gemm_1x1_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Gemm1x1, gemm_1x1_declines, never, create_gemm_1x1};
+  static const AlgorithmEntry entry{Algorithm::Gemm1x1, gemm_1x1_declines, accepts_everything, create_gemm_1x1};
   return entry;
 }
 

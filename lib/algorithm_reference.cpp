@@ -17,7 +17,7 @@ class ReferenceKernel final : public Kernel {
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
-        threads_(args.threads) {}
+        threads_(threads_worth_using(p_.flops(), args.threads)) {}
 
   Algorithm algorithm() const override { return Algorithm::Reference; }
   std::size_t workspace_bytes() const override { return 0; }
@@ -68,8 +68,6 @@ class ReferenceKernel final : public Kernel {
   int threads_;
 };
 
-DeclineReason accepts_all(const Problem&) { return nullptr; }
-
 std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
   return std::make_unique<ReferenceKernel>(args);
 }
@@ -77,7 +75,7 @@ std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
 }  // namespace
 
 const AlgorithmEntry& reference_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Reference, accepts_all, accepts_all, create_reference};
+  static const AlgorithmEntry entry{Algorithm::Reference, accepts_everything, accepts_everything, create_reference};
   return entry;
 }
 

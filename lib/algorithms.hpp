@@ -37,6 +37,9 @@ struct KernelArguments {
 // Why an algorithm declines a problem: a static one-line reason, or null when it accepts.
 using DeclineReason = const char*;
 
+// For entries with nothing to decline.
+inline DeclineReason accepts_everything(const Problem&) { return nullptr; }
+
 struct AlgorithmEntry {
   Algorithm algorithm;
   // Whether the algorithm can compute the problem at all (asked by name, it answers Unsupported otherwise).

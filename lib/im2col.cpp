@@ -1,15 +1,11 @@
 #include "im2col.hpp"
 
+#include "arithmetic.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace convkit::detail {
-namespace {
-
-// ceil(a / b) for b > 0 and any sign of a.
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
-}  // namespace
 
 void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
             float* columns) {

@@ -10,6 +10,8 @@ namespace convkit::detail {
 
 int default_thread_count() { return std::max(1, omp_get_max_threads()); }
 
+int threads_worth_using(double flops, int threads) { return flops < 2e5 ? 1 : threads; }
+
 int team_size(int threads, std::int64_t count) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), count)));
 }

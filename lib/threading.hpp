@@ -33,6 +33,13 @@ class FunctionRef<Result(Args...)> {
 // OpenMP's default for the calling thread (omp_get_max_threads()).
 int default_thread_count();
 
+// The threads a loop over `flops` of work should use: one below the size at which a parallel region pays for
+// itself, else `threads`. Opening an OpenMP region costs a few microseconds, what the library's loops need for
+// ~2e5 FLOPs. Measured with bench_conv, 1 thread against 2 in the same run: the lesson's shapes (192 and 108 FLOPs)
+// took 0.65 / 2.39 us (reference) with a region, while small_3x3_c8 (1.2e6 FLOPs) gained from the second thread
+// (direct 59 -> 79 GFLOP/s, reference 1429 -> 735 us). The exact cut between them is an estimate.
+int threads_worth_using(double flops, int threads);
+
 // The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
 int team_size(int threads, std::int64_t count);
 
