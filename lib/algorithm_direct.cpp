@@ -5,6 +5,7 @@
 // activation applied in registers before the store. Weights are read as they lie, in either layout, through strides.
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
+#include "direct_depthwise.hpp"
 #include "epilogue.hpp"
 #include "kernels/direct_kernels.hpp"
 #include "memory.hpp"
@@ -85,7 +86,9 @@ class DirectKernel final : public Kernel {
     units_ = groups_total * blocks_per_group_;
     workers_ = team_size(threads, units_);
     offsets_bytes_ = static_cast<std::size_t>(round_up(kw * static_cast<std::int64_t>(sizeof(std::int64_t)), 64));
-    staging_bytes_ = scalar_ ? 0 : static_cast<std::size_t>(round_up(cig * plane_floats_ * static_cast<std::int64_t>(sizeof(float)), 64));
+    // Per worker: the scalar path's patch of one pixel, or the staged input of one group.
+    const std::int64_t worker_floats = scalar_ ? p_.reduction : cig * plane_floats_;
+    staging_bytes_ = static_cast<std::size_t>(round_up(worker_floats * static_cast<std::int64_t>(sizeof(float)), 64));
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
@@ -107,7 +110,7 @@ class DirectKernel final : public Kernel {
         const std::int64_t first = block * block_channels_;
         const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
         if (scalar_) {
-          for (std::int64_t k = first; k < last; ++k) compute_scalar(input, output, n, g, g * p_.group_out_channels + k);
+          compute_scalar(input, output, n, g, first, last, staged);
           continue;
         }
         if (image_group != staged_unit) {
@@ -159,29 +162,27 @@ class DirectKernel final : public Kernel {
     }
   }
 
-  // Narrow outputs: scalar loops straight on the caller's input. The valid taps of each output row and column are
-  // computed before the loops over them, so no tap is tested against the borders inside.
-  void compute_scalar(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t o) const {
+  // Narrow outputs: scalar loops straight on the caller's input. For each output pixel the group's receptive field is
+  // gathered once into `patch` (in the order of the weights, zero where a tap falls in the padding), then every
+  // output channel of the block is one dot product with it: the gather is shared by the channels and the dot
+  // product has no bounds test. The valid taps of a pixel are worked out before the loops over them.
+  void compute_scalar(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t first,
+                      std::int64_t last, float* patch) const {
     // Locals, not members: the compiler then keeps them in registers across the stores to output.
     const bool nchw = p_.layout == Layout::NCHW;
     const std::int64_t H = p_.in_height, W = p_.in_width, Ho = p_.out_height, Wo = p_.out_width;
-    const std::int64_t kh = p_.kernel_height, sh = p_.stride_height, sw = p_.stride_width;
-    const std::int64_t dh = p_.dilation_height, dw = p_.dilation_width, pt = p_.pad_top, pl = p_.pad_left;
-    const std::int64_t channels = p_.group_in_channels;
+    const std::int64_t kh = p_.kernel_height, kw = p_.kernel_width, sh = p_.stride_height, sw = p_.stride_width;
+    const std::int64_t dh = p_.dilation_height, pt = p_.pad_top, pl = p_.pad_left;
+    const std::int64_t channels = p_.group_in_channels, reduction = p_.reduction;
     const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
-    const std::int64_t channel_stride = nchw ? H * W : 1;
-    const std::int64_t wc = weight_stride_c_, wi = weight_stride_i_, wj = weight_stride_j_;
     const float* in = nchw ? input + (n * p_.in_channels + g * channels) * H * W
                            : input + n * H * W * p_.in_channels + g * channels;
-    float* out = nchw ? output + (n * p_.out_channels + o) * p_.out_pixels()
-                      : output + n * p_.out_pixels() * p_.out_channels + o;
-    const std::int64_t out_row_stride = nchw ? Wo : Wo * p_.out_channels, out_col_stride = nchw ? 1 : p_.out_channels;
-    const float* w = weights_ + o * p_.reduction;
-    const float bias = bias_ != nullptr ? bias_[o] : 0.0f;
+    const std::int64_t out_channel_stride = nchw ? p_.out_pixels() : 1, out_pixel_stride = nchw ? 1 : p_.out_channels;
+    float* out = output + n * p_.out_pixels() * p_.out_channels + (g * p_.group_out_channels) * out_channel_stride;
     const Activation activation = activation_;
     const float lo = clamp_min_, hi = clamp_max_;
-    const std::int64_t reduction = p_.reduction, kw = p_.kernel_width;
     const std::int64_t* taps = taps_;
+    const bool ohwi = p_.weights_layout == WeightsLayout::OHWI;
     for (std::int64_t y = 0; y < Ho; ++y) {
       const std::int64_t top = y * sh - pt;  // input row of tap 0
       const std::int64_t i_lo = valid_taps_begin(top, dh), i_hi = std::min(kh, valid_taps_end(top, H, dh));
@@ -189,27 +190,31 @@ class DirectKernel final : public Kernel {
         const std::int64_t j_lo = column_taps_[x].first, j_hi = column_taps_[x].second;
         // Offsets, not pointers: the origin itself may lie in the padding, outside the input.
         const std::int64_t origin = top * row_stride + (x * sw - pl) * col_stride;
-        float sum = bias;
-        if (i_lo == 0 && i_hi == kh && j_lo == 0 && j_hi == kw) {  // every tap inside: one flat loop
-          // Four partial sums: one would wait on the adder's latency at every tap.
+        if (i_lo == 0 && i_hi == kh && j_lo == 0 && j_hi == kw) {  // every tap inside
           const float* at = in + origin;
+          for (std::int64_t t = 0; t < reduction; ++t) patch[t] = at[taps[t]];
+        } else {
+          std::fill(patch, patch + reduction, 0.0f);
+          for (std::int64_t i = i_lo; i < i_hi; ++i)
+            for (std::int64_t j = j_lo; j < j_hi; ++j)
+              for (std::int64_t c = 0; c < channels; ++c) {
+                const std::int64_t t = ohwi ? (i * kw + j) * channels + c : (c * kh + i) * kw + j;
+                patch[t] = in[origin + taps[t]];
+              }
+        }
+        float* pixel = out + (y * Wo + x) * out_pixel_stride;
+        for (std::int64_t k = first; k < last; ++k) {
+          const std::int64_t o = g * p_.group_out_channels + k;
+          const float* w = weights_ + o * reduction;
+          // Four partial sums: one would wait on the adder's latency at every tap.
           float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
           std::int64_t t = 0;
           for (; t + 4 <= reduction; t += 4)
-            for (int u = 0; u < 4; ++u) partial[u] += at[taps[t + u]] * w[t + u];
-          for (; t < reduction; ++t) partial[0] += at[taps[t]] * w[t];
-          sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
-          out[y * out_row_stride + x * out_col_stride] = activate(sum, activation, lo, hi);
-          continue;
+            for (int u = 0; u < 4; ++u) partial[u] += patch[t + u] * w[t + u];
+          for (; t < reduction; ++t) partial[0] += patch[t] * w[t];
+          const float sum = (bias_ != nullptr ? bias_[o] : 0.0f) + ((partial[0] + partial[1]) + (partial[2] + partial[3]));
+          pixel[k * out_channel_stride] = activate(sum, activation, lo, hi);
         }
-        for (std::int64_t c = 0; c < channels; ++c) {
-          for (std::int64_t i = i_lo; i < i_hi; ++i) {
-            const std::int64_t row = origin + c * channel_stride + i * dh * row_stride;
-            const float* w_row = w + c * wc + i * wi;
-            for (std::int64_t j = j_lo; j < j_hi; ++j) sum += in[row + j * dw * col_stride] * w_row[j * wj];
-          }
-        }
-        out[y * out_row_stride + x * out_col_stride] = activate(sum, activation, lo, hi);
       }
     }
   }
@@ -296,7 +301,10 @@ DeclineReason direct_auto_declines(const Problem& p) {
          "is faster";
 }
 
-std::unique_ptr<Kernel> create_direct(const KernelArguments& args) { return std::make_unique<DirectKernel>(args); }
+std::unique_ptr<Kernel> create_direct(const KernelArguments& args) {
+  if (is_depthwise_nhwc(args.problem)) return create_depthwise_nhwc(args);
+  return std::make_unique<DirectKernel>(args);
+}
 
 }  // namespace
 

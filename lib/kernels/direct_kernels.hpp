@@ -36,6 +36,26 @@ struct DirectRowsTask {
   std::int64_t row_begin, row_end;
 };
 
+// Depthwise convolution with channel multiplier 1 on NHWC tensors, vectorised along the channels: every tap of a
+// pixel is one vector load of consecutive channels, so nothing is staged. Output rows [row_begin, row_end) of one
+// image. Columns [interior_begin, interior_end) have every kernel column inside the input and run without tests.
+struct DepthwiseNhwcTask {
+  const float* input;   // the image: element (h, w, c) at input[(h*in_width + w)*channels + c]
+  float* output;        // the image: element (y, x, c) at output[(y*out_width + x)*channels + c]
+  std::int64_t channels, in_height, in_width, out_width;
+  std::int64_t kernel_height, kernel_width, stride_height, stride_width, dilation_height, dilation_width;
+  std::int64_t pad_top, pad_left;
+  std::int64_t interior_begin, interior_end;
+  // Packed by the driver, 64-byte aligned and zero beyond `channels`: weight (i, j, c) at
+  // weights[(i*kernel_width + j)*padded_channels + c], bias c at bias[c]; padded_channels is a multiple of the vector.
+  const float* weights;
+  const float* bias;
+  std::int64_t padded_channels;
+  Activation activation;
+  float clamp_min, clamp_max;
+  std::int64_t row_begin, row_end;
+};
+
 struct DirectKernels {
   const char* isa;             // "sse2", "sse4.2", "avx2+fma", "avx512f"
   std::int64_t vector_floats;  // floats per vector register
@@ -44,6 +64,7 @@ struct DirectKernels {
   // element k of phase q is input column k*stride + q - pad_left, or zero outside the input.
   void (*stage_row)(const float* source, std::int64_t width, std::int64_t pad_left, std::int64_t stride,
                     std::int64_t length, float* staged);
+  void (*depthwise_nhwc_rows)(const DepthwiseNhwcTask& task);
 };
 
 // One table per ISA compiled in.

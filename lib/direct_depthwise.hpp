@@ -1,0 +1,15 @@
+// The direct algorithm's kernel for NHWC depthwise convolutions (channel multiplier 1), vectorised along channels.
+#pragma once
+
+#include "algorithms.hpp"
+
+#include <memory>
+
+namespace convkit::detail {
+
+// Depthwise with multiplier 1 (groups == in_channels == out_channels) on NHWC tensors.
+bool is_depthwise_nhwc(const Problem& problem);
+
+std::unique_ptr<Kernel> create_depthwise_nhwc(const KernelArguments& arguments);
+
+}  // namespace convkit::detail
