@@ -1,4 +1,5 @@
 // The C++ API: validation, the choice of algorithm, and the run, with every failure as a convkit::Error.
+#include <convkit/convkit.h>
 #include <convkit/convkit.hpp>
 
 #include "algorithms.hpp"
@@ -8,6 +9,7 @@
 #include "memory.hpp"
 #include "problem.hpp"
 
+#include <cstdint>
 #include <new>
 
 namespace convkit {
@@ -15,6 +17,19 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kLocalWorkspaceBytes = 8192;
+
+// The kernels want 64-byte aligned scratch; a caller's workspace may have any alignment, so the size a plan reports
+// includes the slack to align it.
+constexpr std::size_t kWorkspaceAlignment = 64;
+
+std::size_t reported_workspace_bytes(std::size_t kernel_bytes) {
+  return kernel_bytes == 0 ? 0 : kernel_bytes + kWorkspaceAlignment - 1;
+}
+
+void* align_workspace(void* workspace) {
+  const auto address = reinterpret_cast<std::uintptr_t>(workspace);
+  return reinterpret_cast<void*>((address + kWorkspaceAlignment - 1) & ~std::uintptr_t{kWorkspaceAlignment - 1});
+}
 
 }  // namespace
 }  // namespace detail
@@ -59,9 +74,10 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
 void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
   const std::size_t bytes = plan.kernel->workspace_bytes();
   if (workspace != nullptr) {
-    if (workspace_size < bytes)
-      invalid("workspace_size = ", workspace_size, " is smaller than the ", bytes, " bytes the plan needs");
-    plan.kernel->run(input, output, workspace);
+    const std::size_t required = reported_workspace_bytes(bytes);
+    if (workspace_size < required)
+      invalid("workspace_size = ", workspace_size, " is smaller than the ", required, " bytes the plan needs");
+    plan.kernel->run(input, output, bytes == 0 ? nullptr : align_workspace(workspace));
     return;
   }
   // Small workspaces live on the stack, so the lesson-sized calls allocate nothing.
@@ -90,7 +106,9 @@ Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 
-std::size_t Plan::workspace_size() const noexcept { return impl_->kernel->workspace_bytes(); }
+std::size_t Plan::workspace_size() const noexcept {
+  return detail::reported_workspace_bytes(impl_->kernel->workspace_bytes());
+}
 
 Algorithm Plan::algorithm() const noexcept { return impl_->kernel->algorithm(); }
 
@@ -115,6 +133,13 @@ Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {
   const detail::Problem problem = detail::make_problem(desc);
   detail::validate_options(options);
   return detail::choose_algorithm(problem, options.algorithm).algorithm;
+}
+
+#define CONVKIT_STRINGIFY_(x) #x
+#define CONVKIT_STRINGIFY(x) CONVKIT_STRINGIFY_(x)
+const char* version() noexcept {
+  return CONVKIT_STRINGIFY(CONVKIT_VERSION_MAJOR) "." CONVKIT_STRINGIFY(CONVKIT_VERSION_MINOR) "." CONVKIT_STRINGIFY(
+      CONVKIT_VERSION_PATCH);
 }
 
 const char* simd_isa() noexcept { return detail::direct_kernels().isa; }

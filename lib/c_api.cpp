@@ -18,6 +18,7 @@ static_assert(static_cast<int>(convkit::Activation::Clamp) == CONVKIT_ACTIVATION
 static_assert(static_cast<int>(convkit::Layout::NHWC) == CONVKIT_LAYOUT_NHWC, "layout values differ");
 static_assert(static_cast<int>(convkit::WeightsLayout::OHWI) == CONVKIT_WEIGHTS_OHWI, "weights layouts differ");
 static_assert(static_cast<int>(convkit::MathMode::Fast) == CONVKIT_MATH_FAST, "math modes differ");
+static_assert(static_cast<int>(convkit::SamePadding::Lower) == CONVKIT_SAME_LOWER, "same padding modes differ");
 
 // The message of this thread's last failed call; the one piece of state the C API keeps, by its contract.
 thread_local std::string last_error;
@@ -91,6 +92,11 @@ convkit_status guarded(Body&& body) noexcept {
 
 }  // namespace
 
+// The C handle is the C++ plan.
+struct convkit_plan {
+  convkit::Plan plan;
+};
+
 extern "C" {
 
 void convkit_conv2d_desc_init(convkit_conv2d_desc* desc) {
@@ -152,6 +158,59 @@ convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const c
     *algorithm = static_cast<convkit_algorithm>(convkit::chosen_algorithm(to_cpp(*desc), cpp_options));
   });
 }
+
+convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float* weights, const float* bias,
+                                   const convkit_options* options, convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *plan = new convkit_plan{convkit::Plan(to_cpp(*desc), weights, bias, cpp_options)};
+  });
+}
+
+size_t convkit_plan_workspace_size(const convkit_plan* plan) {
+  return plan != nullptr ? plan->plan.workspace_size() : 0;
+}
+
+const char* convkit_plan_algorithm(const convkit_plan* plan) {
+  return plan != nullptr ? convkit::algorithm_name(plan->plan.algorithm()) : "";
+}
+
+convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, float* output, void* workspace,
+                                size_t workspace_size) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  return guarded([&] { plan->plan.run(input, output, workspace, workspace_size); });
+}
+
+void convkit_plan_destroy(convkit_plan* plan) { delete plan; }
+
+convkit_status convkit_same_padding(int64_t input_size, int64_t kernel_size, int64_t stride, int64_t dilation,
+                                    convkit_same_padding_mode mode, int64_t* pad_begin, int64_t* pad_end) {
+  if (pad_begin == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "pad_begin is null");
+  if (pad_end == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "pad_end is null");
+  return guarded([&] {
+    const convkit::Padding padding =
+        convkit::same_padding(input_size, kernel_size, stride, dilation, read_enum<convkit::SamePadding>(mode));
+    *pad_begin = padding.begin;
+    *pad_end = padding.end;
+  });
+}
+
+convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, convkit_same_padding_mode mode) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    convkit::Conv2dDesc cpp = to_cpp(*desc);
+    convkit::set_same_padding(cpp, read_enum<convkit::SamePadding>(mode));
+    desc->pad_top = cpp.pad_top;
+    desc->pad_bottom = cpp.pad_bottom;
+    desc->pad_left = cpp.pad_left;
+    desc->pad_right = cpp.pad_right;
+  });
+}
+
+const char* convkit_version(void) { return convkit::version(); }
 
 const char* convkit_simd_isa(void) { return convkit::simd_isa(); }
 

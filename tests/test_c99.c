@@ -1,35 +1,144 @@
-/* The C API compiled as C99 (-std=c99 -pedantic-errors) and called from C: the lesson's corr2d_multi_in_out. */
+/* The C API compiled as C99 (-std=c99 -pedantic-errors) and called from C: the lesson's corr2d_multi_in_out
+   one-shot and through a plan, the plan's workspace and ownership contract, "same" padding and the version. */
 #include <convkit/convkit.h>
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void) {
-  const float x[18] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+static int failures = 0;
+
+#define EXPECT(condition)                                                    \
+  do {                                                                       \
+    if (!(condition)) {                                                      \
+      fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #condition); \
+      ++failures;                                                            \
+    }                                                                        \
+  } while (0)
+
+static const float lesson_x[18] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+static const float lesson_expected[12] = {56, 72, 104, 120, 76, 100, 148, 172, 96, 128, 192, 224};
+
+static void lesson_desc(convkit_conv2d_desc* desc) {
+  convkit_conv2d_desc_init(desc);
+  desc->batch = 1;
+  desc->in_channels = 2;
+  desc->in_height = desc->in_width = 3;
+  desc->out_channels = 3;
+  desc->kernel_height = desc->kernel_width = 2;
+}
+
+/* K stacked as (K, K+1, K+2). */
+static void lesson_weights(float* k3) {
   const float k[8] = {0, 1, 2, 3, 1, 2, 3, 4};
-  const float expected[12] = {56, 72, 104, 120, 76, 100, 148, 172, 96, 128, 192, 224};
-  float k3[24], y[12];
-  convkit_conv2d_desc desc;
-  convkit_options options;
-  convkit_status status;
-  int o, i, failures = 0;
+  int o, i;
   for (o = 0; o < 3; ++o)
     for (i = 0; i < 8; ++i) k3[o * 8 + i] = k[i] + (float)o;
+}
+
+static int same12(const float* a, const float* b) {
+  int i;
+  for (i = 0; i < 12; ++i)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+static void test_one_shot(void) {
+  convkit_conv2d_desc desc;
+  convkit_options options;
+  float k3[24], y[12];
+  lesson_desc(&desc);
+  lesson_weights(k3);
+  convkit_options_init(&options);
+  EXPECT(convkit_conv2d(&desc, lesson_x, k3, NULL, y, &options) == CONVKIT_STATUS_OK);
+  EXPECT(same12(y, lesson_expected));
+  desc.groups = 5; /* does not divide the channels */
+  EXPECT(convkit_conv2d(&desc, lesson_x, k3, NULL, y, &options) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "groups") != NULL);
+}
+
+static void test_plan(void) {
+  convkit_conv2d_desc desc;
+  convkit_plan* plan = NULL;
+  float k3[24], y[12];
+  size_t bytes;
+  unsigned char* workspace;
+  int i;
+  lesson_desc(&desc);
+  lesson_weights(k3);
+  EXPECT(convkit_plan_create(&desc, k3, NULL, NULL, &plan) == CONVKIT_STATUS_OK);
+  if (plan == NULL) return;
+  /* The plan owns its copy: the caller's weights may change. */
+  for (i = 0; i < 24; ++i) k3[i] = -1000.0f;
+  EXPECT(strcmp(convkit_plan_algorithm(plan), "direct") == 0);
+  EXPECT(convkit_plan_run(plan, lesson_x, y, NULL, 0) == CONVKIT_STATUS_OK);
+  EXPECT(same12(y, lesson_expected));
+
+  bytes = convkit_plan_workspace_size(plan);
+  workspace = (unsigned char*)malloc(bytes + 1);
+  memset(y, 0, sizeof y);
+  /* Any alignment: start one byte into the allocation. */
+  EXPECT(convkit_plan_run(plan, lesson_x, y, workspace + 1, bytes) == CONVKIT_STATUS_OK);
+  EXPECT(same12(y, lesson_expected));
+  if (bytes > 0) {
+    for (i = 0; i < 12; ++i) y[i] = -1.0f;
+    EXPECT(convkit_plan_run(plan, lesson_x, y, workspace, bytes - 1) == CONVKIT_STATUS_INVALID_ARGUMENT);
+    EXPECT(strstr(convkit_last_error(), "workspace_size") != NULL);
+    EXPECT(y[0] == -1.0f && y[11] == -1.0f); /* untouched */
+  }
+  free(workspace);
+
+  EXPECT(convkit_plan_run(plan, NULL, y, NULL, 0) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(convkit_plan_run(NULL, lesson_x, y, NULL, 0) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  convkit_plan_destroy(plan);
+  convkit_plan_destroy(NULL);
+
+  /* A failed creation says why and leaves *plan NULL. */
+  plan = (convkit_plan*)&desc; /* any non-NULL value */
+  desc.kernel_height = 0;
+  EXPECT(convkit_plan_create(&desc, k3, NULL, NULL, &plan) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(plan == NULL);
+  EXPECT(strstr(convkit_last_error(), "kernel_height") != NULL);
+  EXPECT(convkit_plan_create(&desc, k3, NULL, NULL, NULL) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(convkit_plan_workspace_size(NULL) == 0);
+  EXPECT(strcmp(convkit_plan_algorithm(NULL), "") == 0);
+}
+
+static void test_same_padding(void) {
+  convkit_conv2d_desc desc;
+  int64_t begin = -1, end = -1, out_h = 0, out_w = 0;
+  /* TensorFlow: input 6, kernel 3, stride 2 needs one element of padding, at the end (SAME_UPPER). */
+  EXPECT(convkit_same_padding(6, 3, 2, 1, CONVKIT_SAME_UPPER, &begin, &end) == CONVKIT_STATUS_OK);
+  EXPECT(begin == 0 && end == 1);
+  EXPECT(convkit_same_padding(6, 3, 2, 1, CONVKIT_SAME_LOWER, &begin, &end) == CONVKIT_STATUS_OK);
+  EXPECT(begin == 1 && end == 0);
+  EXPECT(convkit_same_padding(0, 3, 1, 1, CONVKIT_SAME_UPPER, &begin, &end) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "input_size") != NULL);
+
   convkit_conv2d_desc_init(&desc);
   desc.batch = 1;
-  desc.in_channels = 2;
-  desc.in_height = desc.in_width = 3;
-  desc.out_channels = 3;
-  desc.kernel_height = desc.kernel_width = 2;
-  convkit_options_init(&options);
-  status = convkit_conv2d(&desc, x, k3, NULL, y, &options);
-  if (status != CONVKIT_STATUS_OK) {
-    fprintf(stderr, "convkit_conv2d: %s: %s\n", convkit_status_string(status), convkit_last_error());
-    return 1;
-  }
-  for (i = 0; i < 12; ++i) failures += y[i] != expected[i];
-  desc.groups = 5; /* does not divide the channels */
-  status = convkit_conv2d(&desc, x, k3, NULL, y, &options);
-  if (status != CONVKIT_STATUS_INVALID_ARGUMENT) ++failures;
-  printf("C99 API: %d mismatches; rejected groups = 5 with \"%s\"\n", failures, convkit_last_error());
+  desc.in_channels = desc.out_channels = 4;
+  desc.in_height = 7;
+  desc.in_width = 10;
+  desc.kernel_height = desc.kernel_width = 5;
+  desc.stride_height = desc.stride_width = 3;
+  EXPECT(convkit_conv2d_desc_set_same_padding(&desc, CONVKIT_SAME_UPPER) == CONVKIT_STATUS_OK);
+  EXPECT(convkit_conv2d_output_size(&desc, &out_h, &out_w) == CONVKIT_STATUS_OK);
+  EXPECT(out_h == 3 && out_w == 4); /* ceil(7 / 3), ceil(10 / 3) */
+}
+
+static void test_version(void) {
+  char expected[64];
+  sprintf(expected, "%d.%d.%d", CONVKIT_VERSION_MAJOR, CONVKIT_VERSION_MINOR, CONVKIT_VERSION_PATCH);
+  EXPECT(strcmp(convkit_version(), expected) == 0);
+  EXPECT(CONVKIT_VERSION == CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH);
+}
+
+int main(void) {
+  test_one_shot();
+  test_plan();
+  test_same_padding();
+  test_version();
+  printf("C99 API (convkit %s): %d failures\n", convkit_version(), failures);
   return failures == 0 ? 0 : 1;
 }

@@ -19,10 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The one place the version is written; CMake reads it from here. */
+/* The one place the version is written; CMake, pkg-config and convkit_version() read it from here. */
 #define CONVKIT_VERSION_MAJOR 0
-#define CONVKIT_VERSION_MINOR 1
+#define CONVKIT_VERSION_MINOR 2
 #define CONVKIT_VERSION_PATCH 0
+/* One number for preprocessor tests: 10000 * major + 100 * minor + patch. */
+#define CONVKIT_VERSION (CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH)
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,6 +134,58 @@ convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const c
    once, at first use: the best the CPU runs, at most the environment variable CONVKIT_MAX_ISA (sse2, sse4.2, avx2,
    avx512f) when set. A static string. */
 const char* convkit_simd_isa(void);
+
+/* ---- Plans: a convolution prepared once and run many times ----
+ *
+ * Creating a plan validates the descriptor and options, chooses the algorithm and copies the weights (and bias) into
+ * the plan's own memory in the form that algorithm reads: the caller may free or change its buffers as soon as
+ * convkit_plan_create returns. A plan is immutable afterwards, so one plan may run from several threads at once.
+ * Each run needs a workspace of convkit_plan_workspace_size bytes (any alignment): with a caller workspace a run
+ * allocates nothing; with NULL it uses the stack when small, else allocates and frees its own. */
+typedef struct convkit_plan convkit_plan;
+
+/* On success *plan owns everything it needs; release it with convkit_plan_destroy. On failure *plan is NULL. */
+convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float* weights, const float* bias /* may be NULL */,
+                                   const convkit_options* options /* may be NULL */, convkit_plan** plan);
+
+/* Bytes a run needs; may be 0. The same for every run of the plan. 0 for a NULL plan. */
+size_t convkit_plan_workspace_size(const convkit_plan* plan);
+
+/* The algorithm chosen, by name (see convkit_algorithm_name); a static string. "" for a NULL plan. */
+const char* convkit_plan_algorithm(const convkit_plan* plan);
+
+/* Computes the plan's convolution of input into output (sized as convkit_conv2d_tensor_sizes says; output must not
+   overlap input). workspace may be NULL: the run then provides its own. A non-NULL workspace smaller than
+   convkit_plan_workspace_size is rejected with CONVKIT_STATUS_INVALID_ARGUMENT. Safe to call from several threads
+   at once on one plan, each with its own output and workspace. On failure the output is left untouched. */
+convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, float* output,
+                                void* workspace /* may be NULL: the run provides its own */, size_t workspace_size);
+
+/* Frees the plan. NULL is fine. */
+void convkit_plan_destroy(convkit_plan* plan);
+
+/* ---- "Same" padding (TensorFlow padding="SAME", ONNX auto_pad) ---- */
+
+typedef enum convkit_same_padding_mode {
+  CONVKIT_SAME_UPPER = 0, /* an odd total puts the extra element at the end (TensorFlow "SAME", ONNX SAME_UPPER) */
+  CONVKIT_SAME_LOWER = 1  /* an odd total puts the extra element at the beginning (ONNX SAME_LOWER) */
+} convkit_same_padding_mode;
+
+/* The padding of one spatial dimension that makes its output size ceil(input_size / stride): the total
+   max(0, (ceil(input_size / stride) - 1) * stride + (kernel_size - 1) * dilation + 1 - input_size) split over the
+   two sides as `mode` says. Sizes, stride and dilation must be >= 1. */
+convkit_status convkit_same_padding(int64_t input_size, int64_t kernel_size, int64_t stride, int64_t dilation,
+                                    convkit_same_padding_mode mode, int64_t* pad_begin, int64_t* pad_end);
+
+/* Sets pad_top, pad_bottom, pad_left and pad_right of *desc to "same" padding for its input size, kernel, stride
+   and dilation. On failure *desc is unchanged. */
+convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, convkit_same_padding_mode mode);
+
+/* ---- Version ---- */
+
+/* "MAJOR.MINOR.PATCH" of the library linked in (compare with the CONVKIT_VERSION_* macros of the header compiled
+   against). A static string. Within a major version the C API only grows: no function or field changes. */
+const char* convkit_version(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -114,6 +114,26 @@ class Plan {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Which side gets the extra element when "same" padding needs an odd total (values equal convkit_same_padding_mode).
+enum class SamePadding : int { Upper = 0, Lower = 1 };
+
+/// The padding of one spatial dimension.
+struct Padding {
+  std::int64_t begin, end;
+};
+
+/// "Same" padding of one dimension: the output size becomes ceil(input_size / stride); see convkit_same_padding.
+/// Throws Error(InvalidArgument) for sizes, stride or dilation below 1 or sizes that overflow.
+Padding same_padding(std::int64_t input_size, std::int64_t kernel_size, std::int64_t stride, std::int64_t dilation,
+                     SamePadding mode = SamePadding::Upper);
+
+/// Sets the four pad fields of desc to "same" padding for its input size, kernel, stride and dilation. On failure
+/// (throws Error(InvalidArgument)) desc is unchanged.
+void set_same_padding(Conv2dDesc& desc, SamePadding mode = SamePadding::Upper);
+
+/// "MAJOR.MINOR.PATCH" of the library linked in (the header's CONVKIT_VERSION_* macros give the compiled-against one).
+const char* version() noexcept;
+
 /// The algorithm conv2d(desc, ..., options) would run (Auto resolved); throws like conv2d when it would.
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options = Options{});
 
