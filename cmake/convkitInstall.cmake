@@ -18,3 +18,10 @@ install(FILES
   "${PROJECT_BINARY_DIR}/convkitConfigVersion.cmake"
   "${PROJECT_SOURCE_DIR}/cmake/convkitDependencies.cmake"
   DESTINATION "${CONVKIT_INSTALL_CMAKEDIR}")
+
+# pkg-config, for builds that are not CMake: the exact libraries this build linked, by full path.
+file(RELATIVE_PATH CONVKIT_PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+set(_convkit_private_libs ${OpenBLAS_LIBRARIES} ${OpenMP_CXX_LIBRARIES} -lstdc++ -lm)
+list(JOIN _convkit_private_libs " " CONVKIT_PC_PRIVATE_LIBS)
+configure_file("${PROJECT_SOURCE_DIR}/cmake/convkit.pc.in" "${PROJECT_BINARY_DIR}/convkit.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/convkit.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
