@@ -2,6 +2,10 @@
 // (per-channel) weights at every tap with no staging and no shuffles, the way oneDNN and XNNPACK vectorise
 // depthwise layers in their channel-last layouts. The weights and bias are packed once, tap-major and padded to a
 // whole vector, so that their loads are aligned and never partial.
+//
+// With a channel multiplier m, output channel g*m + k reads input channel g: slice k of the multiplier is again one
+// output channel per input channel, computed a row at a time into the worker's scratch row and then spread into
+// the output's channels with stride m.
 #include "direct_depthwise.hpp"
 
 #include "arithmetic.hpp"
@@ -19,18 +23,20 @@ class DepthwiseNhwcKernel final : public Kernel {
   explicit DepthwiseNhwcKernel(const KernelArguments& args)
       : p_(args.problem), kernels_(direct_kernels()), activation_(args.activation), clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
-    const std::int64_t C = p_.out_channels, taps = p_.kernel_height * p_.kernel_width;
+    const std::int64_t C = p_.groups, taps = p_.kernel_height * p_.kernel_width;
+    multiplier_ = p_.out_channels / p_.groups;
     padded_channels_ = round_up(C, kernels_.vector_floats);
-    weights_ = allocate_floats(static_cast<std::size_t>(taps * padded_channels_));
-    bias_ = allocate_floats(static_cast<std::size_t>(padded_channels_));
-    std::fill(weights_.get(), weights_.get() + taps * padded_channels_, 0.0f);
-    std::fill(bias_.get(), bias_.get() + padded_channels_, 0.0f);
-    for (std::int64_t c = 0; c < C; ++c) {
-      for (std::int64_t tap = 0; tap < taps; ++tap) {
-        // OIHW [C][1][Kh][Kw] and OHWI [C][Kh][Kw][1] agree when each group has one input channel.
-        weights_[tap * padded_channels_ + c] = args.weights[c * taps + tap];
+    slice_floats_ = (taps + 1) * padded_channels_;  // a slice's weights, then its bias
+    packed_ = allocate_floats(static_cast<std::size_t>(multiplier_ * slice_floats_));
+    std::fill(packed_.get(), packed_.get() + multiplier_ * slice_floats_, 0.0f);
+    for (std::int64_t k = 0; k < multiplier_; ++k) {
+      float* slice = packed_.get() + k * slice_floats_;
+      for (std::int64_t g = 0; g < C; ++g) {
+        const std::int64_t o = g * multiplier_ + k;
+        // OIHW [Co][1][Kh][Kw] and OHWI [Co][Kh][Kw][1] agree when each group has one input channel.
+        for (std::int64_t tap = 0; tap < taps; ++tap) slice[tap * padded_channels_ + g] = args.weights[o * taps + tap];
+        if (args.bias != nullptr) slice[taps * padded_channels_ + g] = args.bias[o];
       }
-      if (args.bias != nullptr) bias_[c] = args.bias[c];
     }
     // Output columns whose kernel columns all lie inside the input: x*sw - pad_left >= 0 and
     // x*sw - pad_left + (kw - 1)*dw <= in_width - 1.
@@ -41,18 +47,20 @@ class DepthwiseNhwcKernel final : public Kernel {
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
+    row_bytes_ = multiplier_ == 1 ? 0 : round_up(p_.out_width * C * static_cast<std::int64_t>(sizeof(float)), 64);
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
-  std::size_t workspace_bytes() const override { return 0; }
+  std::size_t workspace_bytes() const override { return static_cast<std::size_t>(row_bytes_ * workers_); }
 
-  void run(const float* input, float* output, void* /*workspace*/) const override {
-    parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int /*worker*/) {
+  void run(const float* input, float* output, void* workspace) const override {
+    parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
+      const std::int64_t C = p_.groups, Wo = p_.out_width, taps = p_.kernel_height * p_.kernel_width;
       DepthwiseNhwcTask t;
-      t.channels = p_.out_channels;
+      t.channels = C;
       t.in_height = p_.in_height;
       t.in_width = p_.in_width;
-      t.out_width = p_.out_width;
+      t.out_width = Wo;
       t.kernel_height = p_.kernel_height;
       t.kernel_width = p_.kernel_width;
       t.stride_height = p_.stride_height;
@@ -63,21 +71,44 @@ class DepthwiseNhwcKernel final : public Kernel {
       t.pad_left = p_.pad_left;
       t.interior_begin = interior_begin_;
       t.interior_end = interior_end_;
-      t.weights = weights_.get();
-      t.bias = bias_.get();
       t.padded_channels = padded_channels_;
       t.activation = activation_;
       t.clamp_min = clamp_min_;
       t.clamp_max = clamp_max_;
-      // The range may span images: one task per image it touches.
+      t.out_pixel_stride = C;
+      float* row = multiplier_ == 1 ? nullptr
+                                    : reinterpret_cast<float*>(static_cast<unsigned char*>(workspace) + row_bytes_ * worker);
+      // The range may span images: one pass per image it touches.
       for (std::int64_t unit = begin; unit < end;) {
         const std::int64_t n = unit / p_.out_height;
         const std::int64_t image_end = std::min(end, (n + 1) * p_.out_height);
         t.input = input + n * p_.input_elements / p_.batch;
-        t.output = output + n * p_.output_elements / p_.batch;
-        t.row_begin = unit - n * p_.out_height;
-        t.row_end = image_end - n * p_.out_height;
-        kernels_.depthwise_nhwc_rows(t);
+        float* image_output = output + n * p_.output_elements / p_.batch;
+        const std::int64_t first_row = unit - n * p_.out_height, last_row = image_end - n * p_.out_height;
+        if (multiplier_ == 1) {
+          t.weights = packed_.get();
+          t.bias = packed_.get() + taps * padded_channels_;
+          t.output = image_output;
+          t.out_row_stride = Wo * C;
+          t.row_begin = first_row;
+          t.row_end = last_row;
+          kernels_.depthwise_nhwc_rows(t);
+        } else {
+          t.output = row;
+          t.out_row_stride = 0;
+          for (std::int64_t y = first_row; y < last_row; ++y) {
+            t.row_begin = y;
+            t.row_end = y + 1;
+            for (std::int64_t k = 0; k < multiplier_; ++k) {
+              t.weights = packed_.get() + k * slice_floats_;
+              t.bias = t.weights + taps * padded_channels_;
+              kernels_.depthwise_nhwc_rows(t);
+              float* out = image_output + y * Wo * p_.out_channels + k;
+              for (std::int64_t x = 0; x < Wo; ++x)
+                for (std::int64_t g = 0; g < C; ++g) out[x * p_.out_channels + g * multiplier_] = row[x * C + g];
+            }
+          }
+        }
         unit = image_end;
       }
     });
@@ -88,18 +119,17 @@ class DepthwiseNhwcKernel final : public Kernel {
   const DirectKernels& kernels_;
   Activation activation_;
   float clamp_min_, clamp_max_;
-  std::int64_t padded_channels_;
-  AlignedFloats weights_, bias_;
+  std::int64_t multiplier_, padded_channels_, slice_floats_;
+  AlignedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t interior_begin_, interior_end_;
   std::int64_t units_;
   int workers_;
+  std::int64_t row_bytes_;  // per worker, with a multiplier: one output row of one slice
 };
 
 }  // namespace
 
-bool is_depthwise_nhwc(const Problem& p) {
-  return p.layout == Layout::NHWC && p.groups == p.in_channels && p.out_channels == p.in_channels;
-}
+bool is_depthwise_nhwc(const Problem& p) { return p.layout == Layout::NHWC && p.groups == p.in_channels; }
 
 std::unique_ptr<Kernel> create_depthwise_nhwc(const KernelArguments& args) {
   return std::make_unique<DepthwiseNhwcKernel>(args);

@@ -1,4 +1,4 @@
-// The direct algorithm's kernel for NHWC depthwise convolutions (channel multiplier 1), vectorised along channels.
+// The direct algorithm's kernel for NHWC depthwise convolutions (any channel multiplier), vectorised along channels.
 #pragma once
 
 #include "algorithms.hpp"
@@ -7,7 +7,7 @@
 
 namespace convkit::detail {
 
-// Depthwise with multiplier 1 (groups == in_channels == out_channels) on NHWC tensors.
+// Depthwise (groups == in_channels; out_channels = groups * multiplier) on NHWC tensors.
 bool is_depthwise_nhwc(const Problem& problem);
 
 std::unique_ptr<Kernel> create_depthwise_nhwc(const KernelArguments& arguments);

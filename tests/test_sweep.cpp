@@ -124,7 +124,7 @@ TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (
       }
 }
 
-TEST_CASE("NHWC depthwise: channels around the vector, widths around the 8- and 4-pixel tiles, every kernel form") {
+TEST_CASE("NHWC depthwise: channels around the vector, widths around the 8- and 4-pixel tiles, multipliers, every kernel form") {
   // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 8, 4 and 1 pixels and the
   // tested border columns, the unrolled 3- and 5-wide kernels at strides 1 and 2 and the general loop otherwise.
   for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33})
@@ -139,6 +139,13 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 8- and 
         ConvTester().channels(17, 17).groups(17).input(4, in_width).kernel(k, k).stride(stride, stride)
             .padding(1, 1, 1, 1).layout(Layout::NHWC).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Direct);
       }
+  // A channel multiplier: each slice of it is computed into a scratch row and spread with stride `multiplier`.
+  for (std::int64_t channels : {1, 15, 16, 17})
+    for (std::int64_t multiplier : {2, 3})
+      for (int threads : {1, 2})
+        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 10).kernel(3, 3)
+            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
+            .activation(Activation::Relu).test(Algorithm::Direct);
   ConvTester().channels(16, 16).groups(16).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
       .layout(Layout::NHWC).test(Algorithm::Direct);
   ConvTester().channels(20, 20).groups(20).input(12, 12).kernel(7, 7).padding(3, 3, 3, 3).layout(Layout::NHWC)

@@ -36,12 +36,14 @@ struct DirectRowsTask {
   std::int64_t row_begin, row_end;
 };
 
-// Depthwise convolution with channel multiplier 1 on NHWC tensors, vectorised along the channels: every tap of a
-// pixel is one vector load of consecutive channels, so nothing is staged. Output rows [row_begin, row_end) of one
-// image. Columns [interior_begin, interior_end) have every kernel column inside the input and run without tests.
+// Depthwise convolution on NHWC tensors, vectorised along the channels: every tap of a pixel is one vector load of
+// consecutive channels, so nothing is staged. Computes, for output rows [row_begin, row_end) of one image, one
+// output channel per input channel (one slice of the channel multiplier). Columns [interior_begin, interior_end)
+// have every kernel column inside the input and run without tests.
 struct DepthwiseNhwcTask {
   const float* input;   // the image: element (h, w, c) at input[(h*in_width + w)*channels + c]
-  float* output;        // the image: element (y, x, c) at output[(y*out_width + x)*channels + c]
+  float* output;        // element (y, x, c) at output[y*out_row_stride + x*out_pixel_stride + c]
+  std::int64_t out_row_stride, out_pixel_stride;
   std::int64_t channels, in_height, in_width, out_width;
   std::int64_t kernel_height, kernel_width, stride_height, stride_width, dilation_height, dilation_width;
   std::int64_t pad_top, pad_left;

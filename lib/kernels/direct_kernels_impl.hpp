@@ -368,9 +368,9 @@ struct DepthwiseNhwc {
         }
       }
     }
-    float* out = t.output + (y * t.out_width + x) * C + c;
+    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
     CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * C, count);
+    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
   }
 
   // tile<kPixels, true, false> for a kernel kKw wide, with stride kStride and dilation 1 along the width: the
@@ -411,9 +411,9 @@ struct DepthwiseNhwc {
       CONVKIT_UNROLL
       for (int m = 0; m < kPixels * kStride; ++m) __builtin_prefetch(next + m * C);
     }
-    float* out = t.output + (y * t.out_width + x) * C + c;
+    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
     CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) store<true>(activate(acc[u], t), out + u * C, kWidth);
+    for (int u = 0; u < kPixels; ++u) store<true>(activate(acc[u], t), out + u * t.out_pixel_stride, kWidth);
   }
 
   template <int kPixels>
