@@ -73,6 +73,7 @@ std::vector<Case> every_path() {
     cases.push_back({"gemm_1x1", make_desc(16, 8, 1, 12, 1, layout), Algorithm::Gemm1x1});
     cases.push_back({"direct staged", make_desc(4, 6, 1, 24, 3, layout), Algorithm::Direct});
     cases.push_back({"direct depthwise", make_desc(24, 24, 24, 20, 3, layout), Algorithm::Direct});
+    cases.push_back({"direct depthwise x2", make_desc(24, 48, 24, 20, 3, layout), Algorithm::Direct});
     cases.push_back({"direct scalar", make_desc(2, 3, 1, 3, 2, layout), Algorithm::Direct});
     cases.push_back({"reference", make_desc(3, 4, 1, 6, 3, layout), Algorithm::Reference});
   }
