@@ -24,25 +24,29 @@
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
+// The fused activation in registers; Task is any task with activation, clamp_min and clamp_max.
+template <class Batch, class Task>
+Batch activate_batch(Batch v, const Task& t) {
+  switch (t.activation) {
+    case Activation::Relu: {
+      const Batch zero(0.0f);
+      return xsimd::select(v < zero, zero, v);  // NaN stays NaN
+    }
+    case Activation::Clamp: {
+      const Batch lo(t.clamp_min), hi(t.clamp_max);
+      return xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
+    }
+    default:
+      return v;
+  }
+}
+
 template <class Arch>
 struct Direct {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
 
-  static Batch activate(Batch v, const DirectRowsTask& t) {
-    switch (t.activation) {
-      case Activation::Relu: {
-        const Batch zero(0.0f);
-        return xsimd::select(v < zero, zero, v);  // NaN stays NaN
-      }
-      case Activation::Clamp: {
-        const Batch lo(t.clamp_min), hi(t.clamp_max);
-        return xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
-      }
-      default:
-        return v;
-    }
-  }
+  static Batch activate(Batch v, const DirectRowsTask& t) { return activate_batch(v, t); }
 
   static void store(const Batch& v, const DirectRowsTask& t, float* out, std::int64_t count) {
     if (t.out_col_stride == 1 && count == kWidth) {
@@ -304,20 +308,7 @@ struct DepthwiseNhwc {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
 
-  static Batch activate(Batch v, const DepthwiseNhwcTask& t) {
-    switch (t.activation) {
-      case Activation::Relu: {
-        const Batch zero(0.0f);
-        return xsimd::select(v < zero, zero, v);  // NaN stays NaN
-      }
-      case Activation::Clamp: {
-        const Batch lo(t.clamp_min), hi(t.clamp_max);
-        return xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
-      }
-      default:
-        return v;
-    }
-  }
+  static Batch activate(Batch v, const DepthwiseNhwcTask& t) { return activate_batch(v, t); }
 
   // The last channel block may be partial: its loads and stores go through a full vector on the stack, so that no
   // lane beyond `count` is read from the input or written to the output.
