@@ -334,6 +334,22 @@ struct DepthwiseNhwc {
     }
   }
 
+  // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels.
+  template <int kPixels>
+  static void start(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t c) {
+    const Batch bias = Batch::load_aligned(t.bias + c);
+    CONVKIT_UNROLL
+    for (int u = 0; u < kPixels; ++u) acc[u] = bias;
+  }
+
+  template <int kPixels, bool kFull>
+  static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t x,
+                     std::int64_t c, std::int64_t count) {
+    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
+    CONVKIT_UNROLL
+    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
+  }
+
   // kPixels consecutive output pixels of row y from column x, channels [c, c + count). kCheck tests every tap's
   // column against the input (the border columns); kernel rows outside the input were cut to [i_begin, i_end).
   template <int kPixels, bool kFull, bool kCheck>
@@ -342,9 +358,7 @@ struct DepthwiseNhwc {
     const std::int64_t C = t.channels, sw = t.stride_width, dw = t.dilation_width, kw = t.kernel_width;
     const std::int64_t left = x * sw - t.pad_left;  // input column of tap 0 of the first pixel
     Batch acc[kPixels];
-    const Batch bias = Batch::load_aligned(t.bias + c);
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) acc[u] = bias;
+    start<kPixels>(acc, t, c);
     for (std::int64_t i = i_begin; i < i_end; ++i) {
       const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
       const float* row = t.input + h * t.in_width * C + c;
@@ -359,9 +373,7 @@ struct DepthwiseNhwc {
         }
       }
     }
-    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
+    finish<kPixels, kFull>(acc, t, y, x, c, count);
   }
 
   // tile<kPixels, true, false> for a kernel kKw wide, with stride kStride and dilation 1 along the width: the
@@ -372,9 +384,7 @@ struct DepthwiseNhwc {
     constexpr int kSpan = (kPixels - 1) * kStride + kKw;  // input columns the tile reads in one kernel row
     const std::int64_t C = t.channels;
     Batch acc[kPixels];
-    const Batch bias = Batch::load_aligned(t.bias + c);
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) acc[u] = bias;
+    start<kPixels>(acc, t, c);
     for (std::int64_t i = i_begin; i < i_end; ++i) {
       const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
       const float* in = t.input + (h * t.in_width + x * kStride - t.pad_left) * C + c;
@@ -402,9 +412,7 @@ struct DepthwiseNhwc {
       CONVKIT_UNROLL
       for (int m = 0; m < kPixels * kStride; ++m) __builtin_prefetch(next + m * C);
     }
-    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) store<true>(activate(acc[u], t), out + u * t.out_pixel_stride, kWidth);
+    finish<kPixels, true>(acc, t, y, x, c, kWidth);
   }
 
   template <int kPixels>
