@@ -1,14 +1,30 @@
-// im2col_gemm and gemm_1x1: a convolution as one matrix product per image and group.
+// im2col_gemm and gemm_1x1: a convolution as matrix products over tiles of output pixels.
 //
-//   NCHW: out[Co/g x pixels] = W[Co/g x K] * columns[K x pixels]        (columns from im2col, K = Ci/g * Kh * Kw)
-//   NHWC: out[pixels x Co/g] = rows[pixels x K] * W[Co/g x K]^T         (rows from im2row; ldc = Co)
+//   NCHW: out[Co/g x tile] = W[Co/g x K] * columns[K x tile]        (columns from im2col, K = Ci/g * Kh * Kw)
+//   NHWC: out[tile x Co/g] = rows[tile x K] * W[Co/g x K]^T         (rows from im2row, ldc = Co)
+//
+// A tile is a range of output pixels of one image and group (row-major over Ho x Wo, so it may start and end in the
+// middle of an output row). Each tile is unfolded into a buffer of K x tile floats sized for the cache, multiplied,
+// and finished (bias, activation) while its output is still in cache: the workspace is bounded per thread whatever
+// the image size, and no pass over the whole output follows the GEMMs.
+//
 // A 1x1 kernel with unit stride and no padding needs no unfolding: the input already is `columns` (NCHW, ld = H*W)
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
 // unfolds, so it is the honest measure of the unfolding design on every shape.
+//
+// Threads: one level only, convkit's. OpenBLAS is always called single-threaded, from convkit's workers:
+//   - split: tiles are dealt out to the workers, each with its own buffer (many tiles);
+//   - shared: the whole team works on one tile at a time: each worker unfolds a share of its pixels into the one
+//     buffer, then multiplies a block of output channels (few tiles: one image of a late ResNet stage).
+// OpenBLAS's own threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's
+// would not, and a cooperative tile is as fast as OpenBLAS's threaded GEMM on the same shape (measured; see
+// choose_gemm_tiling).
 #include "algorithms.hpp"
+#include "arithmetic.hpp"
 #include "blas.hpp"
 #include "epilogue.hpp"
 #include "error.hpp"
+#include "gemm_tiling.hpp"
 #include "im2col.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
@@ -18,82 +34,132 @@
 namespace convkit::detail {
 namespace {
 
+// A range of output pixels of one image and group.
+struct Tile {
+  std::int64_t image, group, begin, end;
+  std::int64_t size() const { return end - begin; }
+};
+
 class GemmKernel final : public Kernel {
  public:
   GemmKernel(const KernelArguments& args, Algorithm algorithm)
       : p_(args.problem),
         algorithm_(algorithm),
         unfold_(!(algorithm == Algorithm::Gemm1x1 && p_.is_unit_stride() && p_.is_unpadded())),
+        // Images of an NHWC batch are one matrix when nothing is unfolded.
+        fold_batch_(!unfold_ && p_.layout == Layout::NHWC),
+        tiling_(choose_gemm_tiling(p_, unfold_, fold_batch_, args.threads)),
         // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for im2row.
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
-        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {
-    // Images of an NHWC batch are one matrix when nothing is unfolded; otherwise one GEMM per image and group.
-    units_ = (!unfold_ && p_.layout == Layout::NHWC) ? p_.groups : p_.batch * p_.groups;
-    // Many independent GEMMs: one per worker, each single-threaded. Few: one at a time, threaded inside the BLAS.
-    workers_ = units_ >= args.threads ? team_size(args.threads, units_) : 1;
-    blas_threads_ = workers_ > 1 ? 1 : args.threads;
-    buffer_floats_ = unfold_ ? static_cast<std::size_t>(p_.reduction * p_.out_pixels()) : 0;
-  }
+        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {}
 
   Algorithm algorithm() const override { return algorithm_; }
-  std::size_t workspace_bytes() const override { return buffer_floats_ * sizeof(float) * workers_; }
+  std::size_t workspace_bytes() const override { return tiling_.workspace_bytes(); }
 
   void run(const float* input, float* output, void* workspace) const override {
-    parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* buffer = static_cast<float*>(workspace) + buffer_floats_ * worker;
-      for (std::int64_t unit = begin; unit < end; ++unit) {
-        if (p_.layout == Layout::NCHW) {
-          run_nchw(input, output, unit / p_.groups, unit % p_.groups, buffer);
-        } else {
-          run_nhwc(input, output, unit / p_.groups, unit % p_.groups, buffer);
+    float* buffers = static_cast<float*>(workspace);
+    if (!tiling_.shared) {
+      parallel_for(tiling_.workers, tiling_.tile_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
+        float* buffer = buffers + tiling_.buffer_floats * static_cast<std::size_t>(worker);
+        for (std::int64_t index = begin; index < end; ++index) {
+          const Tile tile = tile_at(index);
+          unfold(input, tile, tile.begin, tile.end, buffer);
+          multiply(input, output, tile, buffer, 0, p_.group_out_channels);
         }
+      });
+      return;
+    }
+    parallel_team(tiling_.workers, [&](int worker, int team) noexcept {
+      for (std::int64_t index = 0; index < tiling_.tile_count(); ++index) {
+        const Tile tile = tile_at(index);
+        if (unfold_) {
+          unfold(input, tile, tile.begin + tile.size() * worker / team, tile.begin + tile.size() * (worker + 1) / team,
+                 buffers);
+          team_barrier();
+        }
+        const ChannelBlock block = channel_block(worker, team);
+        if (block.begin < block.end) multiply(input, output, tile, buffers, block.begin, block.end);
+        if (unfold_) team_barrier();  // the buffer is refilled for the next tile only when everyone is done with it
       }
     });
   }
 
  private:
-  void run_nchw(const float* input, float* output, std::int64_t n, std::int64_t g, float* buffer) const {
-    const std::int64_t pixels = p_.out_pixels(), cog = p_.group_out_channels, k = p_.reduction;
-    const float* channels = input + (n * p_.in_channels + g * p_.group_in_channels) * p_.in_pixels();
-    float* out = output + (n * p_.out_channels + g * cog) * pixels;
-    const float* columns = channels;
-    if (unfold_) {
-      im2col(p_, channels, 0, pixels, buffer);
-      columns = buffer;
-    }
-    sgemm(false, false, cog, pixels, k, weights_.get() + g * cog * k, k, columns, pixels, 0.0f, out, pixels,
-          blas_threads_);
-    epilogue_.apply_channels_by_row(out, cog, pixels, pixels, g * cog);
+  struct ChannelBlock {
+    std::int64_t begin, end;
+  };
+
+  Tile tile_at(std::int64_t index) const {
+    const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
+    const std::int64_t begin = t * tiling_.tile_pixels;
+    const std::int64_t end = begin + tiling_.tile_pixels < tiling_.matrix_pixels ? begin + tiling_.tile_pixels
+                                                                                 : tiling_.matrix_pixels;
+    return {matrix / p_.groups, matrix % p_.groups, begin, end};
   }
 
-  void run_nhwc(const float* input, float* output, std::int64_t n, std::int64_t g, float* buffer) const {
-    const std::int64_t cog = p_.group_out_channels, k = p_.reduction;
-    const float* pixels = input + n * p_.in_pixels() * p_.in_channels + g * p_.group_in_channels;
-    float* out = output + n * p_.out_pixels() * p_.out_channels + g * cog;
-    std::int64_t rows = p_.batch * p_.out_pixels(), lda = p_.in_channels;  // the whole batch, read in place
-    const float* a = pixels;
-    if (unfold_) {
-      rows = p_.out_pixels();
-      lda = k;
-      im2row(p_, pixels, 0, rows, buffer);
-      a = buffer;
-    }
-    sgemm(false, true, rows, cog, k, a, lda, weights_.get() + g * cog * k, k, 0.0f, out, p_.out_channels,
-          blas_threads_);
-    epilogue_.apply_channels_by_column(out, rows, cog, p_.out_channels, g * cog);
+  // Worker w of a shared tile computes output channels [begin, end) of the group: blocks in multiples of 16, the
+  // width of the BLAS's micro-kernel, so that no block leaves the kernel a ragged edge but the last.
+  ChannelBlock channel_block(int worker, int team) const {
+    const std::int64_t blocks = ceil_div(p_.group_out_channels, kChannelGrain);
+    const std::int64_t begin = blocks * worker / team * kChannelGrain;
+    const std::int64_t end = blocks * (worker + 1) / team * kChannelGrain;
+    return {begin < p_.group_out_channels ? begin : p_.group_out_channels,
+            end < p_.group_out_channels ? end : p_.group_out_channels};
   }
+
+  // Unfolds pixels [begin, end) of the tile into their place in its K x size (NCHW) or size x K (NHWC) buffer.
+  void unfold(const float* input, const Tile& tile, std::int64_t begin, std::int64_t end, float* buffer) const {
+    if (!unfold_ || begin >= end) return;
+    if (p_.layout == Layout::NCHW) {
+      im2col(p_, input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels(), begin,
+             end, buffer + (begin - tile.begin), tile.size());
+    } else {
+      im2row(p_, input + tile.image * p_.in_pixels() * p_.in_channels + tile.group * p_.group_in_channels, begin,
+             end, buffer + (begin - tile.begin) * p_.reduction);
+    }
+  }
+
+  // Output channels [c0, c1) of the group over the tile, then their bias and activation.
+  void multiply(const float* input, float* output, const Tile& tile, const float* buffer, std::int64_t c0,
+                std::int64_t c1) const {
+    const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
+    const float* weights = weights_.get() + channel * k;
+    if (p_.layout == Layout::NCHW) {
+      const float* columns = buffer;
+      std::int64_t ld = tile.size();
+      if (!unfold_) {
+        columns = input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels() +
+                  tile.begin;
+        ld = p_.in_pixels();
+      }
+      float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
+      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, 0.0f, out, p_.out_pixels(), 1);
+      epilogue_.apply_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+    } else {
+      const float* rows = buffer;
+      std::int64_t ld = k;
+      if (!unfold_) {
+        // Folded: tile pixels count over the whole batch, and image is 0.
+        rows = input + (tile.image * p_.in_pixels() + tile.begin) * p_.in_channels + tile.group * p_.group_in_channels;
+        ld = p_.in_channels;
+      }
+      float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + channel;
+      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, 0.0f, out, p_.out_channels, 1);
+      epilogue_.apply_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+    }
+  }
+
+  static constexpr std::int64_t kChannelGrain = 16;
 
   Problem p_;
   Algorithm algorithm_;
-  bool unfold_;
+  bool unfold_, fold_batch_;
+  GemmTiling tiling_;
   AlignedFloats weights_;
   AlignedFloats bias_;
   Epilogue epilogue_;
-  std::int64_t units_;
-  int workers_, blas_threads_;
-  std::size_t buffer_floats_;
 };
 
 // Every size and leading dimension either orientation may pass to the BLAS.

@@ -7,41 +7,55 @@
 
 namespace convkit::detail {
 
+namespace {
+
+// dst[0, n) = src[0, n * stride) step stride. Short runs (an output row of a small image) are the common case, so
+// this is an inline loop the compiler vectorises for stride 1, not a call to memcpy.
+inline void copy_strided(float* dst, const float* src, std::int64_t n, std::int64_t stride) {
+  if (stride == 1) {
+    for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k];
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k * stride];
+  }
+}
+
+inline void zero(float* dst, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) dst[k] = 0.0f;
+}
+
+}  // namespace
+
 void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
-            float* columns) {
+            float* columns, std::int64_t ld) {
   const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, sw = p.stride_width;
-  float* dst = columns;
+  // The range starts in output row first_oh at column first_ow; each later output row starts at column 0.
+  const std::int64_t first_oh = pixel_begin / Wo, first_ow = pixel_begin % Wo;
+  float* row = columns;
   for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
     const float* plane = channels + c * H * W;
     for (std::int64_t i = 0; i < p.kernel_height; ++i) {
-      for (std::int64_t j = 0; j < p.kernel_width; ++j) {
+      for (std::int64_t j = 0; j < p.kernel_width; ++j, row += ld) {
         // Input column of output column ow is ow * sw + offset; it lies inside for ow in [lo, hi).
         const std::int64_t offset = j * p.dilation_width - p.pad_left;
         const std::int64_t lo = std::max<std::int64_t>(0, ceil_div(-offset, sw));
         const std::int64_t hi = std::max<std::int64_t>(0, ceil_div(W - offset, sw));
-        std::int64_t pixel = pixel_begin;
+        float* dst = row;
+        std::int64_t pixel = pixel_begin, oh = first_oh, ow0 = first_ow;
         while (pixel < pixel_end) {
-          const std::int64_t oh = pixel / Wo, ow0 = pixel % Wo;
           const std::int64_t ow1 = std::min(Wo, ow0 + (pixel_end - pixel));
           const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
           if (ih < 0 || ih >= H) {
-            std::fill(dst, dst + (ow1 - ow0), 0.0f);
+            zero(dst, ow1 - ow0);
           } else {
             const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
-            std::fill(dst, dst + (a - ow0), 0.0f);
-            if (b > a) {
-              const float* src = plane + ih * W + (a * sw + offset);
-              float* out = dst + (a - ow0);
-              if (sw == 1) {
-                std::memcpy(out, src, static_cast<std::size_t>(b - a) * sizeof(float));
-              } else {
-                for (std::int64_t k = 0; k < b - a; ++k) out[k] = src[k * sw];
-              }
-            }
-            std::fill(dst + (b - ow0), dst + (ow1 - ow0), 0.0f);
+            zero(dst, a - ow0);
+            copy_strided(dst + (a - ow0), plane + ih * W + (a * sw + offset), b - a, sw);
+            zero(dst + (b - ow0), ow1 - b);
           }
           dst += ow1 - ow0;
           pixel += ow1 - ow0;
+          ++oh;
+          ow0 = 0;
         }
       }
     }

@@ -14,9 +14,10 @@
 
 namespace convkit::detail {
 
-// `channels` points at the group's first input channel of one NCHW image. Writes reduction x (end - begin) floats.
+// `channels` points at the group's first input channel of one NCHW image. Writes reduction rows of (end - begin)
+// floats, row r starting at columns + r * ld (ld >= end - begin), so that several calls can fill one matrix.
 void im2col(const Problem& problem, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
-            float* columns);
+            float* columns, std::int64_t ld);
 
 // `pixels` points at the group's first channel of pixel (0, 0) of one NHWC image (pixel stride in_channels).
 // Writes (end - begin) x reduction floats.

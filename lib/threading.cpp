@@ -1,5 +1,7 @@
 #include "threading.hpp"
 
+#include "floating_point.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@ void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t
   if (count <= 0) return;
   const int team = team_size(threads, count);
   if (team == 1) {
+    const FlushSubnormals flush;
     body(0, count, 0);
     return;
   }
@@ -34,6 +37,7 @@ void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t
     const std::int64_t end = count * (rank + 1) / size;
     // A worker that calls BLAS must not start a second level of threads under this one.
     omp_set_num_threads(1);
+    const FlushSubnormals flush;
     try {
       if (begin < end) body(begin, end, static_cast<int>(rank));
     } catch (...) {
@@ -42,6 +46,25 @@ void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t
     }
   }
   if (error) std::rethrow_exception(error);
+}
+
+void parallel_team(int threads, FunctionRef<void(int worker, int team)> body) {
+  const int team = team_size(threads, threads);
+  if (team == 1) {
+    const FlushSubnormals flush;
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  {
+    omp_set_num_threads(1);
+    const FlushSubnormals flush;
+    body(omp_get_thread_num(), omp_get_num_threads());
+  }
+}
+
+void team_barrier() {
+#pragma omp barrier
 }
 
 BlasThreads::BlasThreads(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(std::max(threads, 1)); }

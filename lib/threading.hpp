@@ -43,11 +43,22 @@ int threads_worth_using(double flops, int threads);
 // The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
 int team_size(int threads, std::int64_t count);
 
+// Every worker of parallel_for and parallel_team (the calling thread included) computes with subnormals flushed to
+// zero and restores its floating-point state afterwards (floating_point.hpp).
+
 // Calls body(begin, end, worker) on disjoint contiguous ranges covering [0, count), one range per worker, on at most
 // team_size(threads, count) threads; worker < team_size identifies per-worker scratch. Each unit of work is done the
 // same way whatever the split, so results never depend on the thread count. Runs on the calling thread when one
 // worker suffices. An exception thrown by any body is rethrown here after all have finished.
 void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
+
+// Calls body(worker, team) once on each of team_size(threads, threads) workers, for work that the whole team does
+// together and that needs team_barrier() between its phases. A body that waits at a barrier must not throw (every
+// worker has to reach every barrier), so bodies given here are noexcept.
+void parallel_team(int threads, FunctionRef<void(int worker, int team)> body);
+
+// Waits until every worker of the enclosing parallel_team has arrived. A no-op for a team of one.
+void team_barrier();
 
 // OpenBLAS's OpenMP build sizes its parallel region from omp_get_max_threads() of the calling thread and runs
 // single-threaded inside an active parallel region. Holding a BlasThreads(n) therefore caps the BLAS calls this
