@@ -121,7 +121,7 @@ class GemmKernel final : public Kernel {
     }
   }
 
-  // Output channels [c0, c1) of the group over the tile, then their bias and activation.
+  // Output channels [c0, c1) of the group over the tile, with their bias and activation.
   void multiply(const float* input, float* output, const Tile& tile, const float* buffer, std::int64_t c0,
                 std::int64_t c1) const {
     const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
@@ -135,8 +135,9 @@ class GemmKernel final : public Kernel {
         ld = p_.in_pixels();
       }
       float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
-      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, 0.0f, out, p_.out_pixels(), 1);
-      epilogue_.apply_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+      const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels(), 1);
+      epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
       std::int64_t ld = k;
@@ -146,8 +147,9 @@ class GemmKernel final : public Kernel {
         ld = p_.in_channels;
       }
       float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + channel;
-      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, 0.0f, out, p_.out_channels, 1);
-      epilogue_.apply_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+      const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels, 1);
+      epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }
 

@@ -1,4 +1,8 @@
-// Bias and activation, applied to a block of output while it is still in cache.
+// Bias and activation of the GEMM path, applied to each output tile around its product while it is in cache.
+//
+// The bias is not a pass after the GEMM: it is written into the tile first and the GEMM adds its product to it
+// (beta = 1). The BLAS would otherwise make that pass itself, zeroing the tile for beta = 0, so the bias costs
+// nothing. The activation is one pass over the tile right after its GEMM.
 #pragma once
 
 #include <convkit/convkit.hpp>
@@ -12,14 +16,16 @@ struct Epilogue {
   Activation activation;
   float clamp_min, clamp_max;
 
-  bool is_identity() const { return bias == nullptr && activation == Activation::None; }
-
-  // A rows x cols block with leading dimension ld. In channels_by_row form row r holds channel first_channel + r
-  // (NCHW output); in channels_by_column form column c holds channel first_channel + c (NHWC output).
-  void apply_channels_by_row(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+  // Prepares a rows x cols block (leading dimension ld) for the GEMM that computes it and returns the GEMM's beta:
+  // 1 after writing the bias into the block, 0 when there is none. In channels_by_row form row r holds channel
+  // first_channel + r (NCHW output); in channels_by_column form column c holds channel first_channel + c (NHWC).
+  float seed_channels_by_row(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
                              std::int64_t first_channel) const;
-  void apply_channels_by_column(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+  float seed_channels_by_column(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
                                 std::int64_t first_channel) const;
+
+  // Applies the activation to a rows x cols block after its GEMM.
+  void activate_block(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld) const;
 };
 
 // The activation of one value; NaN stays NaN (comparisons with NaN are false).

@@ -13,7 +13,7 @@ namespace {
 // this is an inline loop the compiler vectorises for stride 1, not a call to memcpy.
 inline void copy_strided(float* dst, const float* src, std::int64_t n, std::int64_t stride) {
   if (stride == 1) {
-    for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k];
+    if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
   } else {
     for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k * stride];
   }
