@@ -63,25 +63,34 @@ void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, s
 }
 
 void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end, float* rows) {
-  const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width;
+  const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, Kw = p.kernel_width;
   const std::int64_t channels = p.group_in_channels, pixel_stride = p.in_channels;
-  const std::size_t run_bytes = static_cast<std::size_t>(channels) * sizeof(float);
+  // Without dilation, and when the group is all the channels, a kernel row's taps are one contiguous run of
+  // Kw * channels floats in the input: one copy instead of Kw (resnet50_conv1 in NHWC has runs of 3 channels).
+  const bool contiguous_taps = p.dilation_width == 1 && channels == pixel_stride;
   float* dst = rows;
   for (std::int64_t pixel = pixel_begin; pixel < pixel_end; ++pixel) {
     const std::int64_t oh = pixel / Wo, ow = pixel % Wo;
+    const std::int64_t iw0 = ow * p.stride_width - p.pad_left;
     for (std::int64_t i = 0; i < p.kernel_height; ++i) {
       const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
       if (ih < 0 || ih >= H) {
-        std::fill(dst, dst + p.kernel_width * channels, 0.0f);
-        dst += p.kernel_width * channels;
+        zero(dst, Kw * channels);
+        dst += Kw * channels;
         continue;
       }
-      for (std::int64_t j = 0; j < p.kernel_width; ++j) {
-        const std::int64_t iw = ow * p.stride_width - p.pad_left + j * p.dilation_width;
+      const float* input_row = pixels + ih * W * pixel_stride;
+      if (contiguous_taps && iw0 >= 0 && iw0 + Kw <= W) {
+        copy_strided(dst, input_row + iw0 * pixel_stride, Kw * channels, 1);
+        dst += Kw * channels;
+        continue;
+      }
+      for (std::int64_t j = 0; j < Kw; ++j) {
+        const std::int64_t iw = iw0 + j * p.dilation_width;
         if (iw < 0 || iw >= W) {
-          std::fill(dst, dst + channels, 0.0f);
+          zero(dst, channels);
         } else {
-          std::memcpy(dst, pixels + (ih * W + iw) * pixel_stride, run_bytes);
+          copy_strided(dst, input_row + iw * pixel_stride, channels, 1);
         }
         dst += channels;
       }
