@@ -1,10 +1,13 @@
 // Plans: the oracle's results, owned weights, the workspace contract, and one plan run from several threads.
 #include "conv_tester.hpp"
+#include "layer_suite.hpp"
 
 #include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -127,4 +130,28 @@ TEST_CASE("a plan rejects null and overlapping buffers") {
                        convkit::Error);
   plan.run(buffer.data(), buffer.data() + 16);
   CHECK(buffer[16] == 9.0f);
+}
+
+TEST_CASE("the GEMM path's workspace stays within 2 MiB per thread on every layer of the suite") {
+  constexpr std::size_t kBoundPerThread = std::size_t{2} << 20;
+  constexpr std::size_t kAlignmentSlack = 63;  // reported on top of the kernel's own need (see Plan::workspace_size)
+  for (const convkit_bench::Layer& suite_layer : convkit_bench::load_layer_suite(CONVKIT_LAYER_SUITE)) {
+    for (convkit::Layout layout : {convkit::Layout::NCHW, convkit::Layout::NHWC}) {
+      const convkit_bench::Layer layer = suite_layer.with_layout(layout);
+      const std::vector<float> weights(convkit::tensor_sizes(layer.desc).weights, 0.5f);
+      for (convkit::Algorithm algorithm : {convkit::Algorithm::Im2colGemm, convkit::Algorithm::Gemm1x1}) {
+        if (algorithm == convkit::Algorithm::Gemm1x1 && !layer.is_1x1()) continue;
+        for (int threads : {1, 2}) {
+          convkit::Options o;
+          o.algorithm = algorithm;
+          o.threads = threads;
+          const convkit::Plan plan(layer.desc, weights.data(), nullptr, o);
+          const std::string what = layer.name + (layout == convkit::Layout::NHWC ? " NHWC " : " NCHW ") +
+                                   convkit::algorithm_name(algorithm) + " threads=" + std::to_string(threads);
+          CAPTURE(what);
+          CHECK(plan.workspace_size() <= kBoundPerThread * static_cast<std::size_t>(threads) + kAlignmentSlack);
+        }
+      }
+    }
+  }
 }
