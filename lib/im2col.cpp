@@ -28,35 +28,50 @@ inline void zero(float* dst, std::int64_t n) {
 void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
             float* columns, std::int64_t ld) {
   const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, sw = p.stride_width;
-  // The range starts in output row first_oh at column first_ow; each later output row starts at column 0.
+  const std::int64_t Kh = p.kernel_height, Kw = p.kernel_width;
+  // Output rows outermost within a (channel, kernel row): the input row is found once and serves every kernel
+  // column j, each of which fills its own row of the matrix. For kernel column j, input column ow * sw + offset(j)
+  // lies inside for ow in [lo(j), hi(j)), computed on the fly (two divisions) for kernels wider than the table.
+  constexpr std::int64_t kTable = 16;
+  std::int64_t offset[kTable], lo[kTable], hi[kTable];
+  const auto bounds = [&](std::int64_t j, std::int64_t& o, std::int64_t& l, std::int64_t& h) {
+    o = j * p.dilation_width - p.pad_left;
+    l = std::max<std::int64_t>(0, ceil_div(-o, sw));
+    h = std::max<std::int64_t>(0, ceil_div(W - o, sw));
+  };
+  for (std::int64_t j = 0; j < std::min(Kw, kTable); ++j) bounds(j, offset[j], lo[j], hi[j]);
+
   const std::int64_t first_oh = pixel_begin / Wo, first_ow = pixel_begin % Wo;
-  float* row = columns;
   for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
     const float* plane = channels + c * H * W;
-    for (std::int64_t i = 0; i < p.kernel_height; ++i) {
-      for (std::int64_t j = 0; j < p.kernel_width; ++j, row += ld) {
-        // Input column of output column ow is ow * sw + offset; it lies inside for ow in [lo, hi).
-        const std::int64_t offset = j * p.dilation_width - p.pad_left;
-        const std::int64_t lo = std::max<std::int64_t>(0, ceil_div(-offset, sw));
-        const std::int64_t hi = std::max<std::int64_t>(0, ceil_div(W - offset, sw));
-        float* dst = row;
-        std::int64_t pixel = pixel_begin, oh = first_oh, ow0 = first_ow;
-        while (pixel < pixel_end) {
-          const std::int64_t ow1 = std::min(Wo, ow0 + (pixel_end - pixel));
-          const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
-          if (ih < 0 || ih >= H) {
-            zero(dst, ow1 - ow0);
-          } else {
-            const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+    for (std::int64_t i = 0; i < Kh; ++i) {
+      float* kernel_row = columns + (c * Kh + i) * Kw * ld;
+      std::int64_t pixel = pixel_begin, oh = first_oh, ow0 = first_ow;
+      while (pixel < pixel_end) {
+        const std::int64_t ow1 = std::min(Wo, ow0 + (pixel_end - pixel));
+        const std::int64_t n = ow1 - ow0, column = pixel - pixel_begin;
+        const std::int64_t ih = oh * p.stride_height - p.pad_top + i * p.dilation_height;
+        if (ih < 0 || ih >= H) {
+          for (std::int64_t j = 0; j < Kw; ++j) zero(kernel_row + j * ld + column, n);
+        } else {
+          const float* input_row = plane + ih * W;
+          for (std::int64_t j = 0; j < Kw; ++j) {
+            std::int64_t o, l, h;
+            if (j < kTable) {
+              o = offset[j], l = lo[j], h = hi[j];
+            } else {
+              bounds(j, o, l, h);
+            }
+            float* dst = kernel_row + j * ld + column;
+            const std::int64_t a = std::clamp(l, ow0, ow1), b = std::clamp(h, a, ow1);
             zero(dst, a - ow0);
-            copy_strided(dst + (a - ow0), plane + ih * W + (a * sw + offset), b - a, sw);
+            copy_strided(dst + (a - ow0), input_row + (a * sw + o), b - a, sw);
             zero(dst + (b - ow0), ow1 - b);
           }
-          dst += ow1 - ow0;
-          pixel += ow1 - ow0;
-          ++oh;
-          ow0 = 0;
         }
+        pixel += n;
+        ++oh;
+        ow0 = 0;
       }
     }
   }
