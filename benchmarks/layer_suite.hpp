@@ -15,6 +15,7 @@
 #include <convkit/convkit.hpp>
 #include <cstdint>
 #include <fstream>
+#include <istream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -84,11 +85,10 @@ inline std::int64_t parse_field(const std::string& token, const char* field, std
 
 }  // namespace detail
 
-/// Parses a layer-suite file (format at the top of layers.txt). Throws std::runtime_error naming path:line.
-inline std::vector<Layer> load_layer_suite(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error(path + ": cannot open the layer suite");
-
+/// Parses layers in the suite format (documented at the top of layers.txt) from a stream; `path` names the source in
+/// error messages ("<path>:<line>: <what>"), which are thrown as std::runtime_error. Used for the suite file and for
+/// shapes given as text (a benchmark's command line, for one).
+inline std::vector<Layer> parse_layer_suite(std::istream& file, const std::string& path) {
   static constexpr int kFields = 12;
   std::vector<Layer> layers;
   std::set<std::string> names;
@@ -141,6 +141,13 @@ inline std::vector<Layer> load_layer_suite(const std::string& path) {
   }
   if (file.bad()) throw std::runtime_error(path + ": read error");
   return layers;
+}
+
+/// Parses a layer-suite file (format at the top of layers.txt). Throws std::runtime_error naming path:line.
+inline std::vector<Layer> load_layer_suite(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error(path + ": cannot open the layer suite");
+  return parse_layer_suite(file, path);
 }
 
 }  // namespace convkit_bench

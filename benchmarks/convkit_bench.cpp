@@ -1,0 +1,1095 @@
+// convkit_bench: convkit on the layer suite (or on shapes given on the command line), as a table beside three
+// yardsticks measured in the same run:
+//
+//   of peak    the machine's practical peak: a bare 2048^3 cblas_sgemm at the same thread count;
+//   sgemm      bare cblas_sgemm on the layer's own GEMM shape (im2col_gemm_shape in bare_sgemm.hpp), the better of
+//              its two orientations: the ceiling of the im2col design;
+//   oneDNN     oneDNN's direct convolution in its preferred layouts (when built with libdnnl-dev).
+//
+// Every figure is the median per-call time of one rule (measure.hpp: warm-up, then at least --min-time seconds and
+// three samples), and every GFLOP/s counts the layer's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw flops. convkit runs through a
+// Plan made once, with a workspace of plan.workspace_size() bytes; "ws/thread" is that size over the thread count.
+// Run with --help for the options. Exit status: 0, 1 when a measurement failed, 2 for bad options or suite files.
+#include <getopt.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <convkit/convkit.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bare_sgemm.hpp"
+#include "blas_core.hpp"
+#include "layer_suite.hpp"
+#include "measure.hpp"
+#include "report_formats.hpp"
+#include "svg_chart.hpp"
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+#include "onednn_conv.hpp"
+#endif
+
+#ifndef CONVKIT_LAYER_SUITE
+#error "CONVKIT_LAYER_SUITE must be defined as the path of benchmarks/layers.txt"
+#endif
+
+namespace {
+
+using convkit_bench::GemmOrientation;
+using convkit_bench::Layer;
+using convkit_bench::Record;
+using convkit_bench::Timing;
+using convkit_bench::Value;
+
+constexpr const char* kProgram = "convkit_bench";
+// Layers whose names start with this are the lesson's hand-checkable toys: measured, but left out of the summaries,
+// where their sub-microsecond calls would only add noise.
+constexpr const char* kToyPrefix = "seed_";
+// The workspace budget the GEMM path must keep to; rows above it are flagged.
+constexpr double kWorkspaceBudgetPerThread = 2.0 * 1024 * 1024;
+constexpr int kPeakSize = 2048;
+
+// Every algorithm, for parsing names (convkit::algorithm_name spells them) and for --help.
+constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto, convkit::Algorithm::Im2colGemm,
+                                                 convkit::Algorithm::Gemm1x1, convkit::Algorithm::Direct,
+                                                 convkit::Algorithm::Reference};
+
+bool is_toy(const Layer& layer) { return layer.name.rfind(kToyPrefix, 0) == 0; }
+
+const char* layout_name(convkit::Layout layout) { return layout == convkit::Layout::NHWC ? "nhwc" : "nchw"; }
+
+double missing() { return std::nan(""); }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+// A bad command line or suite file: reported with a hint to --help, exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Config {
+  std::vector<std::string> suite_paths;  // empty: CONVKIT_LAYER_SUITE from the environment, else the compiled-in one
+  std::vector<std::string> layer_names;  // --layers; empty: all (or none when --shape is given)
+  std::vector<Layer> shapes;             // --shape
+  std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto, convkit::Algorithm::Im2colGemm};
+  std::vector<int> threads{1, 2};
+  std::vector<convkit::Layout> layouts{convkit::Layout::NCHW};
+  double min_time = 0.3;
+  std::string csv_path, json_path, svg_path;
+  bool onednn = true;
+  bool quiet = false;
+};
+
+void print_help(std::FILE* out) {
+  std::string algorithms;
+  for (const convkit::Algorithm algorithm : kAllAlgorithms)
+    algorithms += std::string(algorithms.empty() ? "" : ",") + convkit::algorithm_name(algorithm);
+  std::fprintf(out,
+               "Usage: %s [OPTION]...\n"
+               "Times convkit on the layer suite and prints a table beside the machine's SGEMM peak, bare OpenBLAS\n"
+               "on each layer's GEMM shape, and oneDNN.\n"
+               "\n"
+               "Layers:\n"
+               "  --suite=FILE          a layer-suite file (format: benchmarks/layers.txt); repeatable. Default:\n"
+               "                        $CONVKIT_LAYER_SUITE, else %s\n"
+               "  --layers=NAME,...     only these layers of the suite, in this order (default: all of them)\n"
+               "  --shape=\"NAME N Ci H W Co Kh Kw stride pad dilation groups\"\n"
+               "                        a layer given in the suite's format; repeatable. With --shape the suite is\n"
+               "                        used only for the layers --layers names.\n"
+               "What to measure:\n"
+               "  --algorithms=A,...    convkit algorithms, of %s (default: auto,im2col_gemm);\n"
+               "                        a layer an algorithm does not handle gets a '-' row\n"
+               "  --threads=T,...       thread counts (default: 1,2)\n"
+               "  --layout=L            nchw, nhwc (OHWI weights) or both (default: nchw)\n"
+               "  --min-time=SECONDS    time per measurement, at least three samples (default: 0.3)\n"
+               "  --no-onednn           skip the oneDNN comparison%s\n"
+               "Output (the table always goes to standard output):\n"
+               "  --csv=FILE            one line per measurement\n"
+               "  --json=FILE           the run's context and one object per measurement\n"
+               "  --svg=FILE            a chart of GFLOP/s per layer against the peak, a panel per thread count\n"
+               "  --quiet               no progress lines on standard error\n"
+               "  -h, --help            this text\n"
+               "\n"
+               "Exit status: 0 on success, 1 if a measurement failed (the others still run), 2 for bad options.\n",
+               kProgram, CONVKIT_LAYER_SUITE, algorithms.c_str(),
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+               ""
+#else
+               " (this build has no oneDNN)"
+#endif
+  );
+}
+
+std::vector<std::string> split_list(const std::string& text, const char* option) {
+  std::vector<std::string> items;
+  std::string item;
+  std::istringstream stream(text);
+  while (std::getline(stream, item, ',')) {
+    if (item.empty()) throw UsageError(std::string(option) + ": empty item in '" + text + "'");
+    items.push_back(item);
+  }
+  if (items.empty()) throw UsageError(std::string(option) + " needs at least one value");
+  return items;
+}
+
+// Appends value unless already present: a repeated value would only measure the same thing twice.
+template <typename T>
+void append_unique(std::vector<T>& values, const T& value) {
+  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+}
+
+convkit::Algorithm parse_algorithm(const std::string& name) {
+  for (const convkit::Algorithm algorithm : kAllAlgorithms)
+    if (name == convkit::algorithm_name(algorithm)) return algorithm;
+  throw UsageError("--algorithms: unknown algorithm '" + name + "' (see --help)");
+}
+
+int parse_thread_count(const std::string& text) {
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || value < 1 || value > 1024)
+    throw UsageError("--threads: '" + text + "' is not a thread count from 1 to 1024");
+  return static_cast<int>(value);
+}
+
+double parse_seconds(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(value > 0.0) || value > 3600.0)
+    throw UsageError("--min-time: '" + text + "' is not a number of seconds in (0, 3600]");
+  return value;
+}
+
+Config parse_options(int argc, char** argv) {
+  enum : int {
+    kSuite = 256,
+    kLayers,
+    kShape,
+    kAlgorithms,
+    kThreads,
+    kLayout,
+    kMinTime,
+    kCsv,
+    kJson,
+    kSvg,
+    kNoOnednn,
+    kQuiet
+  };
+  static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
+                                    {"layers", required_argument, nullptr, kLayers},
+                                    {"shape", required_argument, nullptr, kShape},
+                                    {"algorithms", required_argument, nullptr, kAlgorithms},
+                                    {"threads", required_argument, nullptr, kThreads},
+                                    {"layout", required_argument, nullptr, kLayout},
+                                    {"min-time", required_argument, nullptr, kMinTime},
+                                    {"csv", required_argument, nullptr, kCsv},
+                                    {"json", required_argument, nullptr, kJson},
+                                    {"svg", required_argument, nullptr, kSvg},
+                                    {"no-onednn", no_argument, nullptr, kNoOnednn},
+                                    {"quiet", no_argument, nullptr, kQuiet},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+
+  Config config;
+  bool algorithms_given = false, threads_given = false;
+  int code;
+  opterr = 0;  // the messages below name the program as the others do, not as argv[0]
+  while ((code = getopt_long(argc, argv, ":h", kOptions, nullptr)) != -1) {
+    const std::string value = optarg != nullptr ? optarg : "";
+    switch (code) {
+      case 'h':
+        print_help(stdout);
+        std::exit(0);
+      case kSuite:
+        config.suite_paths.push_back(value);
+        break;
+      case kLayers:
+        for (const std::string& name : split_list(value, "--layers")) append_unique(config.layer_names, name);
+        break;
+      case kShape: {
+        std::istringstream line(value);
+        std::vector<Layer> layers;
+        try {
+          layers = convkit_bench::parse_layer_suite(line, "--shape");
+        } catch (const std::runtime_error& e) {
+          throw UsageError(e.what());
+        }
+        if (layers.size() != 1) throw UsageError("--shape=\"" + value + "\": expected one layer");
+        config.shapes.push_back(layers.front());
+        break;
+      }
+      case kAlgorithms:
+        if (!algorithms_given) config.algorithms.clear();
+        algorithms_given = true;
+        for (const std::string& name : split_list(value, "--algorithms"))
+          append_unique(config.algorithms, parse_algorithm(name));
+        break;
+      case kThreads:
+        if (!threads_given) config.threads.clear();
+        threads_given = true;
+        for (const std::string& count : split_list(value, "--threads"))
+          append_unique(config.threads, parse_thread_count(count));
+        break;
+      case kLayout:
+        if (value == "nchw")
+          config.layouts = {convkit::Layout::NCHW};
+        else if (value == "nhwc")
+          config.layouts = {convkit::Layout::NHWC};
+        else if (value == "both")
+          config.layouts = {convkit::Layout::NCHW, convkit::Layout::NHWC};
+        else
+          throw UsageError("--layout: '" + value + "' is not nchw, nhwc or both");
+        break;
+      case kMinTime:
+        config.min_time = parse_seconds(value);
+        break;
+      case kCsv:
+        config.csv_path = value;
+        break;
+      case kJson:
+        config.json_path = value;
+        break;
+      case kSvg:
+        config.svg_path = value;
+        break;
+      case kNoOnednn:
+        config.onednn = false;
+        break;
+      case kQuiet:
+        config.quiet = true;
+        break;
+      case ':':
+        throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
+      default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
+        throw UsageError("unrecognized option '" +
+                         (optopt != 0 ? std::string("-") + static_cast<char>(optopt) : std::string(argv[optind - 1])) +
+                         "'");
+    }
+  }
+  if (optind < argc) throw UsageError(std::string("unexpected argument '") + argv[optind] + "'");
+#ifndef CONVKIT_BENCH_HAVE_DNNL
+  config.onednn = false;
+#endif
+  return config;
+}
+
+// The layers to measure: the suite's (all, or those --layers names), then the --shape ones. Names must be unique
+// across both, since they identify rows in every output.
+std::vector<Layer> select_layers(const Config& config, std::vector<std::string>& suite_paths) {
+  std::vector<Layer> suite;
+  const bool use_suite = config.shapes.empty() || !config.layer_names.empty();
+  if (use_suite) {
+    suite_paths = config.suite_paths;
+    if (suite_paths.empty()) {
+      const char* from_environment = std::getenv("CONVKIT_LAYER_SUITE");
+      suite_paths.push_back(from_environment != nullptr && from_environment[0] != '\0' ? from_environment
+                                                                                       : CONVKIT_LAYER_SUITE);
+    }
+    for (const std::string& path : suite_paths) {
+      try {
+        const std::vector<Layer> layers = convkit_bench::load_layer_suite(path);
+        suite.insert(suite.end(), layers.begin(), layers.end());
+      } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+      }
+    }
+  }
+
+  std::vector<Layer> selected;
+  if (config.layer_names.empty()) {
+    selected = suite;
+  } else {
+    for (const std::string& name : config.layer_names) {
+      const auto found =
+          std::find_if(suite.begin(), suite.end(), [&](const Layer& layer) { return layer.name == name; });
+      if (found == suite.end()) {
+        std::string known;
+        for (const Layer& layer : suite) known += " " + layer.name;
+        throw UsageError("--layers: no layer '" + name + "' in the suite; it has:" + known);
+      }
+      selected.push_back(*found);
+    }
+  }
+  selected.insert(selected.end(), config.shapes.begin(), config.shapes.end());
+
+  std::set<std::string> names;
+  for (const Layer& layer : selected)
+    if (!names.insert(layer.name).second) throw UsageError("layer name '" + layer.name + "' is used twice");
+  if (selected.empty()) throw UsageError("no layers to measure (the suite is empty)");
+  return selected;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurements
+
+// Progress on standard error, a line per measurement: "[12/64] resnet50_res4_3x3 nchw T2 auto ... 146.3 GFLOP/s".
+class Progress {
+ public:
+  Progress(int total, bool enabled) : total_(total), enabled_(enabled) {}
+
+  void begin(const std::string& what) {
+    ++done_;
+    if (enabled_) std::fprintf(stderr, "[%d/%d] %s ... ", done_, total_, what.c_str());
+    std::fflush(stderr);
+  }
+  void end(const std::string& result) {
+    if (enabled_) std::fprintf(stderr, "%s\n", result.c_str());
+  }
+
+ private:
+  int total_, done_ = 0;
+  bool enabled_;
+};
+
+std::string gflops_text(double gflops) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GFLOP/s", gflops);
+  return text;
+}
+
+// The yardsticks of one layer at one thread count; the same for every algorithm and layout of that layer.
+struct Baselines {
+  Timing sgemm[2];          // indexed by GemmOrientation
+  std::string sgemm_error;  // why the sgemm ceiling is missing, if it is
+  Timing onednn;
+  std::string onednn_implementation;
+  std::string onednn_note;  // why oneDNN is missing, if it is
+
+  const Timing& sgemm_of(GemmOrientation orientation) const { return sgemm[static_cast<int>(orientation)]; }
+};
+
+enum class Outcome { Ok, Unsupported, Failed };
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::Ok:
+      return "ok";
+    case Outcome::Unsupported:
+      return "unsupported";
+    default:
+      return "failed";
+  }
+}
+
+// One convkit measurement: a layer, layout, requested algorithm and thread count.
+struct Row {
+  std::size_t layer;  // index into the selected layers, and into a section's baselines
+  convkit::Layout layout;
+  convkit::Algorithm requested;
+  Outcome outcome = Outcome::Ok;
+  std::string message;  // convkit's, when not Ok
+  convkit::Algorithm chosen = convkit::Algorithm::Auto;
+  Timing timing;
+  std::size_t workspace_bytes = 0;
+};
+
+// All measurements at one thread count.
+struct Section {
+  int threads;
+  double peak_gflops;
+  std::vector<Baselines> baselines;  // per selected layer
+  std::vector<Row> rows;
+};
+
+Row measure_convkit(const Layer& nchw_layer, std::size_t layer_index, convkit::Layout layout,
+                    convkit::Algorithm algorithm, int threads, double min_time) {
+  Row row;
+  row.layer = layer_index;
+  row.layout = layout;
+  row.requested = algorithm;
+  try {
+    const Layer layer = nchw_layer.with_layout(layout);
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(layer.desc);
+    const auto input = convkit_bench::random_array(static_cast<std::size_t>(sizes.input), 1);
+    const auto weights = convkit_bench::random_array(static_cast<std::size_t>(sizes.weights), 2);
+    const auto bias = convkit_bench::random_array(static_cast<std::size_t>(sizes.bias), 3);
+    convkit_bench::AlignedArray<float> output(static_cast<std::size_t>(sizes.output));
+    convkit::Options options;
+    options.algorithm = algorithm;
+    options.threads = threads;
+    const convkit::Plan plan(layer.desc, weights.data(), bias.data(), options);
+    convkit_bench::AlignedArray<unsigned char> workspace(plan.workspace_size());
+    row.chosen = plan.algorithm();
+    row.workspace_bytes = plan.workspace_size();
+    row.timing = convkit_bench::time_calls(
+        [&] { plan.run(input.data(), output.data(), workspace.data(), workspace.size()); }, min_time);
+  } catch (const convkit::Error& e) {
+    row.outcome = e.status() == convkit::Status::Unsupported ? Outcome::Unsupported : Outcome::Failed;
+    row.message = e.what();
+  } catch (const std::exception& e) {  // std::bad_alloc from the buffers
+    row.outcome = Outcome::Failed;
+    row.message = e.what();
+  }
+  return row;
+}
+
+// The sgemm ceiling and oneDNN for one layer; failures are recorded in the result and reported on stderr.
+Baselines measure_baselines(const Layer& layer, int threads, const Config& config, Progress& progress, int& failures) {
+  Baselines baselines;
+  const double flops = layer.flops();
+  for (const GemmOrientation orientation : {GemmOrientation::WX, GemmOrientation::XtWt}) {
+    progress.begin(layer.name + " T" + std::to_string(threads) + " sgemm " +
+                   convkit_bench::orientation_name(orientation));
+    try {
+      const Timing timing = convkit_bench::time_layer_sgemm(layer, orientation, threads, config.min_time);
+      baselines.sgemm[static_cast<int>(orientation)] = timing;
+      progress.end(gflops_text(convkit_bench::gflops_per_second(flops, timing.median)));
+    } catch (const std::exception& e) {
+      progress.end("failed");
+      std::fprintf(stderr, "%s: %s: bare sgemm (%s): %s\n", kProgram, layer.name.c_str(),
+                   convkit_bench::orientation_name(orientation), e.what());
+      baselines.sgemm_error = e.what();
+      ++failures;
+    }
+  }
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+  if (config.onednn) {
+    progress.begin(layer.name + " T" + std::to_string(threads) + " oneDNN");
+    try {
+      convkit_bench::use_threads(threads);  // before creating the primitive: some choose their blocking by it
+      convkit_bench::OnednnConvolution convolution(layer);
+      baselines.onednn_implementation = convolution.implementation();
+      baselines.onednn = convkit_bench::time_calls([&] { convolution.run(); }, config.min_time);
+      progress.end(gflops_text(convkit_bench::gflops_per_second(flops, baselines.onednn.median)) + " (" +
+                   baselines.onednn_implementation + ")");
+    } catch (const dnnl::error& e) {
+      // A shape oneDNN has no implementation for is a gap in the comparison, not a failure of the run.
+      baselines.onednn_note = std::string("oneDNN: ") + e.what();
+      progress.end(e.status == dnnl_unimplemented ? "no implementation" : "failed");
+      if (e.status != dnnl_unimplemented) {
+        std::fprintf(stderr, "%s: %s: oneDNN: %s\n", kProgram, layer.name.c_str(), e.what());
+        ++failures;
+      }
+    } catch (const std::exception& e) {
+      baselines.onednn_note = std::string("oneDNN: ") + e.what();
+      progress.end("failed");
+      std::fprintf(stderr, "%s: %s: oneDNN: %s\n", kProgram, layer.name.c_str(), e.what());
+      ++failures;
+    }
+  }
+#endif
+  return baselines;
+}
+
+// Fills a section (its thread count and peak set): per layer the baselines, then every layout and algorithm.
+void measure_section(Section& section, const std::vector<Layer>& layers, const Config& config, Progress& progress,
+                     int& failures) {
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    section.baselines.push_back(measure_baselines(layer, section.threads, config, progress, failures));
+    // Baselines may have left OpenMP and OpenBLAS at other thread counts; convkit sets its own per call, but a
+    // single-threaded OpenBLAS setting would cap its threaded GEMMs (see bare_sgemm.hpp).
+    convkit_bench::use_threads(section.threads);
+    for (const convkit::Layout layout : config.layouts)
+      for (const convkit::Algorithm algorithm : config.algorithms) {
+        progress.begin(layer.name + " " + layout_name(layout) + " T" + std::to_string(section.threads) + " " +
+                       convkit::algorithm_name(algorithm));
+        Row row = measure_convkit(layer, i, layout, algorithm, section.threads, config.min_time);
+        if (row.outcome == Outcome::Ok) {
+          progress.end(gflops_text(convkit_bench::gflops_per_second(layer.flops(), row.timing.median)) + " (" +
+                       convkit::algorithm_name(row.chosen) + ")");
+        } else if (row.outcome == Outcome::Unsupported) {
+          progress.end("unsupported");
+        } else {
+          progress.end("FAILED");
+          std::fprintf(stderr, "%s: %s %s T%d %s: %s\n", kProgram, layer.name.c_str(), layout_name(layout),
+                       section.threads, convkit::algorithm_name(algorithm), row.message.c_str());
+          ++failures;
+        }
+        section.rows.push_back(std::move(row));
+      }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Derived figures, shared by the table, the summaries, CSV, JSON and the chart
+
+struct Figures {
+  double gflops = missing(), gflops_best = missing(), of_peak = missing();
+  double sgemm_wx = missing(), sgemm_xw = missing(), sgemm = missing(), vs_sgemm = missing();
+  double onednn = missing(), vs_onednn = missing();
+  std::string sgemm_orientation;
+  double workspace_per_thread = 0;  // bytes
+};
+
+double rate(double flops, const Timing& timing) {
+  return timing.measured() ? convkit_bench::gflops_per_second(flops, timing.median) : missing();
+}
+
+Figures figures_of(const Row& row, const Layer& layer, const Section& section) {
+  const double flops = layer.flops();
+  const Baselines& baselines = section.baselines[row.layer];
+  Figures f;
+  f.gflops = row.outcome == Outcome::Ok ? rate(flops, row.timing) : missing();
+  if (row.outcome == Outcome::Ok) f.gflops_best = convkit_bench::gflops_per_second(flops, row.timing.minimum);
+  f.of_peak = f.gflops / section.peak_gflops;
+  f.sgemm_wx = rate(flops, baselines.sgemm_of(GemmOrientation::WX));
+  f.sgemm_xw = rate(flops, baselines.sgemm_of(GemmOrientation::XtWt));
+  // fmax ignores a NaN operand: the ceiling is whichever orientation was measured, the faster if both.
+  f.sgemm = std::fmax(f.sgemm_wx, f.sgemm_xw);
+  if (std::isfinite(f.sgemm))
+    f.sgemm_orientation =
+        convkit_bench::orientation_name(!(f.sgemm_xw > f.sgemm_wx) ? GemmOrientation::WX : GemmOrientation::XtWt);
+  f.vs_sgemm = f.gflops / f.sgemm;
+  f.onednn = rate(flops, baselines.onednn);
+  f.vs_onednn = f.gflops / f.onednn;
+  f.workspace_per_thread = static_cast<double>(row.workspace_bytes) / section.threads;
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The table and the summaries
+
+std::string fixed(double value, int decimals) {
+  if (!std::isfinite(value)) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+// Three significant digits in the unit that suits: "91.3 ns", "412 us", "1.10 ms", "2.31 s".
+std::string duration_text(double seconds) {
+  static const struct {
+    double per_second;
+    const char* unit;
+  } kUnits[] = {{1e9, "ns"}, {1e6, "us"}, {1e3, "ms"}, {1.0, "s"}};
+  for (const auto& unit : kUnits) {
+    const double value = seconds * unit.per_second;
+    if (value < 999.5 || unit.per_second == 1.0) {
+      char text[32];
+      std::snprintf(text, sizeof text, value < 100 ? "%#.3g %s" : "%.0f %s", value, unit.unit);
+      return text;
+    }
+  }
+  return "";
+}
+
+// A table with aligned columns (text to the left, numbers to the right) and free text lines between its rows.
+class TextTable {
+ public:
+  struct Column {
+    std::string title;
+    bool right_aligned;
+    bool shown = true;  // a hidden column keeps its cells in every row but is not printed
+  };
+  explicit TextTable(std::vector<Column> columns) : columns_(std::move(columns)) {
+    for (const Column& column : columns_) widths_.push_back(column.title.size());
+  }
+
+  void add(std::vector<std::string> cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i) widths_[i] = std::max(widths_[i], cells[i].size());
+    lines_.push_back({std::move(cells), false});
+  }
+  // A line printed as is (summaries); it does not widen the columns.
+  void add_text(std::string text) { lines_.push_back({{std::move(text)}, true}); }
+
+  // The header line, then every row and text line, without trailing blanks.
+  std::vector<std::string> render(const std::string& indent = "") const {
+    std::vector<std::string> titles;
+    for (const Column& column : columns_) titles.push_back(column.title);
+    std::vector<std::string> out{indent + aligned(titles)};
+    for (const Line& line : lines_) out.push_back(line.text ? line.cells.front() : indent + aligned(line.cells));
+    return out;
+  }
+
+ private:
+  struct Line {
+    std::vector<std::string> cells;
+    bool text;
+  };
+  std::string aligned(const std::vector<std::string>& cells) const {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (!columns_[i].shown) continue;
+      const std::string padding(widths_[i] - cells[i].size(), ' ');
+      text += (text.empty() ? "" : "  ") + (columns_[i].right_aligned ? padding + cells[i] : cells[i] + padding);
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+  }
+
+  std::vector<Column> columns_;
+  std::vector<std::size_t> widths_;
+  std::vector<Line> lines_;
+};
+
+std::vector<std::string> table_cells(const Row& row, const Layer& layer, const Section& section) {
+  const Figures f = figures_of(row, layer, section);
+  std::string chosen = "-", time = "-", workspace = "-";
+  if (row.outcome == Outcome::Ok) {
+    chosen = convkit::algorithm_name(row.chosen);
+    time = duration_text(row.timing.median);
+    workspace = fixed(f.workspace_per_thread / 1024.0, 0);
+    if (f.workspace_per_thread > kWorkspaceBudgetPerThread) workspace += " !";
+  } else {
+    chosen = row.outcome == Outcome::Unsupported ? "unsupported" : "FAILED";
+  }
+  return {layer.name,
+          layout_name(row.layout),
+          std::to_string(section.threads),
+          convkit::algorithm_name(row.requested),
+          chosen,
+          time,
+          fixed(f.gflops, 1),
+          std::isfinite(f.of_peak) ? fixed(100.0 * f.of_peak, 0) + "%" : "-",
+          fixed(f.sgemm, 1),
+          fixed(f.vs_sgemm, 2),
+          fixed(f.onednn, 1),
+          fixed(f.vs_onednn, 2),
+          workspace};
+}
+
+// The geometric mean of the finite, positive values (NaN when there are none) and how many there were.
+struct GeometricMean {
+  double value;
+  int count;
+};
+GeometricMean geometric_mean(const std::vector<double>& values) {
+  double log_sum = 0;
+  int count = 0;
+  for (const double value : values)
+    if (std::isfinite(value) && value > 0) {
+      log_sum += std::log(value);
+      ++count;
+    }
+  return {count > 0 ? std::exp(log_sum / count) : missing(), count};
+}
+
+std::string series_label(convkit::Layout layout, convkit::Algorithm algorithm, const Config& config) {
+  std::string label = convkit::algorithm_name(algorithm);
+  if (config.layouts.size() > 1) label += std::string(" ") + layout_name(layout);
+  return label;
+}
+
+// The summary of a section, over its real layers (not the toys): per convkit series the geometric mean of GFLOP/s
+// and of the ratio to oneDNN, and the worst ratio to the sgemm ceiling on ordinary and on 1x1 layers (whose GEMM
+// reads the input in place); oneDNN's geometric mean; the workspace budget; which oneDNN implementations ran.
+std::vector<std::string> section_summary(const Section& section, const std::vector<Layer>& layers,
+                                         const Config& config) {
+  std::size_t real_layers = 0;
+  for (const Layer& layer : layers) real_layers += is_toy(layer) ? 0 : 1;
+  TextTable table({{"series", false},
+                   {"geomean GFLOP/s", true},
+                   {"layers", true},
+                   {"geomean vs oneDNN", true, config.onednn},
+                   {"min vs sgemm, not 1x1", true},
+                   {"on", false},
+                   {"min vs sgemm, 1x1", true},
+                   {"on", false}});
+  for (const convkit::Layout layout : config.layouts)
+    for (const convkit::Algorithm algorithm : config.algorithms) {
+      std::vector<double> gflops, versus_onednn;
+      double worst = missing(), worst_1x1 = missing();
+      std::string worst_layer = "-", worst_1x1_layer = "-";
+      for (const Row& row : section.rows) {
+        const Layer& layer = layers[row.layer];
+        if (row.layout != layout || row.requested != algorithm || is_toy(layer)) continue;
+        const Figures f = figures_of(row, layer, section);
+        gflops.push_back(f.gflops);
+        versus_onednn.push_back(f.vs_onednn);
+        double& lowest = layer.is_1x1() ? worst_1x1 : worst;
+        if (std::isfinite(f.vs_sgemm) && !(f.vs_sgemm >= lowest)) {  // !(>=): the first finite ratio replaces NaN
+          lowest = f.vs_sgemm;
+          (layer.is_1x1() ? worst_1x1_layer : worst_layer) = layer.name;
+        }
+      }
+      const GeometricMean mean = geometric_mean(gflops);
+      table.add({"convkit " + series_label(layout, algorithm, config), fixed(mean.value, 1), std::to_string(mean.count),
+                 fixed(geometric_mean(versus_onednn).value, 2), fixed(worst, 2), worst_layer, fixed(worst_1x1, 2),
+                 worst_1x1_layer});
+    }
+
+  std::map<std::string, int> implementations;
+  if (config.onednn) {
+    std::vector<double> onednn;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (is_toy(layers[i])) continue;
+      onednn.push_back(rate(layers[i].flops(), section.baselines[i].onednn));
+      const std::string& implementation = section.baselines[i].onednn_implementation;
+      if (!implementation.empty()) ++implementations[implementation];
+    }
+    const GeometricMean mean = geometric_mean(onednn);
+    table.add({"oneDNN", fixed(mean.value, 1), std::to_string(mean.count), "", "", "", "", ""});
+  }
+
+  std::vector<std::string> lines{"summary T" + std::to_string(section.threads) + " over the layers not named " +
+                                 kToyPrefix + "* (" + std::to_string(real_layers) + "); peak " +
+                                 fixed(section.peak_gflops, 1) + " GFLOP/s (cblas_sgemm " + std::to_string(kPeakSize) +
+                                 "^3)"};
+  for (const std::string& line : table.render("  ")) lines.push_back(line);
+
+  int over_budget = 0;
+  double largest = 0;
+  std::string largest_row;
+  for (const Row& row : section.rows) {
+    if (row.outcome != Outcome::Ok) continue;
+    const Figures f = figures_of(row, layers[row.layer], section);
+    if (f.workspace_per_thread > kWorkspaceBudgetPerThread) ++over_budget;
+    if (f.workspace_per_thread > largest) {
+      largest = f.workspace_per_thread;
+      largest_row = layers[row.layer].name + " " + layout_name(row.layout) + " " + convkit::algorithm_name(row.chosen);
+    }
+  }
+  lines.push_back("  workspace per thread: largest " + fixed(largest / 1024.0, 0) + " KiB" +
+                  (largest_row.empty() ? "" : " (" + largest_row + ")") + "; " + std::to_string(over_budget) +
+                  " rows over the " + fixed(kWorkspaceBudgetPerThread / 1024.0, 0) + " KiB budget (marked !)");
+  if (!implementations.empty()) {
+    std::string text = "  oneDNN implementations:";
+    for (const auto& [name, count] : implementations) text += " " + name + " (" + std::to_string(count) + ")";
+    lines.push_back(text);
+  }
+  return lines;
+}
+
+void print_table(const std::vector<Section>& sections, const std::vector<Layer>& layers, const Config& config) {
+  TextTable table({{"layer", false},
+                   {"layout", false},
+                   {"T", true},
+                   {"algorithm", false},
+                   {"chosen", false},
+                   {"time", true},
+                   {"GFLOP/s", true},
+                   {"of peak", true},
+                   {"sgemm GFLOP/s", true},
+                   {"vs sgemm", true},
+                   {"oneDNN GFLOP/s", true, config.onednn},
+                   {"vs oneDNN", true, config.onednn},
+                   {"ws/thread KiB", true}});
+  for (const Section& section : sections) {
+    for (const Row& row : section.rows) table.add(table_cells(row, layers[row.layer], section));
+    for (const std::string& text : section_summary(section, layers, config)) table.add_text(text);
+    table.add_text("");
+  }
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Context, CSV, JSON, SVG
+
+// What the run measured on: gathered once, then printed in the header, written to the JSON and the chart's title.
+struct RunContext {
+  std::string date;  // the start, UTC, ISO 8601
+  std::string cpu;
+  unsigned hardware_threads;
+  double load_average;  // over the minute before the start: how busy other processes kept the cores
+  convkit::BlasInfo blas;
+  std::string openblas_coretype;  // empty when unset
+  std::string onednn;             // the version when oneDNN is measured, else empty
+  std::vector<std::string> suite_paths;
+};
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double load_average() {
+  std::ifstream loadavg("/proc/loadavg");
+  double one_minute = missing();
+  loadavg >> one_minute;
+  return one_minute;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+RunContext gather_context(const Config& config, std::vector<std::string> suite_paths) {
+  RunContext context;
+  context.date = utc_now();
+  context.cpu = cpu_model();
+  context.hardware_threads = std::thread::hardware_concurrency();
+  context.load_average = load_average();
+  context.blas = convkit::blas_info();
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  context.openblas_coretype = coretype != nullptr ? coretype : "";
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+  if (config.onednn) context.onednn = convkit_bench::onednn_version();
+#else
+  (void)config;
+#endif
+  context.suite_paths = std::move(suite_paths);
+  return context;
+}
+
+template <typename T, typename Format>
+std::string joined(const std::vector<T>& values, Format format, const char* separator = ",") {
+  std::string text;
+  for (const T& value : values) text += (text.empty() ? "" : separator) + format(value);
+  return text;
+}
+
+void print_header(const RunContext& context, const Config& config, std::size_t layer_count) {
+  const convkit::BlasInfo& blas = context.blas;
+  std::printf("%s: convkit %s, direct kernels %s; %s UTC\n", kProgram, convkit::version(), convkit::simd_isa(),
+              context.date.c_str());
+  const std::string degraded = blas.degraded ? " (degraded: this CPU could run " + blas.recommended_core + ")" : "";
+  std::printf("BLAS: %s; core %s%s; OPENBLAS_CORETYPE=%s\n", blas.library.c_str(), blas.core.c_str(), degraded.c_str(),
+              context.openblas_coretype.empty() ? "(unset)" : context.openblas_coretype.c_str());
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+  std::printf("oneDNN: %s\n", config.onednn ? context.onednn.c_str() : "disabled (--no-onednn)");
+#else
+  std::printf("oneDNN: not built in (libdnnl-dev was not found when configuring)\n");
+#endif
+  std::printf("CPU: %s, %u hardware threads; load average %.2f; threads measured: %s\n", context.cpu.c_str(),
+              context.hardware_threads, context.load_average,
+              joined(config.threads, [](int threads) { return std::to_string(threads); }).c_str());
+  const std::string sources = context.suite_paths.empty()
+                                  ? std::string("--shape")
+                                  : joined(
+                                        context.suite_paths, [](const std::string& path) { return path; }, ", ");
+  std::printf("layers: %zu from %s; layouts %s; algorithms %s; min time %g s per measurement\n", layer_count,
+              sources.c_str(),
+              joined(config.layouts, [](convkit::Layout layout) { return std::string(layout_name(layout)); }).c_str(),
+              joined(config.algorithms,
+                     [](convkit::Algorithm algorithm) { return std::string(convkit::algorithm_name(algorithm)); })
+                  .c_str(),
+              config.min_time);
+  // Figures at T threads need T idle cores: a busy machine shows as many-fold slowdowns at the higher counts.
+  if (context.load_average >= 0.5)
+    std::printf("warning: the load average is %.2f: other processes use the cores, and the timings will show it\n",
+                context.load_average);
+  for (const int threads : config.threads)
+    if (context.hardware_threads > 0 && static_cast<unsigned>(threads) > context.hardware_threads)
+      std::printf("warning: %d threads oversubscribe this machine's %u hardware threads\n", threads,
+                  context.hardware_threads);
+}
+
+// load_average_end: the load average when the measurements were done, beside the one at the start.
+Record context_record(const RunContext& context, const Config& config, const std::vector<Section>& sections,
+                      double load_average_end) {
+  std::vector<std::string> peaks, threads, paths;
+  for (const Section& section : sections) {
+    peaks.push_back(
+        convkit_bench::json_object({{"threads", std::int64_t{section.threads}},
+                                    {"sgemm_" + std::to_string(kPeakSize) + "_gflops", section.peak_gflops}}));
+    threads.push_back(std::to_string(section.threads));
+  }
+  for (const std::string& path : context.suite_paths) paths.push_back(convkit_bench::json_quote(path));
+  const auto text_or_null = [](const std::string& text) { return text.empty() ? Value() : Value(text); };
+  return {{"program", std::string(kProgram)},
+          {"date", context.date},
+          {"convkit_version", std::string(convkit::version())},
+          {"simd_isa", std::string(convkit::simd_isa())},
+          {"blas_library", context.blas.library},
+          {"blas_core", context.blas.core},
+          {"blas_recommended_core", context.blas.recommended_core},
+          {"blas_degraded", context.blas.degraded},
+          {"openblas_coretype", text_or_null(context.openblas_coretype)},
+          {"onednn_version", text_or_null(context.onednn)},
+          {"cpu", context.cpu},
+          {"hardware_threads", std::int64_t{context.hardware_threads}},
+          {"load_average_start", context.load_average},
+          {"load_average_end", load_average_end},
+          {"threads", convkit_bench::json_array(threads)},
+          {"min_time_s", config.min_time},
+          {"layer_suites", convkit_bench::json_array(paths)},
+          {"peaks", convkit_bench::json_array(peaks)}};
+}
+
+Record row_record(const Row& row, const Layer& layer, const Section& section) {
+  const Figures f = figures_of(row, layer, section);
+  const Baselines& baselines = section.baselines[row.layer];
+  const convkit::Conv2dDesc& d = layer.desc;
+  const convkit_bench::GemmShape gemm = convkit_bench::im2col_gemm_shape(layer);
+  const bool ok = row.outcome == Outcome::Ok;
+  const auto if_ok = [ok](Value value) { return ok ? value : Value(); };
+  const auto seconds = [](const Timing& timing) { return timing.measured() ? Value(timing.median) : Value(); };
+  return {{"threads", std::int64_t{section.threads}},
+          {"layer", layer.name},
+          {"layout", std::string(layout_name(row.layout))},
+          {"algorithm", std::string(convkit::algorithm_name(row.requested))},
+          {"chosen", if_ok(std::string(convkit::algorithm_name(row.chosen)))},
+          {"status", std::string(outcome_name(row.outcome))},
+          {"message", row.message},
+          {"N", d.batch},
+          {"Ci", d.in_channels},
+          {"H", d.in_height},
+          {"W", d.in_width},
+          {"Co", d.out_channels},
+          {"Kh", d.kernel_height},
+          {"Kw", d.kernel_width},
+          {"stride", d.stride_height},
+          {"pad", d.pad_top},
+          {"dilation", d.dilation_height},
+          {"groups", d.groups},
+          {"flops", static_cast<std::int64_t>(layer.flops())},  // exact: an integer far below 2^53
+          {"gemm_m", gemm.m},
+          {"gemm_n", gemm.n},
+          {"gemm_k", gemm.k},
+          {"gemm_count", gemm.count},
+          {"time_median_s", if_ok(row.timing.median)},
+          {"time_min_s", if_ok(row.timing.minimum)},
+          {"calls", if_ok(row.timing.calls)},
+          {"gflops", f.gflops},
+          {"gflops_best", f.gflops_best},
+          {"peak_gflops", section.peak_gflops},
+          {"of_peak", f.of_peak},
+          {"sgemm_wx_gflops", f.sgemm_wx},
+          {"sgemm_xw_gflops", f.sgemm_xw},
+          {"sgemm_gflops", f.sgemm},
+          {"sgemm_best_orientation", f.sgemm_orientation},
+          {"sgemm_wx_time_s", seconds(baselines.sgemm_of(GemmOrientation::WX))},
+          {"sgemm_xw_time_s", seconds(baselines.sgemm_of(GemmOrientation::XtWt))},
+          {"sgemm_error", baselines.sgemm_error},
+          {"vs_sgemm", f.vs_sgemm},
+          {"onednn_gflops", f.onednn},
+          {"onednn_time_s", seconds(baselines.onednn)},
+          {"onednn_impl", baselines.onednn_implementation},
+          {"onednn_note", baselines.onednn_note},
+          {"vs_onednn", f.vs_onednn},
+          {"workspace_bytes", if_ok(static_cast<std::int64_t>(row.workspace_bytes))},
+          {"workspace_per_thread_bytes", if_ok(static_cast<std::int64_t>(std::ceil(f.workspace_per_thread)))}};
+}
+
+std::string render_chart(const std::vector<Section>& sections, const std::vector<Layer>& layers, const Config& config,
+                         const RunContext& context) {
+  // Tableau's palette: convkit's series in cool colours, oneDNN orange, the sgemm ceiling grey.
+  static const char* const kConvkitColors[] = {"#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b",
+                                               "#e377c2", "#bcbd22", "#aec7e8", "#98df8a", "#c5b0d5"};
+  std::vector<convkit_bench::ChartPanel> panels;
+  for (const Section& section : sections) {
+    convkit_bench::ChartPanel panel;
+    panel.title = std::to_string(section.threads) + (section.threads == 1 ? " thread" : " threads");
+    for (const Layer& layer : layers) panel.categories.push_back(layer.name);
+    std::size_t color = 0;
+    for (const convkit::Layout layout : config.layouts)
+      for (const convkit::Algorithm algorithm : config.algorithms) {
+        convkit_bench::ChartSeries series{"convkit " + series_label(layout, algorithm, config),
+                                          kConvkitColors[color++ % std::size(kConvkitColors)],
+                                          std::vector<double>(layers.size(), missing())};
+        for (const Row& row : section.rows)
+          if (row.layout == layout && row.requested == algorithm)
+            series.values[row.layer] = figures_of(row, layers[row.layer], section).gflops;
+        panel.series.push_back(std::move(series));
+      }
+    convkit_bench::ChartSeries onednn{"oneDNN", "#ff7f0e", {}}, sgemm{"sgemm on the layer's GEMM shape", "#7f7f7f", {}};
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      onednn.values.push_back(rate(layers[i].flops(), section.baselines[i].onednn));
+      sgemm.values.push_back(std::fmax(rate(layers[i].flops(), section.baselines[i].sgemm_of(GemmOrientation::WX)),
+                                       rate(layers[i].flops(), section.baselines[i].sgemm_of(GemmOrientation::XtWt))));
+    }
+    if (config.onednn) panel.series.push_back(std::move(onednn));
+    panel.series.push_back(std::move(sgemm));
+    panel.reference = section.peak_gflops;
+    panel.reference_label =
+        "peak: cblas_sgemm " + std::to_string(kPeakSize) + "\u00b3, " + fixed(section.peak_gflops, 1) + " GFLOP/s";
+    panels.push_back(std::move(panel));
+  }
+  const std::string title = std::string("convkit ") + convkit::version() + ": GFLOP/s per layer";
+  const std::string subtitle = context.date + "; " + context.cpu + "; OpenBLAS core " + context.blas.core +
+                               (context.onednn.empty() ? "" : "; oneDNN " + context.onednn);
+  return convkit_bench::render_bar_chart_svg(title, subtitle, "GFLOP/s", panels);
+}
+
+// An output file, opened before the measurements so that a bad path fails in a second, not after minutes.
+std::unique_ptr<std::ofstream> open_output(const std::string& path, const char* option) {
+  if (path.empty()) return nullptr;
+  auto file = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+  if (!*file) throw UsageError(std::string(option) + ": cannot write '" + path + "'");
+  return file;
+}
+
+bool finish_output(std::ofstream* file, const std::string& path) {
+  if (file == nullptr) return true;
+  file->close();
+  if (!*file) {
+    std::fprintf(stderr, "%s: error writing '%s'\n", kProgram, path.c_str());
+    return false;
+  }
+  return true;
+}
+
+int run(int argc, char** argv) {
+  Config config;
+  std::vector<Layer> layers;
+  std::vector<std::string> suite_paths;
+  std::unique_ptr<std::ofstream> csv, json, svg;
+  try {
+    config = parse_options(argc, argv);
+    layers = select_layers(config, suite_paths);
+    csv = open_output(config.csv_path, "--csv");
+    json = open_output(config.json_path, "--json");
+    svg = open_output(config.svg_path, "--svg");
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+    std::fprintf(stderr, "Try '%s --help' for more information.\n", kProgram);
+    return 2;
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  const RunContext context = gather_context(config, suite_paths);
+  print_header(context, config, layers.size());
+  std::fflush(stdout);
+
+  const int per_layer =
+      2 + (config.onednn ? 1 : 0) + static_cast<int>(config.layouts.size() * config.algorithms.size());
+  const int total = static_cast<int>(config.threads.size() * (1 + layers.size() * per_layer));
+  Progress progress(total, !config.quiet);
+  int failures = 0;
+
+  // The peaks first, for every thread count, so that all of them see the machine in the same state.
+  std::vector<Section> sections;
+  for (const int threads : config.threads) {
+    progress.begin("peak T" + std::to_string(threads) + " cblas_sgemm " + std::to_string(kPeakSize) + "^3");
+    const double peak = convkit_bench::measure_sgemm_peak_gflops(threads, kPeakSize);
+    progress.end(gflops_text(peak));
+    sections.push_back(Section{threads, peak, {}, {}});
+    std::printf("peak T%d: %.1f GFLOP/s (cblas_sgemm %d^3, best of 3)\n", threads, peak, kPeakSize);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+
+  for (Section& section : sections) measure_section(section, layers, config, progress, failures);
+
+  const double end_load = load_average();
+  print_table(sections, layers, config);
+
+  if (csv != nullptr || json != nullptr) {
+    std::vector<Record> records;
+    for (const Section& section : sections)
+      for (const Row& row : section.rows) records.push_back(row_record(row, layers[row.layer], section));
+    if (csv != nullptr) convkit_bench::write_csv(*csv, records);
+    if (json != nullptr) convkit_bench::write_json(*json, context_record(context, config, sections, end_load), records);
+  }
+  if (svg != nullptr) *svg << render_chart(sections, layers, config, context);
+  bool written = finish_output(csv.get(), config.csv_path);
+  written = finish_output(json.get(), config.json_path) && written;
+  written = finish_output(svg.get(), config.svg_path) && written;
+
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  std::printf("%d measurements in %.0f s; load average %.2f at the start, %.2f at the end", total, elapsed.count(),
+              context.load_average, end_load);
+  if (failures > 0) std::printf(", %d failed (see standard error)", failures);
+  std::printf("\n");
+  return failures > 0 || !written ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, with the untouched argv: this may re-execute the program with OPENBLAS_CORETYPE set.
+  convkit_bench::ensure_best_blas_core(argc, argv);
+  return run(argc, argv);
+}
