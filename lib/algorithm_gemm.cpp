@@ -17,8 +17,8 @@
 //   - shared: the whole team works on one tile at a time: each worker unfolds a share of its pixels into the one
 //     buffer, then multiplies a block of output channels (few tiles: one image of a late ResNet stage).
 // OpenBLAS's own threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's
-// would not, and a cooperative tile is as fast as OpenBLAS's threaded GEMM on the same shape (measured; see
-// choose_gemm_tiling).
+// would not. At 2 threads this runs at 0.83-1.05x of OpenBLAS threading the whole image's GEMM on the suite's 3x3
+// layers (convkit_bench; the per-shape measurements are in choose_gemm_tiling).
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
 #include "blas.hpp"
@@ -46,9 +46,7 @@ class GemmKernel final : public Kernel {
       : p_(args.problem),
         algorithm_(algorithm),
         unfold_(!(algorithm == Algorithm::Gemm1x1 && p_.is_unit_stride() && p_.is_unpadded())),
-        // Images of an NHWC batch are one matrix when nothing is unfolded.
-        fold_batch_(!unfold_ && p_.layout == Layout::NHWC),
-        tiling_(choose_gemm_tiling(p_, unfold_, fold_batch_, args.threads)),
+        tiling_(choose_gemm_tiling(p_, unfold_, args.threads)),
         // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for im2row.
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
@@ -136,7 +134,7 @@ class GemmKernel final : public Kernel {
       }
       float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
       const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
-      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels(), 1);
+      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
       epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
@@ -148,7 +146,7 @@ class GemmKernel final : public Kernel {
       }
       float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + channel;
       const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
-      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels, 1);
+      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }
@@ -157,7 +155,7 @@ class GemmKernel final : public Kernel {
 
   Problem p_;
   Algorithm algorithm_;
-  bool unfold_, fold_batch_;
+  bool unfold_;
   GemmTiling tiling_;
   AlignedFloats weights_;
   AlignedFloats bias_;

@@ -8,8 +8,8 @@
 
 namespace convkit::detail {
 
-// The most workspace one thread's unfolded tile may take on any layer whose single output pixel fits (K * 4 bytes
-// <= 2 MiB / 16, i.e. K = Ci/g * Kh * Kw <= 32768): the bound. Larger reductions get tiles of one pixel.
+// The most workspace one thread's unfolded tile may take. Reductions K = Ci/g * Kh * Kw above 32768 get tiles
+// narrower than 16 pixels to stay within it; only beyond K = 524288 does a single pixel's column exceed it.
 inline constexpr std::size_t kGemmWorkspaceCapBytes = std::size_t{2} << 20;
 
 struct GemmTiling {
@@ -29,10 +29,10 @@ struct GemmTiling {
 };
 
 // The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the
-// workspace; `fold_batch`: all images form one matrix (NHWC read in place).
-// Two environment variables override the choice, for tests and tuning, read at each call:
+// workspace; otherwise it is read in place, and an NHWC batch is then one matrix of N*H*W rows.
+// Two environment variables override the choice, for tests and tuning, read each time a plan is made:
 //   CONVKIT_GEMM_TILE_PIXELS=n   tiles of n pixels (capped by the workspace bound)
 //   CONVKIT_GEMM_TEAM=split|shared
-GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, bool fold_batch, int threads);
+GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
 
 }  // namespace convkit::detail

@@ -9,8 +9,9 @@ namespace convkit::detail {
 
 namespace {
 
-// dst[0, n) = src[0, n * stride) step stride. Short runs (an output row of a small image) are the common case, so
-// this is an inline loop the compiler vectorises for stride 1, not a call to memcpy.
+// dst[0, n) = src[0, n * stride) step stride. For stride 1, memcpy: its run-time dispatched AVX-512 copy beat the
+// portable build's SSE2 loop even on 28-float rows (inception_3a_5x5 im2col_gemm at 1 thread: 0.60x -> 0.69x of
+// bare sgemm on its shape, each measured in the same run).
 inline void copy_strided(float* dst, const float* src, std::int64_t n, std::int64_t stride) {
   if (stride == 1) {
     if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));

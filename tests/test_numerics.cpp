@@ -30,7 +30,8 @@ convkit::Conv2dDesc small_desc(convkit::Algorithm algorithm, convkit::Layout lay
   return d;
 }
 
-// Runs every algorithm in both layouts on the given values; returns the outputs concatenated.
+// Runs every algorithm in both layouts at 1 and 2 threads on constant tensors of the given values, and hands each
+// output to check.
 template <typename Check>
 void for_every_path(float input_value, float weight_value, Check check) {
   for (convkit::Algorithm algorithm : convkit_test::all_algorithms()) {
