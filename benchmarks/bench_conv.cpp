@@ -26,12 +26,12 @@
 #include <cstring>
 #include <exception>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "blas_core.hpp"
 #include "layer_suite.hpp"
+#include "measure.hpp"
 
 #ifndef CONVKIT_LAYER_SUITE
 #error "CONVKIT_LAYER_SUITE must be defined as the path of benchmarks/layers.txt"
@@ -63,10 +63,8 @@ Layer sgemm_layer() {
 }
 
 std::vector<float> random_floats(std::int64_t count, std::uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   std::vector<float> values(static_cast<std::size_t>(count));
-  for (float& value : values) value = uniform(generator);
+  convkit_bench::fill_random(values.data(), values.size(), seed);
   return values;
 }
 
