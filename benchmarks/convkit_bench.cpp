@@ -64,7 +64,7 @@ constexpr int kPeakSize = 2048;
 // Every algorithm, for parsing names (convkit::algorithm_name spells them) and for --help.
 constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto, convkit::Algorithm::Im2colGemm,
                                                  convkit::Algorithm::Gemm1x1, convkit::Algorithm::Direct,
-                                                 convkit::Algorithm::Reference};
+                                                 convkit::Algorithm::Winograd, convkit::Algorithm::Reference};
 
 bool is_toy(const Layer& layer) { return layer.name.rfind(kToyPrefix, 0) == 0; }
 
@@ -89,6 +89,7 @@ struct Config {
   std::vector<int> threads{1, 2};
   std::vector<convkit::Layout> layouts{convkit::Layout::NCHW};
   double min_time = 0.3;
+  convkit::MathMode math_mode = convkit::MathMode::Strict;  // of every convkit measurement; auto's choice depends on it
   std::string csv_path, json_path, svg_path;
   bool onednn = true;
   bool quiet = false;
@@ -115,6 +116,8 @@ void print_help(std::FILE* out) {
                "                        a layer an algorithm does not handle gets a '-' row\n"
                "  --threads=T,...       thread counts (default: 1,2)\n"
                "  --layout=L            nchw, nhwc (OHWI weights) or both (default: nchw)\n"
+               "  --math=M              strict or fast: the math mode of every convkit run; in fast mode auto\n"
+               "                        may choose Winograd (default: strict)\n"
                "  --min-time=SECONDS    time per measurement, at least three samples (default: 0.3)\n"
                "  --no-onednn           skip the oneDNN comparison%s\n"
                "Output (the table always goes to standard output):\n"
@@ -183,6 +186,7 @@ Config parse_options(int argc, char** argv) {
     kThreads,
     kLayout,
     kMinTime,
+    kMath,
     kCsv,
     kJson,
     kSvg,
@@ -196,6 +200,7 @@ Config parse_options(int argc, char** argv) {
                                     {"threads", required_argument, nullptr, kThreads},
                                     {"layout", required_argument, nullptr, kLayout},
                                     {"min-time", required_argument, nullptr, kMinTime},
+                                    {"math", required_argument, nullptr, kMath},
                                     {"csv", required_argument, nullptr, kCsv},
                                     {"json", required_argument, nullptr, kJson},
                                     {"svg", required_argument, nullptr, kSvg},
@@ -256,6 +261,14 @@ Config parse_options(int argc, char** argv) {
         break;
       case kMinTime:
         config.min_time = parse_seconds(value);
+        break;
+      case kMath:
+        if (value == "strict")
+          config.math_mode = convkit::MathMode::Strict;
+        else if (value == "fast")
+          config.math_mode = convkit::MathMode::Fast;
+        else
+          throw UsageError("--math: '" + value + "' is not strict or fast");
         break;
       case kCsv:
         config.csv_path = value;
@@ -406,7 +419,7 @@ struct Section {
 };
 
 Row measure_convkit(const Layer& nchw_layer, std::size_t layer_index, convkit::Layout layout,
-                    convkit::Algorithm algorithm, int threads, double min_time) {
+                    convkit::Algorithm algorithm, int threads, double min_time, convkit::MathMode math_mode) {
   Row row;
   row.layer = layer_index;
   row.layout = layout;
@@ -421,6 +434,7 @@ Row measure_convkit(const Layer& nchw_layer, std::size_t layer_index, convkit::L
     convkit::Options options;
     options.algorithm = algorithm;
     options.threads = threads;
+    options.math_mode = math_mode;
     const convkit::Plan plan(layer.desc, weights.data(), bias.data(), options);
     convkit_bench::AlignedArray<unsigned char> workspace(plan.workspace_size());
     row.chosen = plan.algorithm();
@@ -498,7 +512,7 @@ void measure_section(Section& section, const std::vector<Layer>& layers, const C
       for (const convkit::Algorithm algorithm : config.algorithms) {
         progress.begin(layer.name + " " + layout_name(layout) + " T" + std::to_string(section.threads) + " " +
                        convkit::algorithm_name(algorithm));
-        Row row = measure_convkit(layer, i, layout, algorithm, section.threads, config.min_time);
+        Row row = measure_convkit(layer, i, layout, algorithm, section.threads, config.min_time, config.math_mode);
         if (row.outcome == Outcome::Ok) {
           progress.end(gflops_text(convkit_bench::gflops_per_second(layer.flops(), row.timing.median)) + " (" +
                        convkit::algorithm_name(row.chosen) + ")");
@@ -859,13 +873,15 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
                                   ? std::string("--shape")
                                   : joined(
                                         context.suite_paths, [](const std::string& path) { return path; }, ", ");
-  std::printf("layers: %zu from %s; layouts %s; algorithms %s; min time %g s per measurement\n", layer_count,
+  std::printf("layers: %zu from %s; layouts %s; algorithms %s (%s math); min time %g s per measurement\n", layer_count,
               sources.c_str(),
               joined(config.layouts, [](convkit::Layout layout) { return std::string(layout_name(layout)); }).c_str(),
               joined(config.algorithms,
                      [](convkit::Algorithm algorithm) { return std::string(convkit::algorithm_name(algorithm)); })
                   .c_str(),
-              config.min_time);
+              config.math_mode == convkit::MathMode::Fast ? "fast" : "strict", config.min_time);
+  std::printf("GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
+              "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
   // Figures at T threads need T idle cores: a busy machine shows as many-fold slowdowns at the higher counts.
   if (context.load_average >= 0.5)
     std::printf("warning: the load average is %.2f: other processes use the cores, and the timings will show it\n",
@@ -904,6 +920,7 @@ Record context_record(const RunContext& context, const Config& config, const std
           {"load_average_end", load_average_end},
           {"threads", convkit_bench::json_array(threads)},
           {"min_time_s", config.min_time},
+          {"math_mode", std::string(config.math_mode == convkit::MathMode::Fast ? "fast" : "strict")},
           {"layer_suites", convkit_bench::json_array(paths)},
           {"peaks", convkit_bench::json_array(peaks)}};
 }

@@ -53,11 +53,13 @@ const AlgorithmEntry& reference_algorithm();
 const AlgorithmEntry& im2col_gemm_algorithm();
 const AlgorithmEntry& gemm_1x1_algorithm();
 const AlgorithmEntry& direct_algorithm();
+const AlgorithmEntry& winograd_algorithm();
 
 // Chooses the algorithm: the requested one, or for Auto the first of the ordered candidates that accepts the
-// problem (the reference, last, accepts all). Throws Error(Unsupported) when a requested algorithm declines.
+// problem (the reference, last, accepts all); the candidates with a larger error (Winograd) only in MathMode::Fast.
+// Throws Error(Unsupported) when a requested algorithm declines.
 // With the environment variable CONVKIT_VERBOSE set to 1, prints the choice and every candidate's reason to stderr.
-const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested);
+const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested, MathMode math_mode);
 
 // A one-line description of the problem for messages.
 std::string describe(const Problem& problem);

@@ -57,7 +57,7 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
   PlanState plan{problem, nullptr};
   validate_options(options);
   if (weights == nullptr) invalid("weights is null");
-  const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm);
+  const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm, options.math_mode);
   try {
     const KernelArguments arguments{plan.problem,      weights,           bias,
                                     options.activation, options.clamp_min, options.clamp_max,
@@ -132,7 +132,7 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {
   const detail::Problem problem = detail::make_problem(desc);
   detail::validate_options(options);
-  return detail::choose_algorithm(problem, options.algorithm).algorithm;
+  return detail::choose_algorithm(problem, options.algorithm, options.math_mode).algorithm;
 }
 
 #define CONVKIT_STRINGIFY_(x) #x
@@ -156,6 +156,8 @@ const char* algorithm_name(Algorithm algorithm) noexcept {
       return "gemm_1x1";
     case Algorithm::Direct:
       return "direct";
+    case Algorithm::Winograd:
+      return "winograd";
   }
   return "unknown";
 }

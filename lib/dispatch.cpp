@@ -4,7 +4,6 @@
 #include "algorithms.hpp"
 #include "error.hpp"
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,10 +12,16 @@ namespace convkit::detail {
 namespace {
 
 // gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. Then direct, which takes the shapes where
-// unfolding and a GEMM call cost more than the arithmetic (its auto_declines holds the measured thresholds), then
-// im2col_gemm for everything the BLAS can index, and the reference for the rest.
-std::array<const AlgorithmEntry*, 4> auto_candidates() {
-  return {&gemm_1x1_algorithm(), &direct_algorithm(), &im2col_gemm_algorithm(), &reference_algorithm()};
+// unfolding and a GEMM call cost more than the arithmetic (its auto_declines holds the measured thresholds), then in
+// the fast math mode only, Winograd for 3x3 stride-1 layers with enough channels, then im2col_gemm for everything
+// the BLAS can index, and the reference for the rest.
+// Null-terminated, built once (a call on the lesson's shapes takes well under a microsecond: no allocation here).
+const AlgorithmEntry* const* auto_candidates(MathMode math_mode) {
+  static const AlgorithmEntry* const strict[] = {&gemm_1x1_algorithm(), &direct_algorithm(), &im2col_gemm_algorithm(),
+                                                 &reference_algorithm(), nullptr};
+  static const AlgorithmEntry* const fast[] = {&gemm_1x1_algorithm(),     &direct_algorithm(),    &winograd_algorithm(),
+                                               &im2col_gemm_algorithm(), &reference_algorithm(), nullptr};
+  return math_mode == MathMode::Fast ? fast : strict;
 }
 
 const AlgorithmEntry& entry_of(Algorithm algorithm) {
@@ -29,6 +34,8 @@ const AlgorithmEntry& entry_of(Algorithm algorithm) {
       return gemm_1x1_algorithm();
     case Algorithm::Direct:
       return direct_algorithm();
+    case Algorithm::Winograd:
+      return winograd_algorithm();
     default:
       fail(Status::InternalError, "no entry for algorithm ", static_cast<int>(algorithm));
   }
@@ -53,7 +60,7 @@ std::string describe(const Problem& p) {
                 p.layout == Layout::NCHW ? " NCHW" : " NHWC");
 }
 
-const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested) {
+const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested, MathMode math_mode) {
   if (requested != Algorithm::Auto) {
     const AlgorithmEntry& entry = entry_of(requested);
     if (const DeclineReason reason = entry.declines(problem))
@@ -61,7 +68,8 @@ const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm request
     if (verbose()) std::fprintf(stderr, "convkit: %s (asked for) on %s\n", algorithm_name(requested), describe(problem).c_str());
     return entry;
   }
-  for (const AlgorithmEntry* candidate : auto_candidates()) {
+  for (const AlgorithmEntry* const* next = auto_candidates(math_mode); *next != nullptr; ++next) {
+    const AlgorithmEntry* candidate = *next;
     DeclineReason reason = candidate->declines(problem);
     if (reason == nullptr) reason = candidate->auto_declines(problem);
     if (reason == nullptr) {

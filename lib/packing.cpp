@@ -29,6 +29,40 @@ AlignedFloats pack_weights(const Problem& p, const float* weights, WeightsLayout
   return packed;
 }
 
+AlignedFloats pack_winograd_weights(const Problem& p, const float* weights, int tile) {
+  // G of F(2,3) and F(4,3) (Lavin & Gray, 2016): row r gives transformed tap r from the three kernel taps.
+  static constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                                       {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                       {0, 0, 1}};
+  const int t = tile + 2, points = t * t;
+  const auto g_at = [tile](int r, int k) { return tile == 4 ? kG4[r][k] : kG2[r][k]; };
+  const std::int64_t cg = p.group_in_channels, og = p.group_out_channels;
+  AlignedFloats packed = allocate_floats(static_cast<std::size_t>(p.groups * points * cg * og));
+  const bool ohwi = p.weights_layout == WeightsLayout::OHWI;
+  for (std::int64_t o = 0; o < p.out_channels; ++o) {
+    const std::int64_t group = o / og, go = o % og;
+    for (std::int64_t c = 0; c < cg; ++c) {
+      double w[3][3];
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j)
+          w[i][j] = weights[o * p.reduction + (ohwi ? (i * 3 + j) * cg + c : c * 9 + i * 3 + j)];
+      double gw[8][3];  // G w
+      for (int r = 0; r < t; ++r)
+        for (int j = 0; j < 3; ++j) gw[r][j] = g_at(r, 0) * w[0][j] + g_at(r, 1) * w[1][j] + g_at(r, 2) * w[2][j];
+      for (int r = 0; r < t; ++r)
+        for (int s = 0; s < t; ++s) {
+          const double u = gw[r][0] * g_at(s, 0) + gw[r][1] * g_at(s, 1) + gw[r][2] * g_at(s, 2);  // (G w G^T)[r][s]
+          packed[static_cast<std::size_t>(((group * points + r * t + s) * cg + c) * og + go)] = static_cast<float>(u);
+        }
+    }
+  }
+  return packed;
+}
+
 AlignedFloats copy_bias(const Problem& p, const float* bias) {
   if (bias == nullptr) return AlignedFloats{};
   AlignedFloats copy = allocate_floats(static_cast<std::size_t>(p.out_channels));

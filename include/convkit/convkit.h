@@ -47,7 +47,9 @@ typedef enum convkit_algorithm {
   CONVKIT_ALGORITHM_REFERENCE = 1,   /* plain loops; accepts every valid shape */
   CONVKIT_ALGORITHM_IM2COL_GEMM = 2, /* im2col (im2row for NHWC) + one BLAS GEMM per image and group */
   CONVKIT_ALGORITHM_GEMM_1X1 = 3,    /* 1x1 kernels only: a matrix product on the input as it lies */
-  CONVKIT_ALGORITHM_DIRECT = 4       /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
+  CONVKIT_ALGORITHM_DIRECT = 4,      /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
+  CONVKIT_ALGORITHM_WINOGRAD = 5     /* 3x3 stride 1 only, Winograd F(2x2)/F(4x4) as BLAS GEMMs; a larger error, so
+                                        AUTO uses it only in CONVKIT_MATH_FAST (README "Winograd": the bounds) */
 } convkit_algorithm;
 
 typedef enum convkit_activation {
@@ -68,8 +70,8 @@ typedef struct convkit_conv2d_desc {
   convkit_weights_layout weights_layout;
 } convkit_conv2d_desc;
 
-/* STRICT computes every product of the definition; FAST also allows transforms with a larger, documented error
-   (none exists yet: today both modes behave alike). */
+/* STRICT computes every product of the definition; FAST lets AUTO also choose transforms with a larger, documented
+   error (today Winograd, for 3x3 stride-1 layers; README "Winograd" states its error bounds). */
 typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 } convkit_math_mode;
 
 typedef struct convkit_options {
@@ -112,7 +114,7 @@ typedef struct convkit_tensor_sizes {
 convkit_status convkit_conv2d_tensor_sizes(const convkit_conv2d_desc* desc, convkit_tensor_sizes* sizes);
 
 /* A static name of the algorithm as used in benchmarks and messages ("auto", "reference", "im2col_gemm",
-   "gemm_1x1", "direct"), or "unknown". */
+   "gemm_1x1", "direct", "winograd"), or "unknown". */
 const char* convkit_algorithm_name(convkit_algorithm algorithm);
 
 /* Which BLAS convkit calls and which of its kernels run on this CPU. All strings are static. */
