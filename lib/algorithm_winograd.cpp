@@ -12,6 +12,12 @@
 // transforms add and scale values of different magnitudes): a fast-math algorithm, which `auto` only picks in
 // MathMode::Fast. README "Winograd" gives the measured error bounds, tested in tests/test_winograd.cpp.
 //
+// Layouts: the transforms read and write runs of channels. NHWC pixels are such runs. NCHW tiles are handled a tile
+// row at a time: the input rows under the row's tiles are first transposed into a small pixel-major buffer, and the
+// output tiles are written to one and transposed into the output planes. Gathering each pixel's channels straight
+// from the planes (as the transforms can) was measured 2.6x slower on vgg16_conv1_2: every vector then touches 16
+// planes, and the hardware prefetchers cannot follow hundreds of interleaved streams.
+//
 // Threads: the whole team works on each block, one level only: the tiles of the two transforms are shared out, and
 // so are the transform points' GEMMs (OpenBLAS single-threaded on each), with a barrier between the phases. The
 // block size depends on the problem only, never on the thread count, so results are the same for every count.
@@ -35,6 +41,9 @@ namespace {
 // V and M of one block take at most this much: the L2 cache of one core on the machine the choice was measured on
 // (Xeon, 1 MiB L2), half the workspace bound of the GEMM path.
 constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+
+// NCHW tile rows are staged this many tiles at a time. TODO
+constexpr std::int64_t kRowTiles = 64;
 
 // Read each time a kernel is made: overrides for tests and tuning, 0 when unset or invalid.
 std::int64_t environment_integer(const char* name) {
@@ -87,12 +96,39 @@ WinogradTiling choose_winograd_tiling(const Problem& p) {
   return tiling;
 }
 
+// target[j * target_ld + i] = source[i * source_ld + j] for i < rows, j < columns, in 16 x 16 blocks whose inner loop
+// walks the side with the larger stride contiguously: the NCHW side's stride is a plane (often a multiple of 4 KiB),
+// and stepping across planes element by element put every access in another page and the same cache set. That ran
+// at 4-5 cycles per float and took 55% of vgg16_conv1_2 NCHW.
+void transpose(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns, float* target,
+               std::int64_t target_ld) {
+  constexpr std::int64_t kBlock = 16;
+  for (std::int64_t i0 = 0; i0 < rows; i0 += kBlock) {
+    const std::int64_t i1 = std::min(rows, i0 + kBlock);
+    for (std::int64_t j0 = 0; j0 < columns; j0 += kBlock) {
+      const std::int64_t j1 = std::min(columns, j0 + kBlock);
+      if (source_ld >= target_ld) {
+        for (std::int64_t i = i0; i < i1; ++i)
+          for (std::int64_t j = j0; j < j1; ++j) target[j * target_ld + i] = source[i * source_ld + j];
+      } else {
+        for (std::int64_t j = j0; j < j1; ++j)
+          for (std::int64_t i = i0; i < i1; ++i) target[j * target_ld + i] = source[i * source_ld + j];
+      }
+    }
+  }
+}
+
 class WinogradKernel final : public Kernel {
  public:
   explicit WinogradKernel(const KernelArguments& args)
       : p_(args.problem),
         tiling_(choose_winograd_tiling(p_)),
         workers_(threads_worth_using(p_.flops(), args.threads)),
+        row_tiles_(std::min({tiling_.block_tiles, tiling_.tiles_w, kRowTiles})),
+        staging_floats_(p_.layout == Layout::NCHW
+                            ? std::max((tiling_.tile + 2) * (row_tiles_ * tiling_.tile + 2) * p_.group_in_channels,
+                                       tiling_.tile * row_tiles_ * tiling_.tile * p_.group_out_channels)
+                            : 0),
         weights_(pack_winograd_weights(p_, args.weights, tiling_.tile)),
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
@@ -102,16 +138,20 @@ class WinogradKernel final : public Kernel {
 
   Algorithm algorithm() const override { return Algorithm::Winograd; }
 
+  // V and M of a block, shared by the team, and each worker's staging buffer for NCHW tile rows.
   std::size_t workspace_bytes() const override {
     return static_cast<std::size_t>(tiling_.points * tiling_.block_tiles *
-                                    (p_.group_in_channels + p_.group_out_channels)) * sizeof(float);
+                                        (p_.group_in_channels + p_.group_out_channels) +
+                                    staging_floats_ * workers_) * sizeof(float);
   }
 
   void run(const float* input, float* output, void* workspace) const override {
     const std::int64_t cg = p_.group_in_channels, og = p_.group_out_channels, points = tiling_.points;
     float* const transformed_input = static_cast<float*>(workspace);                 // V: [point][tile][cg]
     float* const products = transformed_input + points * tiling_.block_tiles * cg;   // M: [point][tile][og]
+    float* const staging = products + points * tiling_.block_tiles * og;
     parallel_team(workers_, [&](int worker, int team) noexcept {
+      float* const stage = staging + staging_floats_ * static_cast<std::size_t>(worker);
       for (std::int64_t group = 0; group < p_.groups; ++group) {
         for (std::int64_t block = 0; block < tiling_.blocks; ++block) {
           const std::int64_t first = block * tiling_.block_tiles;
@@ -119,8 +159,10 @@ class WinogradKernel final : public Kernel {
           // The phases' barriers also keep blocks apart: a block's input transform overwrites V only after every
           // worker passed the previous block's second barrier (its GEMMs, the readers of V, are done), and its GEMMs
           // overwrite M only after the first barrier, which every worker reaches after its previous output transform.
-          for (std::int64_t b = count * worker / team; b < count * (worker + 1) / team; ++b)
-            transform_input(input, group, first + b, transformed_input + b * cg);
+          const std::int64_t mine_begin = first + count * worker / team, mine_end = first + count * (worker + 1) / team;
+          for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+            transform_input_row(input, group, row_begin, row_end, transformed_input + (row_begin - first) * cg, stage);
+          });
           team_barrier();
           for (std::int64_t point = points * worker / team; point < points * (worker + 1) / team; ++point) {
             sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
@@ -128,8 +170,9 @@ class WinogradKernel final : public Kernel {
                   products + point * tiling_.block_tiles * og, og);
           }
           team_barrier();
-          for (std::int64_t b = count * worker / team; b < count * (worker + 1) / team; ++b)
-            transform_output(products + b * og, group, first + b, output);
+          for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+            transform_output_row(products + (row_begin - first) * og, group, row_begin, row_end, output, stage);
+          });
         }
       }
     });
@@ -146,61 +189,117 @@ class WinogradKernel final : public Kernel {
             in_image % tiling_.tiles_w * tiling_.tile};
   }
 
-  void transform_input(const float* input, std::int64_t group, std::int64_t index, float* transformed) const {
-    const TilePosition tile = position(index);
-    const int t = tiling_.tile + 2;
-    const float* pixels[36];
-    const std::int64_t channel0 = group * p_.group_in_channels;
-    for (int i = 0; i < t; ++i) {
-      const std::int64_t y = tile.y + i - p_.pad_top;
-      for (int j = 0; j < t; ++j) {
-        const std::int64_t x = tile.x + j - p_.pad_left;
-        const bool inside = y >= 0 && y < p_.in_height && x >= 0 && x < p_.in_width;
-        pixels[i * t + j] = !inside ? nullptr
-                            : p_.layout == Layout::NCHW
-                                ? input + ((tile.image * p_.in_channels + channel0) * p_.in_height + y) * p_.in_width + x
-                                : input + ((tile.image * p_.in_height + y) * p_.in_width + x) * p_.in_channels + channel0;
-      }
+  // Calls body(begin, end) for each run of tiles [begin, end) within [first, last) that lies in one tile row of one
+  // image, at most row_tiles_ long.
+  template <class Body>
+  void for_each_tile_row(std::int64_t first, std::int64_t last, const Body& body) const {
+    while (first < last) {
+      const std::int64_t row_end = (first / tiling_.tiles_w + 1) * tiling_.tiles_w;
+      const std::int64_t end = std::min({last, row_end, first + row_tiles_});
+      body(first, end);
+      first = end;
     }
-    const WinogradInputTask task{tiling_.tile, pixels,
-                                 p_.layout == Layout::NCHW ? p_.in_pixels() : 1, p_.group_in_channels,
-                                 transformed, tiling_.block_tiles * p_.group_in_channels};
-    kernels_.input(task);
   }
 
-  void transform_output(const float* products, std::int64_t group, std::int64_t index, float* output) const {
-    const TilePosition tile = position(index);
-    const int m = tiling_.tile;
-    float* pixels[16];
-    const std::int64_t channel0 = group * p_.group_out_channels;
-    for (int i = 0; i < m; ++i) {
-      const std::int64_t y = tile.y + i;
-      for (int j = 0; j < m; ++j) {
-        const std::int64_t x = tile.x + j;
-        const bool inside = y < p_.out_height && x < p_.out_width;
-        pixels[i * m + j] =
-            !inside ? nullptr
-            : p_.layout == Layout::NCHW
-                ? output + ((tile.image * p_.out_channels + channel0) * p_.out_height + y) * p_.out_width + x
-                : output + ((tile.image * p_.out_height + y) * p_.out_width + x) * p_.out_channels + channel0;
-      }
+  // Input tiles [begin, end) of one tile row into V (tile `begin` at `transformed`, the others after it).
+  void transform_input_row(const float* input, std::int64_t group, std::int64_t begin, std::int64_t end,
+                           float* transformed, float* stage) const {
+    const TilePosition first = position(begin);
+    const int t = tiling_.tile + 2;
+    const std::int64_t cg = p_.group_in_channels, channel0 = group * cg;
+    const std::int64_t top = first.y - p_.pad_top, left = first.x - p_.pad_left;
+    const std::int64_t stage_width = (end - begin) * tiling_.tile + 2;  // pixels of a staged row
+    // The image's pixel (top + i, left + j): channel 0 of its run, with the stride between its channels.
+    const float* base;
+    std::int64_t row_stride, pixel_stride, channel_stride;
+    if (p_.layout == Layout::NHWC) {
+      base = input + ((first.image * p_.in_height + top) * p_.in_width + left) * p_.in_channels + channel0;
+      row_stride = p_.in_width * p_.in_channels, pixel_stride = p_.in_channels, channel_stride = 1;
+    } else {
+      stage_nchw_input(input + (first.image * p_.in_channels + channel0) * p_.in_pixels(), top, left, stage_width, stage);
+      base = stage;
+      row_stride = stage_width * cg, pixel_stride = cg, channel_stride = 1;
     }
-    const WinogradOutputTask task{m,
-                                  products,
-                                  tiling_.block_tiles * p_.group_out_channels,
-                                  p_.group_out_channels,
-                                  pixels,
-                                  p_.layout == Layout::NCHW ? p_.out_pixels() : 1,
-                                  bias_ ? bias_.get() + channel0 : nullptr,
-                                  activation_,
-                                  clamp_min_,
-                                  clamp_max_};
-    kernels_.output(task);
+    const float* pixels[36];
+    for (std::int64_t index = begin; index < end; ++index) {
+      const std::int64_t column = (index - begin) * tiling_.tile;
+      for (int i = 0; i < t; ++i) {
+        const bool row_inside = top + i >= 0 && top + i < p_.in_height;
+        for (int j = 0; j < t; ++j) {
+          const std::int64_t x = left + column + j;
+          pixels[i * t + j] = row_inside && x >= 0 && x < p_.in_width
+                                  ? base + i * row_stride + (column + j) * pixel_stride
+                                  : nullptr;
+        }
+      }
+      const WinogradInputTask task{tiling_.tile, pixels, channel_stride, cg,
+                                   transformed + (index - begin) * cg, tiling_.block_tiles * cg};
+      kernels_.input(task);
+    }
+  }
+
+  // The input pixels under a tile row, NCHW planes -> stage[(i * width + j) * Ci/g + c] for the pixels inside the image
+  // (the others are never read: the transform treats them as zeros).
+  void stage_nchw_input(const float* planes, std::int64_t top, std::int64_t left, std::int64_t width,
+                        float* stage) const {
+    const int t = tiling_.tile + 2;
+    const std::int64_t cg = p_.group_in_channels;
+    const std::int64_t j_begin = std::max<std::int64_t>(0, -left);
+    const std::int64_t j_end = std::min<std::int64_t>(width, p_.in_width - left);
+    if (j_begin >= j_end) return;
+    for (int i = 0; i < t; ++i) {
+      const std::int64_t y = top + i;
+      if (y < 0 || y >= p_.in_height) continue;
+      // (channel c, column j) -> (column j, channel c)
+      transpose(planes + y * p_.in_width + left + j_begin, p_.in_pixels(), cg, j_end - j_begin,
+                stage + (i * width + j_begin) * cg, cg);
+    }
+  }
+
+  // Output tiles [begin, end) of one tile row from M (tile `begin` at `products`), with bias and activation.
+  void transform_output_row(const float* products, std::int64_t group, std::int64_t begin, std::int64_t end,
+                            float* output, float* stage) const {
+    const TilePosition first = position(begin);
+    const int m = tiling_.tile;
+    const std::int64_t og = p_.group_out_channels, channel0 = group * og;
+    const std::int64_t stage_width = (end - begin) * m;
+    float* base;
+    std::int64_t row_stride, pixel_stride;
+    if (p_.layout == Layout::NHWC) {
+      base = output + ((first.image * p_.out_height + first.y) * p_.out_width + first.x) * p_.out_channels + channel0;
+      row_stride = p_.out_width * p_.out_channels, pixel_stride = p_.out_channels;
+    } else {
+      base = stage;
+      row_stride = stage_width * og, pixel_stride = og;
+    }
+    float* pixels[16];
+    for (std::int64_t index = begin; index < end; ++index) {
+      const std::int64_t column = (index - begin) * m;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j)
+          pixels[i * m + j] = first.y + i < p_.out_height && first.x + column + j < p_.out_width
+                                  ? base + i * row_stride + (column + j) * pixel_stride
+                                  : nullptr;
+      const WinogradOutputTask task{m, products + (index - begin) * og, tiling_.block_tiles * og, og, pixels, 1,
+                                    bias_ ? bias_.get() + channel0 : nullptr, activation_, clamp_min_, clamp_max_};
+      kernels_.output(task);
+    }
+    if (p_.layout == Layout::NCHW) {
+      // stage[(i * width + j) * Co/g + c] -> the output planes, for the pixels inside the output.
+      float* planes = output + (first.image * p_.out_channels + channel0) * p_.out_pixels();
+      const std::int64_t rows = std::min<std::int64_t>(m, p_.out_height - first.y);
+      const std::int64_t columns = std::min<std::int64_t>(stage_width, p_.out_width - first.x);
+      for (std::int64_t i = 0; i < rows; ++i)  // (column j, channel c) -> (channel c, column j)
+        transpose(stage + i * stage_width * og, og, columns, og,
+                  planes + (first.y + i) * p_.out_width + first.x, p_.out_pixels());
+    }
   }
 
   Problem p_;
   WinogradTiling tiling_;
   int workers_;
+  std::int64_t row_tiles_;       // the most tiles of one tile row handled at once
+  std::size_t staging_floats_;   // per worker: the pixels under row_tiles_ input or output tiles (NCHW only)
   AlignedFloats weights_;
   AlignedFloats bias_;
   Activation activation_;
