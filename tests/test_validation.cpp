@@ -85,7 +85,7 @@ std::vector<Case> invalid_cases() {
     cases.push_back({"activation " + std::to_string(bad),
                      [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.activation, bad); },
                      "activation"});
-  for (int bad : {5, -1, 99})
+  for (int bad : {6, -1, 99})
     cases.push_back({"algorithm " + std::to_string(bad),
                      [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.algorithm, bad); }, "algorithm"});
   cases.push_back({"clamp_min > clamp_max",
