@@ -13,6 +13,8 @@
 #error "define CONVKIT_ISA_NAMESPACE before including direct_kernels_impl.hpp"
 #endif
 
+#include "activation_impl.hpp"
+
 // Loops over register tiles must unroll completely, or the accumulators live in memory.
 #if defined(__clang__)
 #define CONVKIT_UNROLL _Pragma("unroll")
@@ -23,23 +25,6 @@
 #endif
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
-
-// The fused activation in registers; Task is any task with activation, clamp_min and clamp_max.
-template <class Batch, class Task>
-Batch activate_batch(Batch v, const Task& t) {
-  switch (t.activation) {
-    case Activation::Relu: {
-      const Batch zero(0.0f);
-      return xsimd::select(v < zero, zero, v);  // NaN stays NaN
-    }
-    case Activation::Clamp: {
-      const Batch lo(t.clamp_min), hi(t.clamp_max);
-      return xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
-    }
-    default:
-      return v;
-  }
-}
 
 template <class Arch>
 struct Direct {

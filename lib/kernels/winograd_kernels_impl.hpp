@@ -19,6 +19,8 @@
 #error "define CONVKIT_ISA_NAMESPACE before including winograd_kernels_impl.hpp"
 #endif
 
+#include "activation_impl.hpp"
+
 #if defined(__clang__)
 #define CONVKIT_WINOGRAD_UNROLL _Pragma("unroll")
 #elif defined(__GNUC__)
@@ -174,24 +176,9 @@ struct Winograd {
         for (int p = 0; p < M; ++p) {
           float* pixel = task.pixels[p * M + q];
           if (pixel != nullptr)
-            store(activate(y[p] + bias, task), pixel + c * task.channel_stride, out, count);
+            store(activate_batch(y[p] + bias, task), pixel + c * task.channel_stride, out, count);
         }
       }
-    }
-  }
-
-  static Batch activate(Batch v, const WinogradOutputTask& t) {
-    switch (t.activation) {
-      case Activation::Relu: {
-        const Batch zero(0.0f);
-        return xsimd::select(v < zero, zero, v);  // NaN stays NaN
-      }
-      case Activation::Clamp: {
-        const Batch lo(t.clamp_min), hi(t.clamp_max);
-        return xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
-      }
-      default:
-        return v;
     }
   }
 
