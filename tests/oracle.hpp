@@ -1,13 +1,38 @@
 // The tests' own oracle: the convolution's definition evaluated in double, independent of the library's code.
-// It also returns, per output, the sum of the absolute values of the products, which scales the tolerance.
+// It also returns, per output, the sum of the absolute values of the products, which scales the tolerance. The random
+// data and Winograd's error bound live here too, so that programs without doctest (the fuzzer) share them.
 #pragma once
 
 #include <convkit/convkit.hpp>
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace convkit_test {
+
+// The seed of every random tensor in the tests; printed by the test main.
+constexpr std::uint32_t kSeed = 20261123;
+
+inline std::vector<float> random_floats(std::size_t count, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 engine(seed);
+  std::uniform_real_distribution<float> uniform(lo, hi);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(engine);
+  return values;
+}
+
+// The error Winograd promises per output (README "Winograd's error"), for F(2x2,3x3) and F(4x4,3x3), as a fraction of
+// the largest |bias| + sum |products| among the outputs of the same channel within kWinogradReach pixels in each
+// direction (winograd_magnitude): the transforms mix a whole output tile, so an output's rounding error follows the
+// magnitudes of its tile, not its own (an output whose inputs are all padding gets the error of its neighbours).
+// The largest measured: on the suite's 3x3 layers with uniform data in [-1, 1] (test_winograd.cpp prints them)
+// 1.0e-7 and 2.5e-6, against 1.0e-7 for im2col_gemm; over the oracle sweeps, 5.2e-6 for F(4x4). The bounds leave a
+// factor of about 4 over those.
+inline double winograd_error_bound(int tile) { return tile == 2 ? 1e-6 : 2e-5; }
+
+// Outputs of one tile are at most this far apart (F(4x4): tiles of 4 x 4 pixels).
+constexpr std::int64_t kWinogradReach = 3;
 
 struct OracleValue {
   double value;      // bias + sum of products, before the activation
@@ -59,6 +84,21 @@ inline OracleValue oracle_at(const convkit::Conv2dDesc& d, const float* input, c
     }
   }
   return r;
+}
+
+// The scale of Winograd's error bound at output (n, o, y, x): the largest oracle magnitude among the outputs
+// (n, o, y', x') with |y' - y| and |x' - x| at most kWinogradReach.
+inline double winograd_magnitude(const convkit::Conv2dDesc& d, const float* input, const float* weights,
+                                 const float* bias, std::int64_t n, std::int64_t o, std::int64_t y, std::int64_t x) {
+  const OutputShape shape = oracle_output_shape(d);
+  double largest = 0;
+  for (std::int64_t yy = y - kWinogradReach; yy <= y + kWinogradReach; ++yy)
+    for (std::int64_t xx = x - kWinogradReach; xx <= x + kWinogradReach; ++xx)
+      if (yy >= 0 && yy < shape.height && xx >= 0 && xx < shape.width) {
+        const double m = oracle_at(d, input, weights, bias, n, o, yy, xx).magnitude;
+        largest = m > largest ? m : largest;
+      }
+  return largest;
 }
 
 inline double oracle_activate(double v, const convkit::Options& options) {

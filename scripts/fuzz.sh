@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fuzzes the C API with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer (tests/fuzz/fuzz_conv2d.cpp):
+# every valid problem checked against the oracle, every invalid one rejected with the output untouched.
+#   scripts/fuzz.sh            about a minute (CI)
+#   scripts/fuzz.sh 3600       an hour; any finding is written to build/fuzz/ as crash-*, and the run stops
+# Starts from the committed seed corpus (tests/fuzz/corpus) and adds what it finds to build/fuzz/corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+scripts/install-deps.sh clang libclang-rt-14-dev libomp-14-dev
+sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitizers" -DCMAKE_EXE_LINKER_FLAGS="$sanitizers" \
+  -DCONVKIT_FUZZ=ON -DCONVKIT_BUILD_TESTS=OFF -DCONVKIT_BUILD_BENCHMARKS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF \
+  -DCONVKIT_INSTALL=OFF -Wno-dev
+cmake --build build/fuzz -j "$(nproc)" --target fuzz_conv2d
+mkdir -p build/fuzz/corpus
+# One convkit thread per call (libFuzzer runs one input at a time; the sweeps cover the threads), and OpenMP kept
+# from spinning between calls.
+export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1
+cd build/fuzz
+./tests/fuzz/fuzz_conv2d -max_total_time="$seconds" -max_len=64 -timeout=20 -rss_limit_mb=4096 \
+  -print_final_stats=1 corpus ../../tests/fuzz/corpus

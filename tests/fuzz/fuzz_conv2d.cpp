@@ -1,0 +1,219 @@
+// libFuzzer target: bytes -> a convolution descriptor, options and small tensors -> the C API, one-shot or through a
+// plan. A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
+// name that declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer
+// CONVKIT_STATUS_INVALID_ARGUMENT with a message. Whatever fails leaves the output untouched. Any other outcome
+// aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
+//
+// Run by scripts/fuzz.sh (CI: about a minute; longer runs: scripts/fuzz.sh SECONDS).
+#include "../oracle.hpp"
+
+#include <convkit/convkit.h>
+#include <convkit/convkit.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+// Reads the input a byte at a time; past its end every read is 0.
+class Bytes {
+ public:
+  Bytes(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  std::uint8_t next() { return position_ < size_ ? data_[position_++] : 0; }
+  // A value in [lo, hi] most of the time, and now and then one just outside it (invalid on purpose).
+  std::int64_t field(std::int64_t lo, std::int64_t hi) {
+    const std::uint8_t b = next();
+    if (b == 255) return lo - 1;
+    if (b == 254) return hi + 1 + next() % 4;
+    return lo + b % (hi - lo + 1);
+  }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t position_ = 0;
+};
+
+// A C caller may store any int in an enum field; C++ may not hold an out-of-range value in the enum type, so such
+// fields are written and read as the ints they are.
+template <typename Enum>
+void store_int(Enum& field, std::int64_t value) {
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
+  const int v = static_cast<int>(value);
+  std::memcpy(&field, &v, sizeof v);
+}
+
+template <typename Enum>
+int load_int(const Enum& field) {
+  int v;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
+}
+
+[[noreturn]] void finding(const char* what, const convkit_conv2d_desc& d, const convkit_options& o) {
+  std::fprintf(stderr,
+               "FINDING: %s\n  N=%lld Ci=%lld H=%lld W=%lld Co=%lld K=%lldx%lld stride=%lld,%lld pad=%lld,%lld,%lld,%lld "
+               "dilation=%lld,%lld groups=%lld layout=%d weights=%d algorithm=%d activation=%d threads=%d math=%d\n"
+               "  last error: %s\n",
+               what, (long long)d.batch, (long long)d.in_channels, (long long)d.in_height, (long long)d.in_width,
+               (long long)d.out_channels, (long long)d.kernel_height, (long long)d.kernel_width,
+               (long long)d.stride_height, (long long)d.stride_width, (long long)d.pad_top, (long long)d.pad_left,
+               (long long)d.pad_bottom, (long long)d.pad_right, (long long)d.dilation_height,
+               (long long)d.dilation_width, (long long)d.groups, load_int(d.layout), load_int(d.weights_layout),
+               load_int(o.algorithm), load_int(o.activation), (int)o.threads, load_int(o.math_mode),
+               convkit_last_error());
+  std::abort();
+}
+
+// The API's rules (convkit.h), written again from the documentation.
+bool valid(const convkit_conv2d_desc& d, const convkit_options& o) {
+  if (d.batch <= 0 || d.in_channels <= 0 || d.in_height <= 0 || d.in_width <= 0 || d.out_channels <= 0) return false;
+  if (d.kernel_height <= 0 || d.kernel_width <= 0 || d.stride_height <= 0 || d.stride_width <= 0) return false;
+  if (d.dilation_height <= 0 || d.dilation_width <= 0 || d.groups <= 0) return false;
+  if (d.pad_top < 0 || d.pad_left < 0 || d.pad_bottom < 0 || d.pad_right < 0) return false;
+  if (d.in_channels % d.groups != 0 || d.out_channels % d.groups != 0) return false;
+  if (load_int(d.layout) != CONVKIT_LAYOUT_NCHW && load_int(d.layout) != CONVKIT_LAYOUT_NHWC) return false;
+  if (load_int(d.weights_layout) != CONVKIT_WEIGHTS_OIHW && load_int(d.weights_layout) != CONVKIT_WEIGHTS_OHWI)
+    return false;
+  if (d.dilation_height * (d.kernel_height - 1) + 1 > d.in_height + d.pad_top + d.pad_bottom) return false;
+  if (d.dilation_width * (d.kernel_width - 1) + 1 > d.in_width + d.pad_left + d.pad_right) return false;
+  if (load_int(o.algorithm) < CONVKIT_ALGORITHM_AUTO || load_int(o.algorithm) > CONVKIT_ALGORITHM_WINOGRAD) return false;
+  if (load_int(o.activation) < CONVKIT_ACTIVATION_NONE || load_int(o.activation) > CONVKIT_ACTIVATION_CLAMP)
+    return false;
+  if (o.threads < 0) return false;
+  if (load_int(o.activation) == CONVKIT_ACTIVATION_CLAMP && !(o.clamp_min <= o.clamp_max)) return false;
+  if (load_int(o.math_mode) != CONVKIT_MATH_STRICT && load_int(o.math_mode) != CONVKIT_MATH_FAST) return false;
+  return true;
+}
+
+convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
+  convkit::Conv2dDesc c;
+  c.batch = d.batch, c.in_channels = d.in_channels, c.in_height = d.in_height, c.in_width = d.in_width;
+  c.out_channels = d.out_channels, c.kernel_height = d.kernel_height, c.kernel_width = d.kernel_width;
+  c.stride_height = d.stride_height, c.stride_width = d.stride_width;
+  c.pad_top = d.pad_top, c.pad_left = d.pad_left, c.pad_bottom = d.pad_bottom, c.pad_right = d.pad_right;
+  c.dilation_height = d.dilation_height, c.dilation_width = d.dilation_width, c.groups = d.groups;
+  c.layout = static_cast<convkit::Layout>(d.layout);
+  c.weights_layout = static_cast<convkit::WeightsLayout>(d.weights_layout);
+  return c;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Bytes in(data, size);
+  convkit_conv2d_desc d;
+  convkit_conv2d_desc_init(&d);
+  d.batch = in.field(1, 2);
+  d.groups = in.field(1, 3);
+  d.in_channels = d.groups * in.field(1, 6);
+  d.out_channels = d.groups * in.field(1, 6);
+  if (in.next() % 8 == 0) d.in_channels += 1;  // groups that do not divide, now and then
+  d.in_height = in.field(1, 12);
+  d.in_width = in.field(1, 12);
+  d.kernel_height = in.field(1, 5);
+  d.kernel_width = in.field(1, 5);
+  d.stride_height = in.field(1, 3);
+  d.stride_width = in.field(1, 3);
+  d.dilation_height = in.field(1, 3);
+  d.dilation_width = in.field(1, 3);
+  d.pad_top = in.field(0, 3);
+  d.pad_left = in.field(0, 3);
+  d.pad_bottom = in.field(0, 3);
+  d.pad_right = in.field(0, 3);
+  store_int(d.layout, in.field(0, 1));
+  store_int(d.weights_layout, in.field(0, 1));
+  convkit_options o;
+  convkit_options_init(&o);
+  store_int(o.algorithm, in.field(0, 5));
+  store_int(o.activation, in.field(0, 2));
+  o.clamp_min = -0.5f + 0.01f * static_cast<float>(in.next() % 64);
+  o.clamp_max = -0.5f + 0.02f * static_cast<float>(in.next() % 64);
+  o.threads = static_cast<std::int32_t>(in.field(0, 3));
+  store_int(o.math_mode, in.field(0, 1));
+  const bool through_plan = in.next() % 2 == 1;
+  const bool with_bias = in.next() % 2 == 1;
+  const std::uint32_t seed = in.next() | (std::uint32_t{in.next()} << 8);
+
+  const bool expect_valid = valid(d, o);
+  // Sizes from the formula when valid; small fixed buffers otherwise (the call must not touch them).
+  std::int64_t out_h = 1, out_w = 1;
+  if (expect_valid) {
+    out_h = (d.in_height + d.pad_top + d.pad_bottom - d.dilation_height * (d.kernel_height - 1) - 1) / d.stride_height + 1;
+    out_w = (d.in_width + d.pad_left + d.pad_right - d.dilation_width * (d.kernel_width - 1) - 1) / d.stride_width + 1;
+  }
+  const auto count = [](std::int64_t v) { return static_cast<std::size_t>(v > 0 ? v : 1); };
+  const std::vector<float> x = convkit_test::random_floats(
+      expect_valid ? count(d.batch * d.in_channels * d.in_height * d.in_width) : 16, seed);
+  const std::vector<float> w = convkit_test::random_floats(
+      expect_valid ? count(d.out_channels * (d.in_channels / d.groups) * d.kernel_height * d.kernel_width) : 16,
+      seed + 1);
+  const std::vector<float> b = convkit_test::random_floats(expect_valid ? count(d.out_channels) : 16, seed + 2);
+  const std::size_t out_count = expect_valid ? count(d.batch * d.out_channels * out_h * out_w) : 16;
+  constexpr float kSentinel = -12345.0f;
+  std::vector<float> y(out_count + 16, kSentinel);
+
+  convkit_status status;
+  if (through_plan) {
+    convkit_plan* plan = nullptr;
+    status = convkit_plan_create(&d, w.data(), with_bias ? b.data() : nullptr, &o, &plan);
+    if (status == CONVKIT_STATUS_OK) {
+      if (plan == nullptr) finding("plan_create answered ok without a plan", d, o);
+      status = convkit_plan_run(plan, x.data(), y.data(), nullptr, 0);
+      convkit_plan_destroy(plan);
+    } else if (plan != nullptr) {
+      finding("plan_create failed but left a plan", d, o);
+    }
+  } else {
+    status = convkit_conv2d(&d, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), &o);
+  }
+
+  const bool untouched = [&] {
+    for (float v : y)
+      if (v != kSentinel) return false;
+    return true;
+  }();
+  if (!expect_valid) {
+    if (status != CONVKIT_STATUS_INVALID_ARGUMENT) finding("an invalid problem was not rejected as invalid", d, o);
+    if (convkit_last_error()[0] == '\0') finding("a rejection without a message", d, o);
+    if (!untouched) finding("a rejected call wrote to the output", d, o);
+    return 0;
+  }
+  if (status == CONVKIT_STATUS_UNSUPPORTED && load_int(o.algorithm) != CONVKIT_ALGORITHM_AUTO) {
+    if (!untouched) finding("an unsupported call wrote to the output", d, o);
+    return 0;
+  }
+  if (status != CONVKIT_STATUS_OK) finding("a valid problem failed", d, o);
+  for (std::size_t i = out_count; i < y.size(); ++i)
+    if (y[i] != kSentinel) finding("a write past the output", d, o);
+
+  const convkit::Conv2dDesc cd = to_cpp(d);
+  convkit::Options co;
+  co.activation = static_cast<convkit::Activation>(load_int(o.activation));
+  co.clamp_min = o.clamp_min;
+  co.clamp_max = o.clamp_max;
+  convkit_algorithm used = CONVKIT_ALGORITHM_AUTO;
+  if (convkit_conv2d_algorithm(&d, &o, &used) != CONVKIT_STATUS_OK) finding("the algorithm query failed", d, o);
+  const double bound = used == CONVKIT_ALGORITHM_WINOGRAD ? convkit_test::winograd_error_bound(4) : 1e-4;
+  for (std::int64_t n = 0; n < d.batch; ++n)
+    for (std::int64_t c = 0; c < d.out_channels; ++c)
+      for (std::int64_t yy = 0; yy < out_h; ++yy)
+        for (std::int64_t xx = 0; xx < out_w; ++xx) {
+          const convkit_test::OracleValue want =
+              convkit_test::oracle_at(cd, x.data(), w.data(), with_bias ? b.data() : nullptr, n, c, yy, xx);
+          const double expected = convkit_test::oracle_activate(want.value, co);
+          const double got = y[static_cast<std::size_t>(
+              convkit_test::tensor_offset(cd.layout, d.out_channels, out_h, out_w, n, c, yy, xx))];
+          const double scale = used == CONVKIT_ALGORITHM_WINOGRAD
+                                   ? convkit_test::winograd_magnitude(cd, x.data(), w.data(),
+                                                                      with_bias ? b.data() : nullptr, n, c, yy, xx)
+                                   : want.magnitude;
+          if (!(std::fabs(got - expected) <= bound * scale)) finding("a result off the oracle", d, o);
+        }
+  return 0;
+}
