@@ -12,13 +12,9 @@
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
 // unfolds, so it is the honest measure of the unfolding design on every shape.
 //
-// Threads: one level only, convkit's. OpenBLAS is always called single-threaded, from convkit's workers:
-//   - split: tiles are dealt out to the workers, each with its own buffer (many tiles);
-//   - shared: the whole team works on one tile at a time: each worker unfolds a share of its pixels into the one
-//     buffer, then multiplies a block of output channels (few tiles: one image of a late ResNet stage).
-// OpenBLAS's own threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's
-// would not. At 2 threads this runs at 0.83-1.05x of OpenBLAS threading the whole image's GEMM on the suite's 3x3
-// layers (convkit_bench; the per-shape measurements are in choose_gemm_tiling).
+// Threads: one level only, convkit's. OpenBLAS is always called single-threaded, from convkit's workers, which are
+// dealt units of (tile, block of output channels), each worker with its own buffer (gemm_tiling.hpp). OpenBLAS's own
+// threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's would not.
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
 #include "blas.hpp"
@@ -58,53 +54,27 @@ class GemmKernel final : public Kernel {
 
   void run(const float* input, float* output, void* workspace) const override {
     float* buffers = static_cast<float*>(workspace);
-    if (!tiling_.shared) {
-      parallel_for(tiling_.workers, tiling_.tile_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
-        float* buffer = buffers + tiling_.buffer_floats * static_cast<std::size_t>(worker);
-        for (std::int64_t index = begin; index < end; ++index) {
-          const Tile tile = tile_at(index);
-          unfold(input, tile, tile.begin, tile.end, buffer);
-          multiply(input, output, tile, buffer, 0, p_.group_out_channels);
-        }
-      });
-      return;
-    }
-    parallel_team(tiling_.workers, [&](int worker, int team) noexcept {
-      for (std::int64_t index = 0; index < tiling_.tile_count(); ++index) {
+    parallel_for(tiling_.workers, tiling_.unit_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
+      float* buffer = buffers + tiling_.buffer_floats * static_cast<std::size_t>(worker);
+      std::int64_t unfolded = -1;  // the tile now in this worker's buffer
+      for (std::int64_t unit = begin; unit < end; ++unit) {
+        const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
         const Tile tile = tile_at(index);
-        if (unfold_) {
-          unfold(input, tile, tile.begin + tile.size() * worker / team, tile.begin + tile.size() * (worker + 1) / team,
-                 buffers);
-          team_barrier();
-        }
-        const ChannelBlock block = channel_block(worker, team);
-        if (block.begin < block.end) multiply(input, output, tile, buffers, block.begin, block.end);
-        if (unfold_) team_barrier();  // the buffer is refilled for the next tile only when everyone is done with it
+        if (index != unfolded) unfold(input, tile, tile.begin, tile.end, buffer);
+        unfolded = index;
+        const std::int64_t c0 = block * tiling_.channel_block;
+        multiply(input, output, tile, buffer, c0, std::min(c0 + tiling_.channel_block, p_.group_out_channels));
       }
     });
   }
 
  private:
-  struct ChannelBlock {
-    std::int64_t begin, end;
-  };
-
   Tile tile_at(std::int64_t index) const {
     const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
     const std::int64_t begin = t * tiling_.tile_pixels;
     const std::int64_t end = begin + tiling_.tile_pixels < tiling_.matrix_pixels ? begin + tiling_.tile_pixels
                                                                                  : tiling_.matrix_pixels;
     return {matrix / p_.groups, matrix % p_.groups, begin, end};
-  }
-
-  // Worker w of a shared tile computes output channels [begin, end) of the group: blocks in multiples of 16, the
-  // width of the BLAS's micro-kernel, so that no block leaves the kernel a ragged edge but the last.
-  ChannelBlock channel_block(int worker, int team) const {
-    const std::int64_t blocks = ceil_div(p_.group_out_channels, kChannelGrain);
-    const std::int64_t begin = blocks * worker / team * kChannelGrain;
-    const std::int64_t end = blocks * (worker + 1) / team * kChannelGrain;
-    return {begin < p_.group_out_channels ? begin : p_.group_out_channels,
-            end < p_.group_out_channels ? end : p_.group_out_channels};
   }
 
   // Unfolds pixels [begin, end) of the tile into their place in its K x size (NCHW) or size x K (NHWC) buffer.
@@ -150,8 +120,6 @@ class GemmKernel final : public Kernel {
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }
-
-  static constexpr std::int64_t kChannelGrain = 16;
 
   Problem p_;
   Algorithm algorithm_;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 namespace convkit::detail {
 namespace {
@@ -26,8 +25,10 @@ constexpr std::int64_t kMinTilePixels = 32;
 constexpr std::int64_t kMaxTilePixels = 1024;
 // Tile widths are rounded to the micro-kernel's grain so that only the matrix's last tile has a ragged edge.
 constexpr std::int64_t kPixelGrain = 16;
-// The fewest output channels per worker for which a tile is shared by the team (see choose_gemm_tiling).
-constexpr std::int64_t kSharedMinChannelsPerWorker = 128;
+// Images with fewer tiles than this are also cut along the output channels (see choose_gemm_tiling).
+constexpr std::int64_t kBalancedUnits = 4;
+constexpr std::int64_t kMinBlockChannels = 128;
+constexpr std::int64_t kChannelGrain = 16;
 
 std::int64_t environment_integer(const char* name) {
   const char* value = std::getenv(name);
@@ -57,27 +58,24 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
   t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
 
-  // Tiles are dealt out to the workers when they balance over the team (a multiple of it, or enough that the
-  // remnant is small). Otherwise a group with many output channels shares each tile among the whole team, which
-  // keeps every GEMM as wide as the image allows; a group with few is cut into more tiles, a multiple of the team,
-  // because the shared form splits the channels, and with few per worker each one repacks the whole panel for a
-  // thin product. Measured at 2 threads against OpenBLAS's threaded GEMM on the whole image: resnet50_res5_3x3
-  // (512 channels) shared 175 GFLOP/s (0.98x), dealt out 129; resnet50_res3_3x3 (128) dealt out 203 (0.82x),
-  // shared 152-171; resnet50_res2_3x3 (64) dealt out 166, shared 111.
+  // The work is dealt out in units of (tile, block of output channels), and the units depend on the problem only,
+  // never on the thread count: each GEMM call has the same shape whatever the team, so results are the same bits for
+  // every thread count (OpenBLAS rounds differently when a product's shape changes). An image with fewer tiles than
+  // kBalancedUnits has its output channels cut into blocks too (at least kMinBlockChannels each, a multiple of the
+  // micro-kernel's 16), so that up to that many workers share it; a worker that meets the same tile again reuses its
+  // unfolded panel. Measured with convkit_bench, GFLOP/s at 1 / 2 threads, NCHW, against the previous design, whose
+  // tiles and channel split followed the team (and whose results differed in the last bits between thread counts):
+  // resnet50_res3_3x3 124 / 213 (was 114 / 212), res4_3x3 113 / 207 (121 / 207), res5_3x3 84 / 161 (91 / 178):
+  // the late stages pay up to 10% for bitwise reproducibility.
   const int team = threads_worth_using(p.flops(), threads);
-  const bool balanced = t.tile_count() % team == 0 || t.tile_count() >= 4 * static_cast<std::int64_t>(team);
-  t.shared = !balanced && p.group_out_channels >= kSharedMinChannelsPerWorker * team;
-  if (!balanced && !t.shared && forced_tile == 0) {
-    std::int64_t tiles = t.tiles_per_matrix;
-    while ((t.matrices * tiles) % team != 0 && tiles < t.matrix_pixels) ++tiles;
-    t.tile_pixels = std::max<std::int64_t>(1, ceil_div(t.matrix_pixels, tiles));
-    t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
-  }
-  if (const char* forced = std::getenv("CONVKIT_GEMM_TEAM"); forced != nullptr) {
-    if (std::strcmp(forced, "shared") == 0) t.shared = team > 1;
-    if (std::strcmp(forced, "split") == 0) t.shared = false;
-  }
-  t.workers = t.shared ? team : team_size(team, t.tile_count());
+  std::int64_t blocks = 1;
+  if (t.tile_count() < kBalancedUnits)
+    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
+  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_CHANNEL_BLOCK"); forced > 0)
+    blocks = ceil_div(p.group_out_channels, forced);
+  t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
+  t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
+  t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
   return t;
 }

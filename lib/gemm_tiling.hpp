@@ -17,22 +17,24 @@ struct GemmTiling {
   std::int64_t matrices;          // images * groups (groups when folded)
   std::int64_t tile_pixels;       // pixels per tile (the last tile of a matrix may be shorter)
   std::int64_t tiles_per_matrix;  // ceil(matrix_pixels / tile_pixels)
-  bool shared;                    // the whole team computes each tile together (else tiles are dealt out)
+  std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block)
+  std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
   std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)
 
   std::int64_t tile_count() const { return matrices * tiles_per_matrix; }
-  // One buffer for the shared team, one per worker otherwise.
-  std::size_t workspace_bytes() const {
-    return buffer_floats * sizeof(float) * static_cast<std::size_t>(shared ? 1 : workers);
-  }
+  // A unit of work: a block of output channels of one tile.
+  std::int64_t unit_count() const { return tile_count() * channel_blocks; }
+  // One buffer per worker.
+  std::size_t workspace_bytes() const { return buffer_floats * sizeof(float) * static_cast<std::size_t>(workers); }
 };
 
 // The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the
 // workspace; otherwise it is read in place, and an NHWC batch is then one matrix of N*H*W rows.
-// Two environment variables override the choice, for tests and tuning, read each time a plan is made:
-//   CONVKIT_GEMM_TILE_PIXELS=n   tiles of n pixels (capped by the workspace bound)
-//   CONVKIT_GEMM_TEAM=split|shared
+// The tiling depends on the problem only, not on `threads` (which sets `workers`): results are the same bits for every
+// thread count. Two environment variables override the choice, for tests and tuning, read each time a plan is made:
+//   CONVKIT_GEMM_TILE_PIXELS=n     tiles of n pixels (capped by the workspace bound)
+//   CONVKIT_GEMM_CHANNEL_BLOCK=n   units of n output channels
 GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
 
 }  // namespace convkit::detail
