@@ -134,7 +134,14 @@ static void test_version(void) {
   EXPECT(CONVKIT_VERSION == CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH);
 }
 
+/* C may hold any int in an enum; the names of values out of range are "unknown". */
+static void test_unknown_enum_names(void) {
+  EXPECT(strcmp(convkit_status_string((convkit_status)42), "unknown status") == 0);
+  EXPECT(strcmp(convkit_algorithm_name((convkit_algorithm)17), "unknown") == 0);
+}
+
 int main(void) {
+  test_unknown_enum_names();
   test_one_shot();
   test_plan();
   test_same_padding();

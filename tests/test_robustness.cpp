@@ -149,7 +149,10 @@ TEST_CASE("stress: many plans run from many threads at once, every result checke
   CHECK(mismatches == 0);
   CHECK(calls > callers);
   // The same plans, the same buffers: nothing may accumulate. 16 MiB of slack for the allocator's caches.
+  // (AddressSanitizer holds freed memory in quarantine, so there the leak checker stands in for this check.)
+#if !defined(__SANITIZE_ADDRESS__)
   if (resident_after_warmup > 0) CHECK(resident_end <= resident_after_warmup + (std::size_t{16} << 20));
+#endif
 }
 
 TEST_CASE("the same bits from run to run and for every thread count, on every algorithm") {

@@ -329,17 +329,20 @@ TEST_CASE("status and algorithm names") {
   CHECK(std::string(convkit_status_string(CONVKIT_STATUS_UNSUPPORTED)) == "unsupported");
   CHECK(std::string(convkit_status_string(CONVKIT_STATUS_OUT_OF_MEMORY)) == "out of memory");
   CHECK(std::string(convkit_status_string(CONVKIT_STATUS_INTERNAL_ERROR)) == "internal error");
-  convkit_status unknown;
-  store_int(unknown, 42);
-  CHECK(std::string(convkit_status_string(unknown)) == "unknown status");
+  // Out-of-range values ("unknown status", "unknown") are checked from C (test_c99.c): in C++ merely passing an enum
+  // that holds 42 is undefined behaviour, which UndefinedBehaviorSanitizer reports.
   CHECK(std::string(convkit_algorithm_name(CONVKIT_ALGORITHM_IM2COL_GEMM)) == "im2col_gemm");
   CHECK(std::string(convkit::algorithm_name(convkit::Algorithm::Gemm1x1)) == "gemm_1x1");
-  convkit_algorithm bad;
-  store_int(bad, 17);
-  CHECK(std::string(convkit_algorithm_name(bad)) == "unknown");
 }
 
-TEST_CASE("a huge but valid problem answers out of memory, and the process goes on") {
+// AddressSanitizer's operator new reports a failed allocation and aborts instead of throwing std::bad_alloc.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+TEST_CASE("a huge but valid problem answers out of memory, and the process goes on" * doctest::skip(kAddressSanitizer)) {
   // Within the BLAS's 32-bit sizes, but the weights im2col_gemm packs (2^20 x 3.2e6 floats, 13 TB) cannot be
   // allocated. (The unfolded input cannot be the culprit: its tiles are bounded whatever the image size.)
   convkit_conv2d_desc d;
