@@ -154,6 +154,112 @@ void run_plan(benchmark::State& state, const Layer& layer, convkit::Algorithm al
   }
 }
 
+// GoogLeNet's inception 3a block reads a 192 x 28 x 28 input with three 1x1 projections: to 64 channels (a branch
+// of the block's output), to 96 (then a 3x3 to 128) and to 16 (then a 5x5 to 32). They read the same input, so one
+// concatenated plan computes all three as one GEMM of 176 output channels.
+//   BM_Inception3a/projections_fused/<layout>/threads:T      the three 1x1s as one concatenated plan
+//   BM_Inception3a/projections_separate/<layout>/threads:T   three plans, one after the other
+//   BM_Inception3a/block_fused/nchw/threads:T                the fused projections, then the 3x3 and the 5x5 on
+//                                                            their channel slices (contiguous in NCHW, batch 1)
+//   BM_Inception3a/block_separate/nchw/threads:T             five plans
+// GFLOPs counts the projections' (or the block's) flops.
+struct Inception3a {
+  static convkit::Conv2dDesc conv(std::int64_t in, std::int64_t out, std::int64_t kernel, convkit::Layout layout) {
+    convkit::Conv2dDesc d;
+    d.batch = 1;
+    d.in_channels = in;
+    d.in_height = d.in_width = 28;
+    d.out_channels = out;
+    d.kernel_height = d.kernel_width = kernel;
+    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
+    d.layout = layout;
+    d.weights_layout = layout == convkit::Layout::NHWC ? convkit::WeightsLayout::OHWI : convkit::WeightsLayout::OIHW;
+    return d;
+  }
+  static double flops(const convkit::Conv2dDesc& d) {
+    return 2.0 * static_cast<double>(convkit::tensor_sizes(d).output) * static_cast<double>(d.in_channels) *
+           static_cast<double>(d.kernel_height * d.kernel_width);
+  }
+};
+
+void run_inception(benchmark::State& state, convkit::Layout layout, bool fused, bool whole_block, int threads) {
+  try {
+    const convkit::Options options = options_for(convkit::Algorithm::Auto, threads);
+    const std::vector<convkit::Conv2dDesc> projections{Inception3a::conv(192, 64, 1, layout),
+                                                       Inception3a::conv(192, 96, 1, layout),
+                                                       Inception3a::conv(192, 16, 1, layout)};
+    const convkit::Conv2dDesc conv3 = Inception3a::conv(96, 128, 3, layout), conv5 = Inception3a::conv(16, 32, 5, layout);
+    const std::vector<float> input = random_floats(192 * 28 * 28, 1);
+    std::vector<std::vector<float>> weights;
+    for (const convkit::Conv2dDesc& d : projections) weights.push_back(random_floats(convkit::tensor_sizes(d).weights, 2));
+    const std::vector<float> bias = random_floats(96, 3);
+    const std::vector<float> weights3 = random_floats(convkit::tensor_sizes(conv3).weights, 4);
+    const std::vector<float> weights5 = random_floats(convkit::tensor_sizes(conv5).weights, 5);
+    const convkit::Plan plan3(conv3, weights3.data(), bias.data(), options), plan5(conv5, weights5.data(), bias.data(), options);
+    std::vector<float> projected(176 * 28 * 28), out3(128 * 28 * 28), out5(32 * 28 * 28);
+    const std::int64_t pixels = 28 * 28;
+    double flops = 0;
+    for (const convkit::Conv2dDesc& d : projections) flops += Inception3a::flops(d);
+    if (whole_block) flops += Inception3a::flops(conv3) + Inception3a::flops(conv5);
+
+    std::vector<convkit::Plan> plans;
+    if (fused) {
+      std::vector<convkit::ConcatBranch> branches;
+      for (std::size_t b = 0; b < 3; ++b) branches.push_back({projections[b], weights[b].data(), bias.data()});
+      plans.emplace_back(branches, options);
+      state.SetLabel(plans.back().description());
+    } else {
+      for (std::size_t b = 0; b < 3; ++b) plans.emplace_back(projections[b], weights[b].data(), bias.data(), options);
+    }
+    std::size_t workspace_bytes = std::max(plan3.workspace_size(), plan5.workspace_size());
+    for (const convkit::Plan& plan : plans) workspace_bytes = std::max(workspace_bytes, plan.workspace_size());
+    std::vector<unsigned char> workspace(workspace_bytes);
+    // Separate plans write their own tensors; the block's 3x3 and 5x5 read the reductions from there.
+    std::vector<float> separate64(64 * pixels), separate96(96 * pixels), separate16(16 * pixels);
+    float* separate_outputs[3] = {separate64.data(), separate96.data(), separate16.data()};
+    for (auto _ : state) {
+      const float* reduced96;
+      const float* reduced16;
+      if (fused) {
+        plans[0].run(input.data(), projected.data(), workspace.data(), workspace.size());
+        reduced96 = projected.data() + 64 * pixels;  // a channel slice of an NCHW image is contiguous
+        reduced16 = projected.data() + 160 * pixels;
+      } else {
+        for (std::size_t b = 0; b < 3; ++b)
+          plans[b].run(input.data(), separate_outputs[b], workspace.data(), workspace.size());
+        reduced96 = separate96.data();
+        reduced16 = separate16.data();
+      }
+      if (whole_block) {
+        plan3.run(reduced96, out3.data(), workspace.data(), workspace.size());
+        plan5.run(reduced16, out5.data(), workspace.data(), workspace.size());
+      }
+      benchmark::ClobberMemory();
+    }
+    state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  } catch (const convkit::Error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+void register_inception_benchmarks() {
+  for (const int threads : kThreadCounts) {
+    for (const convkit::Layout layout : {convkit::Layout::NCHW, convkit::Layout::NHWC}) {
+      const std::string layout_name = layout == convkit::Layout::NCHW ? "nchw" : "nhwc";
+      for (const bool fused : {true, false}) {
+        for (const bool whole_block : {false, true}) {
+          if (whole_block && layout == convkit::Layout::NHWC) continue;  // NHWC slices are not contiguous
+          const std::string name = std::string("BM_Inception3a/") + (whole_block ? "block_" : "projections_") +
+                                   (fused ? "fused/" : "separate/") + layout_name + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [layout, fused, whole_block, threads](benchmark::State& state) {
+            run_inception(state, layout, fused, whole_block, threads);
+          })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+}
+
 bool has_flag(int argc, char** argv, const char* flag) {
   const std::size_t length = std::strlen(flag);
   for (int i = 1; i < argc; ++i) {
@@ -282,6 +388,7 @@ int main(int argc, char** argv) {
   }
 
   register_benchmarks(suite, peaks);
+  register_inception_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -7,6 +7,7 @@
 #include "error.hpp"
 #include "kernels/direct_kernels.hpp"
 #include "memory.hpp"
+#include "plan.hpp"
 #include "problem.hpp"
 
 #include <cstdint>
@@ -46,15 +47,9 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc) {
 
 namespace detail {
 
-// What a convkit::Plan holds: the validated problem and the kernel its algorithm bound to it.
-struct PlanState {
-  Problem problem;
-  std::unique_ptr<Kernel> kernel;
-};
-
 PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
                     bool borrow_weights) {
-  PlanState plan{problem, nullptr};
+  PlanState plan{problem, nullptr, ""};
   validate_options(options);
   if (weights == nullptr) invalid("weights is null");
   const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm, options.math_mode);
@@ -63,6 +58,7 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
                                     options.activation, options.clamp_min, options.clamp_max,
                                     resolve_threads(options), borrow_weights};
     plan.kernel = entry.create(arguments);
+    plan.description = algorithm_name(plan.kernel->algorithm());
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while preparing ", algorithm_name(entry.algorithm), " for ",
          describe(plan.problem));
@@ -70,7 +66,6 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
   return plan;
 }
 
-// Runs a plan on buffers already checked.
 void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
   const std::size_t bytes = plan.kernel->workspace_bytes();
   if (workspace != nullptr) {
@@ -102,6 +97,8 @@ struct Plan::Impl : detail::PlanState {};
 Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options)
     : impl_(std::make_unique<Impl>(
           Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false)})) {}
+Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options)
+    : impl_(std::make_unique<Impl>(Impl{detail::make_concat_plan(branches.data(), branches.size(), options)})) {}
 Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
@@ -111,6 +108,8 @@ std::size_t Plan::workspace_size() const noexcept {
 }
 
 Algorithm Plan::algorithm() const noexcept { return impl_->kernel->algorithm(); }
+
+const std::string& Plan::description() const noexcept { return impl_->description; }
 
 void Plan::run(const float* input, float* output, void* workspace, std::size_t workspace_size) const {
   if (input == nullptr) detail::invalid("input is null");

@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -52,6 +53,29 @@ convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
   desc.groups = d.groups;
   desc.layout = read_enum<convkit::Layout>(d.layout);
   desc.weights_layout = read_enum<convkit::WeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit_conv2d_desc from_cpp(const convkit::Conv2dDesc& d) {
+  convkit_conv2d_desc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_height = d.in_height;
+  desc.in_width = d.in_width;
+  desc.out_channels = d.out_channels;
+  desc.kernel_height = d.kernel_height;
+  desc.kernel_width = d.kernel_width;
+  desc.stride_height = d.stride_height;
+  desc.stride_width = d.stride_width;
+  desc.pad_top = d.pad_top;
+  desc.pad_left = d.pad_left;
+  desc.pad_bottom = d.pad_bottom;
+  desc.pad_right = d.pad_right;
+  desc.dilation_height = d.dilation_height;
+  desc.dilation_width = d.dilation_width;
+  desc.groups = d.groups;
+  desc.layout = static_cast<convkit_layout>(static_cast<int>(d.layout));
+  desc.weights_layout = static_cast<convkit_weights_layout>(static_cast<int>(d.weights_layout));
   return desc;
 }
 
@@ -171,6 +195,30 @@ convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float*
   });
 }
 
+convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, const float* const* weights,
+                                          const float* const* biases, size_t count, const convkit_options* options,
+                                          convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (count == 0) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "count = 0: a concatenated plan needs at least one branch");
+  if (descs == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "descs is null");
+  if (weights == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "weights is null");
+  return guarded([&] {
+    std::vector<convkit::ConcatBranch> branches(count);
+    for (size_t b = 0; b < count; ++b) {
+      branches[b].desc = to_cpp(descs[b]);
+      branches[b].weights = weights[b];
+      branches[b].bias = biases != nullptr ? biases[b] : nullptr;
+    }
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *plan = new convkit_plan{convkit::Plan(branches, cpp_options)};
+  });
+}
+
+const char* convkit_plan_description(const convkit_plan* plan) {
+  return plan != nullptr ? plan->plan.description().c_str() : "";
+}
+
 size_t convkit_plan_workspace_size(const convkit_plan* plan) {
   return plan != nullptr ? plan->plan.workspace_size() : 0;
 }
@@ -252,6 +300,33 @@ void convkit_get_blas_info(convkit_blas_info* info) {
     info->library = info->core = info->recommended_core = "";
     info->degraded = 0;
   }
+}
+
+convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const float* first_weights,
+                                      const float* first_bias, const convkit_conv2d_desc* second,
+                                      const float* second_weights, const float* second_bias,
+                                      convkit_conv2d_desc* composed, float* composed_weights, float* composed_bias) {
+  if (first == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "first is null");
+  if (second == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "second is null");
+  if (composed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "composed is null");
+  return guarded([&] {
+    const convkit::Conv2dDesc a = to_cpp(*first), b = to_cpp(*second);
+    if (composed_weights == nullptr) {
+      *composed = from_cpp(convkit::compose(a, b));
+      return;
+    }
+    // Validate the descriptors first, so that their errors come before this one, as in descriptor-only mode.
+    convkit::compose(a, b);
+    if (composed_bias == nullptr && (first_bias != nullptr || second_bias != nullptr))
+      throw convkit::Error(convkit::Status::InvalidArgument,
+                           std::string("composed_bias is null but ") + (first_bias != nullptr ? "first" : "second") +
+                               "_bias is not; composed_bias may be NULL only when both biases are");
+    const convkit::Composition result = convkit::compose(a, first_weights, first_bias, b, second_weights, second_bias);
+    // Nothing below can fail: the outputs are written all or not at all.
+    std::memcpy(composed_weights, result.weights.data(), result.weights.size() * sizeof(float));
+    if (composed_bias != nullptr) std::memcpy(composed_bias, result.bias.data(), result.bias.size() * sizeof(float));
+    *composed = from_cpp(result.desc);
+  });
 }
 
 }  // extern "C"

@@ -21,7 +21,7 @@
 
 /* The one place the version is written; CMake, pkg-config and convkit_version() read it from here. */
 #define CONVKIT_VERSION_MAJOR 0
-#define CONVKIT_VERSION_MINOR 2
+#define CONVKIT_VERSION_MINOR 3
 #define CONVKIT_VERSION_PATCH 0
 /* One number for preprocessor tests: 10000 * major + 100 * minor + patch. */
 #define CONVKIT_VERSION (CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH)
@@ -166,6 +166,27 @@ convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, fl
 /* Frees the plan. NULL is fine. */
 void convkit_plan_destroy(convkit_plan* plan);
 
+/* ---- Concatenated branches (Inception-style blocks) ---- */
+
+/* One plan for `count` convolutions that read the same input (same batch, channels, height, width, layout)
+   and produce the same output height and width; its output is their outputs concatenated along the
+   channel dimension, in order. */
+convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, const float* const* weights,
+                                          const float* const* biases /* may be NULL, or hold NULLs */, size_t count,
+                                          const convkit_options* options /* may be NULL */, convkit_plan** plan);
+/* The output is N x (sum of out_channels) x Ho x Wo (NCHW) or N x Ho x Wo x (sum of out_channels) (NHWC); weights[i]
+   is in descs[i].weights_layout. Ungrouped branches with the same kernel size, stride, padding and dilation (1x1
+   projections, typically) are fused into one convolution with their weights stacked, so one GEMM computes them all;
+   the others run on their own into their slice of the output. The plan copies the weights and biases; it runs with
+   convkit_plan_run and is released with convkit_plan_destroy like any plan. Branches that disagree on the input or
+   on the output height and width, or are invalid on their own, give CONVKIT_STATUS_INVALID_ARGUMENT and a message
+   naming the branch. */
+
+/* What a plan runs, for logs and tests: the algorithm's name, or for a concatenated plan each of its convolutions
+   (e.g. "gemm_1x1 for branches 0+1+2 (176 channels, fused); im2col_gemm for branch 3"). Valid while the plan lives;
+   "" for a NULL plan. convkit_plan_algorithm gives, for a concatenated plan, the algorithm of its first branch. */
+const char* convkit_plan_description(const convkit_plan* plan);
+
 /* ---- "Same" padding (TensorFlow padding="SAME", ONNX auto_pad) ---- */
 
 typedef enum convkit_same_padding_mode {
@@ -182,6 +203,35 @@ convkit_status convkit_same_padding(int64_t input_size, int64_t kernel_size, int
 /* Sets pad_top, pad_bottom, pad_left and pad_right of *desc to "same" padding for its input size, kernel, stride
    and dilation. On failure *desc is unchanged. */
 convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, convkit_same_padding_mode mode);
+
+/* ---- Composition ---- */
+
+/* Writes into *composed the descriptor of the single convolution equal to `second` applied to the output of
+   `first`; when composed_weights is not NULL also its weights (composed->out_channels * composed->in_channels
+   * composed->kernel_height * composed->kernel_width floats, in composed->weights_layout) and, when
+   composed_bias is not NULL, its bias.
+
+   It covers unpadded, undilated, ungrouped convolutions with any strides. Per dimension the composed kernel is
+   k1 + (k2 - 1) * s1 and its stride s1 * s2, so its output has exactly the second's size. The weights are
+     W[o][c][u][v] = sum over m, i2, j2, i1, j1 with i2*s1_h + i1 = u and j2*s1_w + j1 = v of
+                     W2[o][m][i2][j2] * W1[m][c][i1][j1]
+   and the bias b2[o] + sum_{m,i2,j2} W2[o][m][i2][j2] * b1[m] (a NULL bias counts as zeros), both accumulated in
+   double and rounded once. first_weights and second_weights are read in their own desc's weights_layout. The
+   composed convolution has first's batch, input size, layout and weights_layout, second's out_channels, no
+   padding, dilations 1 and groups 1.
+
+   INVALID_ARGUMENT: an invalid descriptor; shapes that do not chain (second's batch, layout, in_channels,
+   in_height and in_width must equal first's batch, layout, out_channels and output height and width); a NULL
+   first, second or composed; composed_weights given without both first_weights and second_weights;
+   composed_bias NULL while either bias is not (it may be NULL only when both are); composed sizes that overflow.
+   UNSUPPORTED: padding (the second's zero padding would apply to the first's output, not to its input, so no
+   convolution of the input gives the border outputs), dilation or groups in either convolution.
+   composed_bias (second->out_channels floats) is read only when composed_weights is not NULL. On any failure
+   nothing is written; everything is computed before the first write, so composed may point to *first or
+   *second. Costs Co2 * Co1 * Kh2 * Kw2 * Ci1 * Kh1 * Kw1 multiply-adds when the weights are asked for. */
+convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const float* first_weights, const float* first_bias,
+                                      const convkit_conv2d_desc* second, const float* second_weights, const float* second_bias,
+                                      convkit_conv2d_desc* composed, float* composed_weights, float* composed_bias);
 
 /* ---- Version ---- */
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace convkit {
 
@@ -86,6 +87,14 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc);
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options = Options{});
 
+/// One branch of a concatenated plan (see Plan's second constructor): a convolution, its weights (in
+/// desc.weights_layout) and its bias (desc.out_channels floats, or null). The plan copies what it needs.
+struct ConcatBranch {
+  Conv2dDesc desc;
+  const float* weights = nullptr;
+  const float* bias = nullptr;
+};
+
 /// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
 /// into the plan's own memory in the form that algorithm reads (the caller may free or change its buffers after
 /// construction). run() is const and safe to call from several threads at once on one plan; with a caller workspace
@@ -93,6 +102,15 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
 class Plan {
  public:
   Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
+  /// One plan for several convolutions that read the same input (the same batch, in_channels, in_height, in_width
+  /// and layout) and produce the same output height and width. Its output is theirs concatenated along the
+  /// channels, in order: N x (sum of out_channels) x Ho x Wo (NCHW) or N x Ho x Wo x (sum of out_channels) (NHWC).
+  /// Ungrouped branches with the same kernel size, stride, padding and dilation (1x1 projections, typically) share
+  /// one convolution with their weights stacked, that is one GEMM; the others run on their own, writing into their
+  /// slice of the output. The options (algorithm, threads, activation, math mode) apply to every branch.
+  /// Throws Error(InvalidArgument) for an empty list, a branch that is invalid on its own, or branches that
+  /// disagree on the input or on the output height and width (the message names the branch and the field).
+  Plan(const std::vector<ConcatBranch>& branches, const Options& options = Options{});
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -101,8 +119,11 @@ class Plan {
 
   /// Bytes of scratch memory a run needs (may be 0). Any alignment works; 64 bytes is best.
   std::size_t workspace_size() const noexcept;
-  /// The algorithm chosen (never Auto).
+  /// The algorithm chosen (never Auto); for a concatenated plan, the one that computes its first branch.
   Algorithm algorithm() const noexcept;
+  /// What runs, for logs and tests: the algorithm, or for a concatenated plan each of its convolutions, e.g.
+  /// "gemm_1x1 for branches 0+1+2 (176 channels, fused); im2col_gemm for branch 3".
+  const std::string& description() const noexcept;
   /// Computes the convolution of input into output (sized by tensor_sizes(desc); output must not overlap input).
   /// workspace may be null: the run then provides its own (on the stack when small, else allocated). A workspace
   /// smaller than workspace_size() throws Error(InvalidArgument).
@@ -130,6 +151,24 @@ Padding same_padding(std::int64_t input_size, std::int64_t kernel_size, std::int
 /// Sets the four pad fields of desc to "same" padding for its input size, kernel, stride and dilation. On failure
 /// (throws Error(InvalidArgument)) desc is unchanged.
 void set_same_padding(Conv2dDesc& desc, SamePadding mode = SamePadding::Upper);
+
+/// The descriptor of the single convolution equal to `second` applied to the output of `first` (rules, formulas and
+/// rejections: convkit_compose_conv2d in convkit.h). Throws Error(InvalidArgument) for invalid descriptors or shapes
+/// that do not chain, Error(Unsupported) for padding, dilation or groups in either convolution.
+Conv2dDesc compose(const Conv2dDesc& first, const Conv2dDesc& second);
+
+/// A composed convolution: its descriptor, and its weights and bias in the form conv2d reads them.
+struct Composition {
+  Conv2dDesc desc;
+  std::vector<float> weights;  ///< desc.out_channels * desc.in_channels * desc.kernel_height * desc.kernel_width
+  std::vector<float> bias;     ///< second.out_channels floats; zeros when both biases are null
+};
+
+/// The descriptor, weights and bias of the composition. Each weights buffer is read in its own desc's
+/// weights_layout; either bias may be null (zeros). Throws like compose(first, second), and Error(InvalidArgument)
+/// when first_weights or second_weights is null.
+Composition compose(const Conv2dDesc& first, const float* first_weights, const float* first_bias,
+                    const Conv2dDesc& second, const float* second_weights, const float* second_bias);
 
 /// "MAJOR.MINOR.PATCH" of the library linked in (the header's CONVKIT_VERSION_* macros give the compiled-against one).
 const char* version() noexcept;

@@ -1,0 +1,245 @@
+// Concatenated plans: several convolutions of one input whose outputs are stacked along the channels, as the
+// branches of an Inception block are. Branches that agree on everything but their output channels (ungrouped, same
+// kernel, stride, padding and dilation) are one convolution with their weights stacked: one GEMM instead of several
+// thin ones, each input tile unfolded once instead of once per branch (TensorRT calls this horizontal fusion).
+//
+// Each resulting convolution (a "part") writes its channels straight into the output where they form one
+// contiguous block there: always in NCHW (one image at a time when the part covers only some channels of a batch),
+// and in NHWC when the part covers every channel. Otherwise (NHWC slices, or a fused part whose branches are not
+// neighbours in the output) it computes one image into the workspace and copies its channels into place.
+#include "arithmetic.hpp"
+#include "error.hpp"
+#include "packing.hpp"
+#include "plan.hpp"
+#include "threading.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <vector>
+
+namespace convkit::detail {
+namespace {
+
+// Channels [part_channel, part_channel + channels) of a part's output are output channels from out_channel on.
+struct Segment {
+  std::int64_t part_channel, out_channel, channels;
+};
+
+struct Part {
+  PlanState plan;                 // batch 1 when it runs an image at a time
+  std::vector<Segment> segments;  // in the part's channel order, neighbours merged
+  bool per_image;                 // runs once per image of the batch
+  bool via_workspace;             // computes into the workspace, then copies its segments
+  std::size_t scratch_bytes;      // one image of its output, when via_workspace (a multiple of 64)
+};
+
+bool can_share_one_convolution(const Problem& a, const Problem& b) {
+  return a.groups == 1 && b.groups == 1 && a.kernel_height == b.kernel_height && a.kernel_width == b.kernel_width &&
+         a.stride_height == b.stride_height && a.stride_width == b.stride_width && a.pad_top == b.pad_top &&
+         a.pad_left == b.pad_left && a.pad_bottom == b.pad_bottom && a.pad_right == b.pad_right &&
+         a.dilation_height == b.dilation_height && a.dilation_width == b.dilation_width;
+}
+
+void require_same(std::size_t branch, const char* field, std::int64_t value, std::int64_t first_value,
+                  const char* rule) {
+  if (value != first_value)
+    invalid("branch ", branch, ": ", field, " = ", value, " differs from branch 0's ", first_value, ": ", rule);
+}
+
+class ConcatKernel final : public Kernel {
+ public:
+  ConcatKernel(const Problem& whole, std::vector<Part> parts, int threads)
+      : whole_(whole), parts_(std::move(parts)), threads_(threads) {
+    for (const Part& part : parts_)
+      workspace_bytes_ = std::max(workspace_bytes_, part.scratch_bytes + part.plan.kernel->workspace_bytes());
+  }
+
+  Algorithm algorithm() const override { return parts_.front().plan.kernel->algorithm(); }
+  std::size_t workspace_bytes() const override { return workspace_bytes_; }
+
+  void run(const float* input, float* output, void* workspace) const override {
+    const std::int64_t in_image = whole_.input_elements / whole_.batch;
+    const std::int64_t out_image = whole_.output_elements / whole_.batch;
+    // An output channel's offset within an image: a plane in NCHW, one float in NHWC.
+    const std::int64_t channel_step = whole_.layout == Layout::NCHW ? whole_.out_pixels() : 1;
+    for (const Part& part : parts_) {
+      const Kernel& kernel = *part.plan.kernel;
+      if (!part.via_workspace) {
+        const std::int64_t offset = part.segments.front().out_channel * channel_step;
+        if (!part.per_image) {
+          kernel.run(input, output + offset, workspace);
+        } else {
+          for (std::int64_t n = 0; n < whole_.batch; ++n)
+            kernel.run(input + n * in_image, output + n * out_image + offset, workspace);
+        }
+        continue;
+      }
+      float* scratch = static_cast<float*>(workspace);
+      void* part_workspace = static_cast<unsigned char*>(workspace) + part.scratch_bytes;
+      for (std::int64_t n = 0; n < whole_.batch; ++n) {
+        kernel.run(input + n * in_image, scratch, part_workspace);
+        scatter(part, scratch, output + n * out_image);
+      }
+    }
+  }
+
+ private:
+  // Copies one image of a part's output (in the workspace) into its channels of the output image.
+  void scatter(const Part& part, const float* scratch, float* out_image) const {
+    const std::int64_t pixels = whole_.out_pixels(), part_channels = part.plan.problem.out_channels;
+    if (whole_.layout == Layout::NCHW) {
+      for (const Segment& s : part.segments)
+        std::memcpy(out_image + s.out_channel * pixels, scratch + s.part_channel * pixels,
+                    static_cast<std::size_t>(s.channels * pixels) * sizeof(float));
+      return;
+    }
+    const std::int64_t total = whole_.out_channels;
+    const int threads = threads_worth_using(static_cast<double>(pixels * part_channels), threads_);
+    parallel_for(threads, pixels, [&](std::int64_t begin, std::int64_t end, int) {
+      for (std::int64_t x = begin; x < end; ++x)
+        for (const Segment& s : part.segments)
+          std::memcpy(out_image + x * total + s.out_channel, scratch + x * part_channels + s.part_channel,
+                      static_cast<std::size_t>(s.channels) * sizeof(float));
+    });
+  }
+
+ private:
+  Problem whole_;
+  std::vector<Part> parts_;
+  int threads_;  // for the copies
+  std::size_t workspace_bytes_ = 0;
+};
+
+std::string branch_list(const std::vector<std::size_t>& members) {
+  std::string text = members.size() == 1 ? "branch " : "branches ";
+  for (std::size_t k = 0; k < members.size(); ++k) text += (k == 0 ? "" : "+") + std::to_string(members[k]);
+  return text;
+}
+
+}  // namespace
+
+PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options) {
+  if (count == 0) invalid("count = 0: a concatenated plan needs at least one branch");
+  if (branches == nullptr) invalid("branches is null");
+  validate_options(options);
+
+  std::vector<Problem> problems;
+  problems.reserve(count);
+  for (std::size_t b = 0; b < count; ++b) {
+    try {
+      problems.push_back(make_problem(branches[b].desc));
+    } catch (const Error& error) {
+      fail(error.status(), "branch ", b, ": ", error.what());
+    }
+    if (branches[b].weights == nullptr) invalid("branch ", b, ": weights is null");
+  }
+  const Problem& first = problems.front();
+  std::int64_t total_channels = 0;
+  for (std::size_t b = 0; b < count; ++b) {
+    const Problem& p = problems[b];
+    constexpr const char* kSameInput = "the branches of a concatenated plan read the same input";
+    require_same(b, "batch", p.batch, first.batch, kSameInput);
+    require_same(b, "in_channels", p.in_channels, first.in_channels, kSameInput);
+    require_same(b, "in_height", p.in_height, first.in_height, kSameInput);
+    require_same(b, "in_width", p.in_width, first.in_width, kSameInput);
+    require_same(b, "layout", static_cast<int>(p.layout), static_cast<int>(first.layout), kSameInput);
+    constexpr const char* kSameOutput = "the branches' outputs are concatenated along the channels";
+    require_same(b, "the output height", p.out_height, first.out_height, kSameOutput);
+    require_same(b, "the output width", p.out_width, first.out_width, kSameOutput);
+    if (__builtin_add_overflow(total_channels, p.out_channels, &total_channels))
+      invalid("the branches' out_channels overflow 64 bits in sum");
+  }
+
+  // The whole: the input as the branches read it, the output with every branch's channels. Its kernel and padding
+  // are branch 0's, which give the common output size; groups 1 keeps it valid for any channel count.
+  Conv2dDesc whole_desc = branches[0].desc;
+  whole_desc.out_channels = total_channels;
+  whole_desc.groups = 1;
+  PlanState result{make_problem(whole_desc), nullptr, ""};
+
+  // Parts: each branch joins the first earlier part it can share one convolution with.
+  std::vector<std::vector<std::size_t>> members;
+  std::vector<std::int64_t> first_channel(count);  // each branch's first output channel
+  for (std::size_t b = 0, channel = 0; b < count; channel += static_cast<std::size_t>(problems[b].out_channels), ++b) {
+    first_channel[b] = static_cast<std::int64_t>(channel);
+    auto shared = std::find_if(members.begin(), members.end(), [&](const std::vector<std::size_t>& part) {
+      return can_share_one_convolution(problems[part.front()], problems[b]);
+    });
+    if (shared != members.end()) {
+      shared->push_back(b);
+    } else {
+      members.push_back({b});
+    }
+  }
+
+  std::vector<Part> parts;
+  try {
+  for (const std::vector<std::size_t>& part_members : members) {
+    const ConcatBranch& lead = branches[part_members.front()];
+    Conv2dDesc desc = lead.desc;
+    desc.out_channels = 0;
+    for (std::size_t b : part_members) desc.out_channels += problems[b].out_channels;
+
+    std::vector<Segment> segments;
+    for (std::size_t b : part_members) {
+      const std::int64_t channels = problems[b].out_channels;
+      if (!segments.empty() && segments.back().out_channel + segments.back().channels == first_channel[b]) {
+        segments.back().channels += channels;
+      } else {
+        const std::int64_t part_channel = segments.empty() ? 0 : segments.back().part_channel + segments.back().channels;
+        segments.push_back({part_channel, first_channel[b], channels});
+      }
+    }
+    const bool covers_all = desc.out_channels == total_channels;
+    const bool contiguous = segments.size() == 1;
+    const bool nchw = first.layout == Layout::NCHW;
+    Part part;
+    part.via_workspace = !contiguous || (!nchw && !covers_all);
+    part.per_image = first.batch > 1 && !covers_all;
+    if (part.per_image) desc.batch = 1;
+    const Problem problem = make_problem(desc);
+    part.scratch_bytes = part.via_workspace ? static_cast<std::size_t>(round_up(
+                                                  problem.output_elements * static_cast<std::int64_t>(sizeof(float)), 64))
+                                            : 0;
+
+    // The weights and biases of the members, stacked along the output channels in the lead's weights layout.
+    const float* weights = lead.weights;
+    const float* bias = lead.bias;
+    AlignedFloats stacked_weights, stacked_bias;
+    if (part_members.size() > 1) {
+      stacked_weights = allocate_floats(static_cast<std::size_t>(problem.weights_elements));
+      bool any_bias = false;
+      for (std::size_t b : part_members) any_bias = any_bias || branches[b].bias != nullptr;
+      if (any_bias) stacked_bias = allocate_floats(static_cast<std::size_t>(problem.out_channels));
+      std::int64_t channel = 0;
+      for (std::size_t b : part_members) {
+        const Problem& p = problems[b];
+        const AlignedFloats packed = pack_weights(p, branches[b].weights, desc.weights_layout);
+        std::copy(packed.get(), packed.get() + p.weights_elements, stacked_weights.get() + channel * p.reduction);
+        if (any_bias) {
+          for (std::int64_t o = 0; o < p.out_channels; ++o)
+            stacked_bias[static_cast<std::size_t>(channel + o)] = branches[b].bias ? branches[b].bias[o] : 0.0f;
+        }
+        channel += p.out_channels;
+      }
+      weights = stacked_weights.get();
+      bias = stacked_bias.get();
+    }
+    part.plan = make_plan(problem, weights, bias, options, /*borrow_weights=*/false);
+    part.segments = std::move(segments);
+
+    if (!result.description.empty()) result.description += "; ";
+    result.description += concat(algorithm_name(part.plan.kernel->algorithm()), " for ", branch_list(part_members));
+    if (part_members.size() > 1) result.description += concat(" (", desc.out_channels, " channels, fused)");
+    parts.push_back(std::move(part));
+  }
+  } catch (const std::bad_alloc&) {
+    fail(Status::OutOfMemory, "out of memory while stacking the weights of a concatenated plan of ", count,
+         " branches");
+  }
+  result.kernel = std::make_unique<ConcatKernel>(result.problem, std::move(parts), resolve_threads(options));
+  return result;
+}
+
+}  // namespace convkit::detail
