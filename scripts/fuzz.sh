@@ -19,6 +19,7 @@ mkdir -p build/fuzz/corpus
 # from spinning between calls.
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0"
 cd build/fuzz
 ./tests/fuzz/fuzz_conv2d -max_total_time="$seconds" -max_len=64 -timeout=20 -rss_limit_mb=4096 \
   -print_final_stats=1 corpus ../../tests/fuzz/corpus
