@@ -9,7 +9,12 @@
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh libdnnl-dev
+# Debian's oneDNN CMake config requires OpenCL's development files, or CMake does not find oneDNN at all.
+scripts/install-deps.sh libdnnl-dev ocl-icd-opencl-dev opencl-headers
+# The tools choose OpenBLAS's best kernels for this CPU themselves (benchmarks/blas_core.hpp) and print which ran; a
+# core forced in the environment (some machines set OPENBLAS_CORETYPE=Haswell on AVX-512 CPUs) would measure a
+# slower BLAS. To time a particular core, run build/release/benchmarks/convkit_bench with it set.
+unset OPENBLAS_CORETYPE
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -Wno-dev
 cmake --build build/release -j "$(nproc)" --target convkit_bench bench_conv
 bench=build/release/benchmarks/convkit_bench
