@@ -124,19 +124,20 @@ TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (
       }
 }
 
-TEST_CASE("NHWC depthwise: channels around the vector, widths around the 8- and 4-pixel tiles, multipliers, every kernel form") {
-  // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 8, 4 and 1 pixels and the
-  // tested border columns, the unrolled 3- and 5-wide kernels at strides 1 and 2 and the general loop otherwise.
-  for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33})
+TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every kernel form") {
+  // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 10 pixels by two vectors
+  // (AVX-512), 8, 4 and 1 pixels by one, and the tested border columns, the unrolled 3- and 5-wide kernels at strides
+  // 1 and 2 and the general loop otherwise.
+  for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65})
     for (WeightsLayout weights : kWeightsLayouts)
       ConvTester().batch(2).channels(channels, channels).groups(channels).input(5, 13).kernel(3, 3)
           .padding(1, 1, 1, 1).layout(Layout::NHWC).weights_layout(weights).bias(true).test(Algorithm::Direct);
-  for (std::int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25})
+  for (std::int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 17, 21, 22, 25})
     for (std::int64_t k : {1, 3, 5})
       for (std::int64_t stride : {1, 2, 3}) {
         const std::int64_t in_width = (width - 1) * stride + k - 2;
         if (in_width < 1) continue;
-        ConvTester().channels(17, 17).groups(17).input(4, in_width).kernel(k, k).stride(stride, stride)
+        ConvTester().channels(49, 49).groups(49).input(4, in_width).kernel(k, k).stride(stride, stride)
             .padding(1, 1, 1, 1).layout(Layout::NHWC).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Direct);
       }
   // A channel multiplier: each slice of it is computed into a scratch row and spread with stride `multiplier`.
