@@ -287,19 +287,21 @@ class DirectKernel final : public Kernel {
 //   direct ahead:  every depthwise layer (mobilenetv2_dw 28/51 vs 8.6/16, dw5x5_c32 37/62 vs 5.3/9.5,
 //                  dw3x3_multiplier2 35/58 vs 17/27); thin or shallow layers: small_5x5_c4 (4 output channels,
 //                  71/98 vs 21/19), small_3x3_c8 (reduction 72, 59/79 vs 36/36), small_3x3_c3_s2 (reduction 27,
-//                  32/54 vs 30/28); and inception_3a_5x5 in NCHW (16 channels, 5x5, reduction 400), where the 5x5
-//                  kernel runs fully unrolled from registers: against the tiled GEMM path, with convkit_bench,
-//                  78/146 vs 75/141.
-//   GEMM ahead:    inception_3a_5x5 in NHWC (convkit_bench: 68 vs 86 at 1 thread; im2row copies whole channel runs),
-//                  resnet50_res2_3x3 (64 channels, reduction 576: 65/126 vs 89/133) and every deeper layer.
+//                  32/54 vs 30/28); NCHW 3x3 and 5x5 kernels on at most 8 channels, which run fully unrolled from
+//                  registers (small_3x3_c8 and small_5x5_c4 on an AMD EPYC with convkit_bench: 98/148 vs 77/131 and
+//                  109/192 vs 75/128).
+//   GEMM ahead:    inception_3a_5x5 (16 channels, reduction 400): in NHWC by far (convkit_bench: 68 vs 86 at 1
+//                  thread; im2row copies whole channel runs), in NCHW narrowly (Intel: direct 78/146 vs 75/141; AMD
+//                  EPYC with the GEMM path's 4 tiles: 105/205 vs 119/222), resnet50_res2_3x3 (64 channels, reduction
+//                  576: 65/126 vs 89/133) and every deeper layer.
 DeclineReason direct_auto_declines(const Problem& p) {
   if (p.flops() <= 1e5) return nullptr;  // tiny: the GEMM call and unfolding overheads dominate
   if (p.group_out_channels <= 4) return nullptr;  // depthwise and thin groups: a GEMM of <= 4 rows wastes its tiles
   if (p.reduction <= 72) return nullptr;
   const bool unrolled_kernel = p.kernel_height == p.kernel_width && (p.kernel_height == 3 || p.kernel_height == 5) &&
                                p.stride_height == 1 && p.dilation_height == 1;
-  if (unrolled_kernel && p.group_in_channels <= 16 && p.layout == Layout::NCHW) return nullptr;
-  return "the reduction (Ci/groups * Kh * Kw) exceeds 72 and is not an NCHW 3x3 or 5x5 kernel on <= 16 channels: a "
+  if (unrolled_kernel && p.group_in_channels <= 8 && p.layout == Layout::NCHW) return nullptr;
+  return "the reduction (Ci/groups * Kh * Kw) exceeds 72 and is not an NCHW 3x3 or 5x5 kernel on <= 8 channels: a "
          "GEMM is faster";
 }
 

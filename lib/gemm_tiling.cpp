@@ -27,6 +27,7 @@ constexpr std::int64_t kMaxTilePixels = 1024;
 constexpr std::int64_t kPixelGrain = 16;
 // Images with fewer tiles than this are also cut along the output channels (see choose_gemm_tiling).
 constexpr std::int64_t kBalancedUnits = 4;
+constexpr std::int64_t kMinSharedTilePixels = 128;
 constexpr std::int64_t kMinBlockChannels = 128;
 constexpr std::int64_t kChannelGrain = 16;
 
@@ -67,6 +68,17 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   // tiles and channel split followed the team (and whose results differed in the last bits between thread counts):
   // resnet50_res3_3x3 124 / 213 (was 114 / 212), res4_3x3 113 / 207 (121 / 207), res5_3x3 84 / 161 (91 / 178):
   // the late stages pay up to 10% for bitwise reproducibility.
+  // An image with fewer tiles than kBalancedUnits is first cut into more, narrower tiles while they keep at least
+  // kMinSharedTilePixels: one GEMM of 64 x 784 x 192 (inception_3a_1x1) otherwise leaves the second thread idle
+  // (218 GFLOP/s at both 1 and 2 threads; cut into 4 tiles of 196 pixels: see the README's table).
+  if (t.tile_count() < kBalancedUnits && forced_tile <= 0) {
+    const std::int64_t wanted = ceil_div(kBalancedUnits, t.matrices);
+    const std::int64_t narrower = round_up(ceil_div(t.matrix_pixels, wanted), kPixelGrain);
+    if (narrower >= kMinSharedTilePixels && narrower < t.tile_pixels) {
+      t.tile_pixels = narrower;
+      t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
+    }
+  }
   const int team = threads_worth_using(p.flops(), threads);
   std::int64_t blocks = 1;
   if (t.tile_count() < kBalancedUnits)
