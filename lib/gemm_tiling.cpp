@@ -52,7 +52,10 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
                                                kMaxTilePixels);
   // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain.
-  const std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
+  // A count that is a multiple of kBalancedUnits when there are several, so that teams of 2 and 4 get equal shares
+  // (the tiling must not follow the team, see below): resnet50_res2_3x3 had 7 tiles, 4 and 3 per thread.
+  std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
+  if (count > 1) count = std::min(round_up(count, kBalancedUnits), ceil_div(t.matrix_pixels, kMinTilePixels));
   tile = round_up(ceil_div(t.matrix_pixels, count), kPixelGrain);
   const std::int64_t forced_tile = environment_integer("CONVKIT_GEMM_TILE_PIXELS");
   if (forced_tile > 0) tile = forced_tile;
