@@ -161,8 +161,8 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
   // Parts: each branch joins the first earlier part it can share one convolution with.
   std::vector<std::vector<std::size_t>> members;
   std::vector<std::int64_t> first_channel(count);  // each branch's first output channel
-  for (std::size_t b = 0, channel = 0; b < count; channel += static_cast<std::size_t>(problems[b].out_channels), ++b) {
-    first_channel[b] = static_cast<std::int64_t>(channel);
+  for (std::size_t b = 0; b < count; ++b) {
+    first_channel[b] = b == 0 ? 0 : first_channel[b - 1] + problems[b - 1].out_channels;
     auto shared = std::find_if(members.begin(), members.end(), [&](const std::vector<std::size_t>& part) {
       return can_share_one_convolution(problems[part.front()], problems[b]);
     });

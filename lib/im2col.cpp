@@ -24,6 +24,39 @@ inline void zero(float* dst, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) dst[k] = 0.0f;
 }
 
+// im2col for unit strides and out_width == in_width; lo[j], hi[j]: the output columns [lo, hi) where kernel
+// column j lies inside the input.
+void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
+                    float* columns, std::int64_t ld, const std::int64_t* lo, const std::int64_t* hi) {
+  const std::int64_t H = p.in_height, W = p.in_width, plane_size = H * W;
+  const std::int64_t Kh = p.kernel_height, Kw = p.kernel_width;
+  for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
+    const float* plane = channels + c * plane_size;
+    for (std::int64_t i = 0; i < Kh; ++i) {
+      // Output rows whose input row oh - pad_top + i * dilation lies inside: [row_lo, row_hi), as pixels [a, b).
+      const std::int64_t row_offset = i * p.dilation_height - p.pad_top;
+      const std::int64_t row_lo = std::max<std::int64_t>(0, -row_offset), row_hi = H - row_offset;
+      const std::int64_t a = std::clamp(row_lo * W, pixel_begin, pixel_end);
+      const std::int64_t b = std::clamp(row_hi * W, a, pixel_end);
+      for (std::int64_t j = 0; j < Kw; ++j) {
+        float* dst = columns + ((c * Kh + i) * Kw + j) * ld;  // output pixel q at dst[q - pixel_begin]
+        zero(dst, a - pixel_begin);
+        zero(dst + (b - pixel_begin), pixel_end - b);
+        if (a >= b) continue;
+        const std::int64_t shift = row_offset * W + j * p.dilation_width - p.pad_left;
+        // Pixels whose source lies outside the plane are border columns: zeroed below with the others.
+        const std::int64_t from = std::clamp(-shift, a, b), to = std::clamp(plane_size - shift, from, b);
+        copy_strided(dst + (from - pixel_begin), plane + (from + shift), to - from, 1);
+        for (std::int64_t row_start = a - a % W; row_start < b; row_start += W) {
+          const std::int64_t left_end = std::min(row_start + lo[j], b), right_begin = std::max(row_start + hi[j], a);
+          for (std::int64_t q = std::max(row_start, a); q < left_end; ++q) dst[q - pixel_begin] = 0.0f;
+          for (std::int64_t q = right_begin; q < std::min(row_start + W, b); ++q) dst[q - pixel_begin] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
@@ -41,6 +74,14 @@ void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, s
     h = std::max<std::int64_t>(0, ceil_div(W - o, sw));
   };
   for (std::int64_t j = 0; j < std::min(Kw, kTable); ++j) bounds(j, offset[j], lo[j], hi[j]);
+
+  // Unit strides with the output as wide as the input ("same" padding: every stride-1 3x3 and 5x5 layer of the
+  // suite): output pixel q meets input element q + shift(i, j) of the plane, so a tap's whole run of output rows is
+  // one copy, and only the border columns, which met the neighbouring row's elements, are zeroed afterwards.
+  if (p.stride_height == 1 && sw == 1 && Wo == W && Kw <= kTable) {
+    im2col_shifted(p, channels, pixel_begin, pixel_end, columns, ld, lo, hi);
+    return;
+  }
 
   const std::int64_t first_oh = pixel_begin / Wo, first_ow = pixel_begin % Wo;
   for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
