@@ -1,5 +1,6 @@
-// libFuzzer target: bytes -> a convolution descriptor, options and small tensors -> the C API, one-shot or through a
-// plan. A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
+// libFuzzer target: bytes -> a convolution descriptor, options and small tensors -> the C API, one-shot, through a
+// plan, or as the first of two branches of a concatenated plan (the second reads the same input with other output
+// channels, so the two share one convolution when ungrouped; now and then it reads a different input on purpose). A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
 // name that declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer
 // CONVKIT_STATUS_INVALID_ARGUMENT with a message. Whatever fails leaves the output untouched. Any other outcome
 // aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
@@ -136,11 +137,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.clamp_max = -0.5f + 0.02f * static_cast<float>(in.next() % 64);
   o.threads = static_cast<std::int32_t>(in.field(0, 3));
   store_int(o.math_mode, in.field(0, 1));
-  const bool through_plan = in.next() % 2 == 1;
+  const int mode = in.next() % 3;  // 0 one-shot, 1 plan, 2 concatenated plan of d and d2
+  const bool through_plan = mode == 1, concatenated = mode == 2;
   const bool with_bias = in.next() % 2 == 1;
   const std::uint32_t seed = in.next() | (std::uint32_t{in.next()} << 8);
+  convkit_conv2d_desc d2 = d;
+  d2.out_channels = (d.groups > 0 ? d.groups : 1) * in.field(1, 4);
+  const bool same_input = in.next() % 8 != 0;
+  if (!same_input) d2.in_height += 1;  // a branch that reads another input: the plan must be rejected
+  const std::int64_t out_channels = concatenated ? d.out_channels + d2.out_channels : d.out_channels;
 
-  const bool expect_valid = valid(d, o);
+  const bool expect_valid = valid(d, o) && (!concatenated || (same_input && valid(d2, o)));
   // Sizes from the formula when valid; small fixed buffers otherwise (the call must not touch them).
   std::int64_t out_h = 1, out_w = 1;
   if (expect_valid) {
@@ -154,14 +161,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       expect_valid ? count(d.out_channels * (d.in_channels / d.groups) * d.kernel_height * d.kernel_width) : 16,
       seed + 1);
   const std::vector<float> b = convkit_test::random_floats(expect_valid ? count(d.out_channels) : 16, seed + 2);
-  const std::size_t out_count = expect_valid ? count(d.batch * d.out_channels * out_h * out_w) : 16;
+  const std::vector<float> w2 = convkit_test::random_floats(
+      expect_valid ? count(d2.out_channels * (d2.in_channels / d2.groups) * d2.kernel_height * d2.kernel_width) : 16,
+      seed + 3);
+  const std::vector<float> b2 = convkit_test::random_floats(expect_valid ? count(d2.out_channels) : 16, seed + 4);
+  const std::size_t out_count = expect_valid ? count(d.batch * out_channels * out_h * out_w) : 16;
   constexpr float kSentinel = -12345.0f;
   std::vector<float> y(out_count + 16, kSentinel);
 
   convkit_status status;
-  if (through_plan) {
+  bool winograd_ran = false;  // somewhere in a concatenated plan
+  if (through_plan || concatenated) {
     convkit_plan* plan = nullptr;
-    status = convkit_plan_create(&d, w.data(), with_bias ? b.data() : nullptr, &o, &plan);
+    if (concatenated) {
+      const convkit_conv2d_desc descs[2] = {d, d2};
+      const float* weights[2] = {w.data(), w2.data()};
+      const float* biases[2] = {with_bias ? b.data() : nullptr, b2.data()};
+      status = convkit_plan_create_concat(descs, weights, biases, 2, &o, &plan);
+      if (plan != nullptr) winograd_ran = std::strstr(convkit_plan_description(plan), "winograd") != nullptr;
+    } else {
+      status = convkit_plan_create(&d, w.data(), with_bias ? b.data() : nullptr, &o, &plan);
+    }
     if (status == CONVKIT_STATUS_OK) {
       if (plan == nullptr) finding("plan_create answered ok without a plan", d, o);
       status = convkit_plan_run(plan, x.data(), y.data(), nullptr, 0);
@@ -199,21 +219,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   co.clamp_max = o.clamp_max;
   convkit_algorithm used = CONVKIT_ALGORITHM_AUTO;
   if (convkit_conv2d_algorithm(&d, &o, &used) != CONVKIT_STATUS_OK) finding("the algorithm query failed", d, o);
-  const double bound = used == CONVKIT_ALGORITHM_WINOGRAD ? convkit_test::winograd_error_bound(4) : 1e-4;
-  for (std::int64_t n = 0; n < d.batch; ++n)
-    for (std::int64_t c = 0; c < d.out_channels; ++c)
-      for (std::int64_t yy = 0; yy < out_h; ++yy)
-        for (std::int64_t xx = 0; xx < out_w; ++xx) {
-          const convkit_test::OracleValue want =
-              convkit_test::oracle_at(cd, x.data(), w.data(), with_bias ? b.data() : nullptr, n, c, yy, xx);
-          const double expected = convkit_test::oracle_activate(want.value, co);
-          const double got = y[static_cast<std::size_t>(
-              convkit_test::tensor_offset(cd.layout, d.out_channels, out_h, out_w, n, c, yy, xx))];
-          const double scale = used == CONVKIT_ALGORITHM_WINOGRAD
-                                   ? convkit_test::winograd_magnitude(cd, x.data(), w.data(),
-                                                                      with_bias ? b.data() : nullptr, n, c, yy, xx)
-                                   : want.magnitude;
-          if (!(std::fabs(got - expected) <= bound * scale)) finding("a result off the oracle", d, o);
-        }
+  const bool winograd = winograd_ran || used == CONVKIT_ALGORITHM_WINOGRAD;
+  const double bound = winograd ? convkit_test::winograd_error_bound(4) : 1e-4;
+  // Each branch against the oracle, in its channels of the output.
+  struct Branch {
+    convkit::Conv2dDesc desc;
+    const float* weights;
+    const float* bias;
+    std::int64_t first_channel;
+  };
+  std::vector<Branch> branches{{cd, w.data(), with_bias ? b.data() : nullptr, 0}};
+  if (concatenated) branches.push_back({to_cpp(d2), w2.data(), b2.data(), d.out_channels});
+  for (const Branch& branch : branches)
+    for (std::int64_t n = 0; n < d.batch; ++n)
+      for (std::int64_t c = 0; c < branch.desc.out_channels; ++c)
+        for (std::int64_t yy = 0; yy < out_h; ++yy)
+          for (std::int64_t xx = 0; xx < out_w; ++xx) {
+            const convkit_test::OracleValue want =
+                convkit_test::oracle_at(branch.desc, x.data(), branch.weights, branch.bias, n, c, yy, xx);
+            const double expected = convkit_test::oracle_activate(want.value, co);
+            const double got = y[static_cast<std::size_t>(convkit_test::tensor_offset(
+                cd.layout, out_channels, out_h, out_w, n, branch.first_channel + c, yy, xx))];
+            const double scale = winograd ? convkit_test::winograd_magnitude(branch.desc, x.data(), branch.weights,
+                                                                             branch.bias, n, c, yy, xx)
+                                          : want.magnitude;
+            if (!(std::fabs(got - expected) <= bound * scale)) finding("a result off the oracle", d, o);
+          }
   return 0;
 }
