@@ -1,6 +1,7 @@
 // Composition of two stacked convolutions (convkit_compose_conv2d, convkit::compose): a random sweep against the two
 // convolutions run one after the other, exact small cases, every rejection through both APIs with the outputs left
 // untouched, and the descriptor-only mode.
+#include "c_enum_fields.hpp"
 #include "conv_tester.hpp"
 
 #include <convkit/convkit.h>
@@ -349,11 +350,7 @@ convkit_conv2d_desc valid_second() {
   return d;
 }
 
-template <typename Enum>
-void store_int(Enum& field, int value) {
-  static_assert(sizeof(Enum) == sizeof(int), "int-sized enum");
-  std::memcpy(&field, &value, sizeof value);
-}
+using convkit_test::store_int;
 
 enum class Null { None, First, Second, Composed, FirstWeights, SecondWeights, ComposedBias };
 

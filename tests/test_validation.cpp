@@ -1,4 +1,5 @@
 // Every rejected input, through both APIs: the right status, a message naming the field, and the output untouched.
+#include "c_enum_fields.hpp"
 #include "conv_tester.hpp"
 
 #include <convkit/convkit.h>
@@ -32,12 +33,7 @@ convkit_conv2d_desc valid_desc() {
   return d;
 }
 
-// C enum fields written with any integer, as a C caller (or a corrupt model file) may.
-template <typename Enum>
-void store_int(Enum& field, int value) {
-  static_assert(sizeof(Enum) == sizeof(int), "int-sized enum");
-  std::memcpy(&field, &value, sizeof value);
-}
+using convkit_test::store_int;
 
 std::vector<Case> invalid_cases() {
   std::vector<Case> cases;

@@ -6,6 +6,7 @@
 // aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
 //
 // Run by scripts/fuzz.sh (CI: about a minute; longer runs: scripts/fuzz.sh SECONDS).
+#include "../c_enum_fields.hpp"
 #include "../oracle.hpp"
 
 #include <convkit/convkit.h>
@@ -40,21 +41,8 @@ class Bytes {
   std::size_t position_ = 0;
 };
 
-// A C caller may store any int in an enum field; C++ may not hold an out-of-range value in the enum type, so such
-// fields are written and read as the ints they are.
-template <typename Enum>
-void store_int(Enum& field, std::int64_t value) {
-  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
-  const int v = static_cast<int>(value);
-  std::memcpy(&field, &v, sizeof v);
-}
-
-template <typename Enum>
-int load_int(const Enum& field) {
-  int v;
-  std::memcpy(&v, &field, sizeof v);
-  return v;
-}
+using convkit_test::load_int;
+using convkit_test::store_int;
 
 [[noreturn]] void finding(const char* what, const convkit_conv2d_desc& d, const convkit_options& o) {
   std::fprintf(stderr,
