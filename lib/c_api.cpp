@@ -33,24 +33,16 @@ Enum read_enum(const CEnum& field) {
   return static_cast<Enum>(value);
 }
 
+// The integer fields of convkit_conv2d_desc and convkit::Conv2dDesc, which share their names: one list for both
+// directions of the translation.
+#define CONVKIT_DESC_INTEGER_FIELDS(X)                                                                              \
+  X(batch) X(in_channels) X(in_height) X(in_width) X(out_channels) X(kernel_height) X(kernel_width) X(stride_height) \
+  X(stride_width) X(pad_top) X(pad_left) X(pad_bottom) X(pad_right) X(dilation_height) X(dilation_width) X(groups)
+#define CONVKIT_COPY_FIELD(name) desc.name = d.name;
+
 convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
   convkit::Conv2dDesc desc;
-  desc.batch = d.batch;
-  desc.in_channels = d.in_channels;
-  desc.in_height = d.in_height;
-  desc.in_width = d.in_width;
-  desc.out_channels = d.out_channels;
-  desc.kernel_height = d.kernel_height;
-  desc.kernel_width = d.kernel_width;
-  desc.stride_height = d.stride_height;
-  desc.stride_width = d.stride_width;
-  desc.pad_top = d.pad_top;
-  desc.pad_left = d.pad_left;
-  desc.pad_bottom = d.pad_bottom;
-  desc.pad_right = d.pad_right;
-  desc.dilation_height = d.dilation_height;
-  desc.dilation_width = d.dilation_width;
-  desc.groups = d.groups;
+  CONVKIT_DESC_INTEGER_FIELDS(CONVKIT_COPY_FIELD)
   desc.layout = read_enum<convkit::Layout>(d.layout);
   desc.weights_layout = read_enum<convkit::WeightsLayout>(d.weights_layout);
   return desc;
@@ -58,26 +50,14 @@ convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
 
 convkit_conv2d_desc from_cpp(const convkit::Conv2dDesc& d) {
   convkit_conv2d_desc desc;
-  desc.batch = d.batch;
-  desc.in_channels = d.in_channels;
-  desc.in_height = d.in_height;
-  desc.in_width = d.in_width;
-  desc.out_channels = d.out_channels;
-  desc.kernel_height = d.kernel_height;
-  desc.kernel_width = d.kernel_width;
-  desc.stride_height = d.stride_height;
-  desc.stride_width = d.stride_width;
-  desc.pad_top = d.pad_top;
-  desc.pad_left = d.pad_left;
-  desc.pad_bottom = d.pad_bottom;
-  desc.pad_right = d.pad_right;
-  desc.dilation_height = d.dilation_height;
-  desc.dilation_width = d.dilation_width;
-  desc.groups = d.groups;
+  CONVKIT_DESC_INTEGER_FIELDS(CONVKIT_COPY_FIELD)
   desc.layout = static_cast<convkit_layout>(static_cast<int>(d.layout));
   desc.weights_layout = static_cast<convkit_weights_layout>(static_cast<int>(d.weights_layout));
   return desc;
 }
+
+#undef CONVKIT_COPY_FIELD
+#undef CONVKIT_DESC_INTEGER_FIELDS
 
 convkit::Options to_cpp(const convkit_options& o) {
   convkit::Options options;
