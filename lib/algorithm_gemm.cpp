@@ -55,7 +55,8 @@ class GemmKernel final : public Kernel {
   void run(const float* input, float* output, void* workspace) const override {
     float* buffers = static_cast<float*>(workspace);
     parallel_for(tiling_.workers, tiling_.unit_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* buffer = buffers + tiling_.buffer_floats * static_cast<std::size_t>(worker);
+      float* buffer = buffers + tiling_.worker_floats() * static_cast<std::size_t>(worker);
+      float* product = buffer + tiling_.buffer_floats;
       std::int64_t unfolded = -1;  // the tile now in this worker's buffer
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
@@ -63,7 +64,7 @@ class GemmKernel final : public Kernel {
         if (index != unfolded) unfold(input, tile, tile.begin, tile.end, buffer);
         unfolded = index;
         const std::int64_t c0 = block * tiling_.channel_block;
-        multiply(input, output, tile, buffer, c0, std::min(c0 + tiling_.channel_block, p_.group_out_channels));
+        multiply(input, output, tile, buffer, product, c0, std::min(c0 + tiling_.channel_block, p_.group_out_channels));
       }
     });
   }
@@ -79,7 +80,13 @@ class GemmKernel final : public Kernel {
 
   // Unfolds pixels [begin, end) of the tile into their place in its K x size (NCHW) or size x K (NHWC) buffer.
   void unfold(const float* input, const Tile& tile, std::int64_t begin, std::int64_t end, float* buffer) const {
-    if (!unfold_ || begin >= end) return;
+    if (begin >= end) return;
+    if (!unfold_) {
+      if (p_.layout == Layout::NHWC && tiling_.transposed)
+        pixels_to_columns(nhwc_pixels(input, tile) + (begin - tile.begin) * p_.in_channels, end - begin,
+                          p_.group_in_channels, p_.in_channels, buffer + (begin - tile.begin));
+      return;
+    }
     if (p_.layout == Layout::NCHW) {
       im2col(p_, input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels(), begin,
              end, buffer + (begin - tile.begin), tile.size());
@@ -89,9 +96,16 @@ class GemmKernel final : public Kernel {
     }
   }
 
-  // Output channels [c0, c1) of the group over the tile, with their bias and activation.
-  void multiply(const float* input, float* output, const Tile& tile, const float* buffer, std::int64_t c0,
-                std::int64_t c1) const {
+  // The tile's first pixel, at its group's first channel, in an NHWC input read in place (a 1x1 product; folded, the
+  // tile's pixels count over the whole batch, and image is 0).
+  const float* nhwc_pixels(const float* input, const Tile& tile) const {
+    return input + (tile.image * p_.in_pixels() + tile.begin) * p_.in_channels + tile.group * p_.group_in_channels;
+  }
+
+  // Output channels [c0, c1) of the group over the tile, with their bias and activation. A transposed tiling
+  // computes them into `product` (tile x channels in NCHW, channels x tile in NHWC) and transposes that into place.
+  void multiply(const float* input, float* output, const Tile& tile, const float* buffer, float* product,
+                std::int64_t c0, std::int64_t c1) const {
     const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
     const float* weights = weights_.get() + channel * k;
     if (p_.layout == Layout::NCHW) {
@@ -103,6 +117,11 @@ class GemmKernel final : public Kernel {
         ld = p_.in_pixels();
       }
       float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
+      if (tiling_.transposed) {
+        sgemm(true, true, tile.size(), c1 - c0, k, columns, ld, weights, k, 0.0f, product, c1 - c0);
+        epilogue_.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
+        return;
+      }
       const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
       sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
       epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
@@ -110,11 +129,19 @@ class GemmKernel final : public Kernel {
       const float* rows = buffer;
       std::int64_t ld = k;
       if (!unfold_) {
-        // Folded: tile pixels count over the whole batch, and image is 0.
-        rows = input + (tile.image * p_.in_pixels() + tile.begin) * p_.in_channels + tile.group * p_.group_in_channels;
+        rows = nhwc_pixels(input, tile);
         ld = p_.in_channels;
       }
       float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + channel;
+      if (tiling_.transposed) {
+        if (unfold_) {
+          sgemm(false, true, c1 - c0, tile.size(), k, weights, k, rows, ld, 0.0f, product, tile.size());
+        } else {
+          sgemm(false, false, c1 - c0, tile.size(), k, weights, k, buffer, tile.size(), 0.0f, product, tile.size());
+        }
+        epilogue_.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
+        return;
+      }
       const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
       sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);

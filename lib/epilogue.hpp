@@ -26,6 +26,13 @@ struct Epilogue {
 
   // Applies the activation to a rows x cols block after its GEMM.
   void activate_block(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld) const;
+
+  // Finishes a product that was computed in the other orientation than the output's: writes the transpose of the
+  // rows x cols block `product` (leading dimension ld_product) into `block` (cols x rows, leading dimension ld), with
+  // bias and activation. `channels_by_row`: row r of `product` holds channel first_channel + r (an NHWC output
+  // computed as W * X^T); otherwise column c does (an NCHW output computed as X^T * W^T).
+  void store_transposed(const float* product, std::int64_t rows, std::int64_t cols, std::int64_t ld_product,
+                        bool channels_by_row, float* block, std::int64_t ld, std::int64_t first_channel) const;
 };
 
 // The activation of one value; NaN stays NaN (comparisons with NaN are false).

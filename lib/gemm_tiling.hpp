@@ -20,13 +20,16 @@ struct GemmTiling {
   std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block)
   std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
+  bool transposed;                // each product is computed in the orientation opposite to the output's layout
   std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)
+  std::size_t product_floats;     // one transposed product, tile x channel block (0 unless transposed)
 
   std::int64_t tile_count() const { return matrices * tiles_per_matrix; }
   // A unit of work: a block of output channels of one tile.
   std::int64_t unit_count() const { return tile_count() * channel_blocks; }
-  // One buffer per worker.
-  std::size_t workspace_bytes() const { return buffer_floats * sizeof(float) * static_cast<std::size_t>(workers); }
+  // One buffer and one product per worker.
+  std::size_t worker_floats() const { return buffer_floats + product_floats; }
+  std::size_t workspace_bytes() const { return worker_floats() * sizeof(float) * static_cast<std::size_t>(workers); }
 };
 
 // The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the
@@ -35,6 +38,7 @@ struct GemmTiling {
 // thread count. Two environment variables override the choice, for tests and tuning, read each time a plan is made:
 //   CONVKIT_GEMM_TILE_PIXELS=n     tiles of n pixels (capped by the workspace bound)
 //   CONVKIT_GEMM_CHANNEL_BLOCK=n   units of n output channels
+//   CONVKIT_GEMM_ORIENTATION=native|transposed   the orientation of every product (see GemmTiling::transposed)
 GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
 
 }  // namespace convkit::detail
