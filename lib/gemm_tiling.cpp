@@ -33,17 +33,19 @@ constexpr std::int64_t kMinBlockChannels = 128;
 constexpr std::int64_t kChannelGrain = 16;
 
 // Whether the products should be computed in the orientation opposite to the output's layout, into a scratch block
-// that the epilogue then transposes into the output. Only NHWC 1x1 products on narrow tiles gain: OpenBLAS runs
-// pixels x K x channels products with few pixel rows far below its speed in the other orientation, enough to pay for
-// transposing the tile's pixels into columns and the product back. Measured with convkit_bench, NHWC, gemm_1x1 with
-// CONVKIT_GEMM_ORIENTATION=native against =transposed on the AMD EPYC (Zen 4) VM, GFLOP/s at 1 / 2 threads:
-//   resnet50_res5_1x1 (49 pixels, K 2048)  62 / 124 -> 79 / 144      Ci 1024 Co 512 8x8 (64 pixels)    71 / 139 -> 88 / 163
-//   Ci 1024 Co 512 10x10 (100 pixels)       79 / 157 -> 86 / 159      Ci 512 Co 2048 7x7 (K 512)        82 / 162 -> 84 / 170
-//   Ci 1024 Co 256 12x12 (144 pixels)       87 / 172 -> 83 / 144      resnet50_res4_1x1 (196 pixels)    91 / 179 -> 82 / 142
+// that the epilogue then transposes into the output. Only NHWC 1x1 products on narrow tiles with long reductions
+// gain: OpenBLAS runs (pixels x K) * (K x channels) with few pixel rows far below its speed in the other orientation,
+// enough to pay for transposing the tile's pixels into columns and the product back. Measured with convkit_bench,
+// NHWC gemm_1x1, CONVKIT_GEMM_ORIENTATION=native against =transposed, on the AMD EPYC (Zen 4) VM, GFLOP/s at 1 / 2
+// threads (Ci -> Co, pixels):
+//   resnet50_res5_1x1 2048 -> 512, 49      62 / 123 -> 83 / 162    1024 -> 512, 100    80 / 150 -> 91 / 177
+//   1024 -> 256, 144                        87 / 171 -> 93 / 176    1024 -> 256, 196    91 / 180 -> 91 / 171 (res4_1x1)
+//   512 -> 2048, 49                          82 / 162 -> 84 / 170    512 -> 512, 196     99 / 193 -> 93 / 172
+//   256 -> 1024, 49                          85 / 164 -> 84 / 145    128 -> 512, 49      84 / 154 -> 95 / 137
 // Products of im2row's unfolded tiles gained nowhere (resnet50_res5_3x3: 82 / 149 -> 79 / 156, res4_3x3 0.96-0.99x),
 // nor did any NCHW layer of the suite beyond noise (0.72-1.05x).
-constexpr std::int64_t kTransposedMaxPixels = 128;
-constexpr std::int64_t kTransposedMinReduction = 256;
+constexpr std::int64_t kTransposedMaxPixels = 144;
+constexpr std::int64_t kTransposedMinReduction = 512;
 
 bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
   return p.layout == Layout::NHWC && !unfold && t.tile_pixels <= kTransposedMaxPixels &&

@@ -157,15 +157,17 @@ void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std
 
 void pixels_to_columns(const float* pixels, std::int64_t count, std::int64_t channels, std::int64_t pixel_stride,
                        float* columns) {
-  // Square blocks, so that the block's source and destination rows both stay in the L1 cache.
+  // Square blocks, so that the block's source and destination rows both stay in the L1 cache. The inner loop runs
+  // along a pixel's channels: pixel strides are often a multiple of 4 KiB, and 16 source rows at such a stride
+  // would share one L1 set, while the destination rows' stride is the tile's width.
   constexpr std::int64_t kBlock = 16;
-  for (std::int64_t c0 = 0; c0 < channels; c0 += kBlock) {
-    const std::int64_t c1 = std::min(channels, c0 + kBlock);
-    for (std::int64_t q0 = 0; q0 < count; q0 += kBlock) {
-      const std::int64_t q1 = std::min(count, q0 + kBlock);
-      for (std::int64_t c = c0; c < c1; ++c) {
-        float* dst = columns + c * count;
-        for (std::int64_t q = q0; q < q1; ++q) dst[q] = pixels[q * pixel_stride + c];
+  for (std::int64_t q0 = 0; q0 < count; q0 += kBlock) {
+    const std::int64_t q1 = std::min(count, q0 + kBlock);
+    for (std::int64_t c0 = 0; c0 < channels; c0 += kBlock) {
+      const std::int64_t c1 = std::min(channels, c0 + kBlock);
+      for (std::int64_t q = q0; q < q1; ++q) {
+        const float* src = pixels + q * pixel_stride;
+        for (std::int64_t c = c0; c < c1; ++c) columns[c * count + q] = src[c];
       }
     }
   }
