@@ -30,6 +30,13 @@ constexpr std::int64_t kPixelGrain = 16;
 constexpr std::int64_t kBalancedUnits = 4;
 constexpr std::int64_t kMinSharedTilePixels = 128;
 constexpr std::int64_t kMinBlockChannels = 128;
+// Each block of a tile is one more GEMM call that packs the tile's columns again, so blocks are cut at 256 channels
+// where that still leaves two units for two threads: resnet50_res5_1x1 and res5_3x3 (512 channels, one 7x7 tile),
+// in 4 blocks of 128 against 2 of 256, GFLOP/s at 1 / 2 threads on the AMD EPYC (Zen 4) VM (convkit_bench,
+// --min-time=1, same run): 1x1 NCHW 83 / 172 -> 89 / 179, NHWC 79 / 158 -> 86 / 171; 3x3 NCHW 69 / 157 -> 78 / 158,
+// NHWC 77 / 149 -> 81 / 165.
+constexpr std::int64_t kPreferredBlockChannels = 256;
+constexpr std::int64_t kMinSharedUnits = 2;
 constexpr std::int64_t kChannelGrain = 16;
 
 // Whether the products should be computed in the orientation opposite to the output's layout, into a scratch block
@@ -86,8 +93,9 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   // The work is dealt out in units of (tile, block of output channels), and the units depend on the problem only,
   // never on the thread count: each GEMM call has the same shape whatever the team, so results are the same bits for
   // every thread count (OpenBLAS rounds differently when a product's shape changes). An image with fewer tiles than
-  // kBalancedUnits has its output channels cut into blocks too (at least kMinBlockChannels each, a multiple of the
-  // micro-kernel's 16), so that up to that many workers share it; a worker that meets the same tile again reuses its
+  // kBalancedUnits has its output channels cut into blocks too (of kPreferredBlockChannels, or of at least
+  // kMinBlockChannels where that is what gives two units; a multiple of the micro-kernel's 16), so that up to that
+  // many workers share it; a worker that meets the same tile again reuses its
   // unfolded panel. Measured with convkit_bench, GFLOP/s at 1 / 2 threads, NCHW, against the previous design, whose
   // tiles and channel split followed the team (and whose results differed in the last bits between thread counts):
   // resnet50_res3_3x3 124 / 213 (was 114 / 212), res4_3x3 113 / 207 (121 / 207), res5_3x3 84 / 161 (91 / 178):
@@ -105,8 +113,11 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   }
   const int team = threads_worth_using(p.flops(), threads);
   std::int64_t blocks = 1;
-  if (t.tile_count() < kBalancedUnits)
-    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
+  if (t.tile_count() < kBalancedUnits) {
+    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
+    if (blocks * t.tile_count() < kMinSharedUnits)
+      blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
+  }
   if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_CHANNEL_BLOCK"); forced > 0)
     blocks = ceil_div(p.group_out_channels, forced);
   t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
