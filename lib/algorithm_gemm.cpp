@@ -8,6 +8,10 @@
 // and finished (bias, activation) while its output is still in cache: the workspace is bounded per thread whatever
 // the image size, and no pass over the whole output follows the GEMMs.
 //
+// A tiling may be `transposed` (gemm_tiling.hpp): each product is then computed in the other orientation, into a
+// per-worker block, and the epilogue transposes it into the output with bias and activation. auto's tilings do so
+// only for NHWC 1x1 products of few pixels, whose pixels are first transposed into columns (im2col.hpp).
+//
 // A 1x1 kernel with unit stride and no padding needs no unfolding: the input already is `columns` (NCHW, ld = H*W)
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
 // unfolds, so it is the honest measure of the unfolding design on every shape.
