@@ -69,28 +69,19 @@ void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_
         // Pixels whose source lies outside the plane are border columns: zeroed below with the others.
         const std::int64_t from = std::clamp(-shift, a, b), to = std::clamp(plane_size - shift, from, b);
         copy_strided(dst + (from - pixel_begin), plane + (from + shift), to - from, 1);
-        // Columns [0, lo) and [hi, W) of every row that meets [a, b). The tile is zero outside [a, b) already, so
-        // only the tile's own ends bound the stores, and the rows between them are a loop without clamps (the
-        // clamped loop took half of inception_3a_5x5's unfolding time).
+        // Columns [0, lo) and [hi, W) of every row that meets [a, b), one border column at a time: a column is a
+        // strided run of one store per row. The tile is zero outside [a, b) already, so only the tile's own ends
+        // bound the run (per row, two clamped loops took half of inception_3a_5x5's unfolding time).
         const std::int64_t left = std::min(lo[j], W), right = std::clamp(hi[j], left, W);
         if (left == 0 && right == W) continue;
-        const auto zero_clamped_row = [&](std::int64_t row_start) {
-          for (std::int64_t q = std::max(row_start, pixel_begin); q < std::min(row_start + left, pixel_end); ++q)
-            dst[q - pixel_begin] = 0.0f;
-          for (std::int64_t q = std::max(row_start + right, pixel_begin); q < std::min(row_start + W, pixel_end); ++q)
-            dst[q - pixel_begin] = 0.0f;
+        const std::int64_t first_row = a - a % W, end = std::min((b - 1) - (b - 1) % W + W, pixel_end);
+        const auto zero_column = [&](std::int64_t column) {
+          std::int64_t q = first_row + column;
+          if (q < pixel_begin) q += W;
+          for (; q < end; q += W) dst[q - pixel_begin] = 0.0f;
         };
-        std::int64_t row_start = a - a % W;
-        if (row_start < pixel_begin) {
-          zero_clamped_row(row_start);
-          row_start += W;
-        }
-        for (; row_start < b && row_start + W <= pixel_end; row_start += W) {
-          float* row = dst + (row_start - pixel_begin);
-          for (std::int64_t q = 0; q < left; ++q) row[q] = 0.0f;
-          for (std::int64_t q = right; q < W; ++q) row[q] = 0.0f;
-        }
-        if (row_start < b) zero_clamped_row(row_start);
+        for (std::int64_t column = 0; column < left; ++column) zero_column(column);
+        for (std::int64_t column = right; column < W; ++column) zero_column(column);
       }
     }
   }
