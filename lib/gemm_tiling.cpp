@@ -129,13 +129,16 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
     if (std::strcmp(forced, "transposed") == 0) t.transposed = true;
     if (std::strcmp(forced, "native") == 0) t.transposed = false;
   }
-  // The transposed product takes workspace of its own, within the same bound as the unfolded tile.
-  if (t.tile_pixels * t.channel_block > static_cast<std::int64_t>(kGemmWorkspaceCapBytes / sizeof(float)))
-    t.transposed = false;
-  t.product_floats = t.transposed ? static_cast<std::size_t>(t.tile_pixels * t.channel_block) : 0;
-  // A transposed NHWC 1x1 product reads its pixels as columns (im2col.hpp, pixels_to_columns), not in place.
-  if (t.transposed && !unfold && p.layout == Layout::NHWC)
-    t.buffer_floats = static_cast<std::size_t>(t.tile_pixels * p.reduction);
+  // A transposed product takes workspace of its own, and a transposed NHWC 1x1 product reads its pixels as columns
+  // (im2col.hpp, pixels_to_columns) rather than in place: together with the unfolded tile, within the same bound.
+  const std::int64_t product = t.tile_pixels * t.channel_block;
+  const std::int64_t columns = unfold ? t.tile_pixels * p.reduction
+                                      : (p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0);
+  if (columns + product > static_cast<std::int64_t>(kGemmWorkspaceCapBytes / sizeof(float))) t.transposed = false;
+  if (t.transposed) {
+    t.product_floats = static_cast<std::size_t>(product);
+    t.buffer_floats = static_cast<std::size_t>(columns);
+  }
   return t;
 }
 
