@@ -165,7 +165,9 @@ class ConvTester {
       std::fill(w_copy.begin(), w_copy.end(), 1e6f);
       std::fill(b_copy.begin(), b_copy.end(), -1e6f);
       used = plan.algorithm();
-      plan.run(in.data(), y);
+      // A caller workspace of NaNs (all bits set): a kernel that reads scratch it has not written fails.
+      std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
+      plan.run(in.data(), y, workspace.data(), workspace.size());
     } else {
       used = convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
     }

@@ -156,6 +156,40 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8-
       .layout(Layout::NHWC).test(Algorithm::Direct);
 }
 
+TEST_CASE("NCHW depthwise: widths around the vector, heights around the row blocks and bands, fixed and general kernels") {
+  // Groups of one input channel run a kernel with the weights in registers: blocks of 8 rows (4 below AVX-512) by
+  // one vector, the last vector of a row overlapping the one before it, rows staged in bands of 8 output rows.
+  // Heights cover a block, a band and their remainders; strides and dilations cover the fixed 3x3 and 5x5 forms at
+  // row strides 1 and 2 (any column stride and dilation) and the general loops (row dilation, row stride 3).
+  struct Form {
+    std::int64_t k, stride_h, stride_w, dilation_h, dilation_w;
+  };
+  for (const Form f : {Form{3, 1, 1, 1, 1}, Form{3, 2, 2, 1, 1}, Form{5, 1, 1, 1, 1}, Form{5, 2, 2, 1, 1},
+                       Form{3, 1, 2, 1, 1}, Form{3, 2, 1, 1, 2}, Form{3, 2, 2, 2, 1}, Form{3, 3, 1, 1, 1}})
+    for (std::int64_t out_height : {1, 3, 4, 7, 8, 9, 17})
+      for (std::int64_t out_width : {1, 5, 15, 16, 17, 33, 56}) {
+        const std::int64_t pad = f.k / 2;
+        const std::int64_t in_height = (out_height - 1) * f.stride_h + (f.k - 1) * f.dilation_h + 1 - 2 * pad;
+        const std::int64_t in_width = (out_width - 1) * f.stride_w + (f.k - 1) * f.dilation_w + 1 - 2 * pad;
+        if (in_height < 1 || in_width < 1) continue;
+        CAPTURE(f.k);
+        CAPTURE(f.stride_h);
+        CAPTURE(f.stride_w);
+        CAPTURE(f.dilation_h);
+        CAPTURE(f.dilation_w);
+        CAPTURE(out_height);
+        CAPTURE(out_width);
+        for (bool plan : {false, true})  // the plan runs in a caller workspace of NaNs
+          ConvTester().channels(3, 3).groups(3).input(in_height, in_width).kernel(f.k, f.k)
+              .stride(f.stride_h, f.stride_w).dilation(f.dilation_h, f.dilation_w).padding(pad, pad, pad, pad)
+              .bias(true).activation(Activation::Clamp, -0.3f, 0.4f).through_plan(plan).test(Algorithm::Direct);
+      }
+  // A channel multiplier, threads splitting the output channels of one group, and a batch.
+  for (int threads : {1, 2, 3})
+    ConvTester().batch(2).channels(2, 6).groups(2).input(19, 21).kernel(3, 3).padding(1, 1, 1, 1).threads(threads)
+        .bias(true).activation(Activation::Relu).test(Algorithm::Direct);
+}
+
 TEST_CASE("a random sweep of 400 shapes over every feature") {
   std::mt19937 rng(convkit_test::kSeed);
   const auto pick = [&](std::int64_t lo, std::int64_t hi) {
