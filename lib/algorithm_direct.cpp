@@ -73,6 +73,8 @@ class DirectKernel final : public Kernel {
     }
     const std::int64_t sw = p_.stride_width;
     // Enough for every tap of a whole vector at the last output column (see direct_kernels.hpp).
+    // Rows of whole vectors: a tap at a vector boundary then loads without splitting a cache line
+    // (mobilenetv2_dw_s2 NCHW, the kernel alone: 189 -> 159 us; small_3x3_c3_s2 NCHW at one thread 36 -> 40 GFLOP/s).
     row_floats_ = round_up(round_up(p_.out_width, kernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw,
                            kernels_.vector_floats);
     staged_rows_ = (p_.out_height - 1) * p_.stride_height + (kh - 1) * p_.dilation_height + 1;
