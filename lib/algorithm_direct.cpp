@@ -154,6 +154,15 @@ class DirectKernel final : public Kernel {
       const float* plane = nchw ? input + (n * p_.in_channels + channel) * H * W
                                 : input + n * H * W * p_.in_channels + channel;
       float* dst_plane = staged + c * plane_floats_;
+      if (col_stride == 1 && sw <= 2) {  // the vector kernels' case: padding rows, then one run of input rows
+        const std::int64_t inside_begin = std::clamp(p_.pad_top, row_begin, row_end);
+        const std::int64_t inside_end = std::clamp(H + p_.pad_top, inside_begin, row_end);
+        std::fill(dst_plane + row_begin * sw * L, dst_plane + inside_begin * sw * L, 0.0f);
+        kernels_.stage_rows(plane + (inside_begin - p_.pad_top) * row_stride, row_stride, inside_end - inside_begin, W,
+                            p_.pad_left, sw, L, dst_plane + inside_begin * sw * L);
+        std::fill(dst_plane + inside_end * sw * L, dst_plane + row_end * sw * L, 0.0f);
+        continue;
+      }
       for (std::int64_t r = row_begin; r < row_end; ++r) {
         float* dst_row = dst_plane + r * sw * L;
         const std::int64_t ih = r - p_.pad_top;
@@ -162,10 +171,6 @@ class DirectKernel final : public Kernel {
           continue;
         }
         const float* src = plane + ih * row_stride;
-        if (col_stride == 1 && sw <= 2) {  // the vector kernels' case
-          kernels_.stage_row(src, W, p_.pad_left, sw, L, dst_row);
-          continue;
-        }
         for (std::int64_t q = 0; q < sw; ++q) {
           // Element k is padded column k*sw + q, input column k*sw + q - pad_left.
           float* dst = dst_row + q * L;

@@ -62,10 +62,11 @@ struct DirectKernels {
   const char* isa;             // "sse2", "sse4.2", "avx2+fma", "avx512f"
   std::int64_t vector_floats;  // floats per vector register
   void (*rows)(const DirectRowsTask& task);
-  // Stages one contiguous input row of `width` floats into `stride` (1 or 2 only) phase rows of `length` floats:
-  // element k of phase q is input column k*stride + q - pad_left, or zero outside the input.
-  void (*stage_row)(const float* source, std::int64_t width, std::int64_t pad_left, std::int64_t stride,
-                    std::int64_t length, float* staged);
+  // Stages `rows` input rows of `width` contiguous floats, source_stride apart, each into `stride` (1 or 2 only)
+  // phase rows of `length` floats, one staged row after the other: element k of phase q is input column
+  // k*stride + q - pad_left, or zero outside the input.
+  void (*stage_rows)(const float* source, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
+                     std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* staged);
   void (*depthwise_nhwc_rows)(const DepthwiseNhwcTask& task);
 };
 
