@@ -77,8 +77,14 @@ class DirectKernel final : public Kernel {
     // (mobilenetv2_dw_s2 NCHW, the kernel alone: 189 -> 159 us; small_3x3_c3_s2 NCHW at one thread 36 -> 40 GFLOP/s).
     row_floats_ = round_up(round_up(p_.out_width, kernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw,
                            kernels_.vector_floats);
+    unsplit_ = kernels_.deinterleaves_stride_2 && cig == 1 && kh == 3 && kw == 3 && sw == 2 &&
+               p_.dilation_width == 1 && p_.dilation_height == 1 && p_.stride_height <= 2 &&
+               p_.layout == Layout::NCHW;
+    // Unsplit rows: three whole vectors from column 2x of the last output vector x (direct_kernels.hpp).
+    if (unsplit_) row_floats_ = 2 * round_up(p_.out_width, kernels_.vector_floats) + kernels_.vector_floats;
+    phases_ = unsplit_ ? 1 : sw;
     staged_rows_ = (p_.out_height - 1) * p_.stride_height + (kh - 1) * p_.dilation_height + 1;
-    plane_floats_ = staged_rows_ * sw * row_floats_;
+    plane_floats_ = staged_rows_ * phases_ * row_floats_;
     // Units of work: (image, group, block of output channels). Enough blocks to feed every thread; each worker
     // stages its (image, group) itself, so splitting a group costs one more staging of it per extra block.
     const int threads = threads_worth_using(p_.flops(), args.threads);
@@ -102,7 +108,7 @@ class DirectKernel final : public Kernel {
     auto* tap_offsets = reinterpret_cast<std::int64_t*>(bytes);
     for (std::int64_t j = 0; j < p_.kernel_width; ++j) {
       const std::int64_t column = j * p_.dilation_width;
-      tap_offsets[j] = (column % p_.stride_width) * row_floats_ + column / p_.stride_width;
+      tap_offsets[j] = (column % phases_) * row_floats_ + column / phases_;
     }
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       float* staged = reinterpret_cast<float*>(bytes + offsets_bytes_ + staging_bytes_ * worker);
@@ -147,7 +153,7 @@ class DirectKernel final : public Kernel {
   void stage(const float* input, std::int64_t n, std::int64_t g, std::int64_t row_begin, std::int64_t row_end,
              float* staged) const {
     const bool nchw = p_.layout == Layout::NCHW;
-    const std::int64_t H = p_.in_height, W = p_.in_width, sw = p_.stride_width, L = row_floats_;
+    const std::int64_t H = p_.in_height, W = p_.in_width, sw = phases_, L = row_floats_;
     const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
     for (std::int64_t c = 0; c < p_.group_in_channels; ++c) {
       const std::int64_t channel = g * p_.group_in_channels + c;
@@ -263,7 +269,8 @@ class DirectKernel final : public Kernel {
     t.staged = staged;
     t.plane_floats = plane_floats_;
     t.row_floats = row_floats_;
-    t.phases = p_.stride_width;
+    t.phases = phases_;
+    t.stride_width = p_.stride_width;
     t.channels = p_.group_in_channels;
     t.kernel_height = p_.kernel_height;
     t.kernel_width = p_.kernel_width;
@@ -303,6 +310,8 @@ class DirectKernel final : public Kernel {
   Activation activation_;
   float clamp_min_, clamp_max_;
   std::int64_t weight_stride_c_, weight_stride_i_, weight_stride_j_;
+  bool unsplit_;  // stride-2 rows staged whole, for a kernel that deinterleaves them (direct_kernels.hpp)
+  std::int64_t phases_;
   std::int64_t row_floats_, staged_rows_, plane_floats_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;

@@ -9,6 +9,11 @@
 // staged copy whatever the stride, the padding is already zeros, and row_floats is rounded up so that a whole
 // vector at the last output column stays inside the copy. The kernels therefore never test a bound and never read
 // the caller's buffers.
+//
+// One exception: where a table's `deinterleaves_stride_2` says so (AVX-512, whose two-source permutes split a pair
+// of vectors into its even and odd columns in two instructions), a group of one channel with a 3x3 kernel, column
+// stride 2 and no dilation is staged unsplit (phases = 1, element k is padded column k) and its kernel deinterleaves
+// in registers. row_floats then covers three whole vectors from column 2x of the last output vector x.
 #pragma once
 
 #include <convkit/convkit.hpp>
@@ -22,7 +27,8 @@ struct DirectRowsTask {
   const float* staged;           // the group's staged input, channel 0
   std::int64_t plane_floats;     // distance between staged channels
   std::int64_t row_floats;       // one phase of one padded row
-  std::int64_t phases;           // stride_width
+  std::int64_t phases;           // stride_width, or 1 for the unsplit stride-2 layout
+  std::int64_t stride_width;
   std::int64_t channels;         // input channels of the group
   std::int64_t kernel_height, kernel_width, stride_height, dilation_height;
   const std::int64_t* tap_offsets;  // per kernel column j: ((j*dw) % sw) * row_floats + (j*dw) / sw
@@ -68,6 +74,7 @@ struct DirectKernels {
   void (*stage_rows)(const float* source, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
                      std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* staged);
   void (*depthwise_nhwc_rows)(const DepthwiseNhwcTask& task);
+  bool deinterleaves_stride_2;  // see the top of this file
 };
 
 // One table per ISA compiled in.

@@ -7,6 +7,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <cstdint>
 
 #ifndef CONVKIT_ISA_NAMESPACE
@@ -271,6 +275,66 @@ struct Direct {
     for (; y < t.row_end; ++y) single_channel_rows<kKh, kKw, kSh, 1>(t, w, offsets, y);
   }
 
+#if defined(__AVX512F__)
+  static constexpr bool kDeinterleavesStride2 = std::is_base_of_v<xsimd::avx512f, Arch>;
+
+  // single_channel_block for a 3x3 kernel with column stride 2 on unsplit rows (see direct_kernels.hpp): output
+  // vector x reads padded columns 2x .. 2x + 32 of each row as three vectors, and two-source permutes make its taps,
+  // columns 2x + 2u (even), 2x + 2u + 1 (odd) and 2x + 2u + 2 (even moved on by one, and the third vector's first).
+  // Staging then copies rows instead of splitting them, and every load is of a whole vector of the row.
+  template <int kSh, int kRows>
+  static void deinterleaved_block(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y, std::int64_t x,
+                                  std::int64_t valid) {
+    const __m512i even_index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd_index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i next_index = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    const float* base = t.staged + y * kSh * t.row_floats + 2 * x;
+    __m512 acc[kRows];
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm512_set1_ps(t.bias);
+    CONVKIT_UNROLL
+    for (int ir = 0; ir < (kRows - 1) * kSh + 3; ++ir) {
+      const float* row = base + ir * t.row_floats;
+      const __m512 a = _mm512_loadu_ps(row), b = _mm512_loadu_ps(row + 16), c = _mm512_loadu_ps(row + 32);
+      const __m512 even = _mm512_permutex2var_ps(a, even_index, b);
+      const __m512 odd = _mm512_permutex2var_ps(a, odd_index, b);
+      const __m512 next = _mm512_permutex2var_ps(even, next_index, c);
+      CONVKIT_UNROLL
+      for (int r = 0; r < kRows; ++r) {
+        const int i = ir - r * kSh;
+        if (i < 0 || i >= 3) continue;  // resolved at compile time
+        acc[r] = _mm512_fmadd_ps(even, w[i][0], acc[r]);
+        acc[r] = _mm512_fmadd_ps(odd, w[i][1], acc[r]);
+        acc[r] = _mm512_fmadd_ps(next, w[i][2], acc[r]);
+      }
+    }
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r)
+      store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
+  }
+
+  template <int kSh, int kRows>
+  static void deinterleaved_rows(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y) {
+    if (t.out_width < kWidth) return deinterleaved_block<kSh, kRows>(t, w, y, 0, t.out_width);
+    std::int64_t x = 0;
+    for (; x + kWidth <= t.out_width; x += kWidth) deinterleaved_block<kSh, kRows>(t, w, y, x, kWidth);
+    if (x < t.out_width) deinterleaved_block<kSh, kRows>(t, w, y, t.out_width - kWidth, kWidth);
+  }
+
+  template <int kSh>
+  static void deinterleaved(const DirectRowsTask& t) {
+    __m512 w[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
+    constexpr int kRows = 8;  // 8 accumulators, 9 weights and 6 inputs and taps: 23 of the 32 registers
+    std::int64_t y = t.row_begin;
+    for (; y + kRows <= t.row_end; y += kRows) deinterleaved_rows<kSh, kRows>(t, w, y);
+    for (; y < t.row_end; ++y) deinterleaved_rows<kSh, 1>(t, w, y);
+  }
+#else
+  static constexpr bool kDeinterleavesStride2 = false;
+#endif
+
   // The fixed forms single_channel serves; false sends the task to the general loops.
   static bool single_channel_fixed(const DirectRowsTask& t) {
     if (t.channels != 1 || t.out_col_stride != 1 || t.dilation_height != 1) return false;
@@ -283,6 +347,14 @@ struct Direct {
   }
 
   static void rows(const DirectRowsTask& t) {
+#if defined(__AVX512F__)
+    if constexpr (kDeinterleavesStride2) {
+      if (t.phases != t.stride_width) {  // the unsplit layout, staged only for this kernel's form
+        if (t.stride_height == 1) return deinterleaved<1>(t);
+        return deinterleaved<2>(t);
+      }
+    }
+#endif
     if (single_channel_fixed(t)) return;
     std::int64_t y = t.row_begin;
     if (t.stride_height == 1 && t.dilation_height == 1) {
@@ -611,7 +683,7 @@ struct DepthwiseNhwc {
 template <class Arch>
 const DirectKernels& make_direct_kernels(const char* isa) {
   static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_rows,
-                                     &DepthwiseNhwc<Arch>::rows};
+                                     &DepthwiseNhwc<Arch>::rows, Direct<Arch>::kDeinterleavesStride2};
   return kernels;
 }
 
