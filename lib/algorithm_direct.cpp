@@ -271,6 +271,7 @@ class DirectKernel final : public Kernel {
     t.row_floats = row_floats_;
     t.phases = phases_;
     t.stride_width = p_.stride_width;
+    t.dilation_width = p_.dilation_width;
     t.channels = p_.group_in_channels;
     t.kernel_height = p_.kernel_height;
     t.kernel_width = p_.kernel_width;

@@ -28,7 +28,7 @@ struct DirectRowsTask {
   std::int64_t plane_floats;     // distance between staged channels
   std::int64_t row_floats;       // one phase of one padded row
   std::int64_t phases;           // stride_width, or 1 for the unsplit stride-2 layout
-  std::int64_t stride_width;
+  std::int64_t stride_width, dilation_width;
   std::int64_t channels;         // input channels of the group
   std::int64_t kernel_height, kernel_width, stride_height, dilation_height;
   const std::int64_t* tap_offsets;  // per kernel column j: ((j*dw) % sw) * row_floats + (j*dw) / sw

@@ -331,6 +331,64 @@ struct Direct {
     for (; y + kRows <= t.row_end; y += kRows) deinterleaved_rows<kSh, kRows>(t, w, y);
     for (; y < t.row_end; ++y) deinterleaved_rows<kSh, 1>(t, w, y);
   }
+
+  // single_channel_block for a 3x3 kernel with column stride and dilation 1: the three taps of a row are one vector
+  // at column x and that vector moved on by one and two columns, made by valignd from it and the next vector, so
+  // that all of a row's loads are whole vectors at x and x + 16 instead of two of three splitting cache lines.
+  template <int kShift>
+  static __m512 moved_on(__m512 current, __m512 next) {
+    if constexpr (kShift == 0) {
+      return current;
+    } else {
+      return _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(current), kShift));
+    }
+  }
+
+  template <int kSh, int kRows>
+  static void moved_block(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y, std::int64_t x,
+                          std::int64_t valid) {
+    const std::int64_t row_step = t.row_floats;
+    const float* base = t.staged + y * kSh * row_step + x;
+    __m512 acc[kRows];
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm512_set1_ps(t.bias);
+    CONVKIT_UNROLL
+    for (int ir = 0; ir < (kRows - 1) * kSh + 3; ++ir) {
+      const float* row = base + ir * row_step;
+      const __m512 current = _mm512_loadu_ps(row), next = _mm512_loadu_ps(row + 16);
+      const __m512 taps[3] = {current, moved_on<1>(current, next), moved_on<2>(current, next)};
+      CONVKIT_UNROLL
+      for (int r = 0; r < kRows; ++r) {
+        const int i = ir - r * kSh;
+        if (i < 0 || i >= 3) continue;  // resolved at compile time
+        CONVKIT_UNROLL
+        for (int j = 0; j < 3; ++j) acc[r] = _mm512_fmadd_ps(taps[j], w[i][j], acc[r]);
+      }
+    }
+    CONVKIT_UNROLL
+    for (int r = 0; r < kRows; ++r)
+      store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
+  }
+
+  template <int kSh, int kRows>
+  static void moved_rows(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y) {
+    if (t.out_width < kWidth) return moved_block<kSh, kRows>(t, w, y, 0, t.out_width);
+    std::int64_t x = 0;
+    for (; x + kWidth <= t.out_width; x += kWidth) moved_block<kSh, kRows>(t, w, y, x, kWidth);
+    if (x < t.out_width) moved_block<kSh, kRows>(t, w, y, t.out_width - kWidth, kWidth);
+  }
+
+  template <int kSh>
+  static void moved(const DirectRowsTask& t) {
+    __m512 w[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
+    constexpr int kRows = 8;
+    std::int64_t y = t.row_begin;
+    for (; y + kRows <= t.row_end; y += kRows) moved_rows<kSh, kRows>(t, w, y);
+    for (; y < t.row_end; ++y) moved_rows<kSh, 1>(t, w, y);
+  }
 #else
   static constexpr bool kDeinterleavesStride2 = false;
 #endif
@@ -352,6 +410,11 @@ struct Direct {
       if (t.phases != t.stride_width) {  // the unsplit layout, staged only for this kernel's form
         if (t.stride_height == 1) return deinterleaved<1>(t);
         return deinterleaved<2>(t);
+      }
+      if (t.channels == 1 && t.out_col_stride == 1 && t.dilation_height == 1 && t.stride_width == 1 &&
+          t.dilation_width == 1 && t.kernel_height == 3 && t.kernel_width == 3 && t.stride_height <= 2) {
+        if (t.stride_height == 1) return moved<1>(t);
+        return moved<2>(t);
       }
     }
 #endif
