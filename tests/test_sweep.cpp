@@ -157,15 +157,17 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8-
 }
 
 TEST_CASE("NCHW depthwise: widths around the vector, heights around the row blocks and bands, fixed and general kernels") {
-  // Groups of one input channel run a kernel with the weights in registers: blocks of 8 rows (4 below AVX-512) by
-  // one vector, the last vector of a row overlapping the one before it, rows staged in bands of 8 output rows.
-  // Heights cover a block, a band and their remainders; strides and dilations cover the fixed 3x3 and 5x5 forms at
-  // row strides 1 and 2 (any column stride and dilation) and the general loops (row dilation, row stride 3).
+  // Groups of one input channel run a kernel with the weights in registers: blocks of 8 rows (4 or 2 with fewer
+  // registers) by one vector, the last vector of a row overlapping the one before it, rows staged in bands of 8
+  // output rows. Heights cover a block, a band and their remainders. The forms cover, at row strides 1 and 2, the
+  // fixed 3x3 and 5x5 kernels with any column stride and dilation, AVX-512's 3x3 kernels at column stride 1
+  // (valignd) and 2 (unsplit rows, permutes), and the general loops (row dilation, row stride 3).
   struct Form {
     std::int64_t k, stride_h, stride_w, dilation_h, dilation_w;
   };
   for (const Form f : {Form{3, 1, 1, 1, 1}, Form{3, 2, 2, 1, 1}, Form{5, 1, 1, 1, 1}, Form{5, 2, 2, 1, 1},
-                       Form{3, 1, 2, 1, 1}, Form{3, 2, 1, 1, 2}, Form{3, 2, 2, 2, 1}, Form{3, 3, 1, 1, 1}})
+                       Form{3, 1, 2, 1, 1}, Form{3, 2, 1, 1, 1}, Form{3, 2, 1, 1, 2}, Form{3, 2, 2, 2, 1},
+                       Form{3, 3, 1, 1, 1}})
     for (std::int64_t out_height : {1, 3, 4, 7, 8, 9, 17})
       for (std::int64_t out_width : {1, 5, 15, 16, 17, 33, 56}) {
         const std::int64_t pad = f.k / 2;
