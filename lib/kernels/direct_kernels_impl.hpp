@@ -246,13 +246,20 @@ struct Direct {
     for (int r = 0; r < kRows; ++r) store(activate(acc[r], t), t, t.output + (y + r) * t.out_row_stride + x, valid);
   }
 
-  template <int kKh, int kKw, int kSh, int kRows>
-  static void single_channel_rows(const DirectRowsTask& t, const Batch (&w)[kKh][kKw],
-                                  const std::int64_t (&offsets)[kKw], std::int64_t y) {
-    if (t.out_width < kWidth) return single_channel_block<kKh, kKw, kSh, kRows>(t, w, offsets, y, 0, t.out_width);
-    std::int64_t x = 0;
-    for (; x + kWidth <= t.out_width; x += kWidth) single_channel_block<kKh, kKw, kSh, kRows>(t, w, offsets, y, x, kWidth);
-    if (x < t.out_width) single_channel_block<kKh, kKw, kSh, kRows>(t, w, offsets, y, t.out_width - kWidth, kWidth);
+  // Calls block(rows, y, x, valid) over the task's rows in blocks of kRows rows (single rows for the rest, rows being
+  // std::integral_constant<int, R>) by one vector from column x, `valid` columns of it real. Rows at least a vector
+  // wide end with a vector that overlaps the one before it, so that every store is a whole vector.
+  template <int kRows, class Block>
+  static void vector_blocks(const DirectRowsTask& t, const Block& block) {
+    const auto columns = [&](auto rows, std::int64_t y) {
+      if (t.out_width < kWidth) return block(rows, y, 0, t.out_width);
+      std::int64_t x = 0;
+      for (; x + kWidth <= t.out_width; x += kWidth) block(rows, y, x, kWidth);
+      if (x < t.out_width) block(rows, y, t.out_width - kWidth, kWidth);
+    };
+    std::int64_t y = t.row_begin;
+    for (; y + kRows <= t.row_end; y += kRows) columns(std::integral_constant<int, kRows>{}, y);
+    for (; y < t.row_end; ++y) columns(std::integral_constant<int, 1>{}, y);
   }
 
   template <int kKh, int kKw, int kSh>
@@ -270,9 +277,9 @@ struct Direct {
     constexpr int kRegisters = kWidth >= 16 ? 32 : 16;
     constexpr int kFree = kRegisters - kKh * kKw - 2;
     constexpr int kRows = kFree >= 8 ? 8 : (kFree >= 4 ? 4 : 2);
-    std::int64_t y = t.row_begin;
-    for (; y + kRows <= t.row_end; y += kRows) single_channel_rows<kKh, kKw, kSh, kRows>(t, w, offsets, y);
-    for (; y < t.row_end; ++y) single_channel_rows<kKh, kKw, kSh, 1>(t, w, offsets, y);
+    vector_blocks<kRows>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
+      single_channel_block<kKh, kKw, kSh, decltype(rows)::value>(t, w, offsets, y, x, valid);
+    });
   }
 
 #if defined(__AVX512F__)
@@ -313,23 +320,19 @@ struct Direct {
       store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
   }
 
-  template <int kSh, int kRows>
-  static void deinterleaved_rows(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y) {
-    if (t.out_width < kWidth) return deinterleaved_block<kSh, kRows>(t, w, y, 0, t.out_width);
-    std::int64_t x = 0;
-    for (; x + kWidth <= t.out_width; x += kWidth) deinterleaved_block<kSh, kRows>(t, w, y, x, kWidth);
-    if (x < t.out_width) deinterleaved_block<kSh, kRows>(t, w, y, t.out_width - kWidth, kWidth);
+  static void broadcast_3x3(const DirectRowsTask& t, __m512 (&w)[3][3]) {
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
   }
 
   template <int kSh>
   static void deinterleaved(const DirectRowsTask& t) {
     __m512 w[3][3];
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
-    constexpr int kRows = 8;  // 8 accumulators, 9 weights and 6 inputs and taps: 23 of the 32 registers
-    std::int64_t y = t.row_begin;
-    for (; y + kRows <= t.row_end; y += kRows) deinterleaved_rows<kSh, kRows>(t, w, y);
-    for (; y < t.row_end; ++y) deinterleaved_rows<kSh, 1>(t, w, y);
+    broadcast_3x3(t, w);
+    // 8 accumulators, 9 weights, and 3 inputs and 3 taps: 23 of the 32 registers.
+    vector_blocks<8>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
+      deinterleaved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
+    });
   }
 
   // single_channel_block for a 3x3 kernel with column stride and dilation 1: the three taps of a row are one vector
@@ -371,23 +374,13 @@ struct Direct {
       store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
   }
 
-  template <int kSh, int kRows>
-  static void moved_rows(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y) {
-    if (t.out_width < kWidth) return moved_block<kSh, kRows>(t, w, y, 0, t.out_width);
-    std::int64_t x = 0;
-    for (; x + kWidth <= t.out_width; x += kWidth) moved_block<kSh, kRows>(t, w, y, x, kWidth);
-    if (x < t.out_width) moved_block<kSh, kRows>(t, w, y, t.out_width - kWidth, kWidth);
-  }
-
   template <int kSh>
   static void moved(const DirectRowsTask& t) {
     __m512 w[3][3];
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
-    constexpr int kRows = 8;
-    std::int64_t y = t.row_begin;
-    for (; y + kRows <= t.row_end; y += kRows) moved_rows<kSh, kRows>(t, w, y);
-    for (; y < t.row_end; ++y) moved_rows<kSh, 1>(t, w, y);
+    broadcast_3x3(t, w);
+    vector_blocks<8>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
+      moved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
+    });
   }
 #else
   static constexpr bool kDeinterleavesStride2 = false;
