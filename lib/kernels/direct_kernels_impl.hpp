@@ -283,26 +283,58 @@ struct Direct {
   }
 
 #if defined(__AVX512F__)
-  static constexpr bool kDeinterleavesStride2 = std::is_base_of_v<xsimd::avx512f, Arch>;
+  static constexpr bool kReadsInPlace = std::is_base_of_v<xsimd::avx512f, Arch>;
 
-  // single_channel_block for a 3x3 kernel with column stride 2 on unsplit rows (see direct_kernels.hpp): output
-  // vector x reads padded columns 2x .. 2x + 32 of each row as three vectors, and two-source permutes make its taps,
-  // columns 2x + 2u (even), 2x + 2u + 1 (odd) and 2x + 2u + 2 (even moved on by one, and the third vector's first).
-  // Staging then copies rows instead of splitting them, and every load is of a whole vector of the row.
+  // Loads of kVectors consecutive vectors of padded rows (row 0 being the first of top padding) from padded column
+  // `column`, read in place: lanes outside the input are zeros. The lanes inside are worked out once per block,
+  // the rows inside once per row; masked loads touch no memory in their masked lanes, so a row's address may lie
+  // outside the input when the whole row is masked.
+  template <int kVectors>
+  struct PaddedRows {
+    std::uintptr_t origin;                  // address of lane 0 of the first vector in padded row 0
+    std::intptr_t row_bytes;
+    std::int64_t pad_top, in_height;
+    __mmask16 lanes[kVectors];
+
+    PaddedRows(const DirectRowsTask& t, std::int64_t column) : pad_top(t.pad_top), in_height(t.in_height) {
+      const std::int64_t first = column - t.pad_left;  // input column of lane 0
+      row_bytes = static_cast<std::intptr_t>(t.in_width * 4);
+      origin = reinterpret_cast<std::uintptr_t>(t.input) +
+               static_cast<std::uintptr_t>((first - t.pad_top * t.in_width) * 4);
+      for (int v = 0; v < kVectors; ++v) {
+        const std::int64_t start = first + 16 * v;
+        const std::int64_t lo = start < 0 ? (-start < 16 ? -start : 16) : 0;
+        const std::int64_t hi = t.in_width - start < 16 ? (t.in_width - start > 0 ? t.in_width - start : 0) : 16;
+        lanes[v] = hi <= lo ? __mmask16{0} : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+      }
+    }
+
+    template <int kVector>
+    __m512 load(std::int64_t r) const {
+      const std::int64_t h = r - pad_top;
+      const __mmask16 row = h >= 0 && h < in_height ? __mmask16{0xFFFF} : __mmask16{0};
+      const std::uintptr_t address = origin + static_cast<std::uintptr_t>(r * row_bytes + kVector * 64);
+      return _mm512_maskz_loadu_ps(static_cast<__mmask16>(row & lanes[kVector]), reinterpret_cast<const void*>(address));
+    }
+  };
+
+  // Column stride 2: output vector x reads padded columns 2x .. 2x + 32 of each row as three vectors, and
+  // two-source permutes make its taps, columns 2x + 2u (even), 2x + 2u + 1 (odd) and 2x + 2u + 2 (even moved on by
+  // one, and the third vector's first).
   template <int kSh, int kRows>
   static void deinterleaved_block(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y, std::int64_t x,
                                   std::int64_t valid) {
     const __m512i even_index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd_index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i next_index = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-    const float* base = t.staged + y * kSh * t.row_floats + 2 * x;
+    const PaddedRows<3> rows(t, 2 * x);
     __m512 acc[kRows];
     CONVKIT_UNROLL
     for (int r = 0; r < kRows; ++r) acc[r] = _mm512_set1_ps(t.bias);
     CONVKIT_UNROLL
     for (int ir = 0; ir < (kRows - 1) * kSh + 3; ++ir) {
-      const float* row = base + ir * t.row_floats;
-      const __m512 a = _mm512_loadu_ps(row), b = _mm512_loadu_ps(row + 16), c = _mm512_loadu_ps(row + 32);
+      const std::int64_t row = y * kSh + ir;
+      const __m512 a = rows.template load<0>(row), b = rows.template load<1>(row), c = rows.template load<2>(row);
       const __m512 even = _mm512_permutex2var_ps(a, even_index, b);
       const __m512 odd = _mm512_permutex2var_ps(a, odd_index, b);
       const __m512 next = _mm512_permutex2var_ps(even, next_index, c);
@@ -320,24 +352,8 @@ struct Direct {
       store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
   }
 
-  static void broadcast_3x3(const DirectRowsTask& t, __m512 (&w)[3][3]) {
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
-  }
-
-  template <int kSh>
-  static void deinterleaved(const DirectRowsTask& t) {
-    __m512 w[3][3];
-    broadcast_3x3(t, w);
-    // 8 accumulators, 9 weights, and 3 inputs and 3 taps: 23 of the 32 registers.
-    vector_blocks<8>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
-      deinterleaved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
-    });
-  }
-
-  // single_channel_block for a 3x3 kernel with column stride and dilation 1: the three taps of a row are one vector
-  // at column x and that vector moved on by one and two columns, made by valignd from it and the next vector, so
-  // that all of a row's loads are whole vectors at x and x + 16 instead of two of three splitting cache lines.
+  // Column stride 1: the three taps of a row are the vector at padded column x and that vector moved on by one and
+  // two columns, made by valignd from it and the next vector.
   template <int kShift>
   static __m512 moved_on(__m512 current, __m512 next) {
     if constexpr (kShift == 0) {
@@ -351,15 +367,14 @@ struct Direct {
   template <int kSh, int kRows>
   static void moved_block(const DirectRowsTask& t, const __m512 (&w)[3][3], std::int64_t y, std::int64_t x,
                           std::int64_t valid) {
-    const std::int64_t row_step = t.row_floats;
-    const float* base = t.staged + y * kSh * row_step + x;
     __m512 acc[kRows];
     CONVKIT_UNROLL
     for (int r = 0; r < kRows; ++r) acc[r] = _mm512_set1_ps(t.bias);
+    const PaddedRows<2> rows(t, x);
     CONVKIT_UNROLL
     for (int ir = 0; ir < (kRows - 1) * kSh + 3; ++ir) {
-      const float* row = base + ir * row_step;
-      const __m512 current = _mm512_loadu_ps(row), next = _mm512_loadu_ps(row + 16);
+      const std::int64_t row = y * kSh + ir;
+      const __m512 current = rows.template load<0>(row), next = rows.template load<1>(row);
       const __m512 taps[3] = {current, moved_on<1>(current, next), moved_on<2>(current, next)};
       CONVKIT_UNROLL
       for (int r = 0; r < kRows; ++r) {
@@ -374,16 +389,22 @@ struct Direct {
       store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
   }
 
-  template <int kSh>
-  static void moved(const DirectRowsTask& t) {
+  // 8 accumulators, 9 weights, and at most 3 inputs and 3 taps: 23 of the 32 registers.
+  template <int kSh, int kSw>
+  static void in_place_3x3(const DirectRowsTask& t) {
     __m512 w[3][3];
-    broadcast_3x3(t, w);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
     vector_blocks<8>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
-      moved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
+      if constexpr (kSw == 1) {
+        moved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
+      } else {
+        deinterleaved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
+      }
     });
   }
 #else
-  static constexpr bool kDeinterleavesStride2 = false;
+  static constexpr bool kReadsInPlace = false;
 #endif
 
   // The fixed forms single_channel serves; false sends the task to the general loops.
@@ -399,15 +420,10 @@ struct Direct {
 
   static void rows(const DirectRowsTask& t) {
 #if defined(__AVX512F__)
-    if constexpr (kDeinterleavesStride2) {
-      if (t.phases != t.stride_width) {  // the unsplit layout, staged only for this kernel's form
-        if (t.stride_height == 1) return deinterleaved<1>(t);
-        return deinterleaved<2>(t);
-      }
-      if (t.channels == 1 && t.out_col_stride == 1 && t.dilation_height == 1 && t.stride_width == 1 &&
-          t.dilation_width == 1 && t.kernel_height == 3 && t.kernel_width == 3 && t.stride_height <= 2) {
-        if (t.stride_height == 1) return moved<1>(t);
-        return moved<2>(t);
+    if constexpr (kReadsInPlace) {
+      if (t.staged == nullptr) {  // only the forms of the top of direct_kernels.hpp
+        if (t.stride_height == 1) return t.stride_width == 1 ? in_place_3x3<1, 1>(t) : in_place_3x3<1, 2>(t);
+        return t.stride_width == 1 ? in_place_3x3<2, 1>(t) : in_place_3x3<2, 2>(t);
       }
     }
 #endif
@@ -739,7 +755,7 @@ struct DepthwiseNhwc {
 template <class Arch>
 const DirectKernels& make_direct_kernels(const char* isa) {
   static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_rows,
-                                     &DepthwiseNhwc<Arch>::rows, Direct<Arch>::kDeinterleavesStride2};
+                                     &DepthwiseNhwc<Arch>::rows, Direct<Arch>::kReadsInPlace};
   return kernels;
 }
 
