@@ -1,8 +1,10 @@
 // direct: convolution without unfolding or GEMM, for depthwise, small kernels on few channels and tiny shapes.
 //
-// For each image and group the input is staged into a padded, phase-split copy (kernels/direct_kernels.hpp), then
-// the vector kernel computes each output channel row by row, vectorised along the output width, with bias and
-// activation applied in registers before the store. Weights are read as they lie, in either layout, through strides.
+// For each image and group the input is staged, in bands of output rows, into a padded, phase-split copy
+// (kernels/direct_kernels.hpp), then the vector kernel computes each output channel row by row, vectorised along the
+// output width, with bias and activation applied in registers before the store. NCHW depthwise 3x3 kernels at
+// strides 1 and 2 skip the staging where the kernels read the input in place (AVX-512). Weights are read as they
+// lie, in either layout, through strides.
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
 #include "direct_depthwise.hpp"

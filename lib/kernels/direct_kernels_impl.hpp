@@ -356,12 +356,7 @@ struct Direct {
   // two columns, made by valignd from it and the next vector.
   template <int kShift>
   static __m512 moved_on(__m512 current, __m512 next) {
-    if constexpr (kShift == 0) {
-      return current;
-    } else {
-      return _mm512_castsi512_ps(
-          _mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(current), kShift));
-    }
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(current), kShift));
   }
 
   template <int kSh, int kRows>
