@@ -51,7 +51,13 @@ class GemmKernel final : public Kernel {
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
-        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {}
+        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {
+    if (uses_kernels()) {
+      panel_width_ = p_.layout == Layout::NCHW ? tiling_.kernels->panel_rows : tiling_.kernels->strip_columns;
+      panels_ = pack_weight_panels(p_, weights_.get(), tiling_.channel_block, panel_width_);
+      weights_.reset();  // only the BLAS reads them
+    }
+  }
 
   Algorithm algorithm() const override { return algorithm_; }
   std::size_t workspace_bytes() const override { return tiling_.workspace_bytes(); }
@@ -74,6 +80,15 @@ class GemmKernel final : public Kernel {
   }
 
  private:
+  // convkit's GEMM kernels multiply every product (gemm_tiling.hpp): they run the native orientation only.
+  bool uses_kernels() const { return tiling_.kernels != nullptr && !tiling_.transposed; }
+
+  // The packed panels of output channels [c0, c0 + channel_block) of `group`.
+  const float* panels_of(std::int64_t group, std::int64_t c0) const {
+    const std::int64_t block = group * tiling_.channel_blocks + c0 / tiling_.channel_block;
+    return panels_.get() + block * round_up(tiling_.channel_block, panel_width_) * p_.reduction;
+  }
+
   Tile tile_at(std::int64_t index) const {
     const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
     const std::int64_t begin = t * tiling_.tile_pixels;
@@ -111,7 +126,7 @@ class GemmKernel final : public Kernel {
   void multiply(const float* input, float* output, const Tile& tile, const float* buffer, float* product,
                 std::int64_t c0, std::int64_t c1) const {
     const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
-    const float* weights = weights_.get() + channel * k;
+    const float* weights = uses_kernels() ? nullptr : weights_.get() + channel * k;
     if (p_.layout == Layout::NCHW) {
       const float* columns = buffer;
       std::int64_t ld = tile.size();
@@ -127,7 +142,12 @@ class GemmKernel final : public Kernel {
         return;
       }
       const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
-      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
+      if (uses_kernels()) {
+        tiling_.kernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
+                                   p_.out_pixels(), beta != 0.0f});
+      } else {
+        sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
+      }
       epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
@@ -147,7 +167,12 @@ class GemmKernel final : public Kernel {
         return;
       }
       const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
-      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
+      if (uses_kernels()) {
+        tiling_.kernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
+                                   p_.out_channels, beta != 0.0f});
+      } else {
+        sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
+      }
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }
@@ -156,9 +181,11 @@ class GemmKernel final : public Kernel {
   Algorithm algorithm_;
   bool unfold_;
   GemmTiling tiling_;
-  AlignedFloats weights_;
+  AlignedFloats weights_;  // [Co][K] in the unfolding's reduction order, for the BLAS; empty when the kernels run
   AlignedFloats bias_;
   Epilogue epilogue_;
+  AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels
+  std::int64_t panel_width_ = 0;
 };
 
 // Every size and leading dimension either orientation may pass to the BLAS.

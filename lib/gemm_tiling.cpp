@@ -124,7 +124,17 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
   t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
-  t.transposed = prefers_transposed(p, unfold, t);
+  const char* engine = std::getenv("CONVKIT_GEMM_ENGINE");
+  t.kernels = engine != nullptr && std::strcmp(engine, "blas") == 0 ? nullptr : gemm_kernels();
+  // The kernels' register tile spans panel_rows output channels (NCHW) or strip_columns (NHWC); a group with fewer
+  // than half of them wastes most of it, and the BLAS does better (NCHW mobilenetv2_dw, one channel per group,
+  // im2col_gemm at 1 thread: 10.4 GFLOP/s with the kernels, 23.9 with OpenBLAS).
+  if (t.kernels != nullptr) {
+    const std::int64_t tile_channels = p.layout == Layout::NCHW ? t.kernels->panel_rows : t.kernels->strip_columns;
+    if (2 * p.group_out_channels < tile_channels) t.kernels = nullptr;
+  }
+  // Transposing pays only for OpenBLAS's slow orientation; convkit's kernels run both layouts' native ones.
+  t.transposed = t.kernels == nullptr && prefers_transposed(p, unfold, t);
   if (const char* forced = std::getenv("CONVKIT_GEMM_ORIENTATION"); forced != nullptr) {
     if (std::strcmp(forced, "transposed") == 0) t.transposed = true;
     if (std::strcmp(forced, "native") == 0) t.transposed = false;

@@ -1,6 +1,7 @@
 // How the GEMM path cuts a convolution into tiles of output pixels and shares them among threads.
 #pragma once
 
+#include "kernels/gemm_kernels.hpp"
 #include "problem.hpp"
 
 #include <cstddef>
@@ -20,6 +21,7 @@ struct GemmTiling {
   std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block)
   std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
+  const GemmKernels* kernels;     // convkit's GEMM kernels multiply the native products; null: the BLAS does
   bool transposed;                // each product is computed in the orientation opposite to the output's layout
   std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)
   std::size_t product_floats;     // one transposed product, tile x channel block (0 unless transposed)
@@ -39,6 +41,8 @@ struct GemmTiling {
 //   CONVKIT_GEMM_TILE_PIXELS=n     tiles of n pixels (capped by the workspace bound)
 //   CONVKIT_GEMM_CHANNEL_BLOCK=n   units of n output channels
 //   CONVKIT_GEMM_ORIENTATION=native|transposed   the orientation of every product (see GemmTiling::transposed)
+//   CONVKIT_GEMM_ENGINE=blas       OpenBLAS multiplies every product, even where convkit's GEMM kernels could
+// A transposed product is always the BLAS's.
 GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
 
 }  // namespace convkit::detail

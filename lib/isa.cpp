@@ -1,6 +1,7 @@
-// Which compiled ISA the vector kernels use: the best the CPU runs, capped by CONVKIT_MAX_ISA. The direct kernels
-// and the Winograd transforms always use the same one.
+// Which compiled ISA the vector kernels use: the best the CPU runs, capped by CONVKIT_MAX_ISA. The direct kernels,
+// the Winograd transforms and the GEMM kernels always use the same one.
 #include "kernels/direct_kernels.hpp"
+#include "kernels/gemm_kernels.hpp"
 #include "kernels/winograd_kernels.hpp"
 
 #include <xsimd/config/xsimd_cpuid.hpp>
@@ -16,16 +17,17 @@ struct IsaChoice {
   bool available;
   const DirectKernels& (*direct)();
   const WinogradKernels& (*winograd)();
+  const GemmKernels& (*gemm)();  // null: the GEMM path calls the BLAS
 };
 
 const IsaChoice& choose_isa() {
   const auto cpu = xsimd::available_architectures();
   // Best first.
   static const IsaChoice choices[] = {
-      {"avx512f", cpu.avx512f != 0, direct_kernels_avx512f, winograd_kernels_avx512f},
-      {"avx2", cpu.fma3_avx2 != 0, direct_kernels_avx2_fma, winograd_kernels_avx2_fma},
-      {"sse4.2", cpu.sse4_2 != 0, direct_kernels_sse4_2, winograd_kernels_sse4_2},
-      {"sse2", true, direct_kernels_sse2, winograd_kernels_sse2},  // the x86-64 baseline
+      {"avx512f", cpu.avx512f != 0, direct_kernels_avx512f, winograd_kernels_avx512f, gemm_kernels_avx512f},
+      {"avx2", cpu.fma3_avx2 != 0, direct_kernels_avx2_fma, winograd_kernels_avx2_fma, gemm_kernels_avx2_fma},
+      {"sse4.2", cpu.sse4_2 != 0, direct_kernels_sse4_2, winograd_kernels_sse4_2, nullptr},
+      {"sse2", true, direct_kernels_sse2, winograd_kernels_sse2, nullptr},  // the x86-64 baseline
   };
   // The cap is a debugging and testing switch; an unknown value caps nothing.
   const char* cap = std::getenv("CONVKIT_MAX_ISA");
@@ -55,6 +57,11 @@ const DirectKernels& direct_kernels() {
 
 const WinogradKernels& winograd_kernels() {
   static const WinogradKernels& kernels = chosen_isa().winograd();
+  return kernels;
+}
+
+const GemmKernels* gemm_kernels() {
+  static const GemmKernels* kernels = chosen_isa().gemm != nullptr ? &chosen_isa().gemm() : nullptr;
   return kernels;
 }
 

@@ -1,5 +1,7 @@
 #include "packing.hpp"
 
+#include "arithmetic.hpp"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -25,6 +27,22 @@ AlignedFloats pack_weights(const Problem& p, const float* weights, WeightsLayout
         }
       }
     }
+  }
+  return packed;
+}
+
+AlignedFloats pack_weight_panels(const Problem& p, const float* reduction_order, std::int64_t channel_block,
+                                 std::int64_t width) {
+  const std::int64_t k = p.reduction, blocks = ceil_div(p.group_out_channels, channel_block);
+  const std::int64_t block_floats = round_up(channel_block, width) * k;
+  AlignedFloats packed = allocate_floats(static_cast<std::size_t>(p.groups * blocks * block_floats));
+  std::fill(packed.get(), packed.get() + p.groups * blocks * block_floats, 0.0f);
+  for (std::int64_t o = 0; o < p.out_channels; ++o) {
+    const std::int64_t group = o / p.group_out_channels, block = (o % p.group_out_channels) / channel_block;
+    const std::int64_t c = (o % p.group_out_channels) % channel_block;
+    float* panel = packed.get() + (group * blocks + block) * block_floats + (c / width) * width * k + c % width;
+    const float* source = reduction_order + o * k;
+    for (std::int64_t i = 0; i < k; ++i) panel[i * width] = source[i];
   }
   return packed;
 }

@@ -4,10 +4,19 @@
 #include "memory.hpp"
 #include "problem.hpp"
 
+#include <cstdint>
+
 namespace convkit::detail {
 
 // The weights reordered to `target` (OIHW: [Co][Ci/g][Kh][Kw]; OHWI: [Co][Kh][Kw][Ci/g]).
 AlignedFloats pack_weights(const Problem& problem, const float* weights, WeightsLayout target);
+
+// Weights in reduction order ([Co][K], from pack_weights) cut into the panels of convkit's GEMM kernels
+// (kernels/gemm_kernels.hpp): each group's output channels in blocks of channel_block, each block in panels of
+// `width` channels, k-major, the last panel of a block padded with zero channels. Block b of group g starts at
+// (g * blocks + b) * round_up(channel_block, width) * K, with blocks = ceil(Co/g / channel_block).
+AlignedFloats pack_weight_panels(const Problem& problem, const float* reduction_order, std::int64_t channel_block,
+                                 std::int64_t width);
 
 // The weights transformed for Winograd F(m x m, 3 x 3) (m = 2 or 4, t = m + 2): for group g and transform point
 // p < t*t, the (Ci/g) x (Co/g) row-major matrix of (G w G^T)[p], at [((g * t*t + p) * Ci/g + c) * Co/g + o], the

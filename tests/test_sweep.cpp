@@ -124,6 +124,31 @@ TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (
       }
 }
 
+TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around the 32-column strip, reductions around the 512 block") {
+  // convkit's GEMM kernels (lib/kernels/gemm_kernels.hpp) multiply in register tiles of 12 x 32 (AVX-512) or 6 x 16
+  // (AVX2) over blocks of 512 reduction steps: every ragged tile, and a reduction carried across blocks, must come
+  // out right, with the bias written first and the activation after.
+  for (Layout layout : kLayouts) {
+    for (std::int64_t out_channels : {1, 5, 6, 7, 11, 12, 13, 16, 17, 25, 31, 32, 33, 48})
+      for (std::int64_t pixels : {1, 6, 12, 13, 16, 17, 31, 32, 33, 65}) {
+        ConvTester().channels(9, out_channels).input(1, pixels).kernel(1, 1).layout(layout).bias(true)
+            .test(Algorithm::Gemm1x1);
+        ConvTester().batch(2).channels(3, out_channels).input(1, pixels + 2).kernel(1, 3).layout(layout)
+            .activation(Activation::Relu).test(Algorithm::Im2colGemm);
+      }
+    for (std::int64_t in_channels : {511, 512, 513, 1024, 1025, 1537})
+      for (std::int64_t out_channels : {7, 12, 33})
+        for (Algorithm algorithm : {Algorithm::Gemm1x1, Algorithm::Im2colGemm})
+          for (bool bias : {false, true})  // without bias the first block starts from zero, with it from the bias
+            ConvTester().batch(2).channels(in_channels, out_channels).input(3, 11).kernel(1, 1).layout(layout)
+                .bias(bias).activation(Activation::Relu).test(algorithm);
+    for (std::int64_t in_channels : {56, 57, 114})  // 3x3 reductions of 504, 513 and 1026
+      for (bool bias : {false, true})
+        ConvTester().channels(in_channels, 13).input(6, 7).kernel(3, 3).padding(1, 1, 1, 1).layout(layout)
+            .bias(bias).test(Algorithm::Im2colGemm);
+  }
+}
+
 TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every kernel form") {
   // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 10 pixels by two vectors
   // (AVX-512), 8, 4 and 1 pixels by one, and the tested border columns, the unrolled 3- and 5-wide kernels at strides
