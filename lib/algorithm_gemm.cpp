@@ -89,6 +89,8 @@ class GemmKernel final : public Kernel {
     return panels_.get() + block * round_up(tiling_.channel_block, panel_width_) * p_.reduction;
   }
 
+  const float* bias_of(std::int64_t channel) const { return bias_ ? bias_.get() + channel : nullptr; }
+
   Tile tile_at(std::int64_t index) const {
     const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
     const std::int64_t begin = t * tiling_.tile_pixels;
@@ -141,13 +143,14 @@ class GemmKernel final : public Kernel {
         epilogue_.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
         return;
       }
-      const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
       if (uses_kernels()) {
         tiling_.kernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
-                                   p_.out_pixels(), beta != 0.0f});
-      } else {
-        sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
+                                   p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
+                                   epilogue_.clamp_max});
+        return;
       }
+      const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
       epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
@@ -166,13 +169,14 @@ class GemmKernel final : public Kernel {
         epilogue_.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
         return;
       }
-      const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
       if (uses_kernels()) {
         tiling_.kernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
-                                   p_.out_channels, beta != 0.0f});
-      } else {
-        sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
+                                   p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
+                                   epilogue_.clamp_max});
+        return;
       }
+      const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }

@@ -8,12 +8,14 @@
 // the same product (Intel Xeon, AVX-512 with two FMA units, one thread). Without AVX2 the GEMM path calls the BLAS.
 #pragma once
 
+#include <convkit/convkit.hpp>
+
 #include <cstdint>
 
 namespace convkit::detail {
 
-// C[m x n] = A[m x k] * B[k x n], or C += A * B when `accumulate` (C then already holds the bias). Row-major C with
-// leading dimension ldc. One of A and B is packed weights, in panels of `width` rows of A (panel_rows) or columns
+// C[m x n] = activation(bias + A[m x k] * B[k x n]), row-major C with leading dimension ldc: the bias and the
+// activation are applied in registers, so the output is written once. One of A and B is packed weights, in panels of `width` rows of A (panel_rows) or columns
 // of B (strip_columns), each panel k-major: element (r, p) of a panel at panel[p * width + r], panel q of the
 // operand at q * width * k. The rows of A beyond m, or the columns of B beyond n, in the last panel are zeros.
 struct MicroGemm {
@@ -24,7 +26,9 @@ struct MicroGemm {
   std::int64_t ldb;  // likewise for B
   float* c;
   std::int64_t ldc;
-  bool accumulate;
+  const float* bias;  // null, or one per row of C (packed_a: an NCHW output's channels) or column (packed_b: NHWC's)
+  Activation activation;
+  float clamp_min, clamp_max;
 };
 
 struct GemmKernels {

@@ -19,6 +19,8 @@
 #error "define CONVKIT_ISA_NAMESPACE before including gemm_kernels_impl.hpp"
 #endif
 
+#include "activation_impl.hpp"
+
 // The register tile's loops must unroll completely, or its accumulators live in memory (measured: 67 against
 // 155 GFLOP/s).
 #if defined(__clang__)
@@ -76,26 +78,52 @@ struct Gemm {
     return left <= 0 ? 0 : (left < kWidth ? left : kWidth);
   }
 
-  // C[rows x columns] (+)= A * B over kc steps of the reduction, for one register tile.
+  // The register tile of C at row i0 and column j0, over steps [k0, k0 + kc) of the reduction: it starts from the
+  // bias (or zero) on the first block and from C on the others, and takes the activation on the last.
   //   kPackedA: a(i, p) = a[p * kRows + i], all kRows rows computed (zeros beyond `rows`), `rows` stored;
   //             b(p, j) = b[p * ldb + j], a strip of `columns` <= kColumns read with masked loads when kEdge.
-  //   else:     a(i, p) = a[i * lda + p] for the kRows (= rows) rows; b is a packed strip (ldb = kColumns).
+  //   else:     a(i, p) = a[i * lda + p] for the kTileRows (= rows) rows; b is a packed strip.
   template <int kTileRows, bool kPackedA, bool kEdge>
-  static void tile(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
-                   std::int64_t ldc, std::int64_t rows, std::int64_t columns, bool accumulate) {
-    Batch acc[kTileRows][kVectors];
+  static void tile(const MicroGemm& g, std::int64_t i0, std::int64_t j0, std::int64_t k0, std::int64_t kc) {
+    const std::int64_t rows = g.m - i0 < kTileRows ? g.m - i0 : kTileRows;
+    const std::int64_t columns = g.n - j0 < kColumns ? g.n - j0 : kColumns;
+    const float* a = kPackedA ? g.a + i0 * g.k + k0 * kRows : g.a + i0 * g.lda + k0;
+    const float* b = kPackedA ? g.b + k0 * g.ldb + j0 : g.b + j0 * g.k + k0 * kColumns;
+    const std::int64_t ldb = kPackedA ? g.ldb : kColumns, lda = g.lda, ldc = g.ldc;
+    float* c = g.c + i0 * ldc + j0;
     std::int64_t lanes[kVectors];
     CONVKIT_GEMM_UNROLL
     for (int v = 0; v < kVectors; ++v) lanes[v] = kEdge ? lanes_of(v, columns) : kWidth;
-    CONVKIT_GEMM_UNROLL
-    for (int i = 0; i < kTileRows; ++i) {
+
+    Batch acc[kTileRows][kVectors];
+    if (k0 == 0) {
+      Batch start[kVectors];  // per column (packed B: an NHWC output's channels)
       CONVKIT_GEMM_UNROLL
       for (int v = 0; v < kVectors; ++v) {
-        if (!accumulate || i >= rows) {
-          acc[i][v] = Batch(0.0f);
-        } else {
-          acc[i][v] = kEdge ? load_first(c + i * ldc + v * kWidth, lanes[v])
-                            : Batch::load_unaligned(c + i * ldc + v * kWidth);
+        start[v] = Batch(0.0f);
+        if (!kPackedA && g.bias != nullptr) {
+          start[v] = kEdge ? load_first(g.bias + j0 + v * kWidth, lanes[v])
+                           : Batch::load_unaligned(g.bias + j0 + v * kWidth);
+        }
+      }
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTileRows; ++i) {
+        // per row (packed A: an NCHW output's channels)
+        const Batch row(kPackedA && g.bias != nullptr && i < rows ? g.bias[i0 + i] : 0.0f);
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kVectors; ++v) acc[i][v] = kPackedA ? row : start[v];
+      }
+    } else {
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTileRows; ++i) {
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kVectors; ++v) {
+          if (i >= rows) {
+            acc[i][v] = Batch(0.0f);
+          } else {
+            acc[i][v] = kEdge ? load_first(c + i * ldc + v * kWidth, lanes[v])
+                              : Batch::load_unaligned(c + i * ldc + v * kWidth);
+          }
         }
       }
     }
@@ -113,22 +141,23 @@ struct Gemm {
         for (int v = 0; v < kVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
       }
     }
+    const bool last = k0 + kc >= g.k;
     CONVKIT_GEMM_UNROLL
     for (int i = 0; i < kTileRows; ++i) {
       if (kPackedA && i >= rows) break;
       CONVKIT_GEMM_UNROLL
       for (int v = 0; v < kVectors; ++v) {
+        const Batch value = last ? activate_batch(acc[i][v], g) : acc[i][v];
         if (kEdge) {
-          store_first(c + i * ldc + v * kWidth, acc[i][v], lanes[v]);
+          store_first(c + i * ldc + v * kWidth, value, lanes[v]);
         } else {
-          acc[i][v].store_unaligned(c + i * ldc + v * kWidth);
+          value.store_unaligned(c + i * ldc + v * kWidth);
         }
       }
     }
   }
 
-  using TileFunction = void (*)(std::int64_t, const float*, std::int64_t, const float*, std::int64_t, float*,
-                                std::int64_t, std::int64_t, std::int64_t, bool);
+  using TileFunction = void (*)(const MicroGemm&, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
 
   // The row-major A's last tile has fewer rows, and reading rows beyond m is out of bounds: one kernel per row count.
   template <bool kEdge, std::size_t... kIndex>
@@ -142,26 +171,18 @@ struct Gemm {
     static constexpr auto edge = row_tiles<true>(std::make_index_sequence<kRows>{});
     for (std::int64_t k0 = 0; k0 < g.k; k0 += kBlockK) {
       const std::int64_t kc = g.k - k0 < kBlockK ? g.k - k0 : kBlockK;
-      const bool accumulate = g.accumulate || k0 > 0;
       for (std::int64_t i0 = 0; i0 < g.m; i0 += kRows) {
         const std::int64_t rows = g.m - i0 < kRows ? g.m - i0 : kRows;
         for (std::int64_t j0 = 0; j0 < g.n; j0 += kColumns) {
-          const std::int64_t columns = g.n - j0 < kColumns ? g.n - j0 : kColumns;
-          float* c = g.c + i0 * g.ldc + j0;
+          const bool whole = g.n - j0 >= kColumns;
           if constexpr (kPackedA) {
-            const float* a = g.a + i0 * g.k + k0 * kRows;
-            const float* b = g.b + k0 * g.ldb + j0;
-            if (columns == kColumns) {
-              tile<kRows, true, false>(kc, a, 0, b, g.ldb, c, g.ldc, rows, columns, accumulate);
+            if (whole) {
+              tile<kRows, true, false>(g, i0, j0, k0, kc);
             } else {
-              tile<kRows, true, true>(kc, a, 0, b, g.ldb, c, g.ldc, rows, columns, accumulate);
+              tile<kRows, true, true>(g, i0, j0, k0, kc);
             }
           } else {
-            const float* a = g.a + i0 * g.lda + k0;
-            const float* b = g.b + j0 * g.k + k0 * kColumns;
-            const auto& kernels = columns == kColumns ? full : edge;
-            kernels[static_cast<std::size_t>(rows - 1)](kc, a, g.lda, b, kColumns, c, g.ldc, rows, columns,
-                                                       accumulate);
+            (whole ? full : edge)[static_cast<std::size_t>(rows - 1)](g, i0, j0, k0, kc);
           }
         }
       }
