@@ -16,6 +16,11 @@
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
 // unfolds, so it is the honest measure of the unfolding design on every shape.
 //
+// The products: on AVX2 and AVX-512 CPUs convkit's own GEMM kernels (kernels/gemm_kernels.hpp) multiply the native
+// orientation, with the weights packed into their panels when the plan is made and the bias and activation applied
+// in registers; elsewhere, for transposed tilings and for groups too narrow for their register tile, OpenBLAS does,
+// with the epilogue (epilogue.hpp) around its call.
+//
 // Threads: one level only, convkit's. OpenBLAS is always called single-threaded, from convkit's workers, which are
 // dealt units of (tile, block of output channels), each worker with its own buffer (gemm_tiling.hpp). OpenBLAS's own
 // threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's would not.

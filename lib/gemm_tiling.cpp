@@ -10,6 +10,9 @@
 namespace convkit::detail {
 namespace {
 
+// The sizes below were measured with OpenBLAS multiplying the products; convkit's GEMM kernels, which came later, run
+// on the same tiling and have not been tuned for it yet.
+//
 // The tile's unfolded panel (K x tile floats) is aimed at 1 MiB: it is written by the unfolding and read right
 // away by the GEMM, so it should stay in the L2 cache (2 MiB per core here, 1-2 MiB on recent x86) together with
 // the BLAS's packed block of weights. Measured with `cblas_sgemm` on tiles of the suite's 3x3 layers at 1 thread

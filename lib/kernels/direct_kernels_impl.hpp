@@ -525,7 +525,8 @@ struct Direct {
   // `rows` input rows of `width` contiguous floats, source_stride apart, each into `stride` (1 or 2) phase rows of
   // `length` floats, the staged rows consecutive from dst: element k of phase q is input column
   // k*stride + q - pad_left, or zero outside [0, width). The edges are worked out once for all the rows: rows are
-  // short (56 or 112 floats in mobilenetv2's layers), and working them out per row cost a third of the staging.
+  // short (56 or 112 floats in mobilenetv2's layers). That change was measured on the whole layer only, together
+  // with whole-vector zeroing and aligned stores: mobilenetv2_dw NCHW, 1 thread, 36.7 -> 41 GFLOP/s.
   static void stage_rows(const float* src, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
                          std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* dst) {
     const auto clamp = [](std::int64_t v, std::int64_t lo, std::int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); };
