@@ -27,7 +27,7 @@ constexpr std::size_t kLargeWeightsBytes = std::size_t{1} << 20;
 // Tiles narrower than this leave the BLAS's micro-kernel too little to stream over; wider ones gain nothing.
 constexpr std::int64_t kMinTilePixels = 32;
 constexpr std::int64_t kMaxTilePixels = 1024;
-// Tile widths are rounded to the micro-kernel's grain so that only the matrix's last tile has a ragged edge.
+// Tile widths are rounded to a micro-kernel's grain (see choose_gemm_tiling).
 constexpr std::int64_t kPixelGrain = 16;
 // Images with fewer tiles than this are also cut along the output channels (see choose_gemm_tiling).
 constexpr std::int64_t kBalancedUnits = 4;
@@ -72,6 +72,21 @@ std::int64_t environment_integer(const char* name) {
 GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   const bool fold_batch = !unfold && p.layout == Layout::NHWC;
   GemmTiling t{};
+  const char* engine = std::getenv("CONVKIT_GEMM_ENGINE");
+  t.kernels = engine != nullptr && std::strcmp(engine, "blas") == 0 ? nullptr : gemm_kernels();
+  // The kernels' register tile spans panel_rows output channels (NCHW) or strip_columns (NHWC); a group with fewer
+  // than half of them wastes most of it, and the BLAS does better (NCHW mobilenetv2_dw, one channel per group,
+  // im2col_gemm at 1 thread: 10.4 GFLOP/s with the kernels, 23.9 with OpenBLAS).
+  if (t.kernels != nullptr) {
+    const std::int64_t tile_channels = p.layout == Layout::NCHW ? t.kernels->panel_rows : t.kernels->strip_columns;
+    if (2 * p.group_out_channels < tile_channels) t.kernels = nullptr;
+  }
+  // Tile widths are rounded to the grain of whatever multiplies them, so that only a matrix's last tile has a ragged
+  // edge: 16 pixels for OpenBLAS's micro-kernel and for convkit's NHWC products (whose pixels are rows), a strip of
+  // B for convkit's NCHW products (resnet50_res2_3x3: tiles of 392 pixels left a strip of 8 in each).
+  const std::int64_t grain = t.kernels != nullptr && p.layout == Layout::NCHW
+                                 ? std::max<std::int64_t>(kPixelGrain, t.kernels->strip_columns)
+                                 : kPixelGrain;
   t.matrix_pixels = fold_batch ? p.batch * p.out_pixels() : p.out_pixels();
   t.matrices = fold_batch ? p.groups : p.batch * p.groups;
 
@@ -87,7 +102,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   // (the tiling must not follow the team, see below): resnet50_res2_3x3 had 7 tiles, 4 and 3 per thread.
   std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
   if (count > 1) count = std::min(round_up(count, kBalancedUnits), ceil_div(t.matrix_pixels, kMinTilePixels));
-  tile = round_up(ceil_div(t.matrix_pixels, count), kPixelGrain);
+  tile = round_up(ceil_div(t.matrix_pixels, count), grain);
   const std::int64_t forced_tile = environment_integer("CONVKIT_GEMM_TILE_PIXELS");
   if (forced_tile > 0) tile = forced_tile;
   t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
@@ -108,7 +123,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   // (convkit_bench on the AMD EPYC VM: 219 / 217 GFLOP/s at 1 / 2 threads; cut into 4 tiles of 196 pixels, 206 / 383).
   if (t.tile_count() < kBalancedUnits && forced_tile <= 0) {
     const std::int64_t wanted = ceil_div(kBalancedUnits, t.matrices);
-    const std::int64_t narrower = round_up(ceil_div(t.matrix_pixels, wanted), kPixelGrain);
+    const std::int64_t narrower = round_up(ceil_div(t.matrix_pixels, wanted), grain);
     if (narrower >= kMinSharedTilePixels && narrower < t.tile_pixels) {
       t.tile_pixels = narrower;
       t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
@@ -127,15 +142,6 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
   t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
-  const char* engine = std::getenv("CONVKIT_GEMM_ENGINE");
-  t.kernels = engine != nullptr && std::strcmp(engine, "blas") == 0 ? nullptr : gemm_kernels();
-  // The kernels' register tile spans panel_rows output channels (NCHW) or strip_columns (NHWC); a group with fewer
-  // than half of them wastes most of it, and the BLAS does better (NCHW mobilenetv2_dw, one channel per group,
-  // im2col_gemm at 1 thread: 10.4 GFLOP/s with the kernels, 23.9 with OpenBLAS).
-  if (t.kernels != nullptr) {
-    const std::int64_t tile_channels = p.layout == Layout::NCHW ? t.kernels->panel_rows : t.kernels->strip_columns;
-    if (2 * p.group_out_channels < tile_channels) t.kernels = nullptr;
-  }
   // Transposing pays only for OpenBLAS's slow orientation; convkit's kernels run both layouts' native ones.
   t.transposed = t.kernels == nullptr && prefers_transposed(p, unfold, t);
   if (const char* forced = std::getenv("CONVKIT_GEMM_ORIENTATION"); forced != nullptr) {
