@@ -130,7 +130,7 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
   // out right, with the bias written first and the activation after.
   for (Layout layout : kLayouts) {
     for (std::int64_t out_channels : {1, 5, 6, 7, 11, 12, 13, 16, 17, 25, 31, 32, 33, 48})
-      for (std::int64_t pixels : {1, 6, 12, 13, 16, 17, 31, 32, 33, 65}) {
+      for (std::int64_t pixels : {1, 6, 9, 12, 13, 16, 17, 25, 31, 32, 33, 65}) {
         ConvTester().channels(9, out_channels).input(1, pixels).kernel(1, 1).layout(layout).bias(true)
             .test(Algorithm::Gemm1x1);
         ConvTester().batch(2).channels(3, out_channels).input(1, pixels + 2).kernel(1, 3).layout(layout)

@@ -83,7 +83,8 @@ struct Gemm {
   //   kPackedA: a(i, p) = a[p * kRows + i], all kRows rows computed (zeros beyond `rows`), `rows` stored;
   //             b(p, j) = b[p * ldb + j], a strip of `columns` <= kColumns read with masked loads when kEdge.
   //   else:     a(i, p) = a[i * lda + p] for the kTileRows (= rows) rows; b is a packed strip.
-  template <int kTileRows, bool kPackedA, bool kEdge>
+  // kTileVectors < kVectors: a packed-A strip of at most kTileVectors vectors, the last of a narrow matrix.
+  template <int kTileRows, int kTileVectors, bool kPackedA, bool kEdge>
   static void tile(const MicroGemm& g, std::int64_t i0, std::int64_t j0, std::int64_t k0, std::int64_t kc) {
     const std::int64_t rows = g.m - i0 < kTileRows ? g.m - i0 : kTileRows;
     const std::int64_t columns = g.n - j0 < kColumns ? g.n - j0 : kColumns;
@@ -91,15 +92,15 @@ struct Gemm {
     const float* b = kPackedA ? g.b + k0 * g.ldb + j0 : g.b + j0 * g.k + k0 * kColumns;
     const std::int64_t ldb = kPackedA ? g.ldb : kColumns, lda = g.lda, ldc = g.ldc;
     float* c = g.c + i0 * ldc + j0;
-    std::int64_t lanes[kVectors];
+    std::int64_t lanes[kTileVectors];
     CONVKIT_GEMM_UNROLL
-    for (int v = 0; v < kVectors; ++v) lanes[v] = kEdge ? lanes_of(v, columns) : kWidth;
+    for (int v = 0; v < kTileVectors; ++v) lanes[v] = kEdge ? lanes_of(v, columns) : kWidth;
 
-    Batch acc[kTileRows][kVectors];
+    Batch acc[kTileRows][kTileVectors];
     if (k0 == 0) {
-      Batch start[kVectors];  // per column (packed B: an NHWC output's channels)
+      Batch start[kTileVectors];  // per column (packed B: an NHWC output's channels)
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kVectors; ++v) {
+      for (int v = 0; v < kTileVectors; ++v) {
         start[v] = Batch(0.0f);
         if (!kPackedA && g.bias != nullptr) {
           start[v] = kEdge ? load_first(g.bias + j0 + v * kWidth, lanes[v])
@@ -111,13 +112,13 @@ struct Gemm {
         // per row (packed A: an NCHW output's channels)
         const Batch row(kPackedA && g.bias != nullptr && i < rows ? g.bias[i0 + i] : 0.0f);
         CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kVectors; ++v) acc[i][v] = kPackedA ? row : start[v];
+        for (int v = 0; v < kTileVectors; ++v) acc[i][v] = kPackedA ? row : start[v];
       }
     } else {
       CONVKIT_GEMM_UNROLL
       for (int i = 0; i < kTileRows; ++i) {
         CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kVectors; ++v) {
+        for (int v = 0; v < kTileVectors; ++v) {
           if (i >= rows) {
             acc[i][v] = Batch(0.0f);
           } else {
@@ -128,9 +129,9 @@ struct Gemm {
       }
     }
     for (std::int64_t p = 0; p < kc; ++p) {
-      Batch bv[kVectors];
+      Batch bv[kTileVectors];
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kVectors; ++v) {
+      for (int v = 0; v < kTileVectors; ++v) {
         const float* source = b + p * ldb + v * kWidth;
         bv[v] = kPackedA && kEdge ? load_first(source, lanes[v]) : Batch::load_unaligned(source);
       }
@@ -138,7 +139,7 @@ struct Gemm {
       for (int i = 0; i < kTileRows; ++i) {
         const Batch ai(kPackedA ? a[p * kTileRows + i] : a[i * lda + p]);
         CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < kTileVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
       }
     }
     const bool last = k0 + kc >= g.k;
@@ -146,7 +147,7 @@ struct Gemm {
     for (int i = 0; i < kTileRows; ++i) {
       if (kPackedA && i >= rows) break;
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kVectors; ++v) {
+      for (int v = 0; v < kTileVectors; ++v) {
         const Batch value = last ? activate_batch(acc[i][v], g) : acc[i][v];
         if (kEdge) {
           store_first(c + i * ldc + v * kWidth, value, lanes[v]);
@@ -162,7 +163,7 @@ struct Gemm {
   // The row-major A's last tile has fewer rows, and reading rows beyond m is out of bounds: one kernel per row count.
   template <bool kEdge, std::size_t... kIndex>
   static constexpr auto row_tiles(std::index_sequence<kIndex...>) {
-    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, false, kEdge>...};
+    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, kVectors, false, kEdge>...};
   }
 
   template <bool kPackedA>
@@ -177,9 +178,11 @@ struct Gemm {
           const bool whole = g.n - j0 >= kColumns;
           if constexpr (kPackedA) {
             if (whole) {
-              tile<kRows, true, false>(g, i0, j0, k0, kc);
+              tile<kRows, kVectors, true, false>(g, i0, j0, k0, kc);
+            } else if (g.n - j0 <= kWidth) {  // resnet50_res4's 196 pixels end in a strip of 4
+              tile<kRows, 1, true, true>(g, i0, j0, k0, kc);
             } else {
-              tile<kRows, true, true>(g, i0, j0, k0, kc);
+              tile<kRows, kVectors, true, true>(g, i0, j0, k0, kc);
             }
           } else {
             (whole ? full : edge)[static_cast<std::size_t>(rows - 1)](g, i0, j0, k0, kc);
