@@ -2,7 +2,7 @@
 // plan, or as the first of two branches of a concatenated plan (the second reads the same input with other output
 // channels, so the two share one convolution when ungrouped; now and then it reads a different input on purpose). A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
 // name that declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer
-// CONVKIT_STATUS_INVALID_ARGUMENT with a message. The GEMM path's tile size and orientation are fuzzed as well. Whatever fails leaves the output untouched. Any other outcome
+// CONVKIT_STATUS_INVALID_ARGUMENT with a message. The GEMM path's tile size, orientation and multiplier (convkit's kernels or OpenBLAS) are fuzzed as well. Whatever fails leaves the output untouched. Any other outcome
 // aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
 //
 // Run by scripts/fuzz.sh (CI: about a minute; longer runs: scripts/fuzz.sh SECONDS).
@@ -53,14 +53,15 @@ const char* knob(const char* name) {
   std::fprintf(stderr,
                "FINDING: %s\n  N=%lld Ci=%lld H=%lld W=%lld Co=%lld K=%lldx%lld stride=%lld,%lld pad=%lld,%lld,%lld,%lld "
                "dilation=%lld,%lld groups=%lld layout=%d weights=%d algorithm=%d activation=%d threads=%d math=%d\n"
-               "  CONVKIT_GEMM_ORIENTATION=%s CONVKIT_GEMM_TILE_PIXELS=%s\n  last error: %s\n",
+               "  CONVKIT_GEMM_ORIENTATION=%s CONVKIT_GEMM_TILE_PIXELS=%s CONVKIT_GEMM_ENGINE=%s\n  last error: %s\n",
                what, (long long)d.batch, (long long)d.in_channels, (long long)d.in_height, (long long)d.in_width,
                (long long)d.out_channels, (long long)d.kernel_height, (long long)d.kernel_width,
                (long long)d.stride_height, (long long)d.stride_width, (long long)d.pad_top, (long long)d.pad_left,
                (long long)d.pad_bottom, (long long)d.pad_right, (long long)d.dilation_height,
                (long long)d.dilation_width, (long long)d.groups, load_int(d.layout), load_int(d.weights_layout),
                load_int(o.algorithm), load_int(o.activation), (int)o.threads, load_int(o.math_mode),
-               knob("CONVKIT_GEMM_ORIENTATION"), knob("CONVKIT_GEMM_TILE_PIXELS"), convkit_last_error());
+               knob("CONVKIT_GEMM_ORIENTATION"), knob("CONVKIT_GEMM_TILE_PIXELS"),
+               knob("CONVKIT_GEMM_ENGINE"), convkit_last_error());
   std::abort();
 }
 
@@ -152,6 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   };
   set_knob("CONVKIT_GEMM_ORIENTATION", kOrientations[tiling % 3]);
   set_knob("CONVKIT_GEMM_TILE_PIXELS", kTilePixels[tiling / 3 % 4]);
+  set_knob("CONVKIT_GEMM_ENGINE", tiling / 12 % 2 == 1 ? "blas" : nullptr);  // OpenBLAS, not convkit's GEMM kernels
   const std::int64_t out_channels = concatenated ? d.out_channels + d2.out_channels : d.out_channels;
 
   const bool expect_valid = valid(d, o) && (!concatenated || (same_input && valid(d2, o)));
