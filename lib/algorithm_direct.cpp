@@ -98,11 +98,11 @@ class DirectKernel final : public Kernel {
     offsets_bytes_ = static_cast<std::size_t>(round_up(kw * static_cast<std::int64_t>(sizeof(std::int64_t)), 64));
     // Per worker: the scalar path's patch of one pixel, or the staged input of one group.
     const std::int64_t worker_floats = scalar_ ? p_.reduction : (in_place_ ? 0 : cig * plane_floats_);
-    staging_bytes_ = static_cast<std::size_t>(round_up(worker_floats * static_cast<std::int64_t>(sizeof(float)), 64));
+    staging_ = WorkerSlices(static_cast<std::size_t>(worker_floats) * sizeof(float), workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
-  std::size_t workspace_bytes() const override { return offsets_bytes_ + staging_bytes_ * workers_; }
+  std::size_t workspace_bytes() const override { return offsets_bytes_ + staging_.workspace_bytes(); }
 
   void run(const float* input, float* output, void* workspace) const override {
     auto* bytes = static_cast<unsigned char*>(workspace);
@@ -112,7 +112,7 @@ class DirectKernel final : public Kernel {
       tap_offsets[j] = (column % p_.stride_width) * row_floats_ + column / p_.stride_width;
     }
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* staged = reinterpret_cast<float*>(bytes + offsets_bytes_ + staging_bytes_ * worker);
+      float* staged = static_cast<float*>(staging_.slice(bytes + offsets_bytes_, worker));
       std::int64_t staged_unit = -1;  // (image, group) now in `staged`, its rows [0, staged_end) staged
       std::int64_t staged_end = 0;
       for (std::int64_t unit = begin; unit < end; ++unit) {
@@ -330,7 +330,8 @@ class DirectKernel final : public Kernel {
   std::int64_t row_floats_, staged_rows_, plane_floats_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;
-  std::size_t offsets_bytes_, staging_bytes_;
+  std::size_t offsets_bytes_;
+  WorkerSlices staging_;
 };
 
 // Where auto prefers im2col_gemm. Measured with bench_conv, BM_Conv/direct against BM_Conv/im2col_gemm in the same

@@ -56,7 +56,8 @@ class GemmKernel final : public Kernel {
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
-        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max} {
+        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
+        slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
     if (uses_kernels()) {
       panel_width_ = p_.layout == Layout::NCHW ? tiling_.kernels->panel_rows : tiling_.kernels->strip_columns;
       panels_ = pack_weight_panels(p_, weights_.get(), tiling_.channel_block, panel_width_);
@@ -65,13 +66,12 @@ class GemmKernel final : public Kernel {
   }
 
   Algorithm algorithm() const override { return algorithm_; }
-  std::size_t workspace_bytes() const override { return tiling_.workspace_bytes(); }
+  std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
 
   void run(const float* input, float* output, void* workspace) const override {
-    float* buffers = static_cast<float*>(workspace);
     parallel_for(tiling_.workers, tiling_.unit_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* buffer = buffers + tiling_.worker_floats() * static_cast<std::size_t>(worker);
-      float* product = buffer + tiling_.buffer_floats;
+      float* buffer = static_cast<float*>(slices_.slice(workspace, worker));
+      float* product = buffer == nullptr ? nullptr : buffer + tiling_.buffer_floats;
       std::int64_t unfolded = -1;  // the tile now in this worker's buffer
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
@@ -193,6 +193,7 @@ class GemmKernel final : public Kernel {
   AlignedFloats weights_;  // [Co][K] in the unfolding's reduction order, for the BLAS; empty when the kernels run
   AlignedFloats bias_;
   Epilogue epilogue_;
+  WorkerSlices slices_;   // each worker's buffer and product
   AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels
   std::int64_t panel_width_ = 0;
 };

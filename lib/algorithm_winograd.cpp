@@ -134,6 +134,7 @@ class WinogradKernel final : public Kernel {
                             ? std::max((tiling_.tile + 2) * (row_tiles_ * tiling_.tile + 2) * p_.group_in_channels,
                                        tiling_.tile * row_tiles_ * tiling_.tile * p_.group_out_channels)
                             : 0),
+        staging_(staging_floats_ * sizeof(float), workers_),
         weights_(pack_winograd_weights(p_, args.weights, tiling_.tile)),
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
@@ -146,8 +147,8 @@ class WinogradKernel final : public Kernel {
   // V and M of a block, shared by the team, and each worker's staging buffer for NCHW tile rows.
   std::size_t workspace_bytes() const override {
     return static_cast<std::size_t>(tiling_.points * tiling_.block_tiles *
-                                        (p_.group_in_channels + p_.group_out_channels) +
-                                    staging_floats_ * workers_) * sizeof(float);
+                                    (p_.group_in_channels + p_.group_out_channels)) * sizeof(float) +
+           staging_.workspace_bytes();
   }
 
   void run(const float* input, float* output, void* workspace) const override {
@@ -156,7 +157,7 @@ class WinogradKernel final : public Kernel {
     float* const products = transformed_input + points * tiling_.block_tiles * cg;   // M: [point][tile][og]
     float* const staging = products + points * tiling_.block_tiles * og;
     parallel_team(workers_, [&](int worker, int team) noexcept {
-      float* const stage = staging + staging_floats_ * static_cast<std::size_t>(worker);
+      float* const stage = static_cast<float*>(staging_.slice(staging, worker));
       for (std::int64_t group = 0; group < p_.groups; ++group) {
         for (std::int64_t block = 0; block < tiling_.blocks; ++block) {
           const std::int64_t first = block * tiling_.block_tiles;
@@ -305,6 +306,7 @@ class WinogradKernel final : public Kernel {
   int workers_;
   std::int64_t row_tiles_;       // the most tiles of one tile row handled at once
   std::size_t staging_floats_;   // per worker: the pixels under row_tiles_ input or output tiles (NCHW only)
+  WorkerSlices staging_;
   AlignedFloats weights_;
   AlignedFloats bias_;
   Activation activation_;

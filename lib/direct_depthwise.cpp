@@ -47,11 +47,11 @@ class DepthwiseNhwcKernel final : public Kernel {
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
-    row_bytes_ = multiplier_ == 1 ? 0 : round_up(p_.out_width * C * static_cast<std::int64_t>(sizeof(float)), 64);
+    rows_ = WorkerSlices(multiplier_ == 1 ? 0 : static_cast<std::size_t>(p_.out_width * C) * sizeof(float), workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
-  std::size_t workspace_bytes() const override { return static_cast<std::size_t>(row_bytes_ * workers_); }
+  std::size_t workspace_bytes() const override { return rows_.workspace_bytes(); }
 
   void run(const float* input, float* output, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
@@ -76,8 +76,7 @@ class DepthwiseNhwcKernel final : public Kernel {
       t.clamp_min = clamp_min_;
       t.clamp_max = clamp_max_;
       t.out_pixel_stride = C;
-      float* row = multiplier_ == 1 ? nullptr
-                                    : reinterpret_cast<float*>(static_cast<unsigned char*>(workspace) + row_bytes_ * worker);
+      float* row = static_cast<float*>(rows_.slice(workspace, worker));  // null without a multiplier
       // The range may span images: one pass per image it touches.
       for (std::int64_t unit = begin; unit < end;) {
         const std::int64_t n = unit / p_.out_height;
@@ -124,7 +123,7 @@ class DepthwiseNhwcKernel final : public Kernel {
   std::int64_t interior_begin_, interior_end_;
   std::int64_t units_;
   int workers_;
-  std::int64_t row_bytes_;  // per worker, with a multiplier: one output row of one slice
+  WorkerSlices rows_;  // per worker, with a multiplier: one output row of one slice
 };
 
 }  // namespace

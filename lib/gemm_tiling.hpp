@@ -29,9 +29,8 @@ struct GemmTiling {
   std::int64_t tile_count() const { return matrices * tiles_per_matrix; }
   // A unit of work: a block of output channels of one tile.
   std::int64_t unit_count() const { return tile_count() * channel_blocks; }
-  // One buffer and one product per worker.
+  // One buffer and one product per worker (each worker's on pages of its own: threading.hpp, WorkerSlices).
   std::size_t worker_floats() const { return buffer_floats + product_floats; }
-  std::size_t workspace_bytes() const { return worker_floats() * sizeof(float) * static_cast<std::size_t>(workers); }
 };
 
 // The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the

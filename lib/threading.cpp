@@ -67,6 +67,30 @@ void team_barrier() {
 #pragma omp barrier
 }
 
+namespace {
+constexpr std::size_t kPageBytes = 4096;
+constexpr std::size_t kSliceAlignment = 64;
+std::size_t round_up_bytes(std::size_t n, std::size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+}  // namespace
+
+WorkerSlices::WorkerSlices(std::size_t slice_bytes, int workers)
+    : slice_bytes_(slice_bytes), workers_(static_cast<std::size_t>(std::max(workers, 1))) {
+  if (slice_bytes_ == 0) return;
+  if (workers_ == 1) {
+    stride_ = round_up_bytes(slice_bytes_, kSliceAlignment);
+    return;
+  }
+  stride_ = round_up_bytes(slice_bytes_, kPageBytes);
+  alignment_slack_ = kPageBytes - kSliceAlignment;  // from a 64-byte aligned workspace to the next page
+}
+
+void* WorkerSlices::slice(void* workspace, int worker) const {
+  if (slice_bytes_ == 0) return nullptr;
+  auto address = reinterpret_cast<std::uintptr_t>(workspace);
+  if (workers_ > 1) address = round_up_bytes(address, kPageBytes);
+  return reinterpret_cast<void*>(address + stride_ * static_cast<std::size_t>(worker));
+}
+
 BlasThreads::BlasThreads(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(std::max(threads, 1)); }
 
 BlasThreads::~BlasThreads() { omp_set_num_threads(previous_); }
