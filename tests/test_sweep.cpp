@@ -129,8 +129,10 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
   // (AVX2) over blocks of 512 reduction steps: every ragged tile, and a reduction carried across blocks, must come
   // out right, with the bias written first and the activation after.
   for (Layout layout : kLayouts) {
-    for (std::int64_t out_channels : {1, 5, 6, 7, 11, 12, 13, 16, 17, 25, 31, 32, 33, 48})
-      for (std::int64_t pixels : {1, 6, 9, 12, 13, 16, 17, 25, 31, 32, 33, 65}) {
+    // Tiles of 1 to 3 rows run wider, 8 / rows vectors (NCHW): 128, 64 and 48 pixels with AVX-512, 64, 32 and 24
+    // with AVX2, whole ones first and the rest in ordinary strips.
+    for (std::int64_t out_channels : {1, 2, 3, 5, 6, 7, 11, 12, 13, 14, 15, 16, 17, 25, 31, 32, 33, 48})
+      for (std::int64_t pixels : {1, 6, 9, 12, 13, 16, 17, 25, 31, 32, 33, 47, 65, 127, 129}) {
         ConvTester().channels(9, out_channels).input(1, pixels).kernel(1, 1).layout(layout).bias(true)
             .test(Algorithm::Gemm1x1);
         ConvTester().batch(2).channels(3, out_channels).input(1, pixels + 2).kernel(1, 3).layout(layout)
@@ -147,6 +149,32 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
         ConvTester().channels(in_channels, 13).input(6, 7).kernel(3, 3).padding(1, 1, 1, 1).layout(layout)
             .bias(bias).test(Algorithm::Im2colGemm);
   }
+}
+
+TEST_CASE("im2col at column stride 2: bands of output rows, tiles starting and ending mid-row, rows too wide to stage") {
+  // NCHW im2col stages the input rows of a band of output rows split into even and odd columns (lib/im2col.cpp): the
+  // band is as many output rows as 8192 staged floats hold, so wide outputs take several bands; a kernel too tall
+  // for one output row's input rows to fit falls back to the row-by-row unfolding. The tiles, whose widths are not
+  // multiples of these output widths (and 7 pixels in the ctest variants), start and end mid-row.
+  struct Shape {
+    std::int64_t out_height, out_width, kernel_height, kernel_width, stride_height, dilation_height, dilation_width;
+  };
+  const Shape shapes[] = {
+      {21, 200, 3, 3, 2, 1, 1},  // 9 output rows a band
+      {11, 150, 7, 5, 2, 3, 2},  // 19 input rows an output row, 4 output rows a band
+      {12, 61, 3, 4, 1, 1, 3},   // row stride 1, odd dilation: taps alternate phases
+      {9, 40, 4, 3, 3, 2, 1},    // row stride 3
+      {5, 130, 9, 3, 2, 4, 1},   // 33 input rows of 288 floats exceed the buffer: the fallback
+  };
+  for (const Shape& s : shapes)
+    for (std::int64_t pad : {0, 1, 3}) {
+      const std::int64_t in_height = (s.out_height - 1) * s.stride_height + (s.kernel_height - 1) * s.dilation_height +
+                                     1 - 2 * pad;
+      const std::int64_t in_width = (s.out_width - 1) * 2 + (s.kernel_width - 1) * s.dilation_width + 1 - pad;
+      ConvTester().channels(2, 3).input(in_height, in_width).kernel(s.kernel_height, s.kernel_width)
+          .stride(s.stride_height, 2).dilation(s.dilation_height, s.dilation_width).padding(pad, pad, pad, 0)
+          .bias(true).test(Algorithm::Im2colGemm);
+    }
 }
 
 TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every kernel form") {

@@ -80,14 +80,17 @@ struct Gemm {
 
   // The register tile of C at row i0 and column j0, over steps [k0, k0 + kc) of the reduction: it starts from the
   // bias (or zero) on the first block and from C on the others, and takes the activation on the last.
-  //   kPackedA: a(i, p) = a[p * kRows + i], all kRows rows computed (zeros beyond `rows`), `rows` stored;
-  //             b(p, j) = b[p * ldb + j], a strip of `columns` <= kColumns read with masked loads when kEdge.
+  //   kPackedA: a(i, p) = a[p * kRows + i] (a panel of kRows rows, zeros beyond m), its first kTileRows rows
+  //             computed and `rows` <= kTileRows stored; b(p, j) = b[p * ldb + j], a strip of `columns` <= kColumns
+  //             read with masked loads when kEdge.
   //   else:     a(i, p) = a[i * lda + p] for the kTileRows (= rows) rows; b is a packed strip.
-  // kTileVectors < kVectors: a packed-A strip of at most kTileVectors vectors, the last of a narrow matrix.
+  // kTileVectors < kVectors: a packed-A strip of at most kTileVectors vectors, the last of a narrow matrix;
+  // kTileVectors > kVectors: a packed-A tile of few rows, made wider (see kFewRows).
   template <int kTileRows, int kTileVectors, bool kPackedA, bool kEdge>
   static void tile(const MicroGemm& g, std::int64_t i0, std::int64_t j0, std::int64_t k0, std::int64_t kc) {
+    constexpr std::int64_t kTileColumns = kTileVectors * kWidth;
     const std::int64_t rows = g.m - i0 < kTileRows ? g.m - i0 : kTileRows;
-    const std::int64_t columns = g.n - j0 < kColumns ? g.n - j0 : kColumns;
+    const std::int64_t columns = g.n - j0 < kTileColumns ? g.n - j0 : kTileColumns;
     const float* a = kPackedA ? g.a + i0 * g.k + k0 * kRows : g.a + i0 * g.lda + k0;
     const float* b = kPackedA ? g.b + k0 * g.ldb + j0 : g.b + j0 * g.k + k0 * kColumns;
     const std::int64_t ldb = kPackedA ? g.ldb : kColumns, lda = g.lda, ldc = g.ldc;
@@ -137,7 +140,7 @@ struct Gemm {
       }
       CONVKIT_GEMM_UNROLL
       for (int i = 0; i < kTileRows; ++i) {
-        const Batch ai(kPackedA ? a[p * kTileRows + i] : a[i * lda + p]);
+        const Batch ai(kPackedA ? a[p * kRows + i] : a[i * lda + p]);
         CONVKIT_GEMM_UNROLL
         for (int v = 0; v < kTileVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
       }
@@ -160,32 +163,53 @@ struct Gemm {
 
   using TileFunction = void (*)(const MicroGemm&, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
 
-  // The row-major A's last tile has fewer rows, and reading rows beyond m is out of bounds: one kernel per row count.
-  template <bool kEdge, std::size_t... kIndex>
+  // One kernel per row count, for the last row tile: reading the row-major A's rows beyond m is out of bounds, and
+  // computing a packed panel's zero rows is wasted work (a group of one output channel, as in im2col_gemm on an NCHW
+  // depthwise layer, would run 12 rows for 1).
+  template <int kTileVectors, bool kPackedA, bool kEdge, std::size_t... kIndex>
   static constexpr auto row_tiles(std::index_sequence<kIndex...>) {
-    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, kVectors, false, kEdge>...};
+    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, kTileVectors, kPackedA, kEdge>...};
   }
+  template <int kTileVectors, bool kPackedA, bool kEdge>
+  static constexpr auto kRowTiles = row_tiles<kTileVectors, kPackedA, kEdge>(std::make_index_sequence<kRows>{});
+
+  // A packed-A tile of this few rows has too few accumulators, rows x kVectors, to hide the FMA's latency (two FMAs
+  // a cycle, four cycles each, want eight independent sums): it runs ceil(8 / rows) vectors wide instead, over as
+  // many whole such tiles as fit (im2col_gemm on NCHW mobilenetv2_dw, one output channel per group, 1 thread:
+  // 304 -> 274 us, two builds timed minutes apart).
+  static constexpr int kFewRows = 3;
+  static constexpr int wide_vectors(int rows) { return (8 + rows - 1) / rows > kVectors ? (8 + rows - 1) / rows : kVectors; }
+  template <std::size_t... kIndex>
+  static constexpr auto few_row_tiles(std::index_sequence<kIndex...>) {
+    return std::array<TileFunction, kFewRows>{
+        &tile<static_cast<int>(kIndex) + 1, wide_vectors(static_cast<int>(kIndex) + 1), true, false>...};
+  }
+  static constexpr auto kFewRowTiles = few_row_tiles(std::make_index_sequence<kFewRows>{});
 
   template <bool kPackedA>
   static void multiply(const MicroGemm& g) {
-    static constexpr auto full = row_tiles<false>(std::make_index_sequence<kRows>{});
-    static constexpr auto edge = row_tiles<true>(std::make_index_sequence<kRows>{});
     for (std::int64_t k0 = 0; k0 < g.k; k0 += kBlockK) {
       const std::int64_t kc = g.k - k0 < kBlockK ? g.k - k0 : kBlockK;
       for (std::int64_t i0 = 0; i0 < g.m; i0 += kRows) {
-        const std::int64_t rows = g.m - i0 < kRows ? g.m - i0 : kRows;
-        for (std::int64_t j0 = 0; j0 < g.n; j0 += kColumns) {
+        const std::size_t row_index = static_cast<std::size_t>((g.m - i0 < kRows ? g.m - i0 : kRows) - 1);
+        std::int64_t j_begin = 0;
+        if (kPackedA && row_index < kFewRows) {
+          const std::int64_t wide = wide_vectors(static_cast<int>(row_index) + 1) * kWidth;
+          for (; j_begin + wide <= g.n; j_begin += wide) kFewRowTiles[row_index](g, i0, j_begin, k0, kc);
+        }
+        for (std::int64_t j0 = j_begin; j0 < g.n; j0 += kColumns) {
           const bool whole = g.n - j0 >= kColumns;
           if constexpr (kPackedA) {
             if (whole) {
-              tile<kRows, kVectors, true, false>(g, i0, j0, k0, kc);
+              kRowTiles<kVectors, true, false>[row_index](g, i0, j0, k0, kc);
             } else if (g.n - j0 <= kWidth) {  // resnet50_res4's 196 pixels end in a strip of 4
-              tile<kRows, 1, true, true>(g, i0, j0, k0, kc);
+              kRowTiles<1, true, true>[row_index](g, i0, j0, k0, kc);
             } else {
-              tile<kRows, kVectors, true, true>(g, i0, j0, k0, kc);
+              kRowTiles<kVectors, true, true>[row_index](g, i0, j0, k0, kc);
             }
           } else {
-            (whole ? full : edge)[static_cast<std::size_t>(rows - 1)](g, i0, j0, k0, kc);
+            (whole ? kRowTiles<kVectors, false, false> : kRowTiles<kVectors, false, true>)[row_index](g, i0, j0, k0,
+                                                                                                   kc);
           }
         }
       }
