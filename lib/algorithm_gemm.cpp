@@ -58,7 +58,10 @@ class GemmKernel final : public Kernel {
         bias_(copy_bias(p_, args.bias)),
         epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
         slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
-    if (uses_kernels()) {
+    if (tiling_.channelwise) {
+      pack_channelwise(args.weights, args.bias);
+      weights_.reset();
+    } else if (uses_kernels()) {
       panel_width_ = p_.layout == Layout::NCHW ? tiling_.kernels->panel_rows : tiling_.kernels->strip_columns;
       panels_ = pack_weight_panels(p_, weights_.get(), tiling_.channel_block, panel_width_);
       weights_.reset();  // only the BLAS reads them
@@ -76,6 +79,10 @@ class GemmKernel final : public Kernel {
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
         const Tile tile = tile_at(index);
+        if (tiling_.channelwise) {  // each unit unfolds channels of its own
+          multiply_channelwise(input, output, tile, block, buffer);
+          continue;
+        }
         if (index != unfolded) unfold(input, tile, tile.begin, tile.end, buffer);
         unfolded = index;
         const std::int64_t c0 = block * tiling_.channel_block;
@@ -101,7 +108,52 @@ class GemmKernel final : public Kernel {
     const std::int64_t begin = t * tiling_.tile_pixels;
     const std::int64_t end = begin + tiling_.tile_pixels < tiling_.matrix_pixels ? begin + tiling_.tile_pixels
                                                                                  : tiling_.matrix_pixels;
-    return {matrix / p_.groups, matrix % p_.groups, begin, end};
+    const std::int64_t matrix_groups = tiling_.channelwise ? 1 : p_.groups;  // channelwise: all groups at once
+    return {matrix / matrix_groups, matrix % matrix_groups, begin, end};
+  }
+
+  // Groups of one input channel (GemmTiling::channelwise), weights and bias packed for GemmKernels::channelwise:
+  // slice k of the channel multiplier m (output channel g * m + k of group g) is taps rows of the groups' weights,
+  // then a row of their bias, each row channelwise_padded_ floats, zero beyond the groups.
+  void pack_channelwise(const float* weights, const float* bias) {
+    const std::int64_t taps = p_.kernel_height * p_.kernel_width, m = p_.group_out_channels;
+    channelwise_padded_ = round_up(p_.groups, tiling_.kernels->channelwise_tile);
+    const std::int64_t slice = (taps + 1) * channelwise_padded_;
+    panels_ = allocate_floats(static_cast<std::size_t>(m * slice));
+    std::fill(panels_.get(), panels_.get() + m * slice, 0.0f);
+    for (std::int64_t o = 0; o < p_.out_channels; ++o) {
+      float* packed = panels_.get() + (o % m) * slice + o / m;
+      // OIHW [Co][1][Kh][Kw] and OHWI [Co][Kh][Kw][1] agree when each group has one input channel.
+      for (std::int64_t tap = 0; tap < taps; ++tap) packed[tap * channelwise_padded_] = weights[o * taps + tap];
+      if (bias != nullptr) packed[taps * channelwise_padded_] = bias[o];
+    }
+  }
+
+  // Groups [g0, g0 + channel_block) of the tile: their channels unfolded together (im2row on a view of the problem
+  // whose groups are that block), then one channelwise product per slice of the channel multiplier.
+  void multiply_channelwise(const float* input, float* output, const Tile& tile, std::int64_t block,
+                            float* buffer) const {
+    const std::int64_t g0 = block * tiling_.channel_block;
+    const std::int64_t channels = std::min(tiling_.channel_block, p_.groups - g0);
+    const std::int64_t taps = p_.kernel_height * p_.kernel_width, m = p_.group_out_channels;
+    const float* rows = buffer;
+    std::int64_t lda = taps * channels;
+    if (unfold_) {
+      Problem block_view = p_;
+      block_view.group_in_channels = channels;
+      im2row(block_view, input + tile.image * p_.in_pixels() * p_.in_channels + g0, tile.begin, tile.end, buffer);
+    } else {  // a 1x1 kernel's rows are the input's pixels
+      rows = nhwc_pixels(input, tile) + g0;
+      lda = p_.in_channels;
+    }
+    float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + g0 * m;
+    const std::int64_t slice = (taps + 1) * channelwise_padded_;
+    for (std::int64_t k = 0; k < m; ++k) {
+      const float* packed = panels_.get() + k * slice + g0;
+      tiling_.kernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
+                                    bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels,
+                                    m, epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
+    }
   }
 
   // Unfolds pixels [begin, end) of the tile into their place in its K x size (NCHW) or size x K (NHWC) buffer.
@@ -194,8 +246,10 @@ class GemmKernel final : public Kernel {
   AlignedFloats bias_;
   Epilogue epilogue_;
   WorkerSlices slices_;   // each worker's buffer and product
-  AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels
+  AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
+                          // see pack_channelwise
   std::int64_t panel_width_ = 0;
+  std::int64_t channelwise_padded_ = 0;
 };
 
 // Every size and leading dimension either orientation may pass to the BLAS.

@@ -57,14 +57,45 @@ constexpr std::int64_t kChannelGrain = 16;
 constexpr std::int64_t kTransposedMaxPixels = 144;
 constexpr std::int64_t kTransposedMinReduction = 512;
 
-bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
-  return p.layout == Layout::NHWC && !unfold && t.tile_pixels <= kTransposedMaxPixels &&
-         p.reduction >= kTransposedMinReduction;
-}
-
 std::int64_t environment_integer(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? std::atoll(value) : 0;
+}
+
+// Groups of one input channel: the unfolded block of a tile, pixels x taps x channels, is aimed at the L1 cache
+// (48 KiB of data here, 32-48 KiB on recent x86) together with the weights, since the product reads it right after
+// the unfolding wrote it, and its pixels are whole register tiles (GemmKernels::channelwise_pixels): an edge tile of
+// fewer pixels has too few sums to hide the FMA latency. im2col_gemm on mobilenetv2_dw (144 channels, 5 KiB a
+// pixel) and _dw_s2 at one thread, NHWC, GFLOP/s against the tile's target (pixels): 8 KiB (1) 16 / 15, 16 KiB (3)
+// 24 / 25, 24 KiB (4) 33 / 23, 32 KiB (6) 25 / 19, 64 KiB (12) 17 / 15, 128 KiB 17 / 15.
+constexpr std::int64_t kChannelwiseTileBytes = std::int64_t{24} << 10;
+
+// The tiling of groups of one input channel (GemmTiling::channelwise).
+void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, GemmTiling& t) {
+  const std::int64_t taps = p.kernel_height * p.kernel_width, lane_group = t.kernels->channelwise_tile;
+  const std::int64_t pixel_bytes = taps * static_cast<std::int64_t>(sizeof(float));  // one channel of one pixel
+  const std::int64_t tile_grain = t.kernels->channelwise_pixels;
+  // All the groups in one block if a register tile of pixels of them fits the target, else blocks as wide as do.
+  std::int64_t block = p.groups;
+  if (block * pixel_bytes * tile_grain > kChannelwiseTileBytes)
+    block = std::max(lane_group, kChannelwiseTileBytes / (pixel_bytes * tile_grain) / lane_group * lane_group);
+  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_CHANNEL_BLOCK"); forced > 0)
+    block = std::min(p.groups, round_up(forced, lane_group));
+  std::int64_t tile = std::max(tile_grain, kChannelwiseTileBytes / (block * pixel_bytes) / tile_grain * tile_grain);
+  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_TILE_PIXELS"); forced > 0) tile = forced;
+  const std::int64_t cap = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / (block * pixel_bytes));
+  t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
+  t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
+  t.channel_block = block;
+  t.channel_blocks = ceil_div(p.groups, block);
+  t.workers = team_size(threads_worth_using(p.flops(), threads), t.unit_count());
+  t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * taps * block) : 0;
+}
+
+bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
+  return p.layout == Layout::NHWC && !unfold && t.tile_pixels <= kTransposedMaxPixels &&
+         p.reduction >= kTransposedMinReduction;
 }
 
 }  // namespace
@@ -78,7 +109,10 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   // wastes most of it, and the BLAS does better. NCHW tiles of few output channels run tiles of as many rows
   // (gemm_kernels_impl.hpp): NCHW mobilenetv2_dw, one channel per group, im2col_gemm at 1 thread, ran at 10.4
   // GFLOP/s on the 12-row tile and 23.9 with OpenBLAS, and runs at 29.7 on the 1-row tile.
-  if (t.kernels != nullptr && p.layout == Layout::NHWC && 2 * p.group_out_channels < t.kernels->strip_columns)
+  // Groups of one input channel are the exception: their NHWC products run all together (GemmTiling::channelwise).
+  const bool one_channel_groups = p.layout == Layout::NHWC && p.group_in_channels == 1 && p.groups > 1;
+  if (t.kernels != nullptr && p.layout == Layout::NHWC && !one_channel_groups &&
+      2 * p.group_out_channels < t.kernels->strip_columns)
     t.kernels = nullptr;
   // Tile widths are rounded to the grain of whatever multiplies them, so that only a matrix's last tile has a ragged
   // edge: 16 pixels for OpenBLAS's micro-kernel and for convkit's NHWC products (whose pixels are rows), a strip of
@@ -88,12 +122,19 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
                                  : kPixelGrain;
   t.matrix_pixels = fold_batch ? p.batch * p.out_pixels() : p.out_pixels();
   t.matrices = fold_batch ? p.groups : p.batch * p.groups;
+  t.channelwise = t.kernels != nullptr && one_channel_groups;
+  if (t.channelwise) {
+    t.matrices = fold_batch ? 1 : p.batch;
+    choose_channelwise_tiling(p, unfold, threads, t);
+    return t;
+  }
 
   const std::int64_t column_bytes = p.reduction * static_cast<std::int64_t>(sizeof(float));
   const std::int64_t cap = std::max<std::int64_t>(1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / column_bytes);
   const std::int64_t weights_bytes = p.group_out_channels * column_bytes;
   const std::size_t target = weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes
                                                                                           : kTileTargetBytes;
+
   std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
                                                kMaxTilePixels);
   // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain.

@@ -18,11 +18,16 @@ struct GemmTiling {
   std::int64_t matrices;          // images * groups (groups when folded)
   std::int64_t tile_pixels;       // pixels per tile (the last tile of a matrix may be shorter)
   std::int64_t tiles_per_matrix;  // ceil(matrix_pixels / tile_pixels)
-  std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block)
-  std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block)
+  std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block); channelwise:
+                                  // groups per unit (a multiple of GemmKernels::channelwise_tile but in the last)
+  std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block); channelwise: ceil(g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
   const GemmKernels* kernels;     // convkit's GEMM kernels multiply the native products; null: the BLAS does
   bool transposed;                // each product is computed in the orientation opposite to the output's layout
+  // Groups of one input channel (NHWC depthwise) on convkit's kernels: a unit unfolds a block of channel_block
+  // groups over its tile and multiplies them all in one call (GemmKernels::channelwise); a matrix is then a whole
+  // image (or the folded batch), not one group of it.
+  bool channelwise;
   std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)
   std::size_t product_floats;     // one transposed product, tile x channel block (0 unless transposed)
 
@@ -40,7 +45,8 @@ struct GemmTiling {
 //   CONVKIT_GEMM_TILE_PIXELS=n     tiles of n pixels (capped by the workspace bound)
 //   CONVKIT_GEMM_CHANNEL_BLOCK=n   units of n output channels
 //   CONVKIT_GEMM_ORIENTATION=native|transposed   the orientation of every product (see GemmTiling::transposed)
-//   CONVKIT_GEMM_ENGINE=blas       OpenBLAS multiplies every product, even where convkit's GEMM kernels could
+//   CONVKIT_GEMM_ENGINE=blas       OpenBLAS multiplies every product, even where convkit's GEMM kernels could (and
+//                                  groups of one channel are then multiplied one group at a time)
 // A transposed product is always the BLAS's.
 GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
 

@@ -91,7 +91,8 @@ void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_
 // im2col for a column stride of 2 (mobilenetv2_dw_s2, resnet50_conv1), a band of output rows at a time: the input
 // rows the band meets are staged once, split into their even and odd columns with the padding's zeros in place
 // (the vector kernels' stage_rows, kernels/direct_kernels.hpp), and every kernel column of every output row is then
-// one contiguous copy from one phase of a staged row, with no bounds to test. Measured on mobilenetv2_dw_s2, one
+// one contiguous copy from one phase of a staged row, with no bounds to test (the kernels' copy_taps, inline: 406-426
+// against 423-449 us through memcpy, five runs each of im2col_gemm on the layer below). Measured on mobilenetv2_dw_s2, one
 // thread: its unfolding alone (96 channels, tiles of 784 pixels) 440-470 -> 354-366 us, im2col_gemm on the layer
 // 545-579 -> 479-530 us (resnet50_conv1 1.54-1.57 -> 1.48-1.54 ms), two interleaved runs each. Staging the whole
 // band before copying matters: staging each row just before its copies, they read it while its stores were still
@@ -106,8 +107,18 @@ bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_
   const std::int64_t length = round_up(Wo + ((Kw - 1) * dw) / 2, 16), row_floats = 2 * length;
   const std::int64_t rows_per_output_row = (Kh - 1) * dh + 1;
   if (kStagedFloats / row_floats < rows_per_output_row) return false;
-  const std::int64_t band_rows = (kStagedFloats / row_floats - rows_per_output_row) / sh + 1;
+  // A band stages about kBandFloats (at least one output row's rows), small beside the tile's unfolded buffer, so
+  // that both stay in L1 until the product reads the buffer (mobilenetv2_dw_s2 im2col_gemm, one thread, five runs
+  // of each: 453-473 us with bands of 8192 floats, 409-425 with 2048; resnet50_conv1 the same within noise).
+  constexpr std::int64_t kBandFloats = 2048;
+  const std::int64_t band_input_rows = std::max(rows_per_output_row, kBandFloats / row_floats);
+  const std::int64_t band_rows = (band_input_rows - rows_per_output_row) / sh + 1;
   alignas(64) float staged[kStagedFloats];
+  // Kernel column j's run starts at element (j * dw) / 2 of phase (j * dw) % 2.
+  constexpr std::int64_t kMaxTaps = 64;
+  if (Kw > kMaxTaps) return false;
+  std::int64_t tap_offsets[kMaxTaps];
+  for (std::int64_t j = 0; j < Kw; ++j) tap_offsets[j] = (j * dw) % 2 * length + (j * dw) / 2;
   const DirectKernels& kernels = direct_kernels();
   for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
     const float* plane = channels + c * H * W;
@@ -139,9 +150,8 @@ bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_
         std::int64_t oh = copy_begin / Wo, ow = copy_begin - oh * Wo;
         for (std::int64_t q = copy_begin; q < copy_end; ++oh, ow = 0) {
           const std::int64_t n = std::min(Wo - ow, copy_end - q);
-          const float* const row = staged + ((oh - oh0) * sh + i * dh) * row_floats + ow;
-          for (std::int64_t j = 0; j < Kw; ++j)
-            copy_strided(kernel_row + j * ld + (q - pixel_begin), row + (j * dw) % 2 * length + (j * dw) / 2, n, 1);
+          kernels.copy_taps(staged + ((oh - oh0) * sh + i * dh) * row_floats + ow, tap_offsets, Kw, n,
+                            kernel_row + (q - pixel_begin), ld);
           q += n;
         }
       }

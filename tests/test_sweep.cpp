@@ -152,9 +152,9 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
 }
 
 TEST_CASE("im2col at column stride 2: bands of output rows, tiles starting and ending mid-row, rows too wide to stage") {
-  // NCHW im2col stages the input rows of a band of output rows split into even and odd columns (lib/im2col.cpp): the
-  // band is as many output rows as 8192 staged floats hold, so wide outputs take several bands; a kernel too tall
-  // for one output row's input rows to fit falls back to the row-by-row unfolding. The tiles, whose widths are not
+  // NCHW im2col stages the input rows of a band of output rows split into even and odd columns (lib/im2col.cpp): a
+  // band is as many output rows as about 2048 staged floats hold, at least one, so these take several bands; a
+  // kernel too tall for one output row's input rows to fit in 8192 falls back to the row-by-row unfolding. The tiles, whose widths are not
   // multiples of these output widths (and 7 pixels in the ctest variants), start and end mid-row.
   struct Shape {
     std::int64_t out_height, out_width, kernel_height, kernel_width, stride_height, dilation_height, dilation_width;
@@ -207,6 +207,36 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8-
   // Padding wider than the kernel: whole rows and columns see only the bias.
   ConvTester().channels(5, 5).groups(5).input(3, 3).kernel(3, 3).padding(4, 4, 4, 4).bias(true)
       .layout(Layout::NHWC).test(Algorithm::Direct);
+}
+
+TEST_CASE("NHWC groups of one channel on the GEMM path: channels around the 32-channel tile and the block, pixels around the 4-pixel tile, multipliers, 1x1 in place") {
+  // convkit's GEMM kernels multiply all the groups of a block at once, their channels in the vector lanes
+  // (GemmKernels::channelwise, lib/gemm_tiling.cpp): tiles of 4 pixels by 32 channels (AVX-512; 4 by 16 with AVX2),
+  // blocks of 160 channels beyond 170 (3x3), partial channel and pixel tiles, and slices of a channel multiplier
+  // stored with a stride. Under CONVKIT_GEMM_ENGINE=blas the same shapes go one group at a time through OpenBLAS.
+  for (std::int64_t channels : {2, 15, 16, 17, 31, 32, 33, 63, 65, 171, 200})
+    for (std::int64_t width : {1, 3, 4, 5, 9})
+      ConvTester().batch(2).channels(channels, channels).groups(channels).input(2, width).kernel(3, 3)
+          .padding(1, 1, 1, 1).layout(Layout::NHWC).weights_layout(width % 2 == 0 ? WeightsLayout::OIHW
+                                                                                 : WeightsLayout::OHWI)
+          .bias(width != 4).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Im2colGemm);
+  for (std::int64_t channels : {1, 17, 33})
+    for (std::int64_t multiplier : {2, 3})
+      for (int threads : {1, 2})
+        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 6).kernel(3, 3)
+            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
+            .activation(Activation::Relu).test(Algorithm::Im2colGemm);
+  ConvTester().channels(40, 40).groups(40).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
+      .layout(Layout::NHWC).test(Algorithm::Im2colGemm);
+  // 1x1: gemm_1x1 reads the pixels in place, the batch as one matrix, unless strided or padded.
+  for (std::int64_t channels : {5, 33})
+    for (std::int64_t multiplier : {1, 2})
+      for (std::int64_t stride : {1, 2}) {
+        ConvTester().batch(3).channels(channels, channels * multiplier).groups(channels).input(3, 5).kernel(1, 1)
+            .stride(stride, stride).layout(Layout::NHWC).bias(true).test(Algorithm::Gemm1x1);
+        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(3, 5).kernel(1, 1)
+            .stride(stride, stride).padding(1, 0, 0, 1).layout(Layout::NHWC).test(Algorithm::Im2colGemm);
+      }
 }
 
 TEST_CASE("NCHW depthwise: widths around the vector, heights around the row blocks and bands, fixed and general kernels") {

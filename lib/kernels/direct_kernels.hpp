@@ -78,6 +78,10 @@ struct DirectKernels {
   void (*stage_rows)(const float* source, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
                      std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* staged);
   void (*depthwise_nhwc_rows)(const DepthwiseNhwcTask& task);
+  // For j < taps, copies `count` floats from row + tap_offsets[j] to dst + j * ld: one output row's kernel columns
+  // out of a staged row, for im2col (lib/im2col.cpp), inline rather than a library call per run.
+  void (*copy_taps)(const float* row, const std::int64_t* tap_offsets, std::int64_t taps, std::int64_t count,
+                    float* dst, std::int64_t ld);
   bool reads_in_place;  // see the top of this file
 };
 

@@ -522,6 +522,11 @@ struct Direct {
     deinterleave_vector(source + 2 * last, even + last, odd + last);
   }
 
+  static void copy_taps(const float* row, const std::int64_t* tap_offsets, std::int64_t taps, std::int64_t count,
+                        float* dst, std::int64_t ld) {
+    for (std::int64_t j = 0; j < taps; ++j) copy(row + tap_offsets[j], dst + j * ld, count);
+  }
+
   // `rows` input rows of `width` contiguous floats, source_stride apart, each into `stride` (1 or 2) phase rows of
   // `length` floats, the staged rows consecutive from dst: element k of phase q is input column
   // k*stride + q - pad_left, or zero outside [0, width). The edges are worked out once for all the rows: rows are
@@ -751,7 +756,8 @@ struct DepthwiseNhwc {
 template <class Arch>
 const DirectKernels& make_direct_kernels(const char* isa) {
   static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_rows,
-                                     &DepthwiseNhwc<Arch>::rows, Direct<Arch>::kReadsInPlace};
+                                     &DepthwiseNhwc<Arch>::rows, &Direct<Arch>::copy_taps,
+                                     Direct<Arch>::kReadsInPlace};
   return kernels;
 }
 

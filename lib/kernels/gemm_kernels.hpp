@@ -31,6 +31,26 @@ struct MicroGemm {
   float clamp_min, clamp_max;
 };
 
+// The products of groups of one input channel (depthwise layers), all the groups of a block at once: each group's
+// product is one row of weights times its unfolded taps, too thin for a register tile of its own, so the groups'
+// channels become the vector lanes instead. For pixel p < pixels and channel c < channels:
+//   C[p * ldc + c * channel_stride] = activation(bias[c] + sum over t < taps of A[p * lda + t * channels + c] * W[t * ldw + c])
+// A is the block's unfolded rows (im2row over its channels) or, for a 1x1 kernel, the input's pixels (taps = 1).
+// W and the bias are packed, zero beyond `channels` up to a multiple of channelwise_tile, so that their loads are
+// never partial. Reads no float of A outside [p * lda, p * lda + taps * channels) for p < pixels.
+struct ChannelwiseGemm {
+  std::int64_t pixels, channels, taps;
+  const float* a;
+  std::int64_t lda;
+  const float* w;
+  std::int64_t ldw;
+  const float* bias;  // null, or one per channel
+  float* c;
+  std::int64_t ldc, channel_stride;  // channel_stride > 1: one slice of a channel multiplier
+  Activation activation;
+  float clamp_min, clamp_max;
+};
+
 struct GemmKernels {
   const char* isa;
   std::int64_t panel_rows;     // rows of A per packed panel
@@ -41,6 +61,9 @@ struct GemmKernels {
   // A row-major, B packed: pixels times output channels (an NHWC output; A is the unfolded rows). Reads no float of A
   // outside its m x k block.
   void (*packed_b)(const MicroGemm& gemm);
+  std::int64_t channelwise_tile;    // channels per register tile of channelwise
+  std::int64_t channelwise_pixels;  // pixels per register tile of channelwise (fewer leave the FMAs waiting)
+  void (*channelwise)(const ChannelwiseGemm& gemm);
 };
 
 const GemmKernels& gemm_kernels_avx2_fma();

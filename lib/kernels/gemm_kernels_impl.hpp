@@ -217,11 +217,93 @@ struct Gemm {
   }
 };
 
+// ChannelwiseGemm (gemm_kernels.hpp): a register tile of kPixels pixels by kVectors vectors of channels, eight
+// independent sums to hide the FMA's latency, each weight vector loaded once for the tile's pixels.
+template <class Arch, int kVectors>
+struct Channelwise {
+  using Batch = xsimd::batch<float, Arch>;
+  using Lanes = Gemm<Arch, 1, kVectors>;  // its masked loads and stores
+  static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
+  static constexpr int kPixels = 8 / kVectors;
+  static constexpr std::int64_t kChannels = kVectors * kWidth;
+
+  template <int kTilePixels, bool kEdge>
+  static void tile(const ChannelwiseGemm& g, std::int64_t p0, std::int64_t c0) {
+    std::int64_t lanes[kVectors];
+    CONVKIT_GEMM_UNROLL
+    for (int v = 0; v < kVectors; ++v) lanes[v] = kEdge ? Lanes::lanes_of(v, g.channels - c0) : kWidth;
+    Batch acc[kTilePixels][kVectors];
+    CONVKIT_GEMM_UNROLL
+    for (int v = 0; v < kVectors; ++v) {
+      Batch start(0.0f);
+      if (g.bias != nullptr) start = Batch::load_unaligned(g.bias + c0 + v * kWidth);  // padded like W
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTilePixels; ++i) acc[i][v] = start;
+    }
+    const float* a = g.a + p0 * g.lda + c0;
+    for (std::int64_t t = 0; t < g.taps; ++t, a += g.channels) {
+      Batch w[kVectors];
+      CONVKIT_GEMM_UNROLL
+      for (int v = 0; v < kVectors; ++v) w[v] = Batch::load_unaligned(g.w + t * g.ldw + c0 + v * kWidth);
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTilePixels; ++i) {
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kVectors; ++v) {
+          const float* source = a + i * g.lda + v * kWidth;
+          const Batch x = kEdge ? Lanes::load_first(source, lanes[v]) : Batch::load_unaligned(source);
+          acc[i][v] = xsimd::fma(x, w[v], acc[i][v]);
+        }
+      }
+    }
+    CONVKIT_GEMM_UNROLL
+    for (int i = 0; i < kTilePixels; ++i) {
+      float* c = g.c + (p0 + i) * g.ldc + c0 * g.channel_stride;
+      CONVKIT_GEMM_UNROLL
+      for (int v = 0; v < kVectors; ++v) {
+        const Batch value = activate_batch(acc[i][v], g);
+        if (g.channel_stride == 1) {
+          if (kEdge) {
+            Lanes::store_first(c + v * kWidth, value, lanes[v]);
+          } else {
+            value.store_unaligned(c + v * kWidth);
+          }
+        } else {  // a slice of a channel multiplier: every channel_stride-th output channel
+          alignas(64) float spread[kWidth];
+          value.store_aligned(spread);
+          for (std::int64_t lane = 0; lane < lanes[v]; ++lane) c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
+        }
+      }
+    }
+  }
+
+  template <bool kEdge, std::size_t... kIndex>
+  static constexpr auto pixel_tiles(std::index_sequence<kIndex...>) {
+    return std::array<void (*)(const ChannelwiseGemm&, std::int64_t, std::int64_t), kPixels>{
+        &tile<static_cast<int>(kIndex) + 1, kEdge>...};
+  }
+
+  static void multiply(const ChannelwiseGemm& g) {
+    static constexpr auto whole = pixel_tiles<false>(std::make_index_sequence<kPixels>{});
+    static constexpr auto edge = pixel_tiles<true>(std::make_index_sequence<kPixels>{});
+    for (std::int64_t p0 = 0; p0 < g.pixels; p0 += kPixels) {
+      const std::size_t pixels = static_cast<std::size_t>((g.pixels - p0 < kPixels ? g.pixels - p0 : kPixels) - 1);
+      for (std::int64_t c0 = 0; c0 < g.channels; c0 += kChannels)
+        (g.channels - c0 >= kChannels ? whole : edge)[pixels](g, p0, c0);
+    }
+  }
+};
+
 template <class Arch, int kRows, int kVectors>
 const GemmKernels& make_gemm_kernels(const char* isa) {
   using Kernels = Gemm<Arch, kRows, kVectors>;
-  static const GemmKernels kernels{isa, kRows, Kernels::kColumns, &Kernels::template multiply<true>,
-                                   &Kernels::template multiply<false>};
+  static const GemmKernels kernels{isa,
+                                   kRows,
+                                   Kernels::kColumns,
+                                   &Kernels::template multiply<true>,
+                                   &Kernels::template multiply<false>,
+                                   Channelwise<Arch, 2>::kChannels,
+                                   Channelwise<Arch, 2>::kPixels,
+                                   &Channelwise<Arch, 2>::multiply};
   return kernels;
 }
 
