@@ -134,7 +134,6 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   const std::int64_t weights_bytes = p.group_out_channels * column_bytes;
   const std::size_t target = weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes
                                                                                           : kTileTargetBytes;
-
   std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
                                                kMaxTilePixels);
   // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain.

@@ -91,13 +91,14 @@ void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_
 // im2col for a column stride of 2 (mobilenetv2_dw_s2, resnet50_conv1), a band of output rows at a time: the input
 // rows the band meets are staged once, split into their even and odd columns with the padding's zeros in place
 // (the vector kernels' stage_rows, kernels/direct_kernels.hpp), and every kernel column of every output row is then
-// one contiguous copy from one phase of a staged row, with no bounds to test (the kernels' copy_taps, inline: 406-426
-// against 423-449 us through memcpy, five runs each of im2col_gemm on the layer below). Measured on mobilenetv2_dw_s2, one
-// thread: its unfolding alone (96 channels, tiles of 784 pixels) 440-470 -> 354-366 us, im2col_gemm on the layer
-// 545-579 -> 479-530 us (resnet50_conv1 1.54-1.57 -> 1.48-1.54 ms), two interleaved runs each. Staging the whole
-// band before copying matters: staging each row just before its copies, they read it while its stores were still
-// in flight and stalled on them (no faster than the row-by-row split below). Returns false, having written
-// nothing, when the input rows of a single output row exceed the staging buffer.
+// one contiguous copy from one phase of a staged row, with no bounds to test (the kernels' copy_taps).
+// Measured on mobilenetv2_dw_s2 at one thread, against the row-by-row split below:
+//   its unfolding alone (96 channels, tiles of 784 pixels): 440-470 -> 354-366 us;
+//   im2col_gemm on the layer: 545-579 -> 479-530 us (resnet50_conv1: 1.54-1.57 -> 1.48-1.54 ms), two interleaved
+//   runs each; then copy_taps rather than memcpy: 423-449 -> 406-426 us, five runs each.
+// Staging the whole band before copying matters: staged one row at a time just before its copies, the rows were
+// read while their stores were still in flight, and the loads stalled on them (no faster than the row-by-row split).
+// Returns false, having written nothing, when the input rows of a single output row exceed the staging buffer.
 bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
                     float* columns, std::int64_t ld) {
   const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, sh = p.stride_height;

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <initializer_list>
 #include <random>
 
 using convkit::Activation;
@@ -16,6 +17,16 @@ namespace {
 
 const Layout kLayouts[] = {Layout::NCHW, Layout::NHWC};
 const WeightsLayout kWeightsLayouts[] = {WeightsLayout::OIHW, WeightsLayout::OHWI};
+
+// NHWC depthwise with a channel multiplier (output channel g * m + k reads input channel g), at 1 and 2 threads.
+void test_nhwc_multipliers(Algorithm algorithm, std::initializer_list<std::int64_t> channel_counts) {
+  for (std::int64_t channels : channel_counts)
+    for (std::int64_t multiplier : {2, 3})
+      for (int threads : {1, 2})
+        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 10).kernel(3, 3)
+            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
+            .activation(Activation::Relu).test(algorithm);
+}
 
 }  // namespace
 
@@ -194,12 +205,7 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8-
             .padding(1, 1, 1, 1).layout(Layout::NHWC).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Direct);
       }
   // A channel multiplier: each slice of it is computed into a scratch row and spread with stride `multiplier`.
-  for (std::int64_t channels : {1, 15, 16, 17})
-    for (std::int64_t multiplier : {2, 3})
-      for (int threads : {1, 2})
-        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 10).kernel(3, 3)
-            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
-            .activation(Activation::Relu).test(Algorithm::Direct);
+  test_nhwc_multipliers(Algorithm::Direct, {1, 15, 16, 17});
   ConvTester().channels(16, 16).groups(16).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
       .layout(Layout::NHWC).test(Algorithm::Direct);
   ConvTester().channels(20, 20).groups(20).input(12, 12).kernel(7, 7).padding(3, 3, 3, 3).layout(Layout::NHWC)
@@ -220,12 +226,7 @@ TEST_CASE("NHWC groups of one channel on the GEMM path: channels around the 32-c
           .padding(1, 1, 1, 1).layout(Layout::NHWC).weights_layout(width % 2 == 0 ? WeightsLayout::OIHW
                                                                                  : WeightsLayout::OHWI)
           .bias(width != 4).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Im2colGemm);
-  for (std::int64_t channels : {1, 17, 33})
-    for (std::int64_t multiplier : {2, 3})
-      for (int threads : {1, 2})
-        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 6).kernel(3, 3)
-            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
-            .activation(Activation::Relu).test(Algorithm::Im2colGemm);
+  test_nhwc_multipliers(Algorithm::Im2colGemm, {1, 17, 33});
   ConvTester().channels(40, 40).groups(40).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
       .layout(Layout::NHWC).test(Algorithm::Im2colGemm);
   // 1x1: gemm_1x1 reads the pixels in place, the batch as one matrix, unless strided or padded.
