@@ -77,15 +77,19 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 //   resnet50_res4_3x3 (16 tiles)            173 / 309 vs 225 / 449
 //   resnet50_res4_3x3_b8 (128 tiles)        156 / 304 vs 241 / 487
 //   resnet50_res5_3x3 (4 tiles)             110 / 165 vs  35 / 119
+int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
+
 int choose_tile(const Problem& p) {
   const std::int64_t forced = environment_integer("CONVKIT_WINOGRAD_TILE");
   if (forced == 2 || forced == 4) return static_cast<int>(forced);
-  return tiles_of(p, 4) >= 16 ? 4 : 2;
+  return natural_tile(p);
 }
 
-WinogradTiling choose_winograd_tiling(const Problem& p) {
+// `overrides`: whether the tuning variables (CONVKIT_WINOGRAD_TILE, CONVKIT_WINOGRAD_BLOCK_TILES) apply; auto's
+// choice is made on the tiling the problem gets without them.
+WinogradTiling choose_winograd_tiling(const Problem& p, bool overrides = true) {
   WinogradTiling tiling{};
-  tiling.tile = choose_tile(p);
+  tiling.tile = overrides ? choose_tile(p) : natural_tile(p);
   tiling.points = (tiling.tile + 2) * (tiling.tile + 2);
   tiling.tiles_h = ceil_div(p.out_height, tiling.tile);
   tiling.tiles_w = ceil_div(p.out_width, tiling.tile);
@@ -93,7 +97,7 @@ WinogradTiling choose_winograd_tiling(const Problem& p) {
   const std::int64_t tile_bytes =
       tiling.points * (p.group_in_channels + p.group_out_channels) * static_cast<std::int64_t>(sizeof(float));
   std::int64_t block = static_cast<std::int64_t>(kBlockBytes) / tile_bytes;
-  if (const std::int64_t forced = environment_integer("CONVKIT_WINOGRAD_BLOCK_TILES")) block = forced;
+  if (const std::int64_t forced = overrides ? environment_integer("CONVKIT_WINOGRAD_BLOCK_TILES") : 0) block = forced;
   block = std::clamp<std::int64_t>(block, 1, tiling.tiles);
   // Blocks of equal size: 100 tiles in blocks of at most 64 become 2 blocks of 50, not 64 and 36.
   tiling.blocks = ceil_div(tiling.tiles, block);
@@ -327,8 +331,22 @@ DeclineReason winograd_declines(const Problem& p) {
 // GEMM calls cost more than the multiplications they save. Measured with convkit_bench at 1 thread, 56x56, Ci = Co,
 // GFLOP/s of winograd vs auto in strict mode: 4 channels 4.6 vs 50 (direct), 8 channels 15 vs 59 (direct),
 // 16 channels 112 vs 66 (direct, NCHW) and 224 vs 64 (im2col_gemm, NHWC), 32 channels 199 vs 91 and 362 vs 92.
+//
+// F(2x2) saves at most 2.25x of the multiplications, less when the output does not divide into 2x2 tiles, and is
+// chosen for small images only (choose_tile). When a block of transformed data holds few tiles, each transform
+// point's GEMM has as few rows and OpenBLAS runs it far below its speed, which costs more than F(2x2) saves:
+// effective GFLOP/s at 1 / 2 threads in the fast mode, winograd against im2col_gemm in the same run (convkit_bench
+// --shape, NCHW then NHWC): 7x7 images of 512 channels (resnet50_res5_3x3, blocks of 16 tiles whatever the batch),
+// batch 1: 115 / 189 against 142 / 278 and 120 / 201 against 177 / 343; batch 8: 87 / 157 against 144 / 289 and
+// 87 / 159 against 167 / 340. A 10x10 image of 256 channels (25 tiles, one block) was level: 191 / 325 against
+// 174 / 336 and 215 / 400 against 201 / 380. F(4x4) gains even on blocks of 8 tiles (resnet50_res4_3x3).
+constexpr std::int64_t kMinF2BlockTiles = 20;
+
 DeclineReason winograd_auto_declines(const Problem& p) {
   if (p.group_in_channels < 16 || p.group_out_channels < 16) return "fewer than 16 channels per group";
+  const WinogradTiling tiling = choose_winograd_tiling(p, false);
+  if (tiling.tile == 2 && tiling.block_tiles < kMinF2BlockTiles)
+    return "F(2x2) blocks of fewer than 20 tiles (a small image with many channels): its GEMMs are too short";
   return nullptr;
 }
 
