@@ -18,12 +18,17 @@
 //
 // The products: on AVX2 and AVX-512 CPUs convkit's own GEMM kernels (kernels/gemm_kernels.hpp) multiply the native
 // orientation, with the weights packed into their panels when the plan is made and the bias and activation applied
-// in registers; elsewhere, for transposed tilings and for groups too narrow for their register tile, OpenBLAS does,
-// with the epilogue (epilogue.hpp) around its call.
+// in registers; elsewhere, for transposed tilings and for NHWC groups too narrow for their register tile, OpenBLAS
+// does, with the epilogue (epilogue.hpp) around its call.
+//
+// Groups of one input channel in NHWC (depthwise layers) are the exception to "one image and group" above: a tile is
+// a range of pixels of a whole image, a unit unfolds a block of its groups together (im2row over their channels),
+// and one channelwise product multiplies them all, their channels in the vector lanes (GemmTiling::channelwise).
 //
 // Threads: one level only, convkit's. OpenBLAS is always called single-threaded, from convkit's workers, which are
-// dealt units of (tile, block of output channels), each worker with its own buffer (gemm_tiling.hpp). OpenBLAS's own
-// threads are never used: convkit's workers flush subnormals (floating_point.hpp) and OpenBLAS's would not.
+// dealt units of (tile, block of output channels), each worker with its own buffer, on pages of its own
+// (gemm_tiling.hpp, threading.hpp). OpenBLAS's own threads are never used: convkit's workers flush subnormals
+// (floating_point.hpp) and OpenBLAS's would not.
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
 #include "blas.hpp"

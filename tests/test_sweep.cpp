@@ -165,8 +165,9 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
 TEST_CASE("im2col at column stride 2: bands of output rows, tiles starting and ending mid-row, rows too wide to stage") {
   // NCHW im2col stages the input rows of a band of output rows split into even and odd columns (lib/im2col.cpp): a
   // band is as many output rows as about 2048 staged floats hold, at least one, so these take several bands; a
-  // kernel too tall for one output row's input rows to fit in 8192 falls back to the row-by-row unfolding. The tiles, whose widths are not
-  // multiples of these output widths (and 7 pixels in the ctest variants), start and end mid-row.
+  // kernel too tall for one output row's input rows to fit in 8192 falls back to the row-by-row unfolding. The
+  // tiles, whose widths are not multiples of these output widths (and 7 pixels in the ctest variants), start and end
+  // mid-row.
   struct Shape {
     std::int64_t out_height, out_width, kernel_height, kernel_width, stride_height, dilation_height, dilation_width;
   };

@@ -34,7 +34,8 @@ struct MicroGemm {
 // The products of groups of one input channel (depthwise layers), all the groups of a block at once: each group's
 // product is one row of weights times its unfolded taps, too thin for a register tile of its own, so the groups'
 // channels become the vector lanes instead. For pixel p < pixels and channel c < channels:
-//   C[p * ldc + c * channel_stride] = activation(bias[c] + sum over t < taps of A[p * lda + t * channels + c] * W[t * ldw + c])
+//   C[p * ldc + c * channel_stride] =
+//       activation(bias[c] + sum over t < taps of A[p * lda + t * channels + c] * W[t * ldw + c])
 // A is the block's unfolded rows (im2row over its channels) or, for a 1x1 kernel, the input's pixels (taps = 1).
 // W and the bias are packed, zero beyond `channels` up to a multiple of channelwise_tile, so that their loads are
 // never partial. Reads no float of A outside [p * lda, p * lda + taps * channels) for p < pixels.

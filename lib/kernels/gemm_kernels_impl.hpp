@@ -178,7 +178,9 @@ struct Gemm {
   // many whole such tiles as fit (im2col_gemm on NCHW mobilenetv2_dw, one output channel per group, 1 thread:
   // 304 -> 274 us, two builds timed minutes apart).
   static constexpr int kFewRows = 3;
-  static constexpr int wide_vectors(int rows) { return (8 + rows - 1) / rows > kVectors ? (8 + rows - 1) / rows : kVectors; }
+  static constexpr int wide_vectors(int rows) {
+    return (8 + rows - 1) / rows > kVectors ? (8 + rows - 1) / rows : kVectors;
+  }
   template <std::size_t... kIndex>
   static constexpr auto few_row_tiles(std::index_sequence<kIndex...>) {
     return std::array<TileFunction, kFewRows>{
@@ -270,7 +272,8 @@ struct Channelwise {
         } else {  // a slice of a channel multiplier: every channel_stride-th output channel
           alignas(64) float spread[kWidth];
           value.store_aligned(spread);
-          for (std::int64_t lane = 0; lane < lanes[v]; ++lane) c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
+          for (std::int64_t lane = 0; lane < lanes[v]; ++lane)
+            c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
         }
       }
     }
