@@ -42,11 +42,13 @@ class ReferenceKernel final : public Kernel {
             for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
               for (std::int64_t i = 0; i < p.kernel_height; ++i) {
                 const std::int64_t ih = y * p.stride_height - p.pad_top + i * p.dilation_height;
-                if (ih < 0 || ih >= p.in_height) continue;
+                const bool row_inside = ih >= 0 && ih < p.in_height;
                 for (std::int64_t j = 0; j < p.kernel_width; ++j) {
                   const std::int64_t iw = x * p.stride_width - p.pad_left + j * p.dilation_width;
-                  if (iw < 0 || iw >= p.in_width) continue;
-                  const float v = input[n * in_n + (first_channel + c) * in_c + ih * in_h + iw * in_w];
+                  // Padding is a zero that is multiplied like any input (non-finite weights: README "Numerics").
+                  const float v = row_inside && iw >= 0 && iw < p.in_width
+                                      ? input[n * in_n + (first_channel + c) * in_c + ih * in_h + iw * in_w]
+                                      : 0.0f;
                   sum += static_cast<double>(v) * w[(c * p.kernel_height + i) * p.kernel_width + j];
                 }
               }

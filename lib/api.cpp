@@ -72,6 +72,7 @@ void execute(const PlanState& plan, const float* input, float* output, void* wor
     const std::size_t required = reported_workspace_bytes(bytes);
     if (workspace_size < required)
       invalid("workspace_size = ", workspace_size, " is smaller than the ", required, " bytes the plan needs");
+    check_disjoint_workspace(plan.problem, input, output, workspace, required);
     plan.kernel->run(input, output, bytes == 0 ? nullptr : align_workspace(workspace));
     return;
   }
@@ -103,15 +104,20 @@ Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 
+// A moved-from plan has no Impl: it answers like the C API's NULL plan.
 std::size_t Plan::workspace_size() const noexcept {
-  return detail::reported_workspace_bytes(impl_->kernel->workspace_bytes());
+  return impl_ ? detail::reported_workspace_bytes(impl_->kernel->workspace_bytes()) : 0;
 }
 
-Algorithm Plan::algorithm() const noexcept { return impl_->kernel->algorithm(); }
+Algorithm Plan::algorithm() const noexcept { return impl_ ? impl_->kernel->algorithm() : Algorithm::Auto; }
 
-const std::string& Plan::description() const noexcept { return impl_->description; }
+const std::string& Plan::description() const noexcept {
+  static const std::string empty;
+  return impl_ ? impl_->description : empty;
+}
 
 void Plan::run(const float* input, float* output, void* workspace, std::size_t workspace_size) const {
+  if (!impl_) detail::invalid("the plan is empty: it was moved from");
   if (input == nullptr) detail::invalid("input is null");
   if (output == nullptr) detail::invalid("output is null");
   detail::check_disjoint_output(impl_->problem, input, output);

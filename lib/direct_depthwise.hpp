@@ -7,7 +7,7 @@
 
 namespace convkit::detail {
 
-// Depthwise (groups == in_channels; out_channels = groups * multiplier) on NHWC tensors.
+// Depthwise (groups == in_channels > 1; out_channels = groups * multiplier) on NHWC tensors.
 bool is_depthwise_nhwc(const Problem& problem);
 
 std::unique_ptr<Kernel> create_depthwise_nhwc(const KernelArguments& arguments);

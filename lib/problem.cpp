@@ -151,12 +151,15 @@ void validate_options(const Options& options) {
 namespace {
 
 // Compare addresses as integers: relational operators on pointers into different objects are unspecified.
-bool overlaps(const float* a, std::int64_t a_count, const float* b, std::int64_t b_count) {
+bool overlaps_bytes(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
   const auto a_begin = reinterpret_cast<std::uintptr_t>(a);
   const auto b_begin = reinterpret_cast<std::uintptr_t>(b);
-  const auto a_end = a_begin + static_cast<std::uintptr_t>(a_count) * sizeof(float);
-  const auto b_end = b_begin + static_cast<std::uintptr_t>(b_count) * sizeof(float);
-  return a_begin < b_end && b_begin < a_end;
+  return a_begin < b_begin + b_bytes && b_begin < a_begin + a_bytes;
+}
+
+bool overlaps(const float* a, std::int64_t a_count, const float* b, std::int64_t b_count) {
+  return overlaps_bytes(a, static_cast<std::size_t>(a_count) * sizeof(float), b,
+                        static_cast<std::size_t>(b_count) * sizeof(float));
 }
 
 }  // namespace
@@ -164,6 +167,19 @@ bool overlaps(const float* a, std::int64_t a_count, const float* b, std::int64_t
 void check_disjoint_output(const Problem& problem, const float* input, const float* output) {
   if (overlaps(output, problem.output_elements, input, problem.input_elements))
     invalid("output overlaps input; they must be disjoint");
+}
+
+void check_disjoint_workspace(const Problem& problem, const float* input, const float* output, const void* workspace,
+                              std::size_t workspace_bytes) {
+  if (workspace == nullptr || workspace_bytes == 0) return;
+  const std::size_t float_bytes = sizeof(float);
+  if (overlaps_bytes(workspace, workspace_bytes, input, static_cast<std::size_t>(problem.input_elements) * float_bytes))
+    invalid("workspace overlaps input: the ", workspace_bytes, " bytes of the workspace are written during the run, "
+            "so they must be disjoint from the input");
+  if (overlaps_bytes(workspace, workspace_bytes, output,
+                     static_cast<std::size_t>(problem.output_elements) * float_bytes))
+    invalid("workspace overlaps output: the ", workspace_bytes, " bytes of the workspace are written during the run, "
+            "so they must be disjoint from the output");
 }
 
 void validate_buffers(const Problem& problem, const float* input, const float* weights, const float* bias,
@@ -180,7 +196,7 @@ void validate_buffers(const Problem& problem, const float* input, const float* w
 }
 
 int resolve_threads(const Options& options) {
-  return options.threads > 0 ? options.threads : default_thread_count();
+  return usable_threads(options.threads > 0 ? options.threads : default_thread_count());
 }
 
 }  // namespace convkit::detail

@@ -44,7 +44,12 @@ void validate_buffers(const Problem& problem, const float* input, const float* w
 // Checks that output (output_elements floats) and input (input_elements floats) are disjoint.
 void check_disjoint_output(const Problem& problem, const float* input, const float* output);
 
-// Resolves threads = 0 to the library default.
+// Checks that the first workspace_bytes of the workspace, which a run writes, overlap neither the input nor the output.
+// (A plan reads its own copy of the weights and bias, so the caller's may lie anywhere.)
+void check_disjoint_workspace(const Problem& problem, const float* input, const float* output, const void* workspace,
+                              std::size_t workspace_bytes);
+
+// Resolves threads = 0 to the library default, and caps any count at what this process can run (usable_threads).
 int resolve_threads(const Options& options);
 
 }  // namespace convkit::detail

@@ -3,14 +3,45 @@
 #include "floating_point.hpp"
 
 #include <omp.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <mutex>
 
 namespace convkit::detail {
+namespace {
+
+// libgomp keeps the threads of a team alive between regions, and a fork()ed child inherits the bookkeeping of that
+// pool but not its threads: the child's next team waits forever for threads that do not exist. So once convkit has
+// opened a team, a fork handler marks the child, and every call in that child runs on its calling thread.
+std::atomic<bool> forked_after_teams{false};
+
+void mark_forked_child() { forked_after_teams.store(true, std::memory_order_relaxed); }
+
+void note_team_opened() {
+  static std::once_flag registered;
+  std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, mark_forked_child); });
+}
+
+// Threads a region may open now: one inside the host's active parallel region (the host's team already occupies
+// the cores, and with nesting enabled each of its threads would start a team of its own) or in a child forked after
+// convkit opened teams; else what the plan was made with.
+int team_limit_now(int threads) {
+  if (forked_after_teams.load(std::memory_order_relaxed) || omp_in_parallel()) return 1;
+  return threads;
+}
+
+}  // namespace
 
 int default_thread_count() { return std::max(1, omp_get_max_threads()); }
+
+int usable_threads(int requested) {
+  const int processors = std::max(1, omp_get_num_procs());
+  const int runtime_limit = std::max(1, omp_get_thread_limit());
+  return std::max(1, std::min({requested, processors, runtime_limit}));
+}
 
 int threads_worth_using(double flops, int threads) { return flops < 2e5 ? 1 : threads; }
 
@@ -20,12 +51,13 @@ int team_size(int threads, std::int64_t count) {
 
 void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body) {
   if (count <= 0) return;
-  const int team = team_size(threads, count);
+  const int team = team_size(team_limit_now(threads), count);
   if (team == 1) {
     const FlushSubnormals flush;
     body(0, count, 0);
     return;
   }
+  note_team_opened();
   std::exception_ptr error;
   std::mutex error_mutex;
 #pragma omp parallel num_threads(team)
@@ -49,12 +81,13 @@ void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t
 }
 
 void parallel_team(int threads, FunctionRef<void(int worker, int team)> body) {
-  const int team = team_size(threads, threads);
+  const int team = team_size(team_limit_now(threads), threads);
   if (team == 1) {
     const FlushSubnormals flush;
     body(0, 1);
     return;
   }
+  note_team_opened();
 #pragma omp parallel num_threads(team)
   {
     omp_set_num_threads(1);

@@ -34,6 +34,12 @@ class FunctionRef<Result(Args...)> {
 // OpenMP's default for the calling thread (omp_get_max_threads()).
 int default_thread_count();
 
+// The threads a plan may use when `requested` are asked for: at least 1, and no more than the processors this
+// process may run on (omp_get_num_procs(), which follows the affinity mask) or the OpenMP thread limit
+// (OMP_THREAD_LIMIT). More threads than processors only take turns on them, and a count the runtime cannot start
+// (INT32_MAX) would make libgomp end the process.
+int usable_threads(int requested);
+
 // The threads a loop over `flops` of work should use: one below the size at which a parallel region pays for
 // itself, else `threads`. Opening an OpenMP region costs a few microseconds, what the library's loops need for
 // ~2e5 FLOPs. Measured with bench_conv, 1 thread against 2 in the same run: the lesson's shapes (192 and 108 FLOPs)
@@ -50,10 +56,13 @@ int team_size(int threads, std::int64_t count);
 // Calls body(begin, end, worker) on disjoint contiguous ranges covering [0, count), one range per worker, on at most
 // team_size(threads, count) threads; worker < team_size identifies per-worker scratch. Each unit of work is done the
 // same way whatever the split, so results never depend on the thread count. Runs on the calling thread when one
-// worker suffices. An exception thrown by any body is rethrown here after all have finished.
+// worker suffices, when called inside an active OpenMP parallel region (the caller's team already has the cores),
+// and in a process fork()ed after convkit opened a team (libgomp's pool does not survive fork). An exception thrown
+// by any body is rethrown here after all have finished.
 void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
 
-// Calls body(worker, team) once on each of team_size(threads, threads) workers, for work that the whole team does
+// Calls body(worker, team) once on each of team_size(threads, threads) workers (one in the cases parallel_for
+// names), for work that the whole team does
 // together and that needs team_barrier() between its phases. A body that waits at a barrier must not throw (every
 // worker has to reach every barrier), so bodies given here are noexcept.
 void parallel_team(int threads, FunctionRef<void(int worker, int team)> body);

@@ -132,6 +132,82 @@ TEST_CASE("a plan rejects null and overlapping buffers") {
   CHECK(buffer[16] == 9.0f);
 }
 
+TEST_CASE("a plan rejects a workspace that overlaps its input or output, on every algorithm and both layouts") {
+  for (Layout layout : {Layout::NCHW, Layout::NHWC})
+    for (Algorithm algorithm : {Algorithm::Im2colGemm, Algorithm::Direct, Algorithm::Winograd, Algorithm::Gemm1x1}) {
+      convkit::Conv2dDesc d;
+      d.batch = 1, d.in_channels = 16, d.out_channels = 16, d.in_height = d.in_width = 12;
+      d.kernel_height = d.kernel_width = algorithm == Algorithm::Gemm1x1 ? 1 : 3;
+      d.stride_height = d.stride_width = algorithm == Algorithm::Gemm1x1 ? 2 : 1;  // a 1x1 that unfolds
+      d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+      d.layout = layout;
+      convkit::Options options;
+      options.algorithm = algorithm;
+      options.math_mode = convkit::MathMode::Fast;
+      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 5);
+      const convkit::Plan plan(d, w.data(), nullptr, options);
+      CAPTURE(plan.description());
+      REQUIRE(plan.workspace_size() > 0);
+      const std::size_t in_floats = static_cast<std::size_t>(sizes.input);
+      const std::size_t out_floats = static_cast<std::size_t>(sizes.output);
+      const std::size_t ws_floats = plan.workspace_size() / sizeof(float) + 1;
+      // One buffer: room for a workspace, the input, the output, room for a workspace; every overlap lies inside it.
+      std::vector<float> arena(ws_floats + in_floats + out_floats + ws_floats);
+      const auto x = convkit_test::random_floats(in_floats, 6);
+      float* input = arena.data() + ws_floats;
+      float* output = input + in_floats;
+      float* after = output + out_floats;
+      std::copy(x.begin(), x.end(), input);
+      std::vector<float> want(out_floats);
+      plan.run(x.data(), want.data());
+      const std::size_t bytes = plan.workspace_size();
+      const auto at = [](float* p, std::ptrdiff_t byte_offset) {
+        return static_cast<void*>(reinterpret_cast<unsigned char*>(p) + byte_offset);
+      };
+      const auto bytes_back = -static_cast<std::ptrdiff_t>(bytes);
+      // Its last byte on the input's first, its first on the input's last float, inside the output, on its last byte.
+      CHECK_THROWS_WITH_AS(plan.run(input, output, at(input, bytes_back + 1), bytes),
+                           doctest::Contains("workspace overlaps input"), convkit::Error);
+      CHECK_THROWS_WITH_AS(plan.run(input, output, output - 1, bytes), doctest::Contains("workspace overlaps input"),
+                           convkit::Error);
+      CHECK_THROWS_WITH_AS(plan.run(input, output, output + out_floats / 2, bytes),
+                           doctest::Contains("workspace overlaps output"), convkit::Error);
+      CHECK_THROWS_WITH_AS(plan.run(input, output, at(after, -1), bytes),
+                           doctest::Contains("workspace overlaps output"), convkit::Error);
+      // The rejected calls touched nothing; workspaces just before the input and just after the output work.
+      CHECK(std::equal(x.begin(), x.end(), input));
+      plan.run(input, output, at(input, bytes_back), bytes);
+      CHECK(std::equal(want.begin(), want.end(), output));
+      std::fill(output, output + out_floats, 0.0f);
+      plan.run(input, output, after, bytes);
+      CHECK(std::equal(want.begin(), want.end(), output));
+      CHECK(std::equal(x.begin(), x.end(), input));
+    }
+}
+
+TEST_CASE("a moved-from plan answers like the C API's NULL plan") {
+  convkit::Conv2dDesc d;
+  d.batch = d.in_channels = d.out_channels = 1;
+  d.in_height = d.in_width = 4;
+  d.kernel_height = d.kernel_width = 3;
+  const std::vector<float> w(9, 1.0f), x(16, 1.0f);
+  std::vector<float> y(4, 0.0f);
+  convkit::Plan plan(d, w.data(), nullptr);
+  convkit::Plan other(std::move(plan));
+  CHECK(plan.workspace_size() == 0);  // NOLINT(bugprone-use-after-move): the point of the test
+  CHECK(plan.algorithm() == Algorithm::Auto);
+  CHECK(plan.description().empty());
+  CHECK_THROWS_WITH_AS(plan.run(x.data(), y.data()), doctest::Contains("moved from"), convkit::Error);
+  other.run(x.data(), y.data());
+  CHECK(y[0] == 9.0f);
+  // Assigned to, a moved-from plan is whole again.
+  plan = std::move(other);
+  plan.run(x.data(), y.data());
+  CHECK(y[3] == 9.0f);
+  CHECK(other.workspace_size() == 0);  // NOLINT(bugprone-use-after-move)
+}
+
 TEST_CASE("the GEMM path's workspace stays within 2 MiB per thread on every layer of the suite") {
   constexpr std::size_t kBoundPerThread = std::size_t{2} << 20;
   constexpr std::size_t kAlignmentSlack = 63;  // reported on top of the kernel's own need (see Plan::workspace_size)

@@ -326,3 +326,75 @@ TEST_CASE("under a memory limit, a plan too big for it answers out-of-memory, an
                 " (11: not out-of-memory, 12: no message, 13-14: the next call failed)");
 }
 #endif
+
+TEST_CASE("a non-finite weight makes every output of its channel non-finite, padding included, on every path") {
+  // The rule: padding is a zero multiplied like any input, and 0 * NaN and 0 * inf are NaN, so a NaN or infinite
+  // weight reaches every output of its output channel, even where its tap falls on the padding; other channels
+  // keep their values. The weight chosen is tap (0, 0), which lies on the padding for the first row and column.
+  struct Shape {
+    const char* name;
+    std::int64_t in_channels, out_channels, groups, size, kernel, stride;
+  };
+  const Shape shapes[] = {{"3x3 on 8 channels", 8, 6, 1, 9, 3, 1},
+                          {"depthwise 3x3", 16, 16, 16, 11, 3, 1},
+                          {"depthwise 3x3 stride 2", 16, 16, 16, 11, 3, 2},
+                          {"depthwise 5x5, channel multiplier 2", 8, 16, 8, 9, 5, 1},
+                          {"narrow output", 4, 5, 1, 3, 3, 1},
+                          {"1x1 padded", 8, 6, 1, 7, 1, 1},
+                          {"3x3 on 32 channels", 32, 24, 1, 10, 3, 1}};
+  for (const Shape& shape : shapes)
+    for (Layout layout : {Layout::NCHW, Layout::NHWC})
+      for (Algorithm algorithm : {Algorithm::Auto, Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1,
+                                  Algorithm::Direct, Algorithm::Winograd})
+        for (float special : {std::nanf(""), INFINITY, -INFINITY}) {
+          convkit::Conv2dDesc d = make_desc(2, shape.in_channels, shape.size, shape.out_channels, shape.kernel,
+                                            shape.stride, shape.groups, layout);
+          if (shape.kernel == 1) d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+          convkit::Options options;
+          options.algorithm = algorithm;
+          options.math_mode = algorithm == Algorithm::Winograd ? convkit::MathMode::Fast : convkit::MathMode::Strict;
+          if (convkit::algorithm_name(algorithm) != std::string("auto")) {
+            try {
+              convkit::chosen_algorithm(d, options);
+            } catch (const convkit::Error&) {
+              continue;  // declined: gemm_1x1 on a 3x3 kernel, Winograd off 3x3
+            }
+          }
+          const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+          const convkit::OutputSize out = convkit::output_size(d);
+          const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 61);
+          auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 62);
+          const std::int64_t channel = 1, reduction = sizes.weights / d.out_channels;
+          w[static_cast<std::size_t>(channel * reduction)] = special;  // tap (0, 0) of input channel 0 in either layout
+          std::vector<float> y(static_cast<std::size_t>(sizes.output));
+          const Algorithm ran = convkit::conv2d(d, x.data(), w.data(), nullptr, y.data(), options);
+          CAPTURE(shape.name);
+          CAPTURE(layout == Layout::NCHW ? "NCHW" : "NHWC");
+          CAPTURE(convkit::algorithm_name(ran));
+          CAPTURE(special);
+          std::int64_t finite_in_channel = 0, nonfinite_elsewhere = 0;
+          for (std::int64_t n = 0; n < d.batch; ++n)
+            for (std::int64_t o = 0; o < d.out_channels; ++o)
+              for (std::int64_t yy = 0; yy < out.height; ++yy)
+                for (std::int64_t xx = 0; xx < out.width; ++xx) {
+                  const float v = y[static_cast<std::size_t>(
+                      convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx))];
+                  if (o == channel && std::isfinite(v)) ++finite_in_channel;
+                  if (o != channel && !std::isfinite(v)) ++nonfinite_elsewhere;
+                }
+          CHECK(finite_in_channel == 0);
+          CHECK(nonfinite_elsewhere == 0);
+        }
+}
+
+TEST_CASE("auto runs a one-channel NHWC layer as an ordinary convolution, not as depthwise") {
+  // groups == in_channels == 1 is no depthwise layer: the depthwise kernel vectorises along the input channels and
+  // would fill one lane of each vector. Grayscale and spectrogram first layers have this shape.
+  for (std::int64_t out_channels : {32, 64}) {
+    convkit::Conv2dDesc d = make_desc(1, 1, 224, out_channels, 3, 1, 1, Layout::NHWC);
+    CAPTURE(out_channels);
+    CHECK(convkit::chosen_algorithm(d) == Algorithm::Im2colGemm);
+    d.layout = Layout::NCHW;
+    CHECK(convkit::chosen_algorithm(d) != Algorithm::Reference);
+  }
+}

@@ -76,7 +76,10 @@ typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 
 
 typedef struct convkit_options {
   convkit_algorithm algorithm;
-  int32_t threads;           /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: exactly n */
+  int32_t threads;           /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n, capped at
+                                the processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT.
+                                Inside an active OpenMP parallel region, and in a process fork()ed after convkit ran
+                                threads, a call runs on the calling thread. */
   convkit_activation activation;
   float clamp_min, clamp_max; /* read only when activation is CONVKIT_ACTIVATION_CLAMP */
   convkit_math_mode math_mode;
@@ -158,7 +161,8 @@ const char* convkit_plan_algorithm(const convkit_plan* plan);
 
 /* Computes the plan's convolution of input into output (sized as convkit_conv2d_tensor_sizes says; output must not
    overlap input). workspace may be NULL: the run then provides its own. A non-NULL workspace smaller than
-   convkit_plan_workspace_size is rejected with CONVKIT_STATUS_INVALID_ARGUMENT. Safe to call from several threads
+   convkit_plan_workspace_size, or whose first convkit_plan_workspace_size bytes overlap input or output, is rejected
+   with CONVKIT_STATUS_INVALID_ARGUMENT. Safe to call from several threads
    at once on one plan, each with its own output and workspace. On failure the output is left untouched. */
 convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, float* output,
                                 void* workspace /* may be NULL: the run provides its own */, size_t workspace_size);

@@ -59,7 +59,10 @@ struct Conv2dDesc {
 /// How to run a convolution.
 struct Options {
   Algorithm algorithm = Algorithm::Auto;
-  int threads = 0;  ///< 0: the library default (OpenMP's omp_get_max_threads()); n > 0: exactly n threads
+  /// 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n threads. Any count is capped at the
+  /// processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT; a call made inside an active
+  /// OpenMP parallel region, or in a process fork()ed after convkit ran threads, runs on the calling thread.
+  int threads = 0;
   Activation activation = Activation::None;
   float clamp_min = -std::numeric_limits<float>::infinity();  ///< read only for Activation::Clamp
   float clamp_max = std::numeric_limits<float>::infinity();
@@ -98,7 +101,8 @@ struct ConcatBranch {
 /// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
 /// into the plan's own memory in the form that algorithm reads (the caller may free or change its buffers after
 /// construction). run() is const and safe to call from several threads at once on one plan; with a caller workspace
-/// it allocates nothing. Movable, not copyable. Throws Error like conv2d.
+/// it allocates nothing. Movable, not copyable. Throws Error like conv2d. A moved-from plan answers like the C API's
+/// NULL plan: workspace_size() 0, algorithm() Auto, description() "", and run() throws Error(InvalidArgument).
 class Plan {
  public:
   Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
@@ -126,7 +130,8 @@ class Plan {
   const std::string& description() const noexcept;
   /// Computes the convolution of input into output (sized by tensor_sizes(desc); output must not overlap input).
   /// workspace may be null: the run then provides its own (on the stack when small, else allocated). A workspace
-  /// smaller than workspace_size() throws Error(InvalidArgument).
+  /// smaller than workspace_size(), or whose first workspace_size() bytes overlap input or output, throws
+  /// Error(InvalidArgument).
   void run(const float* input, float* output, void* workspace = nullptr, std::size_t workspace_size = 0) const;
 
   struct Impl;

@@ -2,7 +2,9 @@
 // plan, or as the first of two branches of a concatenated plan (the second reads the same input with other output
 // channels, so the two share one convolution when ungrouped; now and then it reads a different input on purpose). A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
 // name that declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer
-// CONVKIT_STATUS_INVALID_ARGUMENT with a message. The GEMM path's tile size, orientation and multiplier (convkit's kernels or OpenBLAS) are fuzzed as well. Whatever fails leaves the output untouched. Any other outcome
+// CONVKIT_STATUS_INVALID_ARGUMENT with a message. The GEMM path's tile size, orientation and multiplier (convkit's
+// kernels or OpenBLAS) are fuzzed as well, and so are thread counts up to INT32_MAX and a plan's workspace (its own,
+// the caller's, or the caller's overlapping the input or the output, which must be rejected). Whatever fails leaves the output untouched. Any other outcome
 // aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
 //
 // Run by scripts/fuzz.sh (CI: about a minute; longer runs: scripts/fuzz.sh SECONDS).
@@ -12,6 +14,7 @@
 #include <convkit/convkit.h>
 #include <convkit/convkit.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -129,7 +132,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   store_int(o.activation, in.field(0, 2));
   o.clamp_min = -0.5f + 0.01f * static_cast<float>(in.next() % 64);
   o.clamp_max = -0.5f + 0.02f * static_cast<float>(in.next() % 64);
-  o.threads = static_cast<std::int32_t>(in.field(0, 3));
+  // Mostly 0 to 3 threads, now and then a count no machine runs (capped by the library, never fatal) or -1.
+  static const std::int32_t kHugeThreads[] = {INT32_MAX, INT32_MAX - 1, 1 << 20, 4096, 65};
+  const std::uint8_t threads = in.next();
+  o.threads = threads == 255 ? -1 : threads >= 240 ? kHugeThreads[threads % 5] : threads % 4;
   store_int(o.math_mode, in.field(0, 1));
   const int mode = in.next() % 3;  // 0 one-shot, 1 plan, 2 concatenated plan of d and d2
   const bool through_plan = mode == 1, concatenated = mode == 2;
@@ -155,6 +161,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   set_knob("CONVKIT_GEMM_TILE_PIXELS", kTilePixels[tiling / 3 % 4]);
   set_knob("CONVKIT_GEMM_ENGINE", tiling / 12 % 2 == 1 ? "blas" : nullptr);  // OpenBLAS, not convkit's GEMM kernels
   const std::int64_t out_channels = concatenated ? d.out_channels + d2.out_channels : d.out_channels;
+  // A plan's workspace: its own (null), the caller's, or the caller's overlapping the input or the output, which
+  // must be rejected before anything is written.
+  enum WorkspaceChoice { kOwn, kCaller, kOverInput, kOverOutput };
+  const auto workspace_choice = static_cast<WorkspaceChoice>(in.next() % 4);
 
   const bool expect_valid = valid(d, o) && (!concatenated || (same_input && valid(d2, o)));
   // Sizes from the formula when valid; small fixed buffers otherwise (the call must not touch them).
@@ -193,8 +203,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (status == CONVKIT_STATUS_OK) {
       if (plan == nullptr) finding("plan_create answered ok without a plan", d, o);
-      status = convkit_plan_run(plan, x.data(), y.data(), nullptr, 0);
+      const std::size_t workspace_bytes = convkit_plan_workspace_size(plan);
+      const std::size_t workspace_floats = workspace_bytes / sizeof(float) + 1;
+      // The input inside a larger buffer, so that a workspace starting on its last float stays inside it too.
+      std::vector<float> input(x.size() + workspace_floats);
+      std::copy(x.begin(), x.end(), input.begin());
+      std::vector<unsigned char> caller(workspace_bytes + 1);
+      // Likewise a workspace starting in the middle of the output stays inside y.
+      const std::size_t middle = (out_count - 1) / 2;
+      if (workspace_choice == kOverOutput && y.size() < middle + workspace_floats) y.resize(middle + workspace_floats, kSentinel);
+      void* workspace = nullptr;
+      switch (workspace_choice) {
+        case kOwn: break;
+        case kCaller: workspace = caller.data() + 1; break;  // any alignment works
+        case kOverInput: workspace = input.data() + (x.size() - 1); break;
+        case kOverOutput: workspace = y.data() + middle; break;
+      }
+      status = convkit_plan_run(plan, input.data(), y.data(), workspace, workspace_bytes);
       convkit_plan_destroy(plan);
+      if (!std::equal(x.begin(), x.end(), input.begin())) finding("a plan run wrote to its input", d, o);
+      const bool overlapping = workspace_bytes > 0 && (workspace_choice == kOverInput || workspace_choice == kOverOutput);
+      if (overlapping) {
+        if (status != CONVKIT_STATUS_INVALID_ARGUMENT) finding("an overlapping workspace was not rejected", d, o);
+        if (std::strstr(convkit_last_error(), "workspace overlaps") == nullptr)
+          finding("an overlapping workspace rejected without saying so", d, o);
+        for (float v : y)
+          if (v != kSentinel) finding("a run with an overlapping workspace wrote to the output", d, o);
+        return 0;
+      }
     } else if (plan != nullptr) {
       finding("plan_create failed but left a plan", d, o);
     }
