@@ -162,7 +162,7 @@ class DepthwiseNhwcKernel final : public Kernel {
 }  // namespace
 
 // One group is an ordinary convolution, even of one input channel: vectorised along its single channel, this kernel
-// would fill one lane of each vector (a 1 -> 64 channel 3x3 layer ran 170-390x slower than on the GEMM path).
+// would fill one lane of each vector and run the output channels as a channel multiplier, one slice at a time.
 bool is_depthwise_nhwc(const Problem& p) {
   return p.layout == Layout::NHWC && p.groups == p.in_channels && p.groups > 1;
 }

@@ -577,9 +577,8 @@ struct DepthwiseNhwc {
   static Batch activate(Batch v, const DepthwiseNhwcTask& t) { return activate_batch(v, t); }
 
   // The last channel block may be partial: no lane beyond `count` is read from the input or written to the output.
-  // AVX-512 and AVX2 mask their loads and stores; below them the lanes go through a full vector on the stack, whose
-  // element-by-element copy made channel counts that are not a multiple of the vector (12, 24) run 2.5-4.5x slower
-  // than the GEMM path's channelwise kernel when it was used on every ISA.
+  // AVX-512 and AVX2 mask their loads and stores; below them the lanes go through a full vector on the stack (an
+  // element-by-element copy, which on AVX-512 made 12 and 24 channels slower than the GEMM path's channelwise kernel).
 #if defined(__AVX2__)
   static __m256i lane_mask(std::int64_t count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
