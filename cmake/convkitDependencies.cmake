@@ -6,7 +6,7 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 
 # Debian's libopenblas-openmp-dev ships a config that sets variables only; give it a target.
 if(NOT TARGET OpenBLAS::OpenBLAS)
-  # Prefer the OpenMP build whatever Debian's alternatives point at: convkit's threading relies on it (README).
+  # Prefer the OpenMP build whatever Debian's alternatives point at: convkit's threading relies on it (docs/embedding.md, "Threads").
   find_package(OpenBLAS CONFIG REQUIRED
     HINTS "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp/cmake/openblas")
   add_library(OpenBLAS::OpenBLAS INTERFACE IMPORTED)

@@ -45,7 +45,7 @@ class ReferenceKernel final : public Kernel {
                 const bool row_inside = ih >= 0 && ih < p.in_height;
                 for (std::int64_t j = 0; j < p.kernel_width; ++j) {
                   const std::int64_t iw = x * p.stride_width - p.pad_left + j * p.dilation_width;
-                  // Padding is a zero that is multiplied like any input (non-finite weights: README "Numerics").
+                  // Padding is a zero that is multiplied like any input (non-finite weights: docs/robustness.md).
                   const float v = row_inside && iw >= 0 && iw < p.in_width
                                       ? input[n * in_n + (first_channel + c) * in_c + ih * in_h + iw * in_w]
                                       : 0.0f;

@@ -10,7 +10,7 @@
 //
 // F(2x2) computes 2.25x and F(4x4) 4x fewer multiplications than the definition, at the price of a larger error (the
 // transforms add and scale values of different magnitudes): a fast-math algorithm, which `auto` only picks in
-// MathMode::Fast. README "Winograd" gives the measured error bounds, tested in tests/test_winograd.cpp.
+// MathMode::Fast. docs/algorithms.md ("Winograd's error") gives the error bounds, tested in tests/test_winograd.cpp.
 //
 // Layouts: the transforms read and write runs of channels. NHWC pixels are such runs. NCHW tiles are handled a tile
 // row at a time: the input rows under the row's tiles are first transposed into a small pixel-major buffer, and the

@@ -22,7 +22,7 @@ inline std::vector<float> random_floats(std::size_t count, std::uint32_t seed, f
   return values;
 }
 
-// The error Winograd promises per output (README "Winograd's error"), for F(2x2,3x3) and F(4x4,3x3), as a fraction of
+// The error Winograd promises per output (docs/algorithms.md, "Winograd's error"), for F(2x2,3x3) and F(4x4,3x3), as a fraction of
 // the largest |bias| + sum |products| among the outputs of the same channel within kWinogradReach pixels in each
 // direction (winograd_magnitude): the transforms mix a whole output tile, so an output's rounding error follows the
 // magnitudes of its tile, not its own (an output whose inputs are all padding gets the error of its neighbours).

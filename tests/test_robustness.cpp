@@ -233,7 +233,7 @@ TEST_CASE("NaN and infinity reach exactly the outputs that depend on them, on ev
               if (depends) {
                 if (std::isfinite(got[k])) ++wrong;
               } else if (algorithm == Algorithm::Winograd && near) {
-                // A whole tile may turn NaN: documented (README "Winograd's error").
+                // A whole tile may turn NaN: documented (docs/algorithms.md, "Winograd's error").
               } else if (!(got[k] == want[k])) {
                 ++wrong;
               }

@@ -1,4 +1,4 @@
-// Winograd: its accuracy contract (the error bound stated in the README, measured here on the suite's 3x3 layers),
+// Winograd: its accuracy contract (the error bound stated in docs/algorithms.md, measured here on the suite's 3x3 layers),
 // when auto may use it, and the shapes it must decline. The oracle sweeps of test_sweep.cpp run it on every feature.
 #include "conv_tester.hpp"
 #include "layer_suite.hpp"

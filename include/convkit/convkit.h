@@ -49,7 +49,7 @@ typedef enum convkit_algorithm {
   CONVKIT_ALGORITHM_GEMM_1X1 = 3,    /* 1x1 kernels only: a matrix product on the input as it lies */
   CONVKIT_ALGORITHM_DIRECT = 4,      /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
   CONVKIT_ALGORITHM_WINOGRAD = 5     /* 3x3 stride 1 only, Winograd F(2x2)/F(4x4) as BLAS GEMMs; a larger error, so
-                                        AUTO uses it only in CONVKIT_MATH_FAST (README "Winograd": the bounds) */
+                                        AUTO uses it only in CONVKIT_MATH_FAST (docs/algorithms.md, "Winograd's error") */
 } convkit_algorithm;
 
 typedef enum convkit_activation {
@@ -71,7 +71,7 @@ typedef struct convkit_conv2d_desc {
 } convkit_conv2d_desc;
 
 /* STRICT computes every product of the definition; FAST lets AUTO also choose transforms with a larger, documented
-   error (today Winograd, for 3x3 stride-1 layers; README "Winograd" states its error bounds). */
+   error (today Winograd, for 3x3 stride-1 layers; docs/algorithms.md, "Winograd's error", states its bounds). */
 typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 } convkit_math_mode;
 
 typedef struct convkit_options {
@@ -123,7 +123,7 @@ const char* convkit_algorithm_name(convkit_algorithm algorithm);
 /* Which BLAS convkit calls and which of its kernels run on this CPU. All strings are static. */
 typedef struct convkit_blas_info {
   const char* library;          /* "OpenBLAS 0.3.21 ..." as the library describes its build */
-  const char* core;             /* the kernel set in use, e.g. "SkylakeX"; see README "OpenBLAS on new CPUs" */
+  const char* core;             /* the kernel set in use, e.g. "SkylakeX"; see docs/embedding.md, "OpenBLAS on new CPUs" */
   const char* recommended_core; /* the best kernel set this CPU can run, e.g. "SkylakeX"; "" if unknown */
   int32_t degraded;             /* 1 when core is weaker than recommended_core: set OPENBLAS_CORETYPE to it */
 } convkit_blas_info;
