@@ -56,7 +56,7 @@ class GemmKernel final : public Kernel {
       : p_(args.problem),
         algorithm_(algorithm),
         unfold_(!(algorithm == Algorithm::Gemm1x1 && p_.is_unit_stride() && p_.is_unpadded())),
-        tiling_(choose_gemm_tiling(p_, unfold_, args.threads)),
+        tiling_(choose_gemm_tiling(p_, unfold_, args.threads, args.tuning)),
         // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for im2row.
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),

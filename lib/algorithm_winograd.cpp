@@ -46,15 +46,6 @@ constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
 // 16 tiles 19.1 ms; the buffer stays below 400 KiB for 64 channels).
 constexpr std::int64_t kRowTiles = 64;
 
-// Read each time a kernel is made: overrides for tests and tuning, 0 when unset or invalid.
-std::int64_t environment_integer(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr) return 0;
-  char* end = nullptr;
-  const long long parsed = std::strtoll(value, &end, 10);
-  return end != value && *end == '\0' && parsed > 0 ? parsed : 0;
-}
-
 struct WinogradTiling {
   int tile;                        // m: output pixels per tile side
   int points;                      // (m + 2)^2
@@ -79,17 +70,11 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 //   resnet50_res5_3x3 (4 tiles)             110 / 165 vs  35 / 119
 int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
 
-int choose_tile(const Problem& p) {
-  const std::int64_t forced = environment_integer("CONVKIT_WINOGRAD_TILE");
-  if (forced == 2 || forced == 4) return static_cast<int>(forced);
-  return natural_tile(p);
-}
-
-// `overrides`: whether the tuning variables (CONVKIT_WINOGRAD_TILE, CONVKIT_WINOGRAD_BLOCK_TILES) apply; auto's
-// choice is made on the tiling the problem gets without them.
-WinogradTiling choose_winograd_tiling(const Problem& p, bool overrides = true) {
+// `tuning`: the tuning variables (CONVKIT_WINOGRAD_TILE, CONVKIT_WINOGRAD_BLOCK_TILES), or null: auto's choice is
+// made on the tiling the problem gets without them.
+WinogradTiling choose_winograd_tiling(const Problem& p, const Tuning* tuning) {
   WinogradTiling tiling{};
-  tiling.tile = overrides ? choose_tile(p) : natural_tile(p);
+  tiling.tile = tuning != nullptr && tuning->winograd_tile != 0 ? tuning->winograd_tile : natural_tile(p);
   tiling.points = (tiling.tile + 2) * (tiling.tile + 2);
   tiling.tiles_h = ceil_div(p.out_height, tiling.tile);
   tiling.tiles_w = ceil_div(p.out_width, tiling.tile);
@@ -97,7 +82,7 @@ WinogradTiling choose_winograd_tiling(const Problem& p, bool overrides = true) {
   const std::int64_t tile_bytes =
       tiling.points * (p.group_in_channels + p.group_out_channels) * static_cast<std::int64_t>(sizeof(float));
   std::int64_t block = static_cast<std::int64_t>(kBlockBytes) / tile_bytes;
-  if (const std::int64_t forced = overrides ? environment_integer("CONVKIT_WINOGRAD_BLOCK_TILES") : 0) block = forced;
+  if (tuning != nullptr && tuning->winograd_block_tiles > 0) block = tuning->winograd_block_tiles;
   block = std::clamp<std::int64_t>(block, 1, tiling.tiles);
   // Blocks of equal size: 100 tiles in blocks of at most 64 become 2 blocks of 50, not 64 and 36.
   tiling.blocks = ceil_div(tiling.tiles, block);
@@ -131,7 +116,7 @@ class WinogradKernel final : public Kernel {
  public:
   explicit WinogradKernel(const KernelArguments& args)
       : p_(args.problem),
-        tiling_(choose_winograd_tiling(p_)),
+        tiling_(choose_winograd_tiling(p_, &args.tuning)),
         workers_(threads_worth_using(p_.flops(), args.threads)),
         row_tiles_(std::min({tiling_.block_tiles, tiling_.tiles_w, kRowTiles})),
         staging_floats_(p_.layout == Layout::NCHW
@@ -344,7 +329,7 @@ constexpr std::int64_t kMinF2BlockTiles = 20;
 
 DeclineReason winograd_auto_declines(const Problem& p) {
   if (p.group_in_channels < 16 || p.group_out_channels < 16) return "fewer than 16 channels per group";
-  const WinogradTiling tiling = choose_winograd_tiling(p, false);
+  const WinogradTiling tiling = choose_winograd_tiling(p, nullptr);
   if (tiling.tile == 2 && tiling.block_tiles < kMinF2BlockTiles)
     return "F(2x2) blocks of fewer than 20 tiles (a small image with many channels): its GEMMs are too short";
   return nullptr;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "problem.hpp"
+#include "tuning.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -29,6 +30,7 @@ struct KernelArguments {
   Activation activation;
   float clamp_min, clamp_max;
   int threads;  // resolved: >= 1
+  const Tuning& tuning;  // the tuning variables, read once for this plan (tuning.hpp)
   // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that
   // reads them as they lie may skip its copy (the one-shot call). Otherwise everything is copied.
   bool borrow_weights;

@@ -53,10 +53,11 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
   validate_options(options);
   if (weights == nullptr) invalid("weights is null");
   const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm, options.math_mode);
+  const Tuning tuning = read_tuning();
   try {
     const KernelArguments arguments{plan.problem,      weights,           bias,
                                     options.activation, options.clamp_min, options.clamp_max,
-                                    resolve_threads(options), borrow_weights};
+                                    resolve_threads(options), tuning, borrow_weights};
     plan.kernel = entry.create(arguments);
     plan.description = algorithm_name(plan.kernel->algorithm());
   } catch (const std::bad_alloc&) {

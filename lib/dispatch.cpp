@@ -3,6 +3,7 @@
 // prints them all.
 #include "algorithms.hpp"
 #include "error.hpp"
+#include "tuning.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -42,14 +43,7 @@ const AlgorithmEntry& entry_of(Algorithm algorithm) {
   }
 }
 
-// Read once: a debugging switch, not configuration.
-bool verbose() {
-  static const bool enabled = [] {
-    const char* value = std::getenv("CONVKIT_VERBOSE");
-    return value != nullptr && std::strcmp(value, "0") != 0 && value[0] != '\0';
-  }();
-  return enabled;
-}
+bool verbose() { return verbose_dispatch(); }
 
 }  // namespace
 

@@ -4,8 +4,6 @@
 #include "threading.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 namespace convkit::detail {
 namespace {
@@ -57,11 +55,6 @@ constexpr std::int64_t kChannelGrain = 16;
 constexpr std::int64_t kTransposedMaxPixels = 144;
 constexpr std::int64_t kTransposedMinReduction = 512;
 
-std::int64_t environment_integer(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::atoll(value) : 0;
-}
-
 // Groups of one input channel: the unfolded block of a tile, pixels x taps x channels, is aimed at the L1 cache
 // (48 KiB of data here, 32-48 KiB on recent x86) together with the weights, since the product reads it right after
 // the unfolding wrote it, and its pixels are whole register tiles (GemmKernels::channelwise_pixels): an edge tile of
@@ -71,7 +64,7 @@ std::int64_t environment_integer(const char* name) {
 constexpr std::int64_t kChannelwiseTileBytes = std::int64_t{24} << 10;
 
 // The tiling of groups of one input channel (GemmTiling::channelwise).
-void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, GemmTiling& t) {
+void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning, GemmTiling& t) {
   const std::int64_t taps = p.kernel_height * p.kernel_width, lane_group = t.kernels->channelwise_tile;
   const std::int64_t pixel_bytes = taps * static_cast<std::int64_t>(sizeof(float));  // one channel of one pixel
   const std::int64_t tile_grain = t.kernels->channelwise_pixels;
@@ -79,10 +72,10 @@ void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, GemmT
   std::int64_t block = p.groups;
   if (block * pixel_bytes * tile_grain > kChannelwiseTileBytes)
     block = std::max(lane_group, kChannelwiseTileBytes / (pixel_bytes * tile_grain) / lane_group * lane_group);
-  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_CHANNEL_BLOCK"); forced > 0)
+  if (const std::int64_t forced = tuning.gemm_channel_block; forced > 0)
     block = std::min(p.groups, round_up(forced, lane_group));
   std::int64_t tile = std::max(tile_grain, kChannelwiseTileBytes / (block * pixel_bytes) / tile_grain * tile_grain);
-  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_TILE_PIXELS"); forced > 0) tile = forced;
+  if (const std::int64_t forced = tuning.gemm_tile_pixels; forced > 0) tile = forced;
   const std::int64_t cap = std::max<std::int64_t>(
       1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / (block * pixel_bytes));
   t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
@@ -100,11 +93,10 @@ bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
 
 }  // namespace
 
-GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
+GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning) {
   const bool fold_batch = !unfold && p.layout == Layout::NHWC;
   GemmTiling t{};
-  const char* engine = std::getenv("CONVKIT_GEMM_ENGINE");
-  t.kernels = engine != nullptr && std::strcmp(engine, "blas") == 0 ? nullptr : gemm_kernels();
+  t.kernels = tuning.gemm_engine == Tuning::GemmEngine::Blas ? nullptr : gemm_kernels();
   // An NHWC product's register tile spans strip_columns output channels; a group with fewer than half of them
   // wastes most of it, and the BLAS does better. NCHW tiles of few output channels run tiles of as many rows
   // (gemm_kernels_impl.hpp): NCHW mobilenetv2_dw, one channel per group, im2col_gemm at 1 thread, ran at 10.4
@@ -125,7 +117,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   t.channelwise = t.kernels != nullptr && one_channel_groups;
   if (t.channelwise) {
     t.matrices = fold_batch ? 1 : p.batch;
-    choose_channelwise_tiling(p, unfold, threads, t);
+    choose_channelwise_tiling(p, unfold, threads, tuning, t);
     return t;
   }
 
@@ -142,7 +134,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
   if (count > 1) count = std::min(round_up(count, kBalancedUnits), ceil_div(t.matrix_pixels, kMinTilePixels));
   tile = round_up(ceil_div(t.matrix_pixels, count), grain);
-  const std::int64_t forced_tile = environment_integer("CONVKIT_GEMM_TILE_PIXELS");
+  const std::int64_t forced_tile = tuning.gemm_tile_pixels;
   if (forced_tile > 0) tile = forced_tile;
   t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
   t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
@@ -175,7 +167,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
     if (blocks * t.tile_count() < kMinSharedUnits)
       blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
   }
-  if (const std::int64_t forced = environment_integer("CONVKIT_GEMM_CHANNEL_BLOCK"); forced > 0)
+  if (const std::int64_t forced = tuning.gemm_channel_block; forced > 0)
     blocks = ceil_div(p.group_out_channels, forced);
   t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
   t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
@@ -183,10 +175,8 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads) {
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
   // Transposing pays only for OpenBLAS's slow orientation; convkit's kernels run both layouts' native ones.
   t.transposed = t.kernels == nullptr && prefers_transposed(p, unfold, t);
-  if (const char* forced = std::getenv("CONVKIT_GEMM_ORIENTATION"); forced != nullptr) {
-    if (std::strcmp(forced, "transposed") == 0) t.transposed = true;
-    if (std::strcmp(forced, "native") == 0) t.transposed = false;
-  }
+  if (tuning.gemm_orientation == Tuning::Orientation::Transposed) t.transposed = true;
+  if (tuning.gemm_orientation == Tuning::Orientation::Native) t.transposed = false;
   // A transposed product takes workspace of its own, and a transposed NHWC 1x1 product reads its pixels as columns
   // (im2col.hpp, pixels_to_columns) rather than in place: together with the unfolded tile, within the same bound.
   const std::int64_t product = t.tile_pixels * t.channel_block;

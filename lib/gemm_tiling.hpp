@@ -3,6 +3,7 @@
 
 #include "kernels/gemm_kernels.hpp"
 #include "problem.hpp"
+#include "tuning.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -41,13 +42,8 @@ struct GemmTiling {
 // The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the
 // workspace; otherwise it is read in place, and an NHWC batch is then one matrix of N*H*W rows.
 // The tiling depends on the problem only, not on `threads` (which sets `workers`): results are the same bits for every
-// thread count. Two environment variables override the choice, for tests and tuning, read each time a plan is made:
-//   CONVKIT_GEMM_TILE_PIXELS=n     tiles of n pixels (capped by the workspace bound)
-//   CONVKIT_GEMM_CHANNEL_BLOCK=n   units of n output channels
-//   CONVKIT_GEMM_ORIENTATION=native|transposed   the orientation of every product (see GemmTiling::transposed)
-//   CONVKIT_GEMM_ENGINE=blas       OpenBLAS multiplies every product, even where convkit's GEMM kernels could (and
-//                                  groups of one channel are then multiplied one group at a time)
-// A transposed product is always the BLAS's.
-GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads);
+// thread count. The CONVKIT_GEMM_* tuning variables in `tuning` override the choice (tuning.hpp). A transposed
+// product is always the BLAS's.
+GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads, const Tuning& tuning);
 
 }  // namespace convkit::detail

@@ -3,6 +3,7 @@
 #include "kernels/direct_kernels.hpp"
 #include "kernels/gemm_kernels.hpp"
 #include "kernels/winograd_kernels.hpp"
+#include "tuning.hpp"
 
 #include <xsimd/config/xsimd_cpuid.hpp>
 
@@ -30,7 +31,7 @@ const IsaChoice& choose_isa() {
       {"sse2", true, direct_kernels_sse2, winograd_kernels_sse2, nullptr},  // the x86-64 baseline
   };
   // The cap is a debugging and testing switch; an unknown value caps nothing.
-  const char* cap = std::getenv("CONVKIT_MAX_ISA");
+  const char* cap = isa_cap();
   bool below_cap = true;
   if (cap != nullptr) {
     for (const IsaChoice& choice : choices)

@@ -369,3 +369,47 @@ TEST_CASE("a huge but valid problem answers out of memory, and the process goes 
   // The library goes on working.
   convkit_test::ConvTester().channels(3, 3).test(convkit::Algorithm::Im2colGemm);
 }
+
+TEST_CASE("a malformed tuning variable fails plan creation, naming the variable; well-formed ones are taken") {
+  // lib/tuning.hpp: one strict parser for every variable read when a plan is made.
+  struct Case {
+    const char* name;
+    const char* value;
+    bool valid;
+  };
+  const Case cases[] = {{"CONVKIT_GEMM_TILE_PIXELS", "12abc", false},  {"CONVKIT_GEMM_TILE_PIXELS", "0", false},
+                        {"CONVKIT_GEMM_TILE_PIXELS", "-7", false},     {"CONVKIT_GEMM_TILE_PIXELS", "7", true},
+                        {"CONVKIT_GEMM_CHANNEL_BLOCK", " 16", false},  {"CONVKIT_GEMM_CHANNEL_BLOCK", "16", true},
+                        {"CONVKIT_GEMM_ORIENTATION", "sideways", false}, {"CONVKIT_GEMM_ORIENTATION", "transposed", true},
+                        {"CONVKIT_GEMM_ENGINE", "mkl", false},          {"CONVKIT_GEMM_ENGINE", "blas", true},
+                        {"CONVKIT_WINOGRAD_TILE", "3", false},          {"CONVKIT_WINOGRAD_TILE", "2", true},
+                        {"CONVKIT_WINOGRAD_BLOCK_TILES", "1e3", false}, {"CONVKIT_WINOGRAD_BLOCK_TILES", "5", true},
+                        {"CONVKIT_GEMM_TILE_PIXELS", "", true}};
+  convkit::Conv2dDesc d;
+  d.batch = 1, d.in_channels = d.out_channels = 16, d.in_height = d.in_width = 9;
+  d.kernel_height = d.kernel_width = 3, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+  const std::vector<float> w = convkit_test::random_floats(16 * 16 * 9, 3), x = convkit_test::random_floats(16 * 81, 4);
+  std::vector<float> want(16 * 81), got(want.size());
+  convkit::Options options;
+  options.algorithm = convkit::Algorithm::Reference;
+  convkit::conv2d(d, x.data(), w.data(), nullptr, want.data(), options);
+  for (const Case& c : cases) {
+    const std::string variable = std::string(c.name) + "=" + c.value;
+    CAPTURE(variable);
+    setenv(c.name, c.value, 1);
+    for (convkit::Algorithm algorithm : {convkit::Algorithm::Im2colGemm, convkit::Algorithm::Winograd}) {
+      options.algorithm = algorithm;
+      options.math_mode = convkit::MathMode::Fast;
+      if (c.valid) {
+        const convkit::Plan plan(d, w.data(), nullptr, options);
+        plan.run(x.data(), got.data());
+        for (std::size_t k = 0; k < want.size(); ++k) REQUIRE(std::fabs(got[k] - want[k]) < 1e-3f);
+      } else {
+        const std::string message = std::string(c.name) + " = \"" + c.value + "\"";
+        CHECK_THROWS_WITH_AS(convkit::Plan(d, w.data(), nullptr, options), doctest::Contains(message.c_str()),
+                             convkit::Error);
+      }
+    }
+    unsetenv(c.name);
+  }
+}

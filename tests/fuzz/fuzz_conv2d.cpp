@@ -145,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   d2.out_channels = (d.groups > 0 ? d.groups : 1) * in.field(1, 4);
   const bool same_input = in.next() % 8 != 0;
   if (!same_input) d2.in_height += 1;  // a branch that reads another input: the plan must be rejected
-  // The GEMM path's tiling knobs (lib/gemm_tiling.hpp), read when a plan is made: the fuzzer's small shapes would
+  // The GEMM path's tiling knobs (lib/tuning.hpp), read when a plan is made: the fuzzer's small shapes would
   // otherwise meet only whole-image tiles in the native orientation.
   const std::uint8_t tiling = in.next();
   static const char* const kOrientations[] = {nullptr, "native", "transposed"};
