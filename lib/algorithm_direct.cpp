@@ -2,9 +2,12 @@
 //
 // For each image and group the input is staged, in bands of output rows, into a padded, phase-split copy
 // (kernels/direct_kernels.hpp), then the vector kernel computes each output channel row by row, vectorised along the
-// output width, with bias and activation applied in registers before the store. NCHW depthwise 3x3 kernels at
+// output width, with bias and activation applied in registers before the store. A group of many channels is summed in
+// blocks of channels (accumulation.hpp), one call of the kernel each, the first from the bias and the last taking the
+// activation; the scalar path for narrow outputs blocks its reduction alike. NCHW depthwise 3x3 kernels at
 // strides 1 and 2 skip the staging where the kernels read the input in place (AVX-512). Weights are read as they
 // lie, in either layout, through strides.
+#include "accumulation.hpp"
 #include "algorithms.hpp"
 #include "arithmetic.hpp"
 #include "direct_depthwise.hpp"
@@ -84,6 +87,10 @@ class DirectKernel final : public Kernel {
     in_place_ = !scalar_ && kernels_.reads_in_place && cig == 1 && kh == 3 && kw == 3 && sw <= 2 &&
                 p_.stride_height <= 2 && p_.dilation_width == 1 && p_.dilation_height == 1 &&
                 p_.layout == Layout::NCHW;
+    // Blocks of at most kReductionBlock products, of equal size (a 3x3 kernel over 50 channels: 25 and 25, not 49
+    // and 1).
+    const std::int64_t most_channels = std::max<std::int64_t>(1, kReductionBlock / (kh * kw));
+    channel_block_ = ceil_div(cig, ceil_div(cig, most_channels));
     staged_rows_ = (p_.out_height - 1) * p_.stride_height + (kh - 1) * p_.dilation_height + 1;
     plane_floats_ = staged_rows_ * sw * row_floats_;
     // Units of work: (image, group, block of output channels). Enough blocks to feed every thread; each worker
@@ -245,13 +252,18 @@ class DirectKernel final : public Kernel {
         for (std::int64_t k = first; k < last; ++k) {
           const std::int64_t o = g * p_.group_out_channels + k;
           const float* w = weights_ + o * reduction;
-          // Four partial sums: one would wait on the adder's latency at every tap.
-          float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          std::int64_t t = 0;
-          for (; t + 4 <= reduction; t += 4)
-            for (int u = 0; u < 4; ++u) partial[u] += patch[t + u] * w[t + u];
-          for (; t < reduction; ++t) partial[0] += patch[t] * w[t];
-          const float sum = (bias_ != nullptr ? bias_[o] : 0.0f) + ((partial[0] + partial[1]) + (partial[2] + partial[3]));
+          // Blocks of kReductionBlock taps (accumulation.hpp), each in four partial sums: one would wait on the
+          // adder's latency at every tap.
+          float sum = bias_ != nullptr ? bias_[o] : 0.0f;
+          for (std::int64_t block = 0; block < reduction; block += kReductionBlock) {
+            const std::int64_t end = std::min(reduction, block + kReductionBlock);
+            float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            std::int64_t t = block;
+            for (; t + 4 <= end; t += 4)
+              for (int u = 0; u < 4; ++u) partial[u] += patch[t + u] * w[t + u];
+            for (; t < end; ++t) partial[0] += patch[t] * w[t];
+            sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
+          }
           pixel[k * out_channel_stride] = activate(sum, activation, lo, hi);
         }
       }
@@ -268,12 +280,12 @@ class DirectKernel final : public Kernel {
     return dilation == 1 ? size - start : ceil_div(size - start, dilation);
   }
 
-  // Output rows [row_begin, row_end) of output channel o of image n, from `staged`, or in place when it is null.
+  // Output rows [row_begin, row_end) of output channel o of image n, from `staged`, or in place when it is null (a
+  // group of one channel: one block).
   void compute(const float* input, float* output, const float* staged, const std::int64_t* tap_offsets, std::int64_t n,
                std::int64_t o, std::int64_t row_begin, std::int64_t row_end) const {
     const bool nchw = p_.layout == Layout::NCHW;
     DirectRowsTask t;
-    t.staged = staged;
     t.plane_floats = plane_floats_;
     t.row_floats = row_floats_;
     t.phases = p_.stride_width;
@@ -287,13 +299,11 @@ class DirectKernel final : public Kernel {
     t.in_width = p_.in_width;
     t.pad_top = p_.pad_top;
     t.pad_left = p_.pad_left;
-    t.channels = p_.group_in_channels;
     t.kernel_height = p_.kernel_height;
     t.kernel_width = p_.kernel_width;
     t.stride_height = p_.stride_height;
     t.dilation_height = p_.dilation_height;
     t.tap_offsets = tap_offsets;
-    t.weights = weights_ + o * p_.reduction;
     t.weight_stride_c = weight_stride_c_;
     t.weight_stride_i = weight_stride_i_;
     t.weight_stride_j = weight_stride_j_;
@@ -308,7 +318,15 @@ class DirectKernel final : public Kernel {
     t.out_width = p_.out_width;
     t.row_begin = row_begin;
     t.row_end = row_end;
-    kernels_.rows(t);
+    const std::int64_t cig = p_.group_in_channels;
+    for (std::int64_t c = 0; c < cig; c += channel_block_) {
+      t.staged = staged != nullptr ? staged + c * plane_floats_ : nullptr;
+      t.channels = std::min(channel_block_, cig - c);
+      t.weights = weights_ + o * p_.reduction + c * weight_stride_c_;
+      t.accumulate = c > 0;
+      t.finish = c + t.channels == cig;
+      kernels_.rows(t);
+    }
   }
 
   Problem p_;
@@ -327,6 +345,7 @@ class DirectKernel final : public Kernel {
   float clamp_min_, clamp_max_;
   std::int64_t weight_stride_c_, weight_stride_i_, weight_stride_j_;
   bool in_place_;  // the kernel reads the input plane where it lies, nothing is staged
+  std::int64_t channel_block_;  // input channels per block of the reduction
   std::int64_t row_floats_, staged_rows_, plane_floats_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;

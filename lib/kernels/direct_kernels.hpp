@@ -23,7 +23,9 @@
 
 namespace convkit::detail {
 
-// One output channel of one image over the output rows [row_begin, row_end).
+// One output channel of one image over the output rows [row_begin, row_end), from `channels` input channels: the
+// whole group, or one block of its channels when the driver cuts a long reduction into blocks (../accumulation.hpp),
+// the blocks one task each in order, the first with accumulate = false, the last with finish = true.
 struct DirectRowsTask {
   const float* staged;           // the group's staged input, channel 0
   std::int64_t plane_floats;     // distance between staged channels
@@ -39,6 +41,8 @@ struct DirectRowsTask {
   const float* weights;          // this output channel's: w(c, i, j) = weights[c*wc + i*wi + j*wj]
   std::int64_t weight_stride_c, weight_stride_i, weight_stride_j;
   float bias;
+  bool accumulate;  // sum from zero and add the output already there, rather than start from the bias
+  bool finish;      // apply the activation; when false, store the sum as it is
   Activation activation;
   float clamp_min, clamp_max;
   float* output;                 // element (y, x) at output[y*out_row_stride + x*out_col_stride]

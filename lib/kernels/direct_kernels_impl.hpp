@@ -49,15 +49,33 @@ struct Direct {
     for (std::int64_t k = 0; k < count; ++k) out[k * t.out_col_stride] = lanes[k];
   }
 
+  // The `count` outputs from out that store(v, t, out, count) writes, gathered alike; lanes beyond are zero.
+  static Batch load(const DirectRowsTask& t, const float* out, std::int64_t count) {
+    if (t.out_col_stride == 1 && count == kWidth) return Batch::load_unaligned(out);
+    alignas(64) float lanes[kWidth] = {};
+    for (std::int64_t k = 0; k < count; ++k) lanes[k] = out[k * t.out_col_stride];
+    return Batch::load_aligned(lanes);
+  }
+
+  // Where the sums of a block of the reduction start: the bias on the first block, zero on the others.
+  static Batch start(const DirectRowsTask& t) { return Batch(t.accumulate ? 0.0f : t.bias); }
+
+  // The block's sum for the `count` outputs at out, plus what the blocks before left there, activated after the last.
+  static Batch result(Batch sum, const DirectRowsTask& t, const float* out, std::int64_t count) {
+    if (t.accumulate) sum += load(t, out, count);
+    return t.finish ? activate(sum, t) : sum;
+  }
+
   template <int kRows, int kStrip>
   static void fill_bias(Batch (&acc)[kRows][kStrip], const DirectRowsTask& t) {
+    const Batch first = start(t);
     CONVKIT_UNROLL
     for (int r = 0; r < kRows; ++r)
       CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s) acc[r][s] = Batch(t.bias);
+      for (int s = 0; s < kStrip; ++s) acc[r][s] = first;
   }
 
-  // Activation, then the store of rows [y, y + kRows) from column x; `valid` columns of the last vector are real.
+  // The result, then the store, of rows [y, y + kRows) from column x; `valid` columns of the last vector are real.
   template <int kRows, int kStrip>
   static void store_block(const Batch (&acc)[kRows][kStrip], const DirectRowsTask& t, std::int64_t y, std::int64_t x,
                           std::int64_t valid) {
@@ -65,8 +83,11 @@ struct Direct {
     for (int r = 0; r < kRows; ++r) {
       float* out = t.output + (y + r) * t.out_row_stride + x * t.out_col_stride;
       CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s)
-        store(activate(acc[r][s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+      for (int s = 0; s < kStrip; ++s) {
+        float* at = out + s * kWidth * t.out_col_stride;
+        const std::int64_t count = s + 1 < kStrip ? kWidth : valid;
+        store(result(acc[r][s], t, at, count), t, at, count);
+      }
     }
   }
 
@@ -154,7 +175,7 @@ struct Direct {
   static void strip(const DirectRowsTask& t, std::int64_t y, std::int64_t x, std::int64_t valid) {
     Batch acc[kStrip];
     CONVKIT_UNROLL
-    for (int s = 0; s < kStrip; ++s) acc[s] = Batch(t.bias);
+    for (int s = 0; s < kStrip; ++s) acc[s] = start(t);
     const std::int64_t row_step = t.phases * t.row_floats;
     for (std::int64_t c = 0; c < t.channels; ++c) {
       const float* plane = t.staged + c * t.plane_floats + x;
@@ -172,8 +193,11 @@ struct Direct {
     }
     float* out = t.output + y * t.out_row_stride + x * t.out_col_stride;
     CONVKIT_UNROLL
-    for (int s = 0; s < kStrip; ++s)
-      store(activate(acc[s], t), t, out + s * kWidth * t.out_col_stride, s + 1 < kStrip ? kWidth : valid);
+    for (int s = 0; s < kStrip; ++s) {
+      float* at = out + s * kWidth * t.out_col_stride;
+      const std::int64_t count = s + 1 < kStrip ? kWidth : valid;
+      store(result(acc[s], t, at, count), t, at, count);
+    }
   }
 
   // How many vectors (at most four) the next strip of a row with `left` columns takes, and how many columns of its
@@ -402,9 +426,10 @@ struct Direct {
   static constexpr bool kReadsInPlace = false;
 #endif
 
-  // The fixed forms single_channel serves; false sends the task to the general loops.
+  // The fixed forms single_channel serves, a whole group of one channel (its reduction is kh * kw products, never
+  // cut into blocks); false sends the task to the general loops.
   static bool single_channel_fixed(const DirectRowsTask& t) {
-    if (t.channels != 1 || t.out_col_stride != 1 || t.dilation_height != 1) return false;
+    if (t.channels != 1 || t.accumulate || !t.finish || t.out_col_stride != 1 || t.dilation_height != 1) return false;
     const std::int64_t kh = t.kernel_height, kw = t.kernel_width, sh = t.stride_height;
     if (kh == 3 && kw == 3 && sh == 1) return single_channel<3, 3, 1>(t), true;
     if (kh == 3 && kw == 3 && sh == 2) return single_channel<3, 3, 2>(t), true;

@@ -3,6 +3,7 @@
 // ISA's flags can be merged by the linker into code meant for another.
 #pragma once
 
+#include "../accumulation.hpp"
 #include "gemm_kernels.hpp"
 
 #include <xsimd/xsimd.hpp>
@@ -34,15 +35,16 @@
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
 // kRows x kVectors accumulators, one broadcast and kVectors loads per step of the reduction: 12 x 2 of AVX-512's 32
-// registers, 6 x 2 of AVX2's 16. Cache blocking: the reduction is cut into blocks of kBlockK, so that the register
-// tile's A rows (12 x 512 floats, 24 KiB) stay in L1 while it runs along a block's columns, whose panel of B stays
-// in L2 (measured on 3136 x 64 x 576 and 192 x 256 x 2304 products: 256 and whole-K blocks each lost on one).
+// registers, 6 x 2 of AVX2's 16. The reduction is cut into blocks of kBlockK, for the cache and for accuracy: the
+// register tile's A rows (12 x 448 floats, 21 KiB) stay in L1 while it runs along a block's columns, whose panel of B
+// stays in L2 (measured on 3136 x 64 x 576 and 192 x 256 x 2304 products: 256 and whole-K blocks each lost on one);
+// and each block is summed from zero and added to C, as OpenBLAS does (../accumulation.hpp).
 template <class Arch, int kRows, int kVectors>
 struct Gemm {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
   static constexpr std::int64_t kColumns = kVectors * kWidth;
-  static constexpr std::int64_t kBlockK = 512;
+  static constexpr std::int64_t kBlockK = kReductionBlock;
   static constexpr bool kAvx512 = std::is_base_of_v<xsimd::avx512f, Arch>;
 
   // The first `lanes` floats at p (0 <= lanes <= kWidth); lanes beyond are zero and their memory is not touched.
@@ -78,8 +80,9 @@ struct Gemm {
     return left <= 0 ? 0 : (left < kWidth ? left : kWidth);
   }
 
-  // The register tile of C at row i0 and column j0, over steps [k0, k0 + kc) of the reduction: it starts from the
-  // bias (or zero) on the first block and from C on the others, and takes the activation on the last.
+  // The register tile of C at row i0 and column j0, over steps [k0, k0 + kc) of the reduction: it sums the block
+  // from the bias (or zero) on the first block and from zero on the others, which then add C at the store; the last
+  // block takes the activation.
   //   kPackedA: a(i, p) = a[p * kRows + i] (a panel of kRows rows, zeros beyond m), its first kTileRows rows
   //             computed and `rows` <= kTileRows stored; b(p, j) = b[p * ldb + j], a strip of `columns` <= kColumns
   //             read with masked loads when kEdge.
@@ -99,37 +102,23 @@ struct Gemm {
     CONVKIT_GEMM_UNROLL
     for (int v = 0; v < kTileVectors; ++v) lanes[v] = kEdge ? lanes_of(v, columns) : kWidth;
 
+    const bool first = k0 == 0;
     Batch acc[kTileRows][kTileVectors];
-    if (k0 == 0) {
-      Batch start[kTileVectors];  // per column (packed B: an NHWC output's channels)
-      CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kTileVectors; ++v) {
-        start[v] = Batch(0.0f);
-        if (!kPackedA && g.bias != nullptr) {
-          start[v] = kEdge ? load_first(g.bias + j0 + v * kWidth, lanes[v])
-                           : Batch::load_unaligned(g.bias + j0 + v * kWidth);
-        }
+    Batch start[kTileVectors];  // per column (packed B: an NHWC output's channels)
+    CONVKIT_GEMM_UNROLL
+    for (int v = 0; v < kTileVectors; ++v) {
+      start[v] = Batch(0.0f);
+      if (!kPackedA && first && g.bias != nullptr) {
+        const float* bias = g.bias + j0 + v * kWidth;
+        start[v] = kEdge ? load_first(bias, lanes[v]) : Batch::load_unaligned(bias);
       }
+    }
+    CONVKIT_GEMM_UNROLL
+    for (int i = 0; i < kTileRows; ++i) {
+      // per row (packed A: an NCHW output's channels)
+      const Batch row(kPackedA && first && g.bias != nullptr && i < rows ? g.bias[i0 + i] : 0.0f);
       CONVKIT_GEMM_UNROLL
-      for (int i = 0; i < kTileRows; ++i) {
-        // per row (packed A: an NCHW output's channels)
-        const Batch row(kPackedA && g.bias != nullptr && i < rows ? g.bias[i0 + i] : 0.0f);
-        CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kTileVectors; ++v) acc[i][v] = kPackedA ? row : start[v];
-      }
-    } else {
-      CONVKIT_GEMM_UNROLL
-      for (int i = 0; i < kTileRows; ++i) {
-        CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kTileVectors; ++v) {
-          if (i >= rows) {
-            acc[i][v] = Batch(0.0f);
-          } else {
-            acc[i][v] = kEdge ? load_first(c + i * ldc + v * kWidth, lanes[v])
-                              : Batch::load_unaligned(c + i * ldc + v * kWidth);
-          }
-        }
-      }
+      for (int v = 0; v < kTileVectors; ++v) acc[i][v] = kPackedA ? row : start[v];
     }
     for (std::int64_t p = 0; p < kc; ++p) {
       Batch bv[kTileVectors];
@@ -151,11 +140,14 @@ struct Gemm {
       if (kPackedA && i >= rows) break;
       CONVKIT_GEMM_UNROLL
       for (int v = 0; v < kTileVectors; ++v) {
-        const Batch value = last ? activate_batch(acc[i][v], g) : acc[i][v];
+        float* target = c + i * ldc + v * kWidth;
+        Batch value = acc[i][v];
+        if (!first) value += kEdge ? load_first(target, lanes[v]) : Batch::load_unaligned(target);
+        if (last) value = activate_batch(value, g);
         if (kEdge) {
-          store_first(c + i * ldc + v * kWidth, value, lanes[v]);
+          store_first(target, value, lanes[v]);
         } else {
-          value.store_unaligned(c + i * ldc + v * kWidth);
+          value.store_unaligned(target);
         }
       }
     }
