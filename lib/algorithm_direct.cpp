@@ -1,18 +1,18 @@
 // direct: convolution without unfolding or GEMM, for depthwise, small kernels on few channels and tiny shapes.
 //
 // For each image and group the input is staged, in bands of output rows, into a padded, phase-split copy
-// (kernels/direct_kernels.hpp), then the vector kernel computes each output channel row by row, vectorised along the
+// (kernels/direct_ukernels.hpp), then the vector kernel computes each output channel row by row, vectorised along the
 // output width, with bias and activation applied in registers before the store. A group of many channels is summed in
 // blocks of channels (accumulation.hpp), one call of the kernel each, the first from the bias and the last taking the
 // activation; the scalar path for narrow outputs blocks its reduction alike. NCHW depthwise 3x3 kernels at
 // strides 1 and 2 skip the staging where the kernels read the input in place (AVX-512). Weights are read as they
 // lie, in either layout, through strides.
 #include "accumulation.hpp"
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "arithmetic.hpp"
 #include "direct_depthwise.hpp"
 #include "epilogue.hpp"
-#include "kernels/direct_kernels.hpp"
+#include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
@@ -26,10 +26,10 @@
 namespace convkit::detail {
 namespace {
 
-class DirectKernel final : public Kernel {
+class DirectPrimitive final : public Primitive {
  public:
-  explicit DirectKernel(const KernelArguments& args)
-      : p_(args.problem), kernels_(direct_kernels()), activation_(args.activation),
+  explicit DirectPrimitive(const PrimitiveArguments& args)
+      : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation),
         clamp_min_(args.clamp_min), clamp_max_(args.clamp_max) {
     if (args.borrow_weights) {
       weights_ = args.weights;
@@ -47,7 +47,7 @@ class DirectKernel final : public Kernel {
       weight_stride_c_ = 1, weight_stride_i_ = kw * cig, weight_stride_j_ = cig;
     }
     // Rows narrower than half a vector would waste most lanes and pay for staging: the scalar path takes them.
-    scalar_ = 2 * p_.out_width < kernels_.vector_floats;
+    scalar_ = 2 * p_.out_width < ukernels_.vector_floats;
     if (scalar_) {
       // Input offset of every tap, in the order of the weights in memory, so that the weight of tap t is weights[t].
       const bool nchw = p_.layout == Layout::NCHW;
@@ -77,14 +77,14 @@ class DirectKernel final : public Kernel {
       }
     }
     const std::int64_t sw = p_.stride_width;
-    // Enough for every tap of a whole vector at the last output column (see direct_kernels.hpp).
+    // Enough for every tap of a whole vector at the last output column (see direct_ukernels.hpp).
     // Rows of whole vectors: a tap at a vector boundary then loads without splitting a cache line
     // (mobilenetv2_dw_s2 NCHW, the kernel alone: 189 -> 159 us; small_3x3_c3_s2 NCHW at one thread 36 -> 40 GFLOP/s).
-    row_floats_ = round_up(round_up(p_.out_width, kernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw,
-                           kernels_.vector_floats);
-    // Groups of one channel that the kernels read in place, without staging (direct_kernels.hpp): mobilenetv2_dw
+    row_floats_ = round_up(round_up(p_.out_width, ukernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw,
+                           ukernels_.vector_floats);
+    // Groups of one channel that the kernels read in place, without staging (direct_ukernels.hpp): mobilenetv2_dw
     // NCHW 45 -> 65 GFLOP/s at one thread, mobilenetv2_dw_s2 21.5 -> 35.
-    in_place_ = !scalar_ && kernels_.reads_in_place && cig == 1 && kh == 3 && kw == 3 && sw <= 2 &&
+    in_place_ = !scalar_ && ukernels_.reads_in_place && cig == 1 && kh == 3 && kw == 3 && sw <= 2 &&
                 p_.stride_height <= 2 && p_.dilation_width == 1 && p_.dilation_height == 1 &&
                 p_.layout == Layout::NCHW;
     // Blocks of at most kReductionBlock products, of equal size (a 3x3 kernel over 50 channels: 25 and 25, not 49
@@ -163,7 +163,7 @@ class DirectKernel final : public Kernel {
   static constexpr std::int64_t kBandRows = 8;
 
   // Copies padded rows [row_begin, row_end) of the group's input channels of image n into the padded, phase-split
-  // form of direct_kernels.hpp.
+  // form of direct_ukernels.hpp.
   void stage(const float* input, std::int64_t n, std::int64_t g, std::int64_t row_begin, std::int64_t row_end,
              float* staged) const {
     const bool nchw = p_.layout == Layout::NCHW;
@@ -178,7 +178,7 @@ class DirectKernel final : public Kernel {
         const std::int64_t inside_begin = std::clamp(p_.pad_top, row_begin, row_end);
         const std::int64_t inside_end = std::clamp(H + p_.pad_top, inside_begin, row_end);
         std::fill(dst_plane + row_begin * sw * L, dst_plane + inside_begin * sw * L, 0.0f);
-        kernels_.stage_rows(plane + (inside_begin - p_.pad_top) * row_stride, row_stride, inside_end - inside_begin, W,
+        ukernels_.stage_rows(plane + (inside_begin - p_.pad_top) * row_stride, row_stride, inside_end - inside_begin, W,
                             p_.pad_left, sw, L, dst_plane + inside_begin * sw * L);
         std::fill(dst_plane + inside_end * sw * L, dst_plane + row_end * sw * L, 0.0f);
         continue;
@@ -325,12 +325,12 @@ class DirectKernel final : public Kernel {
       t.weights = weights_ + o * p_.reduction + c * weight_stride_c_;
       t.accumulate = c > 0;
       t.finish = c + t.channels == cig;
-      kernels_.rows(t);
+      ukernels_.rows(t);
     }
   }
 
   Problem p_;
-  const DirectKernels& kernels_;
+  const DirectUkernels& ukernels_;
   bool scalar_;
   // Scalar path: the valid kernel columns [first, second) of each output column (fewer than 8 of them), and the
   // input offset of every tap in weights order (inline for small reductions, so small calls allocate nothing).
@@ -382,9 +382,9 @@ DeclineReason direct_auto_declines(const Problem& p) {
          "GEMM is faster";
 }
 
-std::unique_ptr<Kernel> create_direct(const KernelArguments& args) {
+std::unique_ptr<Primitive> create_direct(const PrimitiveArguments& args) {
   if (is_depthwise_nhwc(args.problem)) return create_depthwise_nhwc(args);
-  return std::make_unique<DirectKernel>(args);
+  return std::make_unique<DirectPrimitive>(args);
 }
 
 }  // namespace

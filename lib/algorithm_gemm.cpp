@@ -16,7 +16,7 @@
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
 // unfolds, so it is the honest measure of the unfolding design on every shape.
 //
-// The products: on AVX2 and AVX-512 CPUs convkit's own GEMM kernels (kernels/gemm_kernels.hpp) multiply the native
+// The products: on AVX2 and AVX-512 CPUs convkit's own GEMM kernels (kernels/gemm_ukernels.hpp) multiply the native
 // orientation, with the weights packed into their panels when the plan is made and the bias and activation applied
 // in registers; elsewhere, for transposed tilings and for NHWC groups too narrow for their register tile, OpenBLAS
 // does, with the epilogue (epilogue.hpp) around its call.
@@ -29,7 +29,7 @@
 // dealt units of (tile, block of output channels), each worker with its own buffer, on pages of its own
 // (gemm_tiling.hpp, threading.hpp). OpenBLAS's own threads are never used: convkit's workers flush subnormals
 // (floating_point.hpp) and OpenBLAS's would not.
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "arithmetic.hpp"
 #include "blas.hpp"
 #include "epilogue.hpp"
@@ -50,9 +50,9 @@ struct Tile {
   std::int64_t size() const { return end - begin; }
 };
 
-class GemmKernel final : public Kernel {
+class GemmPrimitive final : public Primitive {
  public:
-  GemmKernel(const KernelArguments& args, Algorithm algorithm)
+  GemmPrimitive(const PrimitiveArguments& args, Algorithm algorithm)
       : p_(args.problem),
         algorithm_(algorithm),
         unfold_(!(algorithm == Algorithm::Gemm1x1 && p_.is_unit_stride() && p_.is_unpadded())),
@@ -66,8 +66,8 @@ class GemmKernel final : public Kernel {
     if (tiling_.channelwise) {
       pack_channelwise(args.weights, args.bias);
       weights_.reset();
-    } else if (uses_kernels()) {
-      panel_width_ = p_.layout == Layout::NCHW ? tiling_.kernels->panel_rows : tiling_.kernels->strip_columns;
+    } else if (uses_ukernels()) {
+      panel_width_ = p_.layout == Layout::NCHW ? tiling_.ukernels->panel_rows : tiling_.ukernels->strip_columns;
       panels_ = pack_weight_panels(p_, weights_.get(), tiling_.channel_block, panel_width_);
       weights_.reset();  // only the BLAS reads them
     }
@@ -98,7 +98,7 @@ class GemmKernel final : public Kernel {
 
  private:
   // convkit's GEMM kernels multiply every product (gemm_tiling.hpp): they run the native orientation only.
-  bool uses_kernels() const { return tiling_.kernels != nullptr && !tiling_.transposed; }
+  bool uses_ukernels() const { return tiling_.ukernels != nullptr && !tiling_.transposed; }
 
   // The packed panels of output channels [c0, c0 + channel_block) of `group`.
   const float* panels_of(std::int64_t group, std::int64_t c0) const {
@@ -117,12 +117,12 @@ class GemmKernel final : public Kernel {
     return {matrix / matrix_groups, matrix % matrix_groups, begin, end};
   }
 
-  // Groups of one input channel (GemmTiling::channelwise), weights and bias packed for GemmKernels::channelwise:
+  // Groups of one input channel (GemmTiling::channelwise), weights and bias packed for GemmUkernels::channelwise:
   // slice k of the channel multiplier m (output channel g * m + k of group g) is taps rows of the groups' weights,
   // then a row of their bias, each row channelwise_padded_ floats, zero beyond the groups.
   void pack_channelwise(const float* weights, const float* bias) {
     const std::int64_t taps = p_.kernel_height * p_.kernel_width, m = p_.group_out_channels;
-    channelwise_padded_ = round_up(p_.groups, tiling_.kernels->channelwise_tile);
+    channelwise_padded_ = round_up(p_.groups, tiling_.ukernels->channelwise_tile);
     const std::int64_t slice = (taps + 1) * channelwise_padded_;
     panels_ = allocate_floats(static_cast<std::size_t>(m * slice));
     std::fill(panels_.get(), panels_.get() + m * slice, 0.0f);
@@ -155,7 +155,7 @@ class GemmKernel final : public Kernel {
     const std::int64_t slice = (taps + 1) * channelwise_padded_;
     for (std::int64_t k = 0; k < m; ++k) {
       const float* packed = panels_.get() + k * slice + g0;
-      tiling_.kernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
+      tiling_.ukernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
                                     bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels,
                                     m, epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
     }
@@ -190,7 +190,7 @@ class GemmKernel final : public Kernel {
   void multiply(const float* input, float* output, const Tile& tile, const float* buffer, float* product,
                 std::int64_t c0, std::int64_t c1) const {
     const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
-    const float* weights = uses_kernels() ? nullptr : weights_.get() + channel * k;
+    const float* weights = uses_ukernels() ? nullptr : weights_.get() + channel * k;
     if (p_.layout == Layout::NCHW) {
       const float* columns = buffer;
       std::int64_t ld = tile.size();
@@ -205,8 +205,8 @@ class GemmKernel final : public Kernel {
         epilogue_.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
         return;
       }
-      if (uses_kernels()) {
-        tiling_.kernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
+      if (uses_ukernels()) {
+        tiling_.ukernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
                                    p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
                                    epilogue_.clamp_max});
         return;
@@ -231,8 +231,8 @@ class GemmKernel final : public Kernel {
         epilogue_.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
         return;
       }
-      if (uses_kernels()) {
-        tiling_.kernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
+      if (uses_ukernels()) {
+        tiling_.ukernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
                                    p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
                                    epilogue_.clamp_max});
         return;
@@ -273,12 +273,12 @@ DeclineReason gemm_1x1_declines(const Problem& p) {
   return exceeds_blas_index(p);
 }
 
-std::unique_ptr<Kernel> create_im2col_gemm(const KernelArguments& args) {
-  return std::make_unique<GemmKernel>(args, Algorithm::Im2colGemm);
+std::unique_ptr<Primitive> create_im2col_gemm(const PrimitiveArguments& args) {
+  return std::make_unique<GemmPrimitive>(args, Algorithm::Im2colGemm);
 }
 
-std::unique_ptr<Kernel> create_gemm_1x1(const KernelArguments& args) {
-  return std::make_unique<GemmKernel>(args, Algorithm::Gemm1x1);
+std::unique_ptr<Primitive> create_gemm_1x1(const PrimitiveArguments& args) {
+  return std::make_unique<GemmPrimitive>(args, Algorithm::Gemm1x1);
 }
 
 }  // namespace

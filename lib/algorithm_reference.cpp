@@ -1,6 +1,6 @@
 // The reference algorithm: the definition as plain loops, accumulating in double. It accepts every valid problem
 // and is the library's correctness fallback; the tests keep their own, independent oracle.
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "epilogue.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
@@ -8,9 +8,9 @@
 namespace convkit::detail {
 namespace {
 
-class ReferenceKernel final : public Kernel {
+class ReferencePrimitive final : public Primitive {
  public:
-  explicit ReferenceKernel(const KernelArguments& args)
+  explicit ReferencePrimitive(const PrimitiveArguments& args)
       : p_(args.problem),
         weights_(pack_weights(p_, args.weights, WeightsLayout::OIHW)),
         bias_(copy_bias(p_, args.bias)),
@@ -70,8 +70,8 @@ class ReferenceKernel final : public Kernel {
   int threads_;
 };
 
-std::unique_ptr<Kernel> create_reference(const KernelArguments& args) {
-  return std::make_unique<ReferenceKernel>(args);
+std::unique_ptr<Primitive> create_reference(const PrimitiveArguments& args) {
+  return std::make_unique<ReferencePrimitive>(args);
 }
 
 }  // namespace

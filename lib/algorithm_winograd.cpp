@@ -21,11 +21,11 @@
 // Threads: the whole team works on each block, one level only: the tiles of the two transforms are shared out, and
 // so are the transform points' GEMMs (OpenBLAS single-threaded on each), with a barrier between the phases. The
 // block size depends on the problem only, never on the thread count, so results are the same for every count.
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "arithmetic.hpp"
 #include "blas.hpp"
 #include "error.hpp"
-#include "kernels/winograd_kernels.hpp"
+#include "kernels/winograd_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
@@ -112,9 +112,9 @@ void transpose(const float* source, std::int64_t source_ld, std::int64_t rows, s
   }
 }
 
-class WinogradKernel final : public Kernel {
+class WinogradPrimitive final : public Primitive {
  public:
-  explicit WinogradKernel(const KernelArguments& args)
+  explicit WinogradPrimitive(const PrimitiveArguments& args)
       : p_(args.problem),
         tiling_(choose_winograd_tiling(p_, &args.tuning)),
         workers_(threads_worth_using(p_.flops(), args.threads)),
@@ -129,7 +129,7 @@ class WinogradKernel final : public Kernel {
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
-        kernels_(winograd_kernels()) {}
+        ukernels_(winograd_ukernels()) {}
 
   Algorithm algorithm() const override { return Algorithm::Winograd; }
 
@@ -229,7 +229,7 @@ class WinogradKernel final : public Kernel {
       }
       const WinogradInputTask task{tiling_.tile, pixels, channel_stride, cg,
                                    transformed + (index - begin) * cg, tiling_.block_tiles * cg};
-      kernels_.input(task);
+      ukernels_.input(task);
     }
   }
 
@@ -277,7 +277,7 @@ class WinogradKernel final : public Kernel {
                                   : nullptr;
       const WinogradOutputTask task{m, products + (index - begin) * og, tiling_.block_tiles * og, og, pixels, 1,
                                     bias_ ? bias_.get() + channel0 : nullptr, activation_, clamp_min_, clamp_max_};
-      kernels_.output(task);
+      ukernels_.output(task);
     }
     if (p_.layout == Layout::NCHW) {
       // stage[(i * width + j) * Co/g + c] -> the output planes, for the pixels inside the output.
@@ -300,7 +300,7 @@ class WinogradKernel final : public Kernel {
   AlignedFloats bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
-  const WinogradKernels& kernels_;
+  const WinogradUkernels& ukernels_;
 };
 
 DeclineReason winograd_declines(const Problem& p) {
@@ -335,7 +335,7 @@ DeclineReason winograd_auto_declines(const Problem& p) {
   return nullptr;
 }
 
-std::unique_ptr<Kernel> create_winograd(const KernelArguments& args) { return std::make_unique<WinogradKernel>(args); }
+std::unique_ptr<Primitive> create_winograd(const PrimitiveArguments& args) { return std::make_unique<WinogradPrimitive>(args); }
 
 }  // namespace
 

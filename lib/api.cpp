@@ -2,10 +2,10 @@
 #include <convkit/convkit.h>
 #include <convkit/convkit.hpp>
 
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "blas.hpp"
 #include "error.hpp"
-#include "kernels/direct_kernels.hpp"
+#include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "plan.hpp"
 #include "problem.hpp"
@@ -55,11 +55,11 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
   const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm, options.math_mode);
   const Tuning tuning = read_tuning();
   try {
-    const KernelArguments arguments{plan.problem,      weights,           bias,
+    const PrimitiveArguments arguments{plan.problem,      weights,           bias,
                                     options.activation, options.clamp_min, options.clamp_max,
                                     resolve_threads(options), tuning, borrow_weights};
-    plan.kernel = entry.create(arguments);
-    plan.description = algorithm_name(plan.kernel->algorithm());
+    plan.primitive = entry.create(arguments);
+    plan.description = algorithm_name(plan.primitive->algorithm());
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while preparing ", algorithm_name(entry.algorithm), " for ",
          describe(plan.problem));
@@ -68,19 +68,19 @@ PlanState make_plan(const Problem& problem, const float* weights, const float* b
 }
 
 void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
-  const std::size_t bytes = plan.kernel->workspace_bytes();
+  const std::size_t bytes = plan.primitive->workspace_bytes();
   if (workspace != nullptr) {
     const std::size_t required = reported_workspace_bytes(bytes);
     if (workspace_size < required)
       invalid("workspace_size = ", workspace_size, " is smaller than the ", required, " bytes the plan needs");
     check_disjoint_workspace(plan.problem, input, output, workspace, required);
-    plan.kernel->run(input, output, bytes == 0 ? nullptr : align_workspace(workspace));
+    plan.primitive->run(input, output, bytes == 0 ? nullptr : align_workspace(workspace));
     return;
   }
   // Small workspaces live on the stack, so the lesson-sized calls allocate nothing.
   alignas(64) unsigned char local[kLocalWorkspaceBytes];
   if (bytes <= sizeof local) {
-    plan.kernel->run(input, output, local);
+    plan.primitive->run(input, output, local);
     return;
   }
   AlignedFloats heap;
@@ -89,7 +89,7 @@ void execute(const PlanState& plan, const float* input, float* output, void* wor
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory for a workspace of ", bytes, " bytes for ", describe(plan.problem));
   }
-  plan.kernel->run(input, output, heap.get());
+  plan.primitive->run(input, output, heap.get());
 }
 
 }  // namespace detail
@@ -107,10 +107,10 @@ Plan& Plan::operator=(Plan&&) noexcept = default;
 
 // A moved-from plan has no Impl: it answers like the C API's NULL plan.
 std::size_t Plan::workspace_size() const noexcept {
-  return impl_ ? detail::reported_workspace_bytes(impl_->kernel->workspace_bytes()) : 0;
+  return impl_ ? detail::reported_workspace_bytes(impl_->primitive->workspace_bytes()) : 0;
 }
 
-Algorithm Plan::algorithm() const noexcept { return impl_ ? impl_->kernel->algorithm() : Algorithm::Auto; }
+Algorithm Plan::algorithm() const noexcept { return impl_ ? impl_->primitive->algorithm() : Algorithm::Auto; }
 
 const std::string& Plan::description() const noexcept {
   static const std::string empty;
@@ -132,7 +132,7 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
   detail::validate_buffers(problem, input, weights, bias, output);
   const detail::PlanState plan = detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true);
   detail::execute(plan, input, output, nullptr, 0);
-  return plan.kernel->algorithm();
+  return plan.primitive->algorithm();
 }
 
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {
@@ -148,7 +148,7 @@ const char* version() noexcept {
       CONVKIT_VERSION_PATCH);
 }
 
-const char* simd_isa() noexcept { return detail::direct_kernels().isa; }
+const char* simd_isa() noexcept { return detail::direct_ukernels().isa; }
 
 const char* algorithm_name(Algorithm algorithm) noexcept {
   switch (algorithm) {

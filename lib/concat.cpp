@@ -47,15 +47,15 @@ void require_same(std::size_t branch, const char* field, std::int64_t value, std
     invalid("branch ", branch, ": ", field, " = ", value, " differs from branch 0's ", first_value, ": ", rule);
 }
 
-class ConcatKernel final : public Kernel {
+class ConcatPrimitive final : public Primitive {
  public:
-  ConcatKernel(const Problem& whole, std::vector<Part> parts, int threads)
+  ConcatPrimitive(const Problem& whole, std::vector<Part> parts, int threads)
       : whole_(whole), parts_(std::move(parts)), threads_(threads) {
     for (const Part& part : parts_)
-      workspace_bytes_ = std::max(workspace_bytes_, part.scratch_bytes + part.plan.kernel->workspace_bytes());
+      workspace_bytes_ = std::max(workspace_bytes_, part.scratch_bytes + part.plan.primitive->workspace_bytes());
   }
 
-  Algorithm algorithm() const override { return parts_.front().plan.kernel->algorithm(); }
+  Algorithm algorithm() const override { return parts_.front().plan.primitive->algorithm(); }
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
 
   void run(const float* input, float* output, void* workspace) const override {
@@ -64,21 +64,21 @@ class ConcatKernel final : public Kernel {
     // An output channel's offset within an image: a plane in NCHW, one float in NHWC.
     const std::int64_t channel_step = whole_.layout == Layout::NCHW ? whole_.out_pixels() : 1;
     for (const Part& part : parts_) {
-      const Kernel& kernel = *part.plan.kernel;
+      const Primitive& primitive = *part.plan.primitive;
       if (!part.via_workspace) {
         const std::int64_t offset = part.segments.front().out_channel * channel_step;
         if (!part.per_image) {
-          kernel.run(input, output + offset, workspace);
+          primitive.run(input, output + offset, workspace);
         } else {
           for (std::int64_t n = 0; n < whole_.batch; ++n)
-            kernel.run(input + n * in_image, output + n * out_image + offset, workspace);
+            primitive.run(input + n * in_image, output + n * out_image + offset, workspace);
         }
         continue;
       }
       float* scratch = static_cast<float*>(workspace);
       void* part_workspace = static_cast<unsigned char*>(workspace) + part.scratch_bytes;
       for (std::int64_t n = 0; n < whole_.batch; ++n) {
-        kernel.run(input + n * in_image, scratch, part_workspace);
+        primitive.run(input + n * in_image, scratch, part_workspace);
         scatter(part, scratch, output + n * out_image);
       }
     }
@@ -230,7 +230,7 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     part.segments = std::move(segments);
 
     if (!result.description.empty()) result.description += "; ";
-    result.description += concat(algorithm_name(part.plan.kernel->algorithm()), " for ", branch_list(part_members));
+    result.description += concat(algorithm_name(part.plan.primitive->algorithm()), " for ", branch_list(part_members));
     if (part_members.size() > 1) result.description += concat(" (", desc.out_channels, " channels, fused)");
     parts.push_back(std::move(part));
   }
@@ -238,7 +238,7 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     fail(Status::OutOfMemory, "out of memory while stacking the weights of a concatenated plan of ", count,
          " branches");
   }
-  result.kernel = std::make_unique<ConcatKernel>(result.problem, std::move(parts), resolve_threads(options));
+  result.primitive = std::make_unique<ConcatPrimitive>(result.problem, std::move(parts), resolve_threads(options));
   return result;
 }
 

@@ -9,7 +9,7 @@
 #include "direct_depthwise.hpp"
 
 #include "arithmetic.hpp"
-#include "kernels/direct_kernels.hpp"
+#include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "threading.hpp"
 
@@ -21,14 +21,14 @@
 namespace convkit::detail {
 namespace {
 
-class DepthwiseNhwcKernel final : public Kernel {
+class DepthwiseNhwcPrimitive final : public Primitive {
  public:
-  explicit DepthwiseNhwcKernel(const KernelArguments& args)
-      : p_(args.problem), kernels_(direct_kernels()), activation_(args.activation), clamp_min_(args.clamp_min),
+  explicit DepthwiseNhwcPrimitive(const PrimitiveArguments& args)
+      : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation), clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
     const std::int64_t C = p_.groups, taps = p_.kernel_height * p_.kernel_width;
     multiplier_ = p_.out_channels / p_.groups;
-    padded_channels_ = round_up(C, kernels_.vector_floats);
+    padded_channels_ = round_up(C, ukernels_.vector_floats);
     slice_floats_ = (taps + 1) * padded_channels_;  // a slice's weights, then its bias
     packed_ = allocate_floats(static_cast<std::size_t>(multiplier_ * slice_floats_));
     std::fill(packed_.get(), packed_.get() + multiplier_ * slice_floats_, 0.0f);
@@ -98,7 +98,7 @@ class DepthwiseNhwcKernel final : public Kernel {
           t.out_row_stride = Wo * C;
           t.row_begin = first_row;
           t.row_end = last_row;
-          kernels_.depthwise_nhwc_rows(t);
+          ukernels_.depthwise_nhwc_rows(t);
         } else {
           t.output = row;
           t.out_row_stride = 0;
@@ -108,7 +108,7 @@ class DepthwiseNhwcKernel final : public Kernel {
             for (std::int64_t k = 0; k < multiplier_; ++k) {
               t.weights = packed_.get() + k * slice_floats_;
               t.bias = t.weights + taps * padded_channels_;
-              kernels_.depthwise_nhwc_rows(t);
+              ukernels_.depthwise_nhwc_rows(t);
               float* out = image_output + y * Wo * p_.out_channels + k;
               for (std::int64_t x = 0; x < Wo; ++x)
                 for (std::int64_t g = 0; g < C; ++g) out[x * p_.out_channels + g * multiplier_] = row[x * C + g];
@@ -147,7 +147,7 @@ class DepthwiseNhwcKernel final : public Kernel {
   }
 
   Problem p_;
-  const DirectKernels& kernels_;
+  const DirectUkernels& ukernels_;
   Activation activation_;
   float clamp_min_, clamp_max_;
   std::int64_t multiplier_, padded_channels_, slice_floats_;
@@ -167,8 +167,8 @@ bool is_depthwise_nhwc(const Problem& p) {
   return p.layout == Layout::NHWC && p.groups == p.in_channels && p.groups > 1;
 }
 
-std::unique_ptr<Kernel> create_depthwise_nhwc(const KernelArguments& args) {
-  return std::make_unique<DepthwiseNhwcKernel>(args);
+std::unique_ptr<Primitive> create_depthwise_nhwc(const PrimitiveArguments& args) {
+  return std::make_unique<DepthwiseNhwcPrimitive>(args);
 }
 
 }  // namespace convkit::detail

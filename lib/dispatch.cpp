@@ -1,7 +1,7 @@
 // Choosing the algorithm: an ordered list of candidates; the first that accepts the problem wins, and the reference,
 // which accepts everything, is last. Each candidate that passes gives a one-line reason, and CONVKIT_VERBOSE=1
 // prints them all.
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "error.hpp"
 #include "tuning.hpp"
 

@@ -1,5 +1,5 @@
 // Bias and activation of the GEMM path when OpenBLAS multiplies, applied to each output tile around its product while
-// it is in cache (convkit's own GEMM kernels apply them in registers instead, kernels/gemm_kernels.hpp).
+// it is in cache (convkit's own GEMM kernels apply them in registers instead, kernels/gemm_ukernels.hpp).
 //
 // The bias is not a pass after the GEMM: it is written into the tile first and the GEMM adds its product to it
 // (beta = 1). The BLAS would otherwise make that pass itself, zeroing the tile for beta = 0, so the bias costs

@@ -57,7 +57,7 @@ constexpr std::int64_t kTransposedMinReduction = 512;
 
 // Groups of one input channel: the unfolded block of a tile, pixels x taps x channels, is aimed at the L1 cache
 // (48 KiB of data here, 32-48 KiB on recent x86) together with the weights, since the product reads it right after
-// the unfolding wrote it, and its pixels are whole register tiles (GemmKernels::channelwise_pixels): an edge tile of
+// the unfolding wrote it, and its pixels are whole register tiles (GemmUkernels::channelwise_pixels): an edge tile of
 // fewer pixels has too few sums to hide the FMA latency. im2col_gemm on mobilenetv2_dw (144 channels, 5 KiB a
 // pixel) and _dw_s2 at one thread, NHWC, GFLOP/s against the tile's target (pixels): 8 KiB (1) 16 / 15, 16 KiB (3)
 // 24 / 25, 24 KiB (4) 33 / 23, 32 KiB (6) 25 / 19, 64 KiB (12) 17 / 15, 128 KiB 17 / 15.
@@ -65,9 +65,9 @@ constexpr std::int64_t kChannelwiseTileBytes = std::int64_t{24} << 10;
 
 // The tiling of groups of one input channel (GemmTiling::channelwise).
 void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning, GemmTiling& t) {
-  const std::int64_t taps = p.kernel_height * p.kernel_width, lane_group = t.kernels->channelwise_tile;
+  const std::int64_t taps = p.kernel_height * p.kernel_width, lane_group = t.ukernels->channelwise_tile;
   const std::int64_t pixel_bytes = taps * static_cast<std::int64_t>(sizeof(float));  // one channel of one pixel
-  const std::int64_t tile_grain = t.kernels->channelwise_pixels;
+  const std::int64_t tile_grain = t.ukernels->channelwise_pixels;
   // All the groups in one block if a register tile of pixels of them fits the target, else blocks as wide as do.
   std::int64_t block = p.groups;
   if (block * pixel_bytes * tile_grain > kChannelwiseTileBytes)
@@ -96,25 +96,25 @@ bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
 GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning) {
   const bool fold_batch = !unfold && p.layout == Layout::NHWC;
   GemmTiling t{};
-  t.kernels = tuning.gemm_engine == Tuning::GemmEngine::Blas ? nullptr : gemm_kernels();
+  t.ukernels = tuning.gemm_engine == Tuning::GemmEngine::Blas ? nullptr : gemm_ukernels();
   // An NHWC product's register tile spans strip_columns output channels; a group with fewer than half of them
   // wastes most of it, and the BLAS does better. NCHW tiles of few output channels run tiles of as many rows
-  // (gemm_kernels_impl.hpp): NCHW mobilenetv2_dw, one channel per group, im2col_gemm at 1 thread, ran at 10.4
+  // (gemm_ukernels_impl.hpp): NCHW mobilenetv2_dw, one channel per group, im2col_gemm at 1 thread, ran at 10.4
   // GFLOP/s on the 12-row tile and 23.9 with OpenBLAS, and runs at 29.7 on the 1-row tile.
   // Groups of one input channel are the exception: their NHWC products run all together (GemmTiling::channelwise).
   const bool one_channel_groups = p.layout == Layout::NHWC && p.group_in_channels == 1 && p.groups > 1;
-  if (t.kernels != nullptr && p.layout == Layout::NHWC && !one_channel_groups &&
-      2 * p.group_out_channels < t.kernels->strip_columns)
-    t.kernels = nullptr;
+  if (t.ukernels != nullptr && p.layout == Layout::NHWC && !one_channel_groups &&
+      2 * p.group_out_channels < t.ukernels->strip_columns)
+    t.ukernels = nullptr;
   // Tile widths are rounded to the grain of whatever multiplies them, so that only a matrix's last tile has a ragged
   // edge: 16 pixels for OpenBLAS's micro-kernel and for convkit's NHWC products (whose pixels are rows), a strip of
   // B for convkit's NCHW products (resnet50_res2_3x3: tiles of 392 pixels left a strip of 8 in each).
-  const std::int64_t grain = t.kernels != nullptr && p.layout == Layout::NCHW
-                                 ? std::max<std::int64_t>(kPixelGrain, t.kernels->strip_columns)
+  const std::int64_t grain = t.ukernels != nullptr && p.layout == Layout::NCHW
+                                 ? std::max<std::int64_t>(kPixelGrain, t.ukernels->strip_columns)
                                  : kPixelGrain;
   t.matrix_pixels = fold_batch ? p.batch * p.out_pixels() : p.out_pixels();
   t.matrices = fold_batch ? p.groups : p.batch * p.groups;
-  t.channelwise = t.kernels != nullptr && one_channel_groups;
+  t.channelwise = t.ukernels != nullptr && one_channel_groups;
   if (t.channelwise) {
     t.matrices = fold_batch ? 1 : p.batch;
     choose_channelwise_tiling(p, unfold, threads, tuning, t);
@@ -174,7 +174,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const 
   t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
   // Transposing pays only for OpenBLAS's slow orientation; convkit's kernels run both layouts' native ones.
-  t.transposed = t.kernels == nullptr && prefers_transposed(p, unfold, t);
+  t.transposed = t.ukernels == nullptr && prefers_transposed(p, unfold, t);
   if (tuning.gemm_orientation == Tuning::Orientation::Transposed) t.transposed = true;
   if (tuning.gemm_orientation == Tuning::Orientation::Native) t.transposed = false;
   // A transposed product takes workspace of its own, and a transposed NHWC 1x1 product reads its pixels as columns

@@ -1,7 +1,7 @@
 // How the GEMM path cuts a convolution into tiles of output pixels and shares them among threads.
 #pragma once
 
-#include "kernels/gemm_kernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "problem.hpp"
 #include "tuning.hpp"
 
@@ -20,13 +20,13 @@ struct GemmTiling {
   std::int64_t tile_pixels;       // pixels per tile (the last tile of a matrix may be shorter)
   std::int64_t tiles_per_matrix;  // ceil(matrix_pixels / tile_pixels)
   std::int64_t channel_block;     // output channels per unit (a multiple of 16 but in the last block); channelwise:
-                                  // groups per unit (a multiple of GemmKernels::channelwise_tile but in the last)
+                                  // groups per unit (a multiple of GemmUkernels::channelwise_tile but in the last)
   std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block); channelwise: ceil(g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
-  const GemmKernels* kernels;     // convkit's GEMM kernels multiply the native products; null: the BLAS does
+  const GemmUkernels* ukernels;     // convkit's GEMM kernels multiply the native products; null: the BLAS does
   bool transposed;                // each product is computed in the orientation opposite to the output's layout
   // Groups of one input channel (NHWC depthwise) on convkit's kernels: a unit unfolds a block of channel_block
-  // groups over its tile and multiplies them all in one call (GemmKernels::channelwise); a matrix is then a whole
+  // groups over its tile and multiplies them all in one call (GemmUkernels::channelwise); a matrix is then a whole
   // image (or the folded batch), not one group of it.
   bool channelwise;
   std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)

@@ -1,7 +1,7 @@
 #include "im2col.hpp"
 
 #include "arithmetic.hpp"
-#include "kernels/direct_kernels.hpp"
+#include "kernels/direct_ukernels.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -90,7 +90,7 @@ void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_
 
 // im2col for a column stride of 2 (mobilenetv2_dw_s2, resnet50_conv1), a band of output rows at a time: the input
 // rows the band meets are staged once, split into their even and odd columns with the padding's zeros in place
-// (the vector kernels' stage_rows, kernels/direct_kernels.hpp), and every kernel column of every output row is then
+// (the vector kernels' stage_rows, kernels/direct_ukernels.hpp), and every kernel column of every output row is then
 // one contiguous copy from one phase of a staged row, with no bounds to test (the kernels' copy_taps).
 // Measured on mobilenetv2_dw_s2 at one thread, against the row-by-row split below:
 //   its unfolding alone (96 channels, tiles of 784 pixels): 440-470 -> 354-366 us;
@@ -120,7 +120,7 @@ bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_
   if (Kw > kMaxTaps) return false;
   std::int64_t tap_offsets[kMaxTaps];
   for (std::int64_t j = 0; j < Kw; ++j) tap_offsets[j] = (j * dw) % 2 * length + (j * dw) / 2;
-  const DirectKernels& kernels = direct_kernels();
+  const DirectUkernels& kernels = direct_ukernels();
   for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
     const float* plane = channels + c * H * W;
     for (std::int64_t oh0 = pixel_begin / Wo; oh0 * Wo < pixel_end; oh0 += band_rows) {

@@ -1,8 +1,8 @@
 // Which compiled ISA the vector kernels use: the best the CPU runs, capped by CONVKIT_MAX_ISA. The direct kernels,
 // the Winograd transforms and the GEMM kernels always use the same one.
-#include "kernels/direct_kernels.hpp"
-#include "kernels/gemm_kernels.hpp"
-#include "kernels/winograd_kernels.hpp"
+#include "kernels/direct_ukernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
+#include "kernels/winograd_ukernels.hpp"
 #include "tuning.hpp"
 
 #include <xsimd/config/xsimd_cpuid.hpp>
@@ -16,19 +16,19 @@ namespace {
 struct IsaChoice {
   const char* cap_name;  // value of CONVKIT_MAX_ISA that selects it as the ceiling
   bool available;
-  const DirectKernels& (*direct)();
-  const WinogradKernels& (*winograd)();
-  const GemmKernels& (*gemm)();  // null: the GEMM path calls the BLAS
+  const DirectUkernels& (*direct)();
+  const WinogradUkernels& (*winograd)();
+  const GemmUkernels& (*gemm)();  // null: the GEMM path calls the BLAS
 };
 
 const IsaChoice& choose_isa() {
   const auto cpu = xsimd::available_architectures();
   // Best first.
   static const IsaChoice choices[] = {
-      {"avx512f", cpu.avx512f != 0, direct_kernels_avx512f, winograd_kernels_avx512f, gemm_kernels_avx512f},
-      {"avx2", cpu.fma3_avx2 != 0, direct_kernels_avx2_fma, winograd_kernels_avx2_fma, gemm_kernels_avx2_fma},
-      {"sse4.2", cpu.sse4_2 != 0, direct_kernels_sse4_2, winograd_kernels_sse4_2, nullptr},
-      {"sse2", true, direct_kernels_sse2, winograd_kernels_sse2, nullptr},  // the x86-64 baseline
+      {"avx512f", cpu.avx512f != 0, direct_ukernels_avx512f, winograd_ukernels_avx512f, gemm_ukernels_avx512f},
+      {"avx2", cpu.fma3_avx2 != 0, direct_ukernels_avx2_fma, winograd_ukernels_avx2_fma, gemm_ukernels_avx2_fma},
+      {"sse4.2", cpu.sse4_2 != 0, direct_ukernels_sse4_2, winograd_ukernels_sse4_2, nullptr},
+      {"sse2", true, direct_ukernels_sse2, winograd_ukernels_sse2, nullptr},  // the x86-64 baseline
   };
   // The cap is a debugging and testing switch; an unknown value caps nothing.
   const char* cap = isa_cap();
@@ -51,18 +51,18 @@ const IsaChoice& chosen_isa() {
 
 }  // namespace
 
-const DirectKernels& direct_kernels() {
-  static const DirectKernels& kernels = chosen_isa().direct();
+const DirectUkernels& direct_ukernels() {
+  static const DirectUkernels& kernels = chosen_isa().direct();
   return kernels;
 }
 
-const WinogradKernels& winograd_kernels() {
-  static const WinogradKernels& kernels = chosen_isa().winograd();
+const WinogradUkernels& winograd_ukernels() {
+  static const WinogradUkernels& kernels = chosen_isa().winograd();
   return kernels;
 }
 
-const GemmKernels* gemm_kernels() {
-  static const GemmKernels* kernels = chosen_isa().gemm != nullptr ? &chosen_isa().gemm() : nullptr;
+const GemmUkernels* gemm_ukernels() {
+  static const GemmUkernels* kernels = chosen_isa().gemm != nullptr ? &chosen_isa().gemm() : nullptr;
   return kernels;
 }
 

@@ -1,4 +1,4 @@
-// Copies of the caller's weights and bias in the order an algorithm reads them, owned by its Kernel.
+// Copies of the caller's weights and bias in the order an algorithm reads them, owned by its Primitive.
 #pragma once
 
 #include "memory.hpp"
@@ -12,7 +12,7 @@ namespace convkit::detail {
 AlignedFloats pack_weights(const Problem& problem, const float* weights, WeightsLayout target);
 
 // Weights in reduction order ([Co][K], from pack_weights) cut into the panels of convkit's GEMM kernels
-// (kernels/gemm_kernels.hpp): each group's output channels in blocks of channel_block, each block in panels of
+// (kernels/gemm_ukernels.hpp): each group's output channels in blocks of channel_block, each block in panels of
 // `width` channels, k-major, the last panel of a block padded with zero channels. Block b of group g starts at
 // (g * blocks + b) * round_up(channel_block, width) * K, with blocks = ceil(Co/g / channel_block).
 AlignedFloats pack_weight_panels(const Problem& problem, const float* reduction_order, std::int64_t channel_block,

@@ -2,7 +2,7 @@
 // weights packed) and executed many times (workspace checked and aligned, or provided).
 #pragma once
 
-#include "algorithms.hpp"
+#include "primitive.hpp"
 #include "problem.hpp"
 
 #include <cstddef>
@@ -14,12 +14,12 @@ namespace convkit::detail {
 struct PlanState {
   // The convolution as the caller sees it: its input and output sizes are what a run checks buffers against.
   Problem problem;
-  std::unique_ptr<Kernel> kernel;
+  std::unique_ptr<Primitive> primitive;
   std::string description;  // Plan::description()
 };
 
-// Validates the options, chooses the algorithm and binds it to `problem`. `borrow_weights`: the kernel may read the
-// caller's weights as they lie, because it lives only for one call (see KernelArguments).
+// Validates the options, chooses the algorithm and binds it to `problem`. `borrow_weights`: the primitive may read the
+// caller's weights as they lie, because it lives only for one call (see PrimitiveArguments).
 PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
                     bool borrow_weights);
 

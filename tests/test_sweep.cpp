@@ -136,7 +136,7 @@ TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (
 }
 
 TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around the 32-column strip, reductions around the 512 block") {
-  // convkit's GEMM kernels (lib/kernels/gemm_kernels.hpp) multiply in register tiles of 12 x 32 (AVX-512) or 6 x 16
+  // convkit's GEMM kernels (lib/kernels/gemm_ukernels.hpp) multiply in register tiles of 12 x 32 (AVX-512) or 6 x 16
   // (AVX2) over blocks of 512 reduction steps: every ragged tile, and a reduction carried across blocks, must come
   // out right, with the bias written first and the activation after.
   for (Layout layout : kLayouts) {
@@ -218,7 +218,7 @@ TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8-
 
 TEST_CASE("NHWC groups of one channel on the GEMM path: channels around the 32-channel tile and the block, pixels around the 4-pixel tile, multipliers, 1x1 in place") {
   // convkit's GEMM kernels multiply all the groups of a block at once, their channels in the vector lanes
-  // (GemmKernels::channelwise, lib/gemm_tiling.cpp): tiles of 4 pixels by 32 channels (AVX-512; 4 by 16 with AVX2),
+  // (GemmUkernels::channelwise, lib/gemm_tiling.cpp): tiles of 4 pixels by 32 channels (AVX-512; 4 by 16 with AVX2),
   // blocks of 160 channels beyond 170 (3x3), partial channel and pixel tiles, and slices of a channel multiplier
   // stored with a stride. Under CONVKIT_GEMM_ENGINE=blas the same shapes go one group at a time through OpenBLAS.
   for (std::int64_t channels : {2, 15, 16, 17, 31, 32, 33, 63, 65, 171, 200})

@@ -1,5 +1,5 @@
 // The fused activation in registers, shared by the per-ISA kernels. Included only by them, after they define
-// CONVKIT_ISA_NAMESPACE (see direct_kernels_impl.hpp for why everything lives in that namespace).
+// CONVKIT_ISA_NAMESPACE (see direct_ukernels_impl.hpp for why everything lives in that namespace).
 #pragma once
 
 #include <convkit/convkit.hpp>

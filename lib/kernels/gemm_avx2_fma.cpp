@@ -1,11 +1,11 @@
 // convkit's GEMM kernels compiled for avx2+fma (this file alone gets its ISA flags; see lib/CMakeLists.txt).
 #define CONVKIT_ISA_NAMESPACE isa_avx2_fma
-#include "gemm_kernels_impl.hpp"
+#include "gemm_ukernels_impl.hpp"
 
 namespace convkit::detail {
 
-const GemmKernels& gemm_kernels_avx2_fma() {
-  return isa_avx2_fma::make_gemm_kernels<xsimd::fma3<xsimd::avx2>, 6, 2>("avx2+fma");
+const GemmUkernels& gemm_ukernels_avx2_fma() {
+  return isa_avx2_fma::make_gemm_ukernels<xsimd::fma3<xsimd::avx2>, 6, 2>("avx2+fma");
 }
 
 }  // namespace convkit::detail

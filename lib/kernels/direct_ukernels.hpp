@@ -1,5 +1,5 @@
 // The contract between the portable direct-convolution driver (lib/algorithm_direct.cpp) and its vector kernels,
-// which are written once with xsimd (direct_kernels_impl.hpp) and compiled once per ISA (direct_<isa>.cpp, the only
+// which are written once with xsimd (direct_ukernels_impl.hpp) and compiled once per ISA (direct_<isa>.cpp, the only
 // files built with ISA flags).
 //
 // The driver stages the input of one image and group into a padded, phase-split copy: for channel c, padded row r
@@ -72,7 +72,7 @@ struct DepthwiseNhwcTask {
   std::int64_t row_begin, row_end;
 };
 
-struct DirectKernels {
+struct DirectUkernels {
   const char* isa;             // "sse2", "sse4.2", "avx2+fma", "avx512f"
   std::int64_t vector_floats;  // floats per vector register
   void (*rows)(const DirectRowsTask& task);
@@ -90,13 +90,13 @@ struct DirectKernels {
 };
 
 // One table per ISA compiled in.
-const DirectKernels& direct_kernels_sse2();
-const DirectKernels& direct_kernels_sse4_2();
-const DirectKernels& direct_kernels_avx2_fma();
-const DirectKernels& direct_kernels_avx512f();
+const DirectUkernels& direct_ukernels_sse2();
+const DirectUkernels& direct_ukernels_sse4_2();
+const DirectUkernels& direct_ukernels_avx2_fma();
+const DirectUkernels& direct_ukernels_avx512f();
 
 // The best table this CPU runs, capped by the environment variable CONVKIT_MAX_ISA (sse2, sse4.2, avx2, avx512f)
 // so that tests can cover every ISA on one machine. Chosen once, on first use.
-const DirectKernels& direct_kernels();
+const DirectUkernels& direct_ukernels();
 
 }  // namespace convkit::detail

@@ -1,5 +1,5 @@
 // The Winograd transforms, written once with xsimd. Included only by the per-ISA files, each of which defines
-// CONVKIT_ISA_NAMESPACE (see direct_kernels_impl.hpp for why everything lives in that namespace).
+// CONVKIT_ISA_NAMESPACE (see direct_ukernels_impl.hpp for why everything lives in that namespace).
 //
 // The matrices are those of Lavin & Gray (2016), interpolation points 0, +-1 (F(2,3)) and 0, +-1, +-2 (F(4,3)), plus
 // infinity. The 2-D transforms are the 1-D ones applied to the rows, then to the columns. They are written out term
@@ -8,7 +8,7 @@
 // tiles that read it, not only the outputs that depend on it: one reason Winograd is a fast-math algorithm.
 #pragma once
 
-#include "winograd_kernels.hpp"
+#include "winograd_ukernels.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -16,7 +16,7 @@
 #include <climits>
 
 #ifndef CONVKIT_ISA_NAMESPACE
-#error "define CONVKIT_ISA_NAMESPACE before including winograd_kernels_impl.hpp"
+#error "define CONVKIT_ISA_NAMESPACE before including winograd_ukernels_impl.hpp"
 #endif
 
 #include "activation_impl.hpp"
@@ -193,9 +193,9 @@ struct Winograd {
 };
 
 template <class Arch>
-const WinogradKernels& make_winograd_kernels() {
-  static const WinogradKernels kernels{&Winograd<Arch>::input_any, &Winograd<Arch>::output_any};
-  return kernels;
+const WinogradUkernels& make_winograd_ukernels() {
+  static const WinogradUkernels ukernels{&Winograd<Arch>::input_any, &Winograd<Arch>::output_any};
+  return ukernels;
 }
 
 }  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE

@@ -1,5 +1,5 @@
 // The algorithms behind the API. Each is a factory that either declines a problem with a one-line reason or binds
-// to it a Kernel: the problem, the weights packed the way the algorithm reads them, and the epilogue.
+// to it a Primitive: the problem, the weights packed the way the algorithm reads them, and the epilogue.
 #pragma once
 
 #include "problem.hpp"
@@ -12,9 +12,9 @@
 namespace convkit::detail {
 
 // An algorithm bound to one problem. Immutable once created: run() may be called from several threads at once.
-class Kernel {
+class Primitive {
  public:
-  virtual ~Kernel() = default;
+  virtual ~Primitive() = default;
   virtual Algorithm algorithm() const = 0;
   // Bytes of scratch memory a run needs (may be 0); 64-byte alignment is expected.
   virtual std::size_t workspace_bytes() const = 0;
@@ -22,8 +22,8 @@ class Kernel {
   virtual void run(const float* input, float* output, void* workspace) const = 0;
 };
 
-// What a Kernel is created from: everything is copied, so the caller may free its buffers afterwards.
-struct KernelArguments {
+// What a Primitive is created from: everything is copied, so the caller may free its buffers afterwards.
+struct PrimitiveArguments {
   const Problem& problem;
   const float* weights;  // in problem.weights_layout
   const float* bias;     // out_channels floats or null
@@ -48,7 +48,7 @@ struct AlgorithmEntry {
   DeclineReason (*declines)(const Problem& problem);
   // Whether `auto` should prefer another candidate although this one could run (measured thresholds); null = no.
   DeclineReason (*auto_declines)(const Problem& problem);
-  std::unique_ptr<Kernel> (*create)(const KernelArguments& arguments);
+  std::unique_ptr<Primitive> (*create)(const PrimitiveArguments& arguments);
 };
 
 const AlgorithmEntry& reference_algorithm();

@@ -1,5 +1,5 @@
 // The contract between the Winograd driver (lib/algorithm_winograd.cpp) and its vector transforms, written once with
-// xsimd (winograd_kernels_impl.hpp) and compiled once per ISA (winograd_<isa>.cpp, built with that ISA's flags).
+// xsimd (winograd_ukernels_impl.hpp) and compiled once per ISA (winograd_<isa>.cpp, built with that ISA's flags).
 //
 // F(m x m, 3 x 3) works on tiles: an output tile of m x m pixels needs an input tile of t x t = (m + 2) x (m + 2)
 // pixels, and its transform has t*t "points". Both transforms are vectorised along the channels, so a pixel is a
@@ -37,17 +37,17 @@ struct WinogradOutputTask {
   float clamp_min, clamp_max;
 };
 
-struct WinogradKernels {
+struct WinogradUkernels {
   void (*input)(const WinogradInputTask& task);
   void (*output)(const WinogradOutputTask& task);
 };
 
-const WinogradKernels& winograd_kernels_sse2();
-const WinogradKernels& winograd_kernels_sse4_2();
-const WinogradKernels& winograd_kernels_avx2_fma();
-const WinogradKernels& winograd_kernels_avx512f();
+const WinogradUkernels& winograd_ukernels_sse2();
+const WinogradUkernels& winograd_ukernels_sse4_2();
+const WinogradUkernels& winograd_ukernels_avx2_fma();
+const WinogradUkernels& winograd_ukernels_avx512f();
 
 // The table of the ISA the direct kernels use (lib/isa.cpp): the best this CPU runs, capped by CONVKIT_MAX_ISA.
-const WinogradKernels& winograd_kernels();
+const WinogradUkernels& winograd_ukernels();
 
 }  // namespace convkit::detail

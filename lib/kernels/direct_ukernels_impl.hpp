@@ -3,7 +3,7 @@
 // function compiled with one ISA's flags can be merged by the linker into code meant for another.
 #pragma once
 
-#include "direct_kernels.hpp"
+#include "direct_ukernels.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -14,7 +14,7 @@
 #include <cstdint>
 
 #ifndef CONVKIT_ISA_NAMESPACE
-#error "define CONVKIT_ISA_NAMESPACE before including direct_kernels_impl.hpp"
+#error "define CONVKIT_ISA_NAMESPACE before including direct_ukernels_impl.hpp"
 #endif
 
 #include "activation_impl.hpp"
@@ -441,7 +441,7 @@ struct Direct {
   static void rows(const DirectRowsTask& t) {
 #if defined(__AVX512F__)
     if constexpr (kReadsInPlace) {
-      if (t.staged == nullptr) {  // only the forms of the top of direct_kernels.hpp
+      if (t.staged == nullptr) {  // only the forms of the top of direct_ukernels.hpp
         if (t.stride_height == 1) return t.stride_width == 1 ? in_place_3x3<1, 1>(t) : in_place_3x3<1, 2>(t);
         return t.stride_width == 1 ? in_place_3x3<2, 1>(t) : in_place_3x3<2, 2>(t);
       }
@@ -805,11 +805,11 @@ struct DepthwiseNhwc {
 };
 
 template <class Arch>
-const DirectKernels& make_direct_kernels(const char* isa) {
-  static const DirectKernels kernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_rows,
+const DirectUkernels& make_direct_ukernels(const char* isa) {
+  static const DirectUkernels ukernels{isa, Direct<Arch>::kWidth, &Direct<Arch>::rows, &Direct<Arch>::stage_rows,
                                      &DepthwiseNhwc<Arch>::rows, &Direct<Arch>::copy_taps,
                                      Direct<Arch>::kReadsInPlace};
-  return kernels;
+  return ukernels;
 }
 
 }  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE

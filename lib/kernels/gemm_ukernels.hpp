@@ -1,5 +1,5 @@
 // The contract between the GEMM path (lib/algorithm_gemm.cpp) and convkit's own single-precision GEMM kernels, which
-// are written once with xsimd (gemm_kernels_impl.hpp) and compiled for AVX2+FMA and AVX-512 (gemm_<isa>.cpp).
+// are written once with xsimd (gemm_ukernels_impl.hpp) and compiled for AVX2+FMA and AVX-512 (gemm_<isa>.cpp).
 //
 // They multiply one operand that is a convolution's weights, packed once when the plan is made, by one that is read
 // where it lies: the unfolded tile (or, for a 1x1 kernel, the input itself). OpenBLAS instead packs both operands
@@ -52,7 +52,7 @@ struct ChannelwiseGemm {
   float clamp_min, clamp_max;
 };
 
-struct GemmKernels {
+struct GemmUkernels {
   const char* isa;
   std::int64_t panel_rows;     // rows of A per packed panel
   std::int64_t strip_columns;  // columns of B per packed panel
@@ -67,10 +67,10 @@ struct GemmKernels {
   void (*channelwise)(const ChannelwiseGemm& gemm);
 };
 
-const GemmKernels& gemm_kernels_avx2_fma();
-const GemmKernels& gemm_kernels_avx512f();
+const GemmUkernels& gemm_ukernels_avx2_fma();
+const GemmUkernels& gemm_ukernels_avx512f();
 
 // The kernels of the ISA the direct kernels use (lib/isa.cpp), or null below AVX2+FMA.
-const GemmKernels* gemm_kernels();
+const GemmUkernels* gemm_ukernels();
 
 }  // namespace convkit::detail

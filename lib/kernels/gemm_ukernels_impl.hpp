@@ -1,10 +1,10 @@
-// convkit's GEMM kernels (gemm_kernels.hpp), written once with xsimd. Included only by the per-ISA files, each of
+// convkit's GEMM kernels (gemm_ukernels.hpp), written once with xsimd. Included only by the per-ISA files, each of
 // which defines CONVKIT_ISA_NAMESPACE: everything here lives in that namespace, so no function compiled with one
 // ISA's flags can be merged by the linker into code meant for another.
 #pragma once
 
 #include "../accumulation.hpp"
-#include "gemm_kernels.hpp"
+#include "gemm_ukernels.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -17,7 +17,7 @@
 #include <utility>
 
 #ifndef CONVKIT_ISA_NAMESPACE
-#error "define CONVKIT_ISA_NAMESPACE before including gemm_kernels_impl.hpp"
+#error "define CONVKIT_ISA_NAMESPACE before including gemm_ukernels_impl.hpp"
 #endif
 
 #include "activation_impl.hpp"
@@ -211,7 +211,7 @@ struct Gemm {
   }
 };
 
-// ChannelwiseGemm (gemm_kernels.hpp): a register tile of kPixels pixels by kVectors vectors of channels, eight
+// ChannelwiseGemm (gemm_ukernels.hpp): a register tile of kPixels pixels by kVectors vectors of channels, eight
 // independent sums to hide the FMA's latency, each weight vector loaded once for the tile's pixels.
 template <class Arch, int kVectors>
 struct Channelwise {
@@ -289,17 +289,17 @@ struct Channelwise {
 };
 
 template <class Arch, int kRows, int kVectors>
-const GemmKernels& make_gemm_kernels(const char* isa) {
-  using Kernels = Gemm<Arch, kRows, kVectors>;
-  static const GemmKernels kernels{isa,
+const GemmUkernels& make_gemm_ukernels(const char* isa) {
+  using Tiles = Gemm<Arch, kRows, kVectors>;
+  static const GemmUkernels ukernels{isa,
                                    kRows,
-                                   Kernels::kColumns,
-                                   &Kernels::template multiply<true>,
-                                   &Kernels::template multiply<false>,
+                                   Tiles::kColumns,
+                                   &Tiles::template multiply<true>,
+                                   &Tiles::template multiply<false>,
                                    Channelwise<Arch, 2>::kChannels,
                                    Channelwise<Arch, 2>::kPixels,
                                    &Channelwise<Arch, 2>::multiply};
-  return kernels;
+  return ukernels;
 }
 
 }  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE
