@@ -10,7 +10,7 @@
 #include "accumulation.hpp"
 #include "primitive.hpp"
 #include "arithmetic.hpp"
-#include "direct_depthwise.hpp"
+#include "direct.hpp"
 #include "epilogue.hpp"
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
@@ -28,9 +28,9 @@ namespace {
 
 class DirectPrimitive final : public Primitive {
  public:
-  explicit DirectPrimitive(const PrimitiveArguments& args)
+  DirectPrimitive(const PrimitiveArguments& args, bool in_place)
       : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation),
-        clamp_min_(args.clamp_min), clamp_max_(args.clamp_max) {
+        clamp_min_(args.clamp_min), clamp_max_(args.clamp_max), in_place_(in_place) {
     if (args.borrow_weights) {
       weights_ = args.weights;
       bias_ = args.bias;
@@ -46,36 +46,6 @@ class DirectPrimitive final : public Primitive {
     } else {
       weight_stride_c_ = 1, weight_stride_i_ = kw * cig, weight_stride_j_ = cig;
     }
-    // Rows narrower than half a vector would waste most lanes and pay for staging: the scalar path takes them.
-    scalar_ = 2 * p_.out_width < ukernels_.vector_floats;
-    if (scalar_) {
-      // Input offset of every tap, in the order of the weights in memory, so that the weight of tap t is weights[t].
-      const bool nchw = p_.layout == Layout::NCHW;
-      const std::int64_t row_stride = nchw ? p_.in_width : p_.in_width * p_.in_channels;
-      const std::int64_t col_stride = nchw ? 1 : p_.in_channels, channel_stride = nchw ? p_.in_pixels() : 1;
-      if (p_.reduction > static_cast<std::int64_t>(std::size(inline_taps_))) {
-        heap_taps_.resize(static_cast<std::size_t>(p_.reduction));
-        taps_ = heap_taps_.data();
-      }
-      std::int64_t t = 0;
-      const auto add_tap = [&](std::int64_t c, std::int64_t i, std::int64_t j) {
-        taps_[t++] = c * channel_stride + i * p_.dilation_height * row_stride + j * p_.dilation_width * col_stride;
-      };
-      for (std::int64_t a = 0; a < (p_.weights_layout == WeightsLayout::OIHW ? cig : kh); ++a)
-        for (std::int64_t b = 0; b < (p_.weights_layout == WeightsLayout::OIHW ? kh : kw); ++b)
-          for (std::int64_t e = 0; e < (p_.weights_layout == WeightsLayout::OIHW ? kw : cig); ++e) {
-            if (p_.weights_layout == WeightsLayout::OIHW) {
-              add_tap(a, b, e);
-            } else {
-              add_tap(e, a, b);
-            }
-          }
-      for (std::int64_t x = 0; x < p_.out_width; ++x) {
-        const std::int64_t left = x * p_.stride_width - p_.pad_left;
-        column_taps_[x] = {valid_taps_begin(left, p_.dilation_width),
-                           std::min(kw, valid_taps_end(left, p_.in_width, p_.dilation_width))};
-      }
-    }
     const std::int64_t sw = p_.stride_width;
     // Enough for every tap of a whole vector at the last output column (see direct_ukernels.hpp).
     // Rows of whole vectors: a tap at a vector boundary then loads without splitting a cache line
@@ -84,9 +54,6 @@ class DirectPrimitive final : public Primitive {
                            ukernels_.vector_floats);
     // Groups of one channel that the kernels read in place, without staging (direct_ukernels.hpp): mobilenetv2_dw
     // NCHW 45 -> 65 GFLOP/s at one thread, mobilenetv2_dw_s2 21.5 -> 35.
-    in_place_ = !scalar_ && ukernels_.reads_in_place && cig == 1 && kh == 3 && kw == 3 && sw <= 2 &&
-                p_.stride_height <= 2 && p_.dilation_width == 1 && p_.dilation_height == 1 &&
-                p_.layout == Layout::NCHW;
     // Blocks of at most kReductionBlock products, of equal size (a 3x3 kernel over 50 channels: 25 and 25, not 49
     // and 1).
     const std::int64_t most_channels = std::max<std::int64_t>(1, kReductionBlock / (kh * kw));
@@ -103,8 +70,8 @@ class DirectPrimitive final : public Primitive {
     units_ = groups_total * blocks_per_group_;
     workers_ = team_size(threads, units_);
     offsets_bytes_ = static_cast<std::size_t>(round_up(kw * static_cast<std::int64_t>(sizeof(std::int64_t)), 64));
-    // Per worker: the scalar path's patch of one pixel, or the staged input of one group.
-    const std::int64_t worker_floats = scalar_ ? p_.reduction : (in_place_ ? 0 : cig * plane_floats_);
+    // Per worker: the staged input of one group.
+    const std::int64_t worker_floats = in_place_ ? 0 : cig * plane_floats_;
     staging_ = WorkerSlices(static_cast<std::size_t>(worker_floats) * sizeof(float), workers_);
   }
 
@@ -127,10 +94,6 @@ class DirectPrimitive final : public Primitive {
         const std::int64_t n = image_group / p_.groups, g = image_group % p_.groups;
         const std::int64_t first = block * block_channels_;
         const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
-        if (scalar_) {
-          compute_scalar(input, output, n, g, first, last, staged);
-          continue;
-        }
         if (in_place_) {
           for (std::int64_t k = first; k < last; ++k)
             compute(input, output, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
@@ -208,78 +171,6 @@ class DirectPrimitive final : public Primitive {
     }
   }
 
-  // Narrow outputs: scalar loops straight on the caller's input. For each output pixel the group's receptive field is
-  // gathered once into `patch` (in the order of the weights, zero where a tap falls in the padding), then every
-  // output channel of the block is one dot product with it: the gather is shared by the channels and the dot
-  // product has no bounds test. The valid taps of a pixel are worked out before the loops over them.
-  void compute_scalar(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t first,
-                      std::int64_t last, float* patch) const {
-    // Locals, not members: the compiler then keeps them in registers across the stores to output.
-    const bool nchw = p_.layout == Layout::NCHW;
-    const std::int64_t H = p_.in_height, W = p_.in_width, Ho = p_.out_height, Wo = p_.out_width;
-    const std::int64_t kh = p_.kernel_height, kw = p_.kernel_width, sh = p_.stride_height, sw = p_.stride_width;
-    const std::int64_t dh = p_.dilation_height, pt = p_.pad_top, pl = p_.pad_left;
-    const std::int64_t channels = p_.group_in_channels, reduction = p_.reduction;
-    const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
-    const float* in = nchw ? input + (n * p_.in_channels + g * channels) * H * W
-                           : input + n * H * W * p_.in_channels + g * channels;
-    const std::int64_t out_channel_stride = nchw ? p_.out_pixels() : 1, out_pixel_stride = nchw ? 1 : p_.out_channels;
-    float* out = output + n * p_.out_pixels() * p_.out_channels + (g * p_.group_out_channels) * out_channel_stride;
-    const Activation activation = activation_;
-    const float lo = clamp_min_, hi = clamp_max_;
-    const std::int64_t* taps = taps_;
-    const bool ohwi = p_.weights_layout == WeightsLayout::OHWI;
-    for (std::int64_t y = 0; y < Ho; ++y) {
-      const std::int64_t top = y * sh - pt;  // input row of tap 0
-      const std::int64_t i_lo = valid_taps_begin(top, dh), i_hi = std::min(kh, valid_taps_end(top, H, dh));
-      for (std::int64_t x = 0; x < Wo; ++x) {
-        const std::int64_t j_lo = column_taps_[x].first, j_hi = column_taps_[x].second;
-        // Offsets, not pointers: the origin itself may lie in the padding, outside the input.
-        const std::int64_t origin = top * row_stride + (x * sw - pl) * col_stride;
-        if (i_lo == 0 && i_hi == kh && j_lo == 0 && j_hi == kw) {  // every tap inside
-          const float* at = in + origin;
-          for (std::int64_t t = 0; t < reduction; ++t) patch[t] = at[taps[t]];
-        } else {
-          std::fill(patch, patch + reduction, 0.0f);
-          for (std::int64_t i = i_lo; i < i_hi; ++i)
-            for (std::int64_t j = j_lo; j < j_hi; ++j)
-              for (std::int64_t c = 0; c < channels; ++c) {
-                const std::int64_t t = ohwi ? (i * kw + j) * channels + c : (c * kh + i) * kw + j;
-                patch[t] = in[origin + taps[t]];
-              }
-        }
-        float* pixel = out + (y * Wo + x) * out_pixel_stride;
-        for (std::int64_t k = first; k < last; ++k) {
-          const std::int64_t o = g * p_.group_out_channels + k;
-          const float* w = weights_ + o * reduction;
-          // Blocks of kReductionBlock taps (accumulation.hpp), each in four partial sums: one would wait on the
-          // adder's latency at every tap.
-          float sum = bias_ != nullptr ? bias_[o] : 0.0f;
-          for (std::int64_t block = 0; block < reduction; block += kReductionBlock) {
-            const std::int64_t end = std::min(reduction, block + kReductionBlock);
-            float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            std::int64_t t = block;
-            for (; t + 4 <= end; t += 4)
-              for (int u = 0; u < 4; ++u) partial[u] += patch[t + u] * w[t + u];
-            for (; t < end; ++t) partial[0] += patch[t] * w[t];
-            sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
-          }
-          pixel[k * out_channel_stride] = activate(sum, activation, lo, hi);
-        }
-      }
-    }
-  }
-
-  // First tap t >= 0 with start + t*dilation >= 0, and first with start + t*dilation >= size.
-  static std::int64_t valid_taps_begin(std::int64_t start, std::int64_t dilation) {
-    if (start >= 0) return 0;
-    return dilation == 1 ? -start : ceil_div(-start, dilation);
-  }
-  static std::int64_t valid_taps_end(std::int64_t start, std::int64_t size, std::int64_t dilation) {
-    if (start >= size) return 0;
-    return dilation == 1 ? size - start : ceil_div(size - start, dilation);
-  }
-
   // Output rows [row_begin, row_end) of output channel o of image n, from `staged`, or in place when it is null (a
   // group of one channel: one block).
   void compute(const float* input, float* output, const float* staged, const std::int64_t* tap_offsets, std::int64_t n,
@@ -331,20 +222,13 @@ class DirectPrimitive final : public Primitive {
 
   Problem p_;
   const DirectUkernels& ukernels_;
-  bool scalar_;
-  // Scalar path: the valid kernel columns [first, second) of each output column (fewer than 8 of them), and the
-  // input offset of every tap in weights order (inline for small reductions, so small calls allocate nothing).
-  std::pair<std::int64_t, std::int64_t> column_taps_[8];
-  std::int64_t inline_taps_[64];
-  std::vector<std::int64_t> heap_taps_;
-  std::int64_t* taps_ = inline_taps_;
   const float* weights_;
   const float* bias_;
   AlignedFloats owned_weights_, owned_bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
-  std::int64_t weight_stride_c_, weight_stride_i_, weight_stride_j_;
   bool in_place_;  // the kernel reads the input plane where it lies, nothing is staged
+  std::int64_t weight_stride_c_, weight_stride_i_, weight_stride_j_;
   std::int64_t channel_block_;  // input channels per block of the reduction
   std::int64_t row_floats_, staged_rows_, plane_floats_;
   std::int64_t block_channels_, blocks_per_group_, units_;
@@ -352,6 +236,8 @@ class DirectPrimitive final : public Primitive {
   std::size_t offsets_bytes_;
   WorkerSlices staging_;
 };
+
+}  // namespace
 
 // Where auto prefers im2col_gemm. Measured with bench_conv, BM_Conv/direct against BM_Conv/im2col_gemm in the same
 // run (GFLOP/s at 1 thread / 2 threads):
@@ -382,16 +268,42 @@ DeclineReason direct_auto_declines(const Problem& p) {
          "GEMM is faster";
 }
 
-std::unique_ptr<Primitive> create_direct(const PrimitiveArguments& args) {
-  if (is_depthwise_nhwc(args.problem)) return create_depthwise_nhwc(args);
-  return std::make_unique<DirectPrimitive>(args);
+namespace {
+
+// A group of one channel that the AVX-512 kernels read in place (direct_ukernels.hpp): NCHW, 3x3, strides of at
+// most 2, no dilation, rows at least half a vector wide.
+DeclineReason inplace_declines(const Problem& p, const Tuning&) {
+  const DirectUkernels& ukernels = direct_ukernels();
+  if (!ukernels.reads_in_place) return "reading in place needs AVX-512's masked loads";
+  if (p.layout != Layout::NCHW || p.group_in_channels != 1) return "reads NCHW groups of one input channel only";
+  if (p.kernel_height != 3 || p.kernel_width != 3) return "reads 3x3 kernels only";
+  if (p.stride_height > 2 || p.stride_width > 2) return "reads strides of 1 and 2 only";
+  if (p.dilation_height != 1 || p.dilation_width != 1) return "reads undilated kernels only";
+  if (2 * p.out_width < ukernels.vector_floats) return "rows narrower than half a vector";
+  return nullptr;
+}
+
+std::unique_ptr<Primitive> create_staged(const PrimitiveArguments& args) {
+  return std::make_unique<DirectPrimitive>(args, /*in_place=*/false);
+}
+
+std::unique_ptr<Primitive> create_inplace(const PrimitiveArguments& args) {
+  return std::make_unique<DirectPrimitive>(args, /*in_place=*/true);
 }
 
 }  // namespace
 
-const AlgorithmEntry& direct_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Direct, accepts_everything, direct_auto_declines, create_direct};
-  return entry;
+// The direct family in the order it tries its entries: NHWC depthwise layers on their channel-vector kernel,
+// narrow outputs on the scalar path, NCHW depthwise 3x3 read in place (AVX-512), and the staged kernels for the
+// rest.
+const Implementation* const* direct_implementations() {
+  static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct, inplace_declines,
+                                      accepts_everything,         direct_auto_declines, create_inplace};
+  static const Implementation staged{"direct_staged",    Algorithm::Direct,    accepts_everything,
+                                     accepts_everything, direct_auto_declines, create_staged};
+  static const Implementation* const list[] = {&direct_depthwise_nhwc_implementation(), &direct_scalar_implementation(),
+                                               &inplace, &staged, nullptr};
+  return list;
 }
 
 }  // namespace convkit::detail

@@ -50,13 +50,19 @@ struct Tile {
   std::int64_t size() const { return end - begin; }
 };
 
+// Whether the GEMM family reads the input through an unfolded tile: always but for gemm_1x1 on a unit-stride
+// unpadded input, which it reads in place.
+bool unfolds(const Problem& p, Algorithm algorithm) {
+  return !(algorithm == Algorithm::Gemm1x1 && p.is_unit_stride() && p.is_unpadded());
+}
+
 class GemmPrimitive final : public Primitive {
  public:
-  GemmPrimitive(const PrimitiveArguments& args, Algorithm algorithm)
+  GemmPrimitive(const PrimitiveArguments& args, Algorithm algorithm, GemmMultiplier multiplier)
       : p_(args.problem),
         algorithm_(algorithm),
-        unfold_(!(algorithm == Algorithm::Gemm1x1 && p_.is_unit_stride() && p_.is_unpadded())),
-        tiling_(choose_gemm_tiling(p_, unfold_, args.threads, args.tuning)),
+        unfold_(unfolds(p_, algorithm)),
+        tiling_(choose_gemm_tiling(p_, unfold_, args.threads, args.tuning, multiplier)),
         // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for im2row.
         weights_(pack_weights(p_, args.weights,
                               p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
@@ -268,29 +274,51 @@ DeclineReason exceeds_blas_index(const Problem& p) {
   return nullptr;
 }
 
-DeclineReason gemm_1x1_declines(const Problem& p) {
-  if (!p.is_1x1()) return "the kernel is not 1x1";
-  return exceeds_blas_index(p);
-}
-
-std::unique_ptr<Primitive> create_im2col_gemm(const PrimitiveArguments& args) {
-  return std::make_unique<GemmPrimitive>(args, Algorithm::Im2colGemm);
-}
-
-std::unique_ptr<Primitive> create_gemm_1x1(const PrimitiveArguments& args) {
-  return std::make_unique<GemmPrimitive>(args, Algorithm::Gemm1x1);
-}
+// One entry of the GEMM family: the algorithm (how the input reaches the products) and the multiplier.
+template <Algorithm kAlgorithm, GemmMultiplier kMultiplier>
+struct GemmEntry {
+  static DeclineReason declines(const Problem& p, const Tuning& tuning) {
+    if (kAlgorithm == Algorithm::Gemm1x1 && !p.is_1x1()) return "the kernel is not 1x1";
+    if (const DeclineReason reason = exceeds_blas_index(p)) return reason;
+    return gemm_multiplier_declines(p, unfolds(p, kAlgorithm), tuning, kMultiplier);
+  }
+  static DeclineReason defers(const Problem& p, const Tuning& tuning) {
+    return gemm_multiplier_defers(p, unfolds(p, kAlgorithm), tuning, kMultiplier);
+  }
+  static std::unique_ptr<Primitive> create(const PrimitiveArguments& args) {
+    return std::make_unique<GemmPrimitive>(args, kAlgorithm, kMultiplier);
+  }
+  static Implementation entry(const char* name) {
+    return {name, kAlgorithm, declines, defers, accepts_everything, create};
+  }
+};
 
 }  // namespace
 
-const AlgorithmEntry& im2col_gemm_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Im2colGemm, exceeds_blas_index, accepts_everything, create_im2col_gemm};
-  return entry;
+// The multipliers in the order the family tries them: the channelwise microkernel for NHWC groups of one input
+// channel (depthwise layers), convkit's microkernels for the rest, OpenBLAS's transposed orientation where it gains
+// (NHWC 1x1 products of few pixels), and OpenBLAS, which takes everything.
+const Implementation* const* gemm_1x1_implementations() {
+  using G = GemmMultiplier;
+  static const Implementation channelwise = GemmEntry<Algorithm::Gemm1x1, G::Channelwise>::entry("gemm_1x1_channelwise");
+  static const Implementation convkit = GemmEntry<Algorithm::Gemm1x1, G::Convkit>::entry("gemm_1x1_convkit");
+  static const Implementation transposed =
+      GemmEntry<Algorithm::Gemm1x1, G::OpenblasTransposed>::entry("gemm_1x1_openblas_transposed");
+  static const Implementation openblas = GemmEntry<Algorithm::Gemm1x1, G::Openblas>::entry("gemm_1x1_openblas");
+  static const Implementation* const list[] = {&channelwise, &convkit, &transposed, &openblas, nullptr};
+  return list;
 }
 
-const AlgorithmEntry& gemm_1x1_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Gemm1x1, gemm_1x1_declines, accepts_everything, create_gemm_1x1};
-  return entry;
+const Implementation* const* im2col_gemm_implementations() {
+  using G = GemmMultiplier;
+  static const Implementation channelwise =
+      GemmEntry<Algorithm::Im2colGemm, G::Channelwise>::entry("im2col_gemm_channelwise");
+  static const Implementation convkit = GemmEntry<Algorithm::Im2colGemm, G::Convkit>::entry("im2col_gemm_convkit");
+  static const Implementation transposed =
+      GemmEntry<Algorithm::Im2colGemm, G::OpenblasTransposed>::entry("im2col_gemm_openblas_transposed");
+  static const Implementation openblas = GemmEntry<Algorithm::Im2colGemm, G::Openblas>::entry("im2col_gemm_openblas");
+  static const Implementation* const list[] = {&channelwise, &convkit, &transposed, &openblas, nullptr};
+  return list;
 }
 
 }  // namespace convkit::detail

@@ -76,9 +76,11 @@ std::unique_ptr<Primitive> create_reference(const PrimitiveArguments& args) {
 
 }  // namespace
 
-const AlgorithmEntry& reference_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Reference, accepts_everything, accepts_everything, create_reference};
-  return entry;
+const Implementation* const* reference_implementations() {
+  static const Implementation reference{"reference",        Algorithm::Reference, accepts_everything,
+                                        accepts_everything, accepts_everything,   create_reference};
+  static const Implementation* const list[] = {&reference, nullptr};
+  return list;
 }
 
 }  // namespace convkit::detail

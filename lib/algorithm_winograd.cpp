@@ -70,11 +70,11 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 //   resnet50_res5_3x3 (4 tiles)             110 / 165 vs  35 / 119
 int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
 
-// `tuning`: the tuning variables (CONVKIT_WINOGRAD_TILE, CONVKIT_WINOGRAD_BLOCK_TILES), or null: auto's choice is
-// made on the tiling the problem gets without them.
-WinogradTiling choose_winograd_tiling(const Problem& p, const Tuning* tuning) {
+// The tiling of F(tile x tile, 3 x 3). `forced_block_tiles` > 0: blocks of that many tiles (CONVKIT_WINOGRAD_BLOCK_TILES);
+// auto's choice is made on the tiling the problem gets without it.
+WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t forced_block_tiles = 0) {
   WinogradTiling tiling{};
-  tiling.tile = tuning != nullptr && tuning->winograd_tile != 0 ? tuning->winograd_tile : natural_tile(p);
+  tiling.tile = tile;
   tiling.points = (tiling.tile + 2) * (tiling.tile + 2);
   tiling.tiles_h = ceil_div(p.out_height, tiling.tile);
   tiling.tiles_w = ceil_div(p.out_width, tiling.tile);
@@ -82,7 +82,7 @@ WinogradTiling choose_winograd_tiling(const Problem& p, const Tuning* tuning) {
   const std::int64_t tile_bytes =
       tiling.points * (p.group_in_channels + p.group_out_channels) * static_cast<std::int64_t>(sizeof(float));
   std::int64_t block = static_cast<std::int64_t>(kBlockBytes) / tile_bytes;
-  if (tuning != nullptr && tuning->winograd_block_tiles > 0) block = tuning->winograd_block_tiles;
+  if (forced_block_tiles > 0) block = forced_block_tiles;
   block = std::clamp<std::int64_t>(block, 1, tiling.tiles);
   // Blocks of equal size: 100 tiles in blocks of at most 64 become 2 blocks of 50, not 64 and 36.
   tiling.blocks = ceil_div(tiling.tiles, block);
@@ -114,9 +114,9 @@ void transpose(const float* source, std::int64_t source_ld, std::int64_t rows, s
 
 class WinogradPrimitive final : public Primitive {
  public:
-  explicit WinogradPrimitive(const PrimitiveArguments& args)
+  WinogradPrimitive(const PrimitiveArguments& args, int tile)
       : p_(args.problem),
-        tiling_(choose_winograd_tiling(p_, &args.tuning)),
+        tiling_(choose_winograd_tiling(p_, tile, args.tuning.winograd_block_tiles)),
         workers_(threads_worth_using(p_.flops(), args.threads)),
         row_tiles_(std::min({tiling_.block_tiles, tiling_.tiles_w, kRowTiles})),
         staging_floats_(p_.layout == Layout::NCHW
@@ -303,7 +303,7 @@ class WinogradPrimitive final : public Primitive {
   const WinogradUkernels& ukernels_;
 };
 
-DeclineReason winograd_declines(const Problem& p) {
+DeclineReason winograd_declines(const Problem& p, const Tuning&) {
   if (p.kernel_height != 3 || p.kernel_width != 3) return "Winograd F(m x m, 3 x 3) needs a 3x3 kernel";
   if (!p.is_unit_stride()) return "Winograd needs stride 1";
   if (p.dilation_height != 1 || p.dilation_width != 1) return "Winograd needs dilation 1";
@@ -318,7 +318,7 @@ DeclineReason winograd_declines(const Problem& p) {
 // 16 channels 112 vs 66 (direct, NCHW) and 224 vs 64 (im2col_gemm, NHWC), 32 channels 199 vs 91 and 362 vs 92.
 //
 // F(2x2) saves at most 2.25x of the multiplications, less when the output does not divide into 2x2 tiles, and is
-// chosen for small images only (choose_tile). When a block of transformed data holds few tiles, each transform
+// chosen for small images only (natural_tile). When a block of transformed data holds few tiles, each transform
 // point's GEMM has as few rows and OpenBLAS runs it far below its speed, which costs more than F(2x2) saves:
 // effective GFLOP/s at 1 / 2 threads in the fast mode, winograd against im2col_gemm in the same run (convkit_bench
 // --shape, NCHW then NHWC): 7x7 images of 512 channels (resnet50_res5_3x3, blocks of 16 tiles whatever the batch),
@@ -329,19 +329,34 @@ constexpr std::int64_t kMinF2BlockTiles = 20;
 
 DeclineReason winograd_auto_declines(const Problem& p) {
   if (p.group_in_channels < 16 || p.group_out_channels < 16) return "fewer than 16 channels per group";
-  const WinogradTiling tiling = choose_winograd_tiling(p, nullptr);
+  const WinogradTiling tiling = choose_winograd_tiling(p, natural_tile(p));
   if (tiling.tile == 2 && tiling.block_tiles < kMinF2BlockTiles)
     return "F(2x2) blocks of fewer than 20 tiles (a small image with many channels): its GEMMs are too short";
   return nullptr;
 }
 
-std::unique_ptr<Primitive> create_winograd(const PrimitiveArguments& args) { return std::make_unique<WinogradPrimitive>(args); }
+// F(4x4) saves more multiplications but wastes more on the edges of small images (natural_tile);
+// CONVKIT_WINOGRAD_TILE forces either.
+DeclineReason f4x4_defers(const Problem& p, const Tuning& tuning) {
+  if (tuning.winograd_tile == 2) return "CONVKIT_WINOGRAD_TILE=2";
+  if (tuning.winograd_tile == 0 && natural_tile(p) != 4) return "fewer than 16 F(4x4) tiles: F(2x2) wastes less";
+  return nullptr;
+}
+
+template <int kTile>
+std::unique_ptr<Primitive> create_winograd(const PrimitiveArguments& args) {
+  return std::make_unique<WinogradPrimitive>(args, kTile);
+}
 
 }  // namespace
 
-const AlgorithmEntry& winograd_algorithm() {
-  static const AlgorithmEntry entry{Algorithm::Winograd, winograd_declines, winograd_auto_declines, create_winograd};
-  return entry;
+const Implementation* const* winograd_implementations() {
+  static const Implementation f4x4{"winograd_f4x4",        Algorithm::Winograd, winograd_declines,
+                                   f4x4_defers,            winograd_auto_declines, create_winograd<4>};
+  static const Implementation f2x2{"winograd_f2x2",        Algorithm::Winograd, winograd_declines,
+                                   accepts_everything,     winograd_auto_declines, create_winograd<2>};
+  static const Implementation* const list[] = {&f4x4, &f2x2, nullptr};
+  return list;
 }
 
 }  // namespace convkit::detail

@@ -8,10 +8,12 @@
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "plan.hpp"
+#include "tuning.hpp"
 #include "problem.hpp"
 
 #include <cstdint>
 #include <new>
+#include <utility>
 
 namespace convkit {
 namespace detail {
@@ -47,24 +49,44 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc) {
 
 namespace detail {
 
-PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                    bool borrow_weights) {
-  PlanState plan{problem, nullptr, ""};
-  validate_options(options);
-  if (weights == nullptr) invalid("weights is null");
-  const AlgorithmEntry& entry = choose_algorithm(plan.problem, options.algorithm, options.math_mode);
-  const Tuning tuning = read_tuning();
+namespace {
+
+// Binds `entry` to the problem: the plan's primitive, described by the entry's name.
+PlanState bind(const Problem& problem, const float* weights, const float* bias, const Options& options,
+               bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
+  PlanState plan{problem, nullptr, entry.name};
   try {
     const PrimitiveArguments arguments{plan.problem,      weights,           bias,
-                                    options.activation, options.clamp_min, options.clamp_max,
-                                    resolve_threads(options), tuning, borrow_weights};
+                                       options.activation, options.clamp_min, options.clamp_max,
+                                       resolve_threads(options), tuning, borrow_weights};
     plan.primitive = entry.create(arguments);
-    plan.description = algorithm_name(plan.primitive->algorithm());
   } catch (const std::bad_alloc&) {
-    fail(Status::OutOfMemory, "out of memory while preparing ", algorithm_name(entry.algorithm), " for ",
-         describe(plan.problem));
+    fail(Status::OutOfMemory, "out of memory while preparing ", entry.name, " for ", describe(plan.problem));
   }
   return plan;
+}
+
+}  // namespace
+
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    bool borrow_weights) {
+  validate_options(options);
+  if (weights == nullptr) invalid("weights is null");
+  const Tuning tuning = read_tuning();
+  const Implementation& entry = choose_implementation(problem, options.algorithm, options.math_mode, tuning);
+  return bind(problem, weights, bias, options, borrow_weights, entry, tuning);
+}
+
+PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                         const char* implementation) {
+  validate_options(options);
+  if (weights == nullptr) invalid("weights is null");
+  const Implementation* entry = find_implementation(implementation);
+  if (entry == nullptr) invalid("no implementation is named \"", implementation, "\"");
+  const Tuning tuning = read_tuning();
+  if (const DeclineReason reason = entry->declines(problem, tuning))
+    fail(Status::Unsupported, entry->name, " declines ", describe(problem), ": ", reason);
+  return bind(problem, weights, bias, options, /*borrow_weights=*/false, *entry, tuning);
 }
 
 void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
@@ -96,11 +118,23 @@ void execute(const PlanState& plan, const float* input, float* output, void* wor
 
 struct Plan::Impl : detail::PlanState {};
 
+namespace detail {
+
+Plan PlanAccess::plan(PlanState state) { return Plan(std::make_unique<Plan::Impl>(Plan::Impl{std::move(state)})); }
+
+Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
+               const char* implementation) {
+  return PlanAccess::plan(make_plan_with(make_problem(desc), weights, bias, options, implementation));
+}
+
+}  // namespace detail
+
 Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options)
     : impl_(std::make_unique<Impl>(
           Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false)})) {}
 Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options)
     : impl_(std::make_unique<Impl>(Impl{detail::make_concat_plan(branches.data(), branches.size(), options)})) {}
+Plan::Plan(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
@@ -138,7 +172,7 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {
   const detail::Problem problem = detail::make_problem(desc);
   detail::validate_options(options);
-  return detail::choose_algorithm(problem, options.algorithm, options.math_mode).algorithm;
+  return detail::choose_implementation(problem, options.algorithm, options.math_mode, detail::read_tuning()).algorithm;
 }
 
 #define CONVKIT_STRINGIFY_(x) #x

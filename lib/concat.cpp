@@ -230,7 +230,7 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     part.segments = std::move(segments);
 
     if (!result.description.empty()) result.description += "; ";
-    result.description += concat(algorithm_name(part.plan.primitive->algorithm()), " for ", branch_list(part_members));
+    result.description += concat(part.plan.description, " for ", branch_list(part_members));
     if (part_members.size() > 1) result.description += concat(" (", desc.out_channels, " channels, fused)");
     parts.push_back(std::move(part));
   }

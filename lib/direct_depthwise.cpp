@@ -6,7 +6,7 @@
 // With a channel multiplier m, output channel g*m + k reads input channel g: slice k of the multiplier is again one
 // output channel per input channel, computed a row at a time into the worker's scratch row and then spread into
 // the output's channels with stride m.
-#include "direct_depthwise.hpp"
+#include "direct.hpp"
 
 #include "arithmetic.hpp"
 #include "kernels/direct_ukernels.hpp"
@@ -159,6 +159,15 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   std::vector<WeightTap> nonfinite_taps_;  // weights that are NaN or infinite, usually none
 };
 
+DeclineReason depthwise_nhwc_declines(const Problem& p, const Tuning&) {
+  if (!is_depthwise_nhwc(p)) return "NHWC depthwise layers only (groups == in_channels > 1)";
+  return nullptr;
+}
+
+std::unique_ptr<Primitive> create_depthwise_nhwc(const PrimitiveArguments& args) {
+  return std::make_unique<DepthwiseNhwcPrimitive>(args);
+}
+
 }  // namespace
 
 // One group is an ordinary convolution, even of one input channel: vectorised along its single channel, this kernel
@@ -167,8 +176,10 @@ bool is_depthwise_nhwc(const Problem& p) {
   return p.layout == Layout::NHWC && p.groups == p.in_channels && p.groups > 1;
 }
 
-std::unique_ptr<Primitive> create_depthwise_nhwc(const PrimitiveArguments& args) {
-  return std::make_unique<DepthwiseNhwcPrimitive>(args);
+const Implementation& direct_depthwise_nhwc_implementation() {
+  static const Implementation entry{"direct_depthwise_nhwc", Algorithm::Direct,   depthwise_nhwc_declines,
+                                    accepts_everything,      direct_auto_declines, create_depthwise_nhwc};
+  return entry;
 }
 
 }  // namespace convkit::detail

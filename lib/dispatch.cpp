@@ -1,49 +1,84 @@
-// Choosing the algorithm: an ordered list of candidates; the first that accepts the problem wins, and the reference,
-// which accepts everything, is last. Each candidate that passes gives a one-line reason, and CONVKIT_VERBOSE=1
-// prints them all.
-#include "primitive.hpp"
+// Choosing the implementation: one ordered list of named entries; the first that takes the problem wins, and the
+// reference, which accepts everything, is last. Every entry that passes gives a one-line reason, and
+// CONVKIT_VERBOSE=1 prints them all.
 #include "error.hpp"
+#include "primitive.hpp"
 #include "tuning.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace convkit::detail {
 namespace {
 
-// gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. In the fast math mode only, Winograd next, for
-// 3x3 stride-1 layers with at least 16 channels per group (convkit_bench, 56x56 at 1 thread, NCHW: 16 channels
-// winograd 112 GFLOP/s vs direct 66; 8 channels 15 vs 59). Then direct, which takes the shapes where unfolding and a
-// GEMM call cost more than the arithmetic (its auto_declines holds the measured thresholds), then im2col_gemm for
-// everything the BLAS can index, and the reference for the rest.
-// Null-terminated, built once (a call on the lesson's shapes takes well under a microsecond: no allocation here).
-const AlgorithmEntry* const* auto_candidates(MathMode math_mode) {
-  static const AlgorithmEntry* const strict[] = {&gemm_1x1_algorithm(), &direct_algorithm(), &im2col_gemm_algorithm(),
-                                                 &reference_algorithm(), nullptr};
-  static const AlgorithmEntry* const fast[] = {&gemm_1x1_algorithm(),     &winograd_algorithm(),  &direct_algorithm(),
-                                               &im2col_gemm_algorithm(), &reference_algorithm(), nullptr};
-  return math_mode == MathMode::Fast ? fast : strict;
+// The families in the order auto tries them. gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. In
+// the fast math mode only, Winograd next, for 3x3 stride-1 layers with enough channels per group. Then direct, which
+// takes the shapes where unfolding and a GEMM cost more than the arithmetic (its auto_declines holds the
+// thresholds), then im2col_gemm for everything the BLAS can index, and the reference for the rest. Within a family,
+// its entries in their own order (each family's file says why).
+using Family = const Implementation* const* (*)();
+constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations, im2col_gemm_implementations,
+                                      reference_implementations};
+constexpr Family kFastFamilies[] = {gemm_1x1_implementations, winograd_implementations, direct_implementations,
+                                    im2col_gemm_implementations, reference_implementations};
+
+// The flat lists, built once (a call on the lesson's shapes takes well under a microsecond: no allocation per call).
+template <std::size_t kCount>
+struct OrderedList {
+  const Implementation* entries[32] = {};
+  explicit OrderedList(const Family (&families)[kCount]) {
+    std::size_t count = 0;
+    for (Family family : families)
+      for (const Implementation* const* next = family(); *next != nullptr; ++next) entries[count++] = *next;
+  }
+};
+
+const Implementation* const* ordered(MathMode math_mode) {
+  static const OrderedList<std::size(kStrictFamilies)> strict(kStrictFamilies);
+  static const OrderedList<std::size(kFastFamilies)> fast(kFastFamilies);
+  return math_mode == MathMode::Fast ? fast.entries : strict.entries;
 }
 
-const AlgorithmEntry& entry_of(Algorithm algorithm) {
+const Implementation* const* family_of(Algorithm algorithm) {
   switch (algorithm) {
     case Algorithm::Reference:
-      return reference_algorithm();
+      return reference_implementations();
     case Algorithm::Im2colGemm:
-      return im2col_gemm_algorithm();
+      return im2col_gemm_implementations();
     case Algorithm::Gemm1x1:
-      return gemm_1x1_algorithm();
+      return gemm_1x1_implementations();
     case Algorithm::Direct:
-      return direct_algorithm();
+      return direct_implementations();
     case Algorithm::Winograd:
-      return winograd_algorithm();
+      return winograd_implementations();
     default:
-      fail(Status::InternalError, "no entry for algorithm ", static_cast<int>(algorithm));
+      fail(Status::InternalError, "no family for algorithm ", static_cast<int>(algorithm));
   }
 }
 
-bool verbose() { return verbose_dispatch(); }
+void report(const char* format, const char* name, const char* detail) {
+  if (verbose_dispatch()) std::fprintf(stderr, format, name, detail);
+}
+
+// A family asked for by name: its first entry that neither declines nor defers. When all decline, the reason of
+// the first (the family's own, e.g. "the kernel is not 1x1").
+const Implementation& choose_in_family(const Problem& problem, Algorithm requested, const Tuning& tuning) {
+  DeclineReason first_reason = nullptr;
+  for (const Implementation* const* next = family_of(requested); *next != nullptr; ++next) {
+    const Implementation& entry = **next;
+    DeclineReason reason = entry.declines(problem, tuning);
+    if (reason != nullptr && first_reason == nullptr) first_reason = reason;
+    if (reason == nullptr) reason = entry.defers(problem, tuning);
+    if (reason == nullptr) {
+      report("convkit: %s (asked for) on %s\n", entry.name, describe(problem).c_str());
+      return entry;
+    }
+    report("convkit:   %s declines: %s\n", entry.name, reason);
+  }
+  fail(Status::Unsupported, "algorithm ", algorithm_name(requested), " declines ", describe(problem), ": ",
+       first_reason != nullptr ? first_reason : "every implementation defers");
+}
 
 }  // namespace
 
@@ -55,25 +90,30 @@ std::string describe(const Problem& p) {
                 p.layout == Layout::NCHW ? " NCHW" : " NHWC");
 }
 
-const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested, MathMode math_mode) {
-  if (requested != Algorithm::Auto) {
-    const AlgorithmEntry& entry = entry_of(requested);
-    if (const DeclineReason reason = entry.declines(problem))
-      fail(Status::Unsupported, "algorithm ", algorithm_name(requested), " declines ", describe(problem), ": ", reason);
-    if (verbose()) std::fprintf(stderr, "convkit: %s (asked for) on %s\n", algorithm_name(requested), describe(problem).c_str());
-    return entry;
-  }
-  for (const AlgorithmEntry* const* next = auto_candidates(math_mode); *next != nullptr; ++next) {
-    const AlgorithmEntry* candidate = *next;
-    DeclineReason reason = candidate->declines(problem);
-    if (reason == nullptr) reason = candidate->auto_declines(problem);
+const Implementation& choose_implementation(const Problem& problem, Algorithm requested, MathMode math_mode,
+                                            const Tuning& tuning) {
+  if (requested != Algorithm::Auto) return choose_in_family(problem, requested, tuning);
+  for (const Implementation* const* next = ordered(math_mode); *next != nullptr; ++next) {
+    const Implementation& entry = **next;
+    DeclineReason reason = entry.declines(problem, tuning);
+    if (reason == nullptr) reason = entry.defers(problem, tuning);
+    if (reason == nullptr) reason = entry.auto_declines(problem);
     if (reason == nullptr) {
-      if (verbose()) std::fprintf(stderr, "convkit: auto chose %s for %s\n", algorithm_name(candidate->algorithm), describe(problem).c_str());
-      return *candidate;
+      if (verbose_dispatch())
+        std::fprintf(stderr, "convkit: auto chose %s for %s\n", entry.name, describe(problem).c_str());
+      return entry;
     }
-    if (verbose()) std::fprintf(stderr, "convkit:   %s declines: %s\n", algorithm_name(candidate->algorithm), reason);
+    report("convkit:   %s declines: %s\n", entry.name, reason);
   }
-  fail(Status::InternalError, "no algorithm accepted the problem, not even the reference");
+  fail(Status::InternalError, "no implementation accepted the problem, not even the reference");
 }
+
+const Implementation* find_implementation(const char* name) {
+  for (const Implementation* const* next = all_implementations(); *next != nullptr; ++next)
+    if (std::strcmp((*next)->name, name) == 0) return *next;
+  return nullptr;
+}
+
+const Implementation* const* all_implementations() { return ordered(MathMode::Fast); }
 
 }  // namespace convkit::detail

@@ -1,6 +1,7 @@
 #include "gemm_tiling.hpp"
 
 #include "arithmetic.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "threading.hpp"
 
 #include <algorithm>
@@ -91,21 +92,71 @@ bool prefers_transposed(const Problem& p, bool unfold, const GemmTiling& t) {
          p.reduction >= kTransposedMinReduction;
 }
 
+bool one_channel_groups(const Problem& p) {
+  return p.layout == Layout::NHWC && p.group_in_channels == 1 && p.groups > 1;
+}
+
+// The workspace a transposed product takes on top of the unfolded tile: a transposed NHWC 1x1 product reads its pixels
+// as columns (im2col.hpp, pixels_to_columns) rather than in place. Both within the same bound.
+std::int64_t transposed_columns(const Problem& p, bool unfold, const GemmTiling& t) {
+  return unfold || p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0;
+}
+
 }  // namespace
 
-GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning) {
+const char* gemm_multiplier_declines(const Problem& p, bool unfold, const Tuning& tuning, GemmMultiplier multiplier) {
+  switch (multiplier) {
+    case GemmMultiplier::Channelwise:
+      if (gemm_ukernels() == nullptr) return "convkit's GEMM microkernels need AVX2 and FMA";
+      if (!one_channel_groups(p)) return "the channelwise microkernel takes NHWC groups of one input channel only";
+      return nullptr;
+    case GemmMultiplier::Convkit:
+      return gemm_ukernels() == nullptr ? "convkit's GEMM microkernels need AVX2 and FMA" : nullptr;
+    case GemmMultiplier::OpenblasTransposed: {
+      const GemmTiling t = choose_gemm_tiling(p, unfold, 1, tuning, multiplier);
+      if (t.transposed) return nullptr;
+      return "the transposed product and its columns would exceed the workspace bound";
+    }
+    case GemmMultiplier::Openblas:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+const char* gemm_multiplier_defers(const Problem& p, bool unfold, const Tuning& tuning, GemmMultiplier multiplier) {
+  const bool blas_forced = tuning.gemm_engine == Tuning::GemmEngine::Blas;
+  switch (multiplier) {
+    case GemmMultiplier::Channelwise:
+      return blas_forced ? "CONVKIT_GEMM_ENGINE=blas" : nullptr;
+    case GemmMultiplier::Convkit:
+      if (blas_forced) return "CONVKIT_GEMM_ENGINE=blas";
+      if (tuning.gemm_orientation == Tuning::Orientation::Transposed)
+        return "CONVKIT_GEMM_ORIENTATION=transposed: OpenBLAS multiplies transposed products";
+      // An NHWC product's register tile spans strip_columns output channels; a group with fewer than half of them
+      // wastes most of it, and OpenBLAS does better. NCHW tiles of few output channels run tiles of as many rows
+      // (gemm_ukernels_impl.hpp), decided on NCHW mobilenetv2_dw (one output channel per group).
+      if (p.layout == Layout::NHWC && !one_channel_groups(p) && 2 * p.group_out_channels < gemm_ukernels()->strip_columns)
+        return "an NHWC group of fewer output channels than half the microkernel's strip: OpenBLAS does better";
+      return nullptr;
+    case GemmMultiplier::OpenblasTransposed: {
+      if (tuning.gemm_orientation == Tuning::Orientation::Transposed) return nullptr;
+      if (tuning.gemm_orientation == Tuning::Orientation::Native) return "CONVKIT_GEMM_ORIENTATION=native";
+      const GemmTiling t = choose_gemm_tiling(p, unfold, 1, tuning, multiplier);
+      if (prefers_transposed(p, unfold, t)) return nullptr;
+      return "only NHWC 1x1 products of few pixels and long reductions gain from the transposed orientation";
+    }
+    case GemmMultiplier::Openblas:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const Tuning& tuning,
+                              GemmMultiplier multiplier) {
   const bool fold_batch = !unfold && p.layout == Layout::NHWC;
   GemmTiling t{};
-  t.ukernels = tuning.gemm_engine == Tuning::GemmEngine::Blas ? nullptr : gemm_ukernels();
-  // An NHWC product's register tile spans strip_columns output channels; a group with fewer than half of them
-  // wastes most of it, and the BLAS does better. NCHW tiles of few output channels run tiles of as many rows
-  // (gemm_ukernels_impl.hpp): NCHW mobilenetv2_dw, one channel per group, im2col_gemm at 1 thread, ran at 10.4
-  // GFLOP/s on the 12-row tile and 23.9 with OpenBLAS, and runs at 29.7 on the 1-row tile.
-  // Groups of one input channel are the exception: their NHWC products run all together (GemmTiling::channelwise).
-  const bool one_channel_groups = p.layout == Layout::NHWC && p.group_in_channels == 1 && p.groups > 1;
-  if (t.ukernels != nullptr && p.layout == Layout::NHWC && !one_channel_groups &&
-      2 * p.group_out_channels < t.ukernels->strip_columns)
-    t.ukernels = nullptr;
+  const bool convkit_multiplies = multiplier == GemmMultiplier::Convkit || multiplier == GemmMultiplier::Channelwise;
+  t.ukernels = convkit_multiplies ? gemm_ukernels() : nullptr;
   // Tile widths are rounded to the grain of whatever multiplies them, so that only a matrix's last tile has a ragged
   // edge: 16 pixels for OpenBLAS's micro-kernel and for convkit's NHWC products (whose pixels are rows), a strip of
   // B for convkit's NCHW products (resnet50_res2_3x3: tiles of 392 pixels left a strip of 8 in each).
@@ -114,7 +165,7 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const 
                                  : kPixelGrain;
   t.matrix_pixels = fold_batch ? p.batch * p.out_pixels() : p.out_pixels();
   t.matrices = fold_batch ? p.groups : p.batch * p.groups;
-  t.channelwise = t.ukernels != nullptr && one_channel_groups;
+  t.channelwise = multiplier == GemmMultiplier::Channelwise;
   if (t.channelwise) {
     t.matrices = fold_batch ? 1 : p.batch;
     choose_channelwise_tiling(p, unfold, threads, tuning, t);
@@ -173,16 +224,11 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const 
   t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
   t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
-  // Transposing pays only for OpenBLAS's slow orientation; convkit's kernels run both layouts' native ones.
-  t.transposed = t.ukernels == nullptr && prefers_transposed(p, unfold, t);
-  if (tuning.gemm_orientation == Tuning::Orientation::Transposed) t.transposed = true;
-  if (tuning.gemm_orientation == Tuning::Orientation::Native) t.transposed = false;
-  // A transposed product takes workspace of its own, and a transposed NHWC 1x1 product reads its pixels as columns
-  // (im2col.hpp, pixels_to_columns) rather than in place: together with the unfolded tile, within the same bound.
+  // A transposed product takes workspace of its own: together with the unfolded tile, within the same bound.
   const std::int64_t product = t.tile_pixels * t.channel_block;
-  const std::int64_t columns = unfold ? t.tile_pixels * p.reduction
-                                      : (p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0);
-  if (columns + product > static_cast<std::int64_t>(kGemmWorkspaceCapBytes / sizeof(float))) t.transposed = false;
+  const std::int64_t columns = transposed_columns(p, unfold, t);
+  t.transposed = multiplier == GemmMultiplier::OpenblasTransposed &&
+                 columns + product <= static_cast<std::int64_t>(kGemmWorkspaceCapBytes / sizeof(float));
   if (t.transposed) {
     t.product_floats = static_cast<std::size_t>(product);
     t.buffer_floats = static_cast<std::size_t>(columns);

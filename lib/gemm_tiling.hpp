@@ -23,7 +23,7 @@ struct GemmTiling {
                                   // groups per unit (a multiple of GemmUkernels::channelwise_tile but in the last)
   std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block); channelwise: ceil(g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
-  const GemmUkernels* ukernels;     // convkit's GEMM kernels multiply the native products; null: the BLAS does
+  const GemmUkernels* ukernels;     // convkit's GEMM microkernels multiply the native products; null: the BLAS does
   bool transposed;                // each product is computed in the orientation opposite to the output's layout
   // Groups of one input channel (NHWC depthwise) on convkit's kernels: a unit unfolds a block of channel_block
   // groups over its tile and multiplies them all in one call (GemmUkernels::channelwise); a matrix is then a whole
@@ -39,11 +39,29 @@ struct GemmTiling {
   std::size_t worker_floats() const { return buffer_floats + product_floats; }
 };
 
-// The tiling of `problem` on at most `threads` threads. `unfold`: the input is unfolded (im2col/im2row) into the
-// workspace; otherwise it is read in place, and an NHWC batch is then one matrix of N*H*W rows.
-// The tiling depends on the problem only, not on `threads` (which sets `workers`): results are the same bits for every
-// thread count. The CONVKIT_GEMM_* tuning variables in `tuning` override the choice (tuning.hpp). A transposed
-// product is always the BLAS's.
-GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads, const Tuning& tuning);
+// Who multiplies the products: the GEMM family's entries (algorithm_gemm.cpp) are named after it.
+enum class GemmMultiplier {
+  Convkit,             // convkit's GEMM microkernels, native orientation, weights packed into panels
+  Channelwise,         // convkit's channelwise microkernel: NHWC groups of one input channel, all at once
+  Openblas,            // OpenBLAS, native orientation, bias seeded into the output
+  OpenblasTransposed,  // OpenBLAS in the opposite orientation, transposed into place by the epilogue
+};
+
+// The tiling of `problem` on at most `threads` threads, its products multiplied by `multiplier`. `unfold`: the input
+// is unfolded (im2col/im2row) into the workspace; otherwise it is read in place, and an NHWC batch is then one matrix
+// of N*H*W rows. The tiling depends on the problem only, not on `threads` (which sets `workers`): results are the
+// same bits for every thread count. CONVKIT_GEMM_TILE_PIXELS and _CHANNEL_BLOCK in `tuning` override it.
+GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads, const Tuning& tuning,
+                              GemmMultiplier multiplier);
+
+// Why `multiplier` cannot multiply the problem's products (no microkernels on this CPU, a transposed product beyond
+// the workspace bound, ...), or null.
+const char* gemm_multiplier_declines(const Problem& problem, bool unfold, const Tuning& tuning,
+                                     GemmMultiplier multiplier);
+
+// Why another multiplier should take the problem although this one could (the GEMM family's own choice, and the
+// CONVKIT_GEMM_ENGINE and _ORIENTATION tuning variables), or null.
+const char* gemm_multiplier_defers(const Problem& problem, bool unfold, const Tuning& tuning,
+                                   GemmMultiplier multiplier);
 
 }  // namespace convkit::detail

@@ -23,6 +23,19 @@ struct PlanState {
 PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
                     bool borrow_weights);
 
+// A plan bound to the entry of the implementation list named `implementation` (primitive.hpp), for tests and tools
+// that ask for one path: InvalidArgument for an unknown name, Unsupported when the entry declines the problem.
+PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                         const char* implementation);
+
+// The same as a convkit::Plan (the C++ test hook).
+Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
+               const char* implementation);
+
+struct PlanAccess {
+  static Plan plan(PlanState state);
+};
+
 // Runs a plan on buffers already checked, with the caller's workspace (checked against the plan's size) or its own.
 void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size);
 

@@ -36,32 +36,50 @@ struct PrimitiveArguments {
   bool borrow_weights;
 };
 
-// Why an algorithm declines a problem: a static one-line reason, or null when it accepts.
+// Why an implementation declines a problem: a static one-line reason, or null when it accepts.
 using DeclineReason = const char*;
 
 // For entries with nothing to decline.
 inline DeclineReason accepts_everything(const Problem&) { return nullptr; }
+inline DeclineReason accepts_everything(const Problem&, const Tuning&) { return nullptr; }
 
-struct AlgorithmEntry {
+// One real path: a named entry of the ordered implementation list (dispatch.cpp). Its name starts with the name of
+// its public algorithm, the family it belongs to ("im2col_gemm_convkit" is im2col_gemm multiplied by convkit's GEMM
+// microkernels); Plan::description() and CONVKIT_VERBOSE name it.
+struct Implementation {
+  const char* name;
   Algorithm algorithm;
-  // Whether the algorithm can compute the problem at all (asked by name, it answers Unsupported otherwise).
-  DeclineReason (*declines)(const Problem& problem);
-  // Whether `auto` should prefer another candidate although this one could run (measured thresholds); null = no.
+  // Why it cannot compute the problem (asked for by name, it answers Unsupported); null when it can.
+  DeclineReason (*declines)(const Problem& problem, const Tuning& tuning);
+  // Why another entry of its family should take the problem although this one could: the family's own choice of
+  // how to run, which holds whether the family was asked for by name or by auto. Null when this entry should.
+  DeclineReason (*defers)(const Problem& problem, const Tuning& tuning);
+  // Why auto prefers another family although this one could run (measured thresholds, shared by the family's
+  // entries); null when it does not.
   DeclineReason (*auto_declines)(const Problem& problem);
   std::unique_ptr<Primitive> (*create)(const PrimitiveArguments& arguments);
 };
 
-const AlgorithmEntry& reference_algorithm();
-const AlgorithmEntry& im2col_gemm_algorithm();
-const AlgorithmEntry& gemm_1x1_algorithm();
-const AlgorithmEntry& direct_algorithm();
-const AlgorithmEntry& winograd_algorithm();
+// Each family's entries, best first, null-terminated: the order in which the family tries them.
+const Implementation* const* gemm_1x1_implementations();
+const Implementation* const* im2col_gemm_implementations();
+const Implementation* const* direct_implementations();
+const Implementation* const* winograd_implementations();
+const Implementation* const* reference_implementations();
 
-// Chooses the algorithm: the requested one, or for Auto the first of the ordered candidates that accepts the
-// problem (the reference, last, accepts all); the candidates with a larger error (Winograd) only in MathMode::Fast.
-// Throws Error(Unsupported) when a requested algorithm declines.
-// With the environment variable CONVKIT_VERBOSE set to 1, prints the choice and every candidate's reason to stderr.
-const AlgorithmEntry& choose_algorithm(const Problem& problem, Algorithm requested, MathMode math_mode);
+// Chooses the implementation: for Auto the first entry of the ordered list that neither declines, defers nor
+// auto-declines (the reference, last, accepts all; the families with a larger error, Winograd, only in
+// MathMode::Fast); for an algorithm asked for by name, the first entry of its family that neither declines nor
+// defers. Throws Error(Unsupported) when the requested family declines.
+// With CONVKIT_VERBOSE=1 (tuning.hpp), prints the choice and every entry's reason to stderr.
+const Implementation& choose_implementation(const Problem& problem, Algorithm requested, MathMode math_mode,
+                                            const Tuning& tuning);
+
+// The entry of that name, or null. For tests and tools that ask for one path (plan.hpp, make_plan_with).
+const Implementation* find_implementation(const char* name);
+
+// Every entry, in the order auto tries them in MathMode::Fast (which lists them all).
+const Implementation* const* all_implementations();
 
 // A one-line description of the problem for messages.
 std::string describe(const Problem& problem);

@@ -98,6 +98,10 @@ struct ConcatBranch {
   const float* bias = nullptr;
 };
 
+namespace detail {
+struct PlanAccess;
+}
+
 /// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
 /// into the plan's own memory in the form that algorithm reads (the caller may free or change its buffers after
 /// construction). run() is const and safe to call from several threads at once on one plan; with a caller workspace
@@ -125,8 +129,10 @@ class Plan {
   std::size_t workspace_size() const noexcept;
   /// The algorithm chosen (never Auto); for a concatenated plan, the one that computes its first branch.
   Algorithm algorithm() const noexcept;
-  /// What runs, for logs and tests: the algorithm, or for a concatenated plan each of its convolutions, e.g.
-  /// "gemm_1x1 for branches 0+1+2 (176 channels, fused); im2col_gemm for branch 3".
+  /// What runs, for logs and tests: the implementation, named after its algorithm and how it runs (e.g.
+  /// "im2col_gemm_convkit", "direct_depthwise_nhwc", "winograd_f4x4"; docs/algorithms.md lists them), or for a
+  /// concatenated plan each of its convolutions, e.g.
+  /// "gemm_1x1_convkit for branches 0+1+2 (176 channels, fused); im2col_gemm_convkit for branch 3".
   const std::string& description() const noexcept;
   /// Computes the convolution of input into output (sized by tensor_sizes(desc); output must not overlap input).
   /// workspace may be null: the run then provides its own (on the stack when small, else allocated). A workspace
@@ -137,6 +143,8 @@ class Plan {
   struct Impl;
 
  private:
+  friend struct detail::PlanAccess;
+  explicit Plan(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -15,6 +15,8 @@
 // kernel, strides of 1 or 2 and no dilation is not staged: `staged` is null and the kernel reads the input plane
 // where it lies, making the shifted taps of stride 1 with valignd and splitting the even and odd columns of stride 2
 // with two-source permutes. Staging cost mobilenetv2_dw about a third of its time and mobilenetv2_dw_s2 half.
+// Read in place, a task must be a whole group of one channel (accumulate false, finish true) written to an NCHW
+// output (out_col_stride 1): those kernels store whole vectors of consecutive columns and read no output back.
 #pragma once
 
 #include <convkit/convkit.hpp>

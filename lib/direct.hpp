@@ -1,0 +1,20 @@
+// The direct family (algorithm_direct.cpp lists its entries): what its files share.
+#pragma once
+
+#include "primitive.hpp"
+
+namespace convkit::detail {
+
+// Depthwise (groups == in_channels > 1; out_channels = groups * multiplier) on NHWC tensors.
+bool is_depthwise_nhwc(const Problem& problem);
+
+// Where auto prefers the GEMM path to any direct entry (algorithm_direct.cpp).
+DeclineReason direct_auto_declines(const Problem& problem);
+
+// NHWC depthwise layers on their channel-vector kernel (direct_depthwise.cpp).
+const Implementation& direct_depthwise_nhwc_implementation();
+
+// Outputs narrower than half a vector: scalar loops on the input as it lies (direct_scalar.cpp).
+const Implementation& direct_scalar_implementation();
+
+}  // namespace convkit::detail

@@ -1,0 +1,193 @@
+// The named implementation list (lib/primitive.hpp, lib/dispatch.cpp): every entry takes the shapes it is meant
+// for, Plan::description() names the entry that runs, and a test can ask for an entry by name (plan_with) and get
+// the oracle's answer from it.
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
+#include "plan.hpp"
+#include "primitive.hpp"
+
+#include <convkit/convkit.hpp>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
+using convkit::Algorithm;
+using convkit::Layout;
+
+namespace {
+
+convkit::Conv2dDesc make_desc(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
+                              std::int64_t size, std::int64_t kernel, Layout layout) {
+  convkit::Conv2dDesc d;
+  d.batch = 1;
+  d.in_channels = in_channels;
+  d.out_channels = out_channels;
+  d.groups = groups;
+  d.in_height = d.in_width = size;
+  d.kernel_height = d.kernel_width = kernel;
+  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
+  d.layout = layout;
+  return d;
+}
+
+bool has_gemm_microkernels() {
+  const std::string isa = convkit::simd_isa();
+  return isa == "avx2+fma" || isa == "avx512f";
+}
+
+struct Expectation {
+  const char* entry;
+  convkit::Conv2dDesc desc;
+  Algorithm asked;  // Auto, or the family asked for by name
+  convkit::MathMode mode;
+  const char* tuning_variable;  // set for this case only, or null
+  const char* tuning_value;
+  const char* otherwise;  // the entry expected where this CPU lacks what `entry` needs (null: always `entry`)
+};
+
+std::vector<Expectation> expectations() {
+  const auto strict = convkit::MathMode::Strict, fast = convkit::MathMode::Fast;
+  const char* none = nullptr;
+  return {
+      {"gemm_1x1_channelwise", make_desc(32, 32, 32, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none, none,
+       "direct_depthwise_nhwc"},
+      {"gemm_1x1_convkit", make_desc(64, 64, 1, 14, 1, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       "gemm_1x1_openblas"},
+      {"gemm_1x1_openblas_transposed", make_desc(1024, 8, 1, 7, 1, Layout::NHWC), Algorithm::Auto, strict, none, none,
+       none},
+      {"gemm_1x1_openblas", make_desc(64, 8, 1, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
+      {"winograd_f4x4", make_desc(32, 32, 1, 28, 3, Layout::NCHW), Algorithm::Auto, fast, none, none, none},
+      {"winograd_f2x2", make_desc(64, 64, 1, 12, 3, Layout::NHWC), Algorithm::Auto, fast, none, none, none},
+      {"direct_depthwise_nhwc", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
+      {"direct_scalar", make_desc(8, 8, 1, 5, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
+      {"direct_depthwise_inplace", make_desc(32, 32, 32, 56, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       "direct_staged"},
+      {"direct_staged", make_desc(8, 16, 1, 32, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
+      {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm, strict, none,
+       none, "im2col_gemm_openblas"},
+      {"im2col_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       "im2col_gemm_openblas"},
+      {"im2col_gemm_openblas_transposed", make_desc(64, 64, 1, 14, 3, Layout::NHWC), Algorithm::Im2colGemm, strict,
+       "CONVKIT_GEMM_ORIENTATION", "transposed", none},
+      {"im2col_gemm_openblas", make_desc(64, 32, 4, 14, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
+      {"reference", make_desc(8, 8, 1, 9, 3, Layout::NCHW), Algorithm::Reference, strict, none, none, none},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("every entry of the implementation list takes the shapes it is meant for, and the description names it") {
+  const bool microkernels = has_gemm_microkernels();
+  const bool in_place = std::string(convkit::simd_isa()) == "avx512f";
+  std::set<std::string> covered;
+  for (const Expectation& e : expectations()) {
+    const std::string entry = e.entry;
+    covered.insert(entry);
+    std::string want = entry;
+    const bool needs_microkernels = entry.find("convkit") != std::string::npos ||
+                                    entry.find("channelwise") != std::string::npos;
+    if ((needs_microkernels && !microkernels) || (entry == "direct_depthwise_inplace" && !in_place))
+      want = e.otherwise;
+    CAPTURE(entry);
+    if (e.tuning_variable != nullptr) setenv(e.tuning_variable, e.tuning_value, 1);
+    convkit::Options options;
+    options.algorithm = e.asked;
+    options.math_mode = e.mode;
+    const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(e.desc).weights), 0.25f);
+    const convkit::Plan plan(e.desc, w.data(), nullptr, options);
+    CHECK(plan.description() == want);
+    if (e.tuning_variable != nullptr) unsetenv(e.tuning_variable);
+  }
+  // Every entry has a case above: an entry added without one fails here.
+  for (const convkit::detail::Implementation* const* next = convkit::detail::all_implementations(); *next != nullptr;
+       ++next) {
+    CAPTURE((*next)->name);
+    CHECK(covered.count((*next)->name) == 1);
+  }
+}
+
+TEST_CASE("asked for by name, every entry gives the oracle's answer on a shape it does not decline") {
+  for (const Expectation& e : expectations())
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      convkit::Conv2dDesc d = e.desc;
+      d.layout = layout;
+      d.batch = 2;
+      const convkit::detail::Implementation* entry = convkit::detail::find_implementation(e.entry);
+      REQUIRE(entry != nullptr);
+      if (entry->declines(convkit::detail::make_problem(d), convkit::detail::Tuning{}) != nullptr) continue;
+      CAPTURE(e.entry);
+      CAPTURE(layout == Layout::NCHW ? "NCHW" : "NHWC");
+      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+      const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 81);
+      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 82);
+      const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 83);
+      convkit::Options options;
+      options.activation = convkit::Activation::Relu;
+      const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), b.data(), options, e.entry);
+      CHECK(plan.description() == e.entry);
+      std::vector<float> y(static_cast<std::size_t>(sizes.output));
+      plan.run(x.data(), y.data());
+      const convkit::OutputSize out = convkit::output_size(d);
+      const double bound = entry->algorithm == Algorithm::Winograd ? convkit_test::winograd_error_bound(4) : 1e-4;
+      std::int64_t wrong = 0;
+      for (std::int64_t n = 0; n < d.batch; ++n)
+        for (std::int64_t o = 0; o < d.out_channels; ++o)
+          for (std::int64_t yy = 0; yy < out.height; ++yy)
+            for (std::int64_t xx = 0; xx < out.width; ++xx) {
+              const auto want = convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
+              const double scale = entry->algorithm == Algorithm::Winograd
+                                       ? convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx)
+                                       : want.magnitude;
+              const double got = y[static_cast<std::size_t>(
+                  convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx))];
+              if (!(std::fabs(got - std::max(0.0, want.value)) <= bound * scale)) ++wrong;
+            }
+      CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("an unknown entry name is an invalid argument; an entry that declines the shape is unsupported") {
+  const convkit::Conv2dDesc d = make_desc(8, 8, 1, 9, 5, Layout::NCHW);
+  const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
+  try {
+    convkit::detail::plan_with(d, w.data(), nullptr, convkit::Options{}, "im2col_gemm_fastest");
+    FAIL("no error");
+  } catch (const convkit::Error& error) {
+    CHECK(error.status() == convkit::Status::InvalidArgument);
+    CHECK(std::string(error.what()).find("im2col_gemm_fastest") != std::string::npos);
+  }
+  try {
+    convkit::detail::plan_with(d, w.data(), nullptr, convkit::Options{}, "winograd_f4x4");
+    FAIL("no error");
+  } catch (const convkit::Error& error) {
+    CHECK(error.status() == convkit::Status::Unsupported);
+    CHECK(std::string(error.what()).find("3x3") != std::string::npos);
+  }
+}
+
+TEST_CASE("on every layer of the suite, the description names an entry of the list, of the algorithm that runs") {
+  std::set<std::string> names;
+  for (const convkit::detail::Implementation* const* next = convkit::detail::all_implementations(); *next != nullptr;
+       ++next)
+    names.insert((*next)->name);
+  for (const convkit_bench::Layer& layer : convkit_bench::load_layer_suite(CONVKIT_LAYER_SUITE))
+    for (Layout layout : {Layout::NCHW, Layout::NHWC})
+      for (convkit::MathMode mode : {convkit::MathMode::Strict, convkit::MathMode::Fast}) {
+        const convkit::Conv2dDesc d = layer.with_layout(layout).desc;
+        convkit::Options options;
+        options.math_mode = mode;
+        const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
+        const convkit::Plan plan(d, w.data(), nullptr, options);
+        CAPTURE(layer.name);
+        CAPTURE(plan.description());
+        CHECK(names.count(plan.description()) == 1);
+        CHECK(plan.description().rfind(convkit::algorithm_name(plan.algorithm()), 0) == 0);
+        const std::string line = layer.name + (layout == Layout::NCHW ? " NCHW" : " NHWC") +
+                                 (mode == convkit::MathMode::Fast ? " fast: " : " strict: ") + plan.description();
+        MESSAGE(line);
+      }
+}
