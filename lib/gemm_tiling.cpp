@@ -13,30 +13,26 @@ namespace {
 // on the same tiling and have not been tuned for it yet.
 //
 // The tile's unfolded panel (K x tile floats) is aimed at 1 MiB: it is written by the unfolding and read right
-// away by the GEMM, so it should stay in the L2 cache (2 MiB per core here, 1-2 MiB on recent x86) together with
-// the BLAS's packed block of weights. Measured with `cblas_sgemm` on tiles of the suite's 3x3 layers at 1 thread
-// (K = 576: 256 pixels 131 GFLOP/s, 512: 134, 1024: 104 against 107 for the whole image; K = 1152: 256: 134,
-// 512: 142), tiles of 0.5-1 MiB run at or above the speed of one whole-image GEMM.
+// away by the GEMM, so it should stay in the L2 cache (1-2 MiB per core on recent x86) together with the BLAS's
+// packed block of weights; on the suite's 3x3 layers (K = 576 and 1152) tiles of 0.5-1 MiB ran at or above the
+// speed of one whole-image GEMM (docs/tuning-log.md).
 constexpr std::size_t kTileTargetBytes = std::size_t{1} << 20;
 // But OpenBLAS packs the weights again for every GEMM call, so a group whose weights exceed the target pays for
-// each extra tile with a pass over them: such groups get the largest tile the bound allows (resnet50_res4_3x3,
-// 2.4 MB of weights, at 1 thread against bare sgemm on its shape in the same run: 2 tiles 0.83x, 1 tile of 1.7 MiB
-// 0.88x).
+// each extra tile with a pass over them: such groups get the largest tile the bound allows (decided on
+// resnet50_res4_3x3, 2.4 MB of weights).
 constexpr std::size_t kLargeWeightsBytes = std::size_t{1} << 20;
 // Tiles narrower than this leave the BLAS's micro-kernel too little to stream over; wider ones gain nothing.
 constexpr std::int64_t kMinTilePixels = 32;
 constexpr std::int64_t kMaxTilePixels = 1024;
-// Tile widths are rounded to a micro-kernel's grain (see choose_gemm_tiling).
+// Tile widths are rounded to a microkernel's grain (see choose_gemm_tiling).
 constexpr std::int64_t kPixelGrain = 16;
-// Images with fewer tiles than this are also cut along the output channels (see choose_gemm_tiling).
+// Images with fewer tiles than this are also cut along the output channels (see choose_channel_blocks).
 constexpr std::int64_t kBalancedUnits = 4;
 constexpr std::int64_t kMinSharedTilePixels = 128;
 constexpr std::int64_t kMinBlockChannels = 128;
 // Each block of a tile is one more GEMM call that packs the tile's columns again, so blocks are cut at 256 channels
-// where that still leaves two units for two threads: resnet50_res5_1x1 and res5_3x3 (512 channels, one 7x7 tile),
-// in 4 blocks of 128 against 2 of 256, GFLOP/s at 1 / 2 threads on the AMD EPYC (Zen 4) VM (convkit_bench,
-// --min-time=1, same run): 1x1 NCHW 83 / 172 -> 89 / 179, NHWC 79 / 158 -> 86 / 171; 3x3 NCHW 69 / 157 -> 78 / 158,
-// NHWC 77 / 149 -> 81 / 165.
+// where that still leaves two units for two threads (decided on resnet50_res5_1x1 and res5_3x3: 512 channels, one
+// 7x7 tile; 2 blocks of 256 beat 4 of 128 in both layouts).
 constexpr std::int64_t kPreferredBlockChannels = 256;
 constexpr std::int64_t kMinSharedUnits = 2;
 constexpr std::int64_t kChannelGrain = 16;
@@ -44,24 +40,17 @@ constexpr std::int64_t kChannelGrain = 16;
 // Whether the products should be computed in the orientation opposite to the output's layout, into a scratch block
 // that the epilogue then transposes into the output. Only NHWC 1x1 products on narrow tiles with long reductions
 // gain: OpenBLAS runs (pixels x K) * (K x channels) with few pixel rows far below its speed in the other orientation,
-// enough to pay for transposing the tile's pixels into columns and the product back. Measured with convkit_bench,
-// NHWC gemm_1x1, CONVKIT_GEMM_ORIENTATION=native against =transposed, on the AMD EPYC (Zen 4) VM, GFLOP/s at 1 / 2
-// threads (Ci -> Co, pixels):
-//   resnet50_res5_1x1 2048 -> 512, 49      62 / 123 -> 83 / 162    1024 -> 512, 100    80 / 150 -> 91 / 177
-//   1024 -> 256, 144                        87 / 171 -> 93 / 176    1024 -> 256, 196    91 / 180 -> 91 / 171 (res4_1x1)
-//   512 -> 2048, 49                          82 / 162 -> 84 / 170    512 -> 512, 196     99 / 193 -> 93 / 172
-//   256 -> 1024, 49                          85 / 164 -> 84 / 145    128 -> 512, 49      84 / 154 -> 95 / 137
-// Products of im2row's unfolded tiles gained nowhere (resnet50_res5_3x3: 82 / 149 -> 79 / 156, res4_3x3 0.96-0.99x),
-// nor did any NCHW layer of the suite beyond noise (0.72-1.05x).
+// enough to pay for transposing the tile's pixels into columns and the product back. Decided on NHWC 1x1 products
+// from 49 to 196 pixels and 128 to 2048 input channels (resnet50_res5_1x1 gained most, 196 pixels nothing); products
+// of im2row's unfolded tiles (resnet50_res5_3x3, res4_3x3) and NCHW layers gained nowhere (docs/tuning-log.md).
 constexpr std::int64_t kTransposedMaxPixels = 144;
 constexpr std::int64_t kTransposedMinReduction = 512;
 
 // Groups of one input channel: the unfolded block of a tile, pixels x taps x channels, is aimed at the L1 cache
 // (48 KiB of data here, 32-48 KiB on recent x86) together with the weights, since the product reads it right after
 // the unfolding wrote it, and its pixels are whole register tiles (GemmUkernels::channelwise_pixels): an edge tile of
-// fewer pixels has too few sums to hide the FMA latency. im2col_gemm on mobilenetv2_dw (144 channels, 5 KiB a
-// pixel) and _dw_s2 at one thread, NHWC, GFLOP/s against the tile's target (pixels): 8 KiB (1) 16 / 15, 16 KiB (3)
-// 24 / 25, 24 KiB (4) 33 / 23, 32 KiB (6) 25 / 19, 64 KiB (12) 17 / 15, 128 KiB 17 / 15.
+// fewer pixels has too few sums to hide the FMA latency. Decided on im2col_gemm over NHWC mobilenetv2_dw and _dw_s2
+// (144 and 96 channels), targets from 8 to 128 KiB: 24 KiB was best on the first, level on the second.
 constexpr std::int64_t kChannelwiseTileBytes = std::int64_t{24} << 10;
 
 // The tiling of groups of one input channel (GemmTiling::channelwise).
@@ -102,6 +91,56 @@ std::int64_t transposed_columns(const Problem& p, bool unfold, const GemmTiling&
   return unfold || p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0;
 }
 
+
+// Tiles of output pixels whose unfolded panel is aimed at kTileTargetBytes (see there), in equal widths rounded to
+// `grain`, as many as teams of 2 and 4 share equally.
+void choose_tiles(const Problem& p, std::int64_t grain, const Tuning& tuning, GemmTiling& t) {
+  const std::int64_t column_bytes = p.reduction * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t cap = std::max<std::int64_t>(1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / column_bytes);
+  const std::int64_t weights_bytes = p.group_out_channels * column_bytes;
+  const std::size_t target = weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes
+                                                                                          : kTileTargetBytes;
+  std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
+                                               kMaxTilePixels);
+  // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain. A count that
+  // is a multiple of kBalancedUnits when there are several, so that teams of 2 and 4 get equal shares (the tiling must
+  // not follow the team, see choose_channel_blocks): resnet50_res2_3x3 had 7 tiles, 4 and 3 per thread.
+  std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
+  if (count > 1) count = std::min(round_up(count, kBalancedUnits), ceil_div(t.matrix_pixels, kMinTilePixels));
+  tile = round_up(ceil_div(t.matrix_pixels, count), grain);
+  if (tuning.gemm_tile_pixels > 0) tile = tuning.gemm_tile_pixels;
+  t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
+  t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
+  // An image with fewer tiles than kBalancedUnits is first cut into more, narrower tiles while they keep at least
+  // kMinSharedTilePixels: one GEMM of 64 x 784 x 192 (inception_3a_1x1) otherwise leaves the second thread idle.
+  if (t.tile_count() < kBalancedUnits && tuning.gemm_tile_pixels <= 0) {
+    const std::int64_t wanted = ceil_div(kBalancedUnits, t.matrices);
+    const std::int64_t narrower = round_up(ceil_div(t.matrix_pixels, wanted), grain);
+    if (narrower >= kMinSharedTilePixels && narrower < t.tile_pixels) {
+      t.tile_pixels = narrower;
+      t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
+    }
+  }
+}
+
+// The work is dealt out in units of (tile, block of output channels), and the units depend on the problem only, never
+// on the thread count: each GEMM call has the same shape whatever the team, so results are the same bits for every
+// thread count (OpenBLAS rounds differently when a product's shape changes; the late ResNet stages, decided on
+// resnet50_res3-5_3x3, pay a little speed for it). An image with fewer tiles than kBalancedUnits has its output
+// channels cut into blocks too (of kPreferredBlockChannels, or of at least kMinBlockChannels where that is what gives
+// two units; a multiple of 16), so that up to that many workers share it; a worker that meets the same tile again
+// reuses its unfolded panel.
+void choose_channel_blocks(const Problem& p, const Tuning& tuning, GemmTiling& t) {
+  std::int64_t blocks = 1;
+  if (t.tile_count() < kBalancedUnits) {
+    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
+    if (blocks * t.tile_count() < kMinSharedUnits)
+      blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
+  }
+  if (tuning.gemm_channel_block > 0) blocks = ceil_div(p.group_out_channels, tuning.gemm_channel_block);
+  t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
+  t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
+}
 }  // namespace
 
 const char* gemm_multiplier_declines(const Problem& p, bool unfold, const Tuning& tuning, GemmMultiplier multiplier) {
@@ -172,56 +211,9 @@ GemmTiling choose_gemm_tiling(const Problem& p, bool unfold, int threads, const 
     return t;
   }
 
-  const std::int64_t column_bytes = p.reduction * static_cast<std::int64_t>(sizeof(float));
-  const std::int64_t cap = std::max<std::int64_t>(1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / column_bytes);
-  const std::int64_t weights_bytes = p.group_out_channels * column_bytes;
-  const std::size_t target = weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes
-                                                                                          : kTileTargetBytes;
-  std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
-                                               kMaxTilePixels);
-  // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain.
-  // A count that is a multiple of kBalancedUnits when there are several, so that teams of 2 and 4 get equal shares
-  // (the tiling must not follow the team, see below): resnet50_res2_3x3 had 7 tiles, 4 and 3 per thread.
-  std::int64_t count = ceil_div(t.matrix_pixels, std::min(tile, t.matrix_pixels));
-  if (count > 1) count = std::min(round_up(count, kBalancedUnits), ceil_div(t.matrix_pixels, kMinTilePixels));
-  tile = round_up(ceil_div(t.matrix_pixels, count), grain);
-  const std::int64_t forced_tile = tuning.gemm_tile_pixels;
-  if (forced_tile > 0) tile = forced_tile;
-  t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
-  t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
-
-  // The work is dealt out in units of (tile, block of output channels), and the units depend on the problem only,
-  // never on the thread count: each GEMM call has the same shape whatever the team, so results are the same bits for
-  // every thread count (OpenBLAS rounds differently when a product's shape changes). An image with fewer tiles than
-  // kBalancedUnits has its output channels cut into blocks too (of kPreferredBlockChannels, or of at least
-  // kMinBlockChannels where that is what gives two units; a multiple of the micro-kernel's 16), so that up to that
-  // many workers share it; a worker that meets the same tile again reuses its
-  // unfolded panel. Measured with convkit_bench, GFLOP/s at 1 / 2 threads, NCHW, against the previous design, whose
-  // tiles and channel split followed the team (and whose results differed in the last bits between thread counts):
-  // resnet50_res3_3x3 124 / 213 (was 114 / 212), res4_3x3 113 / 207 (121 / 207), res5_3x3 84 / 161 (91 / 178):
-  // the late stages pay up to 10% for bitwise reproducibility.
-  // An image with fewer tiles than kBalancedUnits is first cut into more, narrower tiles while they keep at least
-  // kMinSharedTilePixels: one GEMM of 64 x 784 x 192 (inception_3a_1x1) otherwise leaves the second thread idle
-  // (convkit_bench on the AMD EPYC VM: 219 / 217 GFLOP/s at 1 / 2 threads; cut into 4 tiles of 196 pixels, 206 / 383).
-  if (t.tile_count() < kBalancedUnits && forced_tile <= 0) {
-    const std::int64_t wanted = ceil_div(kBalancedUnits, t.matrices);
-    const std::int64_t narrower = round_up(ceil_div(t.matrix_pixels, wanted), grain);
-    if (narrower >= kMinSharedTilePixels && narrower < t.tile_pixels) {
-      t.tile_pixels = narrower;
-      t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
-    }
-  }
+  choose_tiles(p, grain, tuning, t);
+  choose_channel_blocks(p, tuning, t);
   const int team = threads_worth_using(p.flops(), threads);
-  std::int64_t blocks = 1;
-  if (t.tile_count() < kBalancedUnits) {
-    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
-    if (blocks * t.tile_count() < kMinSharedUnits)
-      blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
-  }
-  if (const std::int64_t forced = tuning.gemm_channel_block; forced > 0)
-    blocks = ceil_div(p.group_out_channels, forced);
-  t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
-  t.channel_blocks = ceil_div(p.group_out_channels, t.channel_block);
   t.workers = team_size(team, t.unit_count());
   t.buffer_floats = unfold ? static_cast<std::size_t>(t.tile_pixels * p.reduction) : 0;
   // A transposed product takes workspace of its own: together with the unfolded tile, within the same bound.
