@@ -10,7 +10,7 @@
 //
 // A tiling may be `transposed` (gemm_tiling.hpp): each product is then computed in the other orientation, into a
 // per-worker block, and the epilogue transposes it into the output with bias and activation. auto's tilings do so
-// only for NHWC 1x1 products of few pixels, whose pixels are first transposed into columns (im2col.hpp).
+// only for NHWC 1x1 products of few pixels, whose pixels are first transposed into columns (transpose.hpp).
 //
 // A 1x1 kernel with unit stride and no padding needs no unfolding: the input already is `columns` (NCHW, ld = H*W)
 // or `rows` (NHWC, ld = Ci, and all images of the batch form one matrix). gemm_1x1 uses that; im2col_gemm always
@@ -38,6 +38,7 @@
 #include "im2col.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
+#include "transpose.hpp"
 
 #include <initializer_list>
 
@@ -70,7 +71,10 @@ class GemmPrimitive final : public Primitive {
         epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
         slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
     if (tiling_.channelwise) {
-      pack_channelwise(args.weights, args.bias);
+      // Slices of the channel multiplier, the groups in the lanes (packing.hpp).
+      ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, tiling_.ukernels->channelwise_tile);
+      panels_ = std::move(slices.floats);
+      channelwise_padded_ = slices.padded;
       weights_.reset();
     } else if (uses_ukernels()) {
       panel_width_ = p_.layout == Layout::NCHW ? tiling_.ukernels->panel_rows : tiling_.ukernels->strip_columns;
@@ -123,23 +127,6 @@ class GemmPrimitive final : public Primitive {
     return {matrix / matrix_groups, matrix % matrix_groups, begin, end};
   }
 
-  // Groups of one input channel (GemmTiling::channelwise), weights and bias packed for GemmUkernels::channelwise:
-  // slice k of the channel multiplier m (output channel g * m + k of group g) is taps rows of the groups' weights,
-  // then a row of their bias, each row channelwise_padded_ floats, zero beyond the groups.
-  void pack_channelwise(const float* weights, const float* bias) {
-    const std::int64_t taps = p_.kernel_height * p_.kernel_width, m = p_.group_out_channels;
-    channelwise_padded_ = round_up(p_.groups, tiling_.ukernels->channelwise_tile);
-    const std::int64_t slice = (taps + 1) * channelwise_padded_;
-    panels_ = allocate_floats(static_cast<std::size_t>(m * slice));
-    std::fill(panels_.get(), panels_.get() + m * slice, 0.0f);
-    for (std::int64_t o = 0; o < p_.out_channels; ++o) {
-      float* packed = panels_.get() + (o % m) * slice + o / m;
-      // OIHW [Co][1][Kh][Kw] and OHWI [Co][Kh][Kw][1] agree when each group has one input channel.
-      for (std::int64_t tap = 0; tap < taps; ++tap) packed[tap * channelwise_padded_] = weights[o * taps + tap];
-      if (bias != nullptr) packed[taps * channelwise_padded_] = bias[o];
-    }
-  }
-
   // Groups [g0, g0 + channel_block) of the tile: their channels unfolded together (im2row on a view of the problem
   // whose groups are that block), then one channelwise product per slice of the channel multiplier.
   void multiply_channelwise(const float* input, float* output, const Tile& tile, std::int64_t block,
@@ -172,8 +159,10 @@ class GemmPrimitive final : public Primitive {
     if (begin >= end) return;
     if (!unfold_) {
       if (p_.layout == Layout::NHWC && tiling_.transposed)
-        pixels_to_columns(nhwc_pixels(input, tile) + (begin - tile.begin) * p_.in_channels, end - begin,
-                          p_.group_in_channels, p_.in_channels, buffer + (begin - tile.begin));
+        // For a 1x1 kernel on NHWC data the pixels' channels transposed are im2col's matrix, which lets the product
+        // run in NCHW's orientation (GemmTiling::transposed).
+        transpose(nhwc_pixels(input, tile) + (begin - tile.begin) * p_.in_channels, p_.in_channels, end - begin,
+                  p_.group_in_channels, buffer + (begin - tile.begin), tile.size());
       return;
     }
     if (p_.layout == Layout::NCHW) {
@@ -258,7 +247,7 @@ class GemmPrimitive final : public Primitive {
   Epilogue epilogue_;
   WorkerSlices slices_;   // each worker's buffer and product
   AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
-                          // see pack_channelwise
+                          // see pack_channel_slices
   std::int64_t panel_width_ = 0;
   std::int64_t channelwise_padded_ = 0;
 };

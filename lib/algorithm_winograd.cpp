@@ -29,6 +29,7 @@
 #include "memory.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
+#include "transpose.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -88,28 +89,6 @@ WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t f
   tiling.blocks = ceil_div(tiling.tiles, block);
   tiling.block_tiles = ceil_div(tiling.tiles, tiling.blocks);
   return tiling;
-}
-
-// target[j * target_ld + i] = source[i * source_ld + j] for i < rows, j < columns, in 16 x 16 blocks whose inner loop
-// walks the side with the larger stride contiguously: the NCHW side's stride is a plane (often a multiple of 4 KiB),
-// and stepping across planes element by element put every access in another page and the same cache set. That ran
-// at 4-5 cycles per float and took 55% of vgg16_conv1_2 NCHW.
-void transpose(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns, float* target,
-               std::int64_t target_ld) {
-  constexpr std::int64_t kBlock = 16;
-  for (std::int64_t i0 = 0; i0 < rows; i0 += kBlock) {
-    const std::int64_t i1 = std::min(rows, i0 + kBlock);
-    for (std::int64_t j0 = 0; j0 < columns; j0 += kBlock) {
-      const std::int64_t j1 = std::min(columns, j0 + kBlock);
-      if (source_ld >= target_ld) {
-        for (std::int64_t i = i0; i < i1; ++i)
-          for (std::int64_t j = j0; j < j1; ++j) target[j * target_ld + i] = source[i * source_ld + j];
-      } else {
-        for (std::int64_t j = j0; j < j1; ++j)
-          for (std::int64_t i = i0; i < i1; ++i) target[j * target_ld + i] = source[i * source_ld + j];
-      }
-    }
-  }
 }
 
 class WinogradPrimitive final : public Primitive {

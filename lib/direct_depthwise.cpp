@@ -11,11 +11,13 @@
 #include "arithmetic.hpp"
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
+#include "packing.hpp"
 #include "threading.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace convkit::detail {
@@ -26,25 +28,16 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   explicit DepthwiseNhwcPrimitive(const PrimitiveArguments& args)
       : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation), clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
-    const std::int64_t C = p_.groups, taps = p_.kernel_height * p_.kernel_width;
+    const std::int64_t taps = p_.kernel_height * p_.kernel_width;
     multiplier_ = p_.out_channels / p_.groups;
-    padded_channels_ = round_up(C, ukernels_.vector_floats);
-    slice_floats_ = (taps + 1) * padded_channels_;  // a slice's weights, then its bias
-    packed_ = allocate_floats(static_cast<std::size_t>(multiplier_ * slice_floats_));
-    std::fill(packed_.get(), packed_.get() + multiplier_ * slice_floats_, 0.0f);
-    for (std::int64_t k = 0; k < multiplier_; ++k) {
-      float* slice = packed_.get() + k * slice_floats_;
-      for (std::int64_t g = 0; g < C; ++g) {
-        const std::int64_t o = g * multiplier_ + k;
-        // OIHW [Co][1][Kh][Kw] and OHWI [Co][Kh][Kw][1] agree when each group has one input channel.
-        for (std::int64_t tap = 0; tap < taps; ++tap) {
-          const float weight = args.weights[o * taps + tap];
-          slice[tap * padded_channels_ + g] = weight;
-          if (!std::isfinite(weight)) nonfinite_taps_.push_back({o, tap});
-        }
-        if (args.bias != nullptr) slice[taps * padded_channels_ + g] = args.bias[o];
-      }
-    }
+    // Slices of the channel multiplier, the channels in the lanes (packing.hpp).
+    ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
+    packed_ = std::move(slices.floats);
+    padded_channels_ = slices.padded;
+    slice_floats_ = slices.slice_floats;
+    for (std::int64_t o = 0; o < p_.out_channels; ++o)
+      for (std::int64_t tap = 0; tap < taps; ++tap)
+        if (!std::isfinite(args.weights[o * taps + tap])) nonfinite_taps_.push_back({o, tap});
     // Output columns whose kernel columns all lie inside the input: x*sw - pad_left >= 0 and
     // x*sw - pad_left + (kw - 1)*dw <= in_width - 1.
     const std::int64_t sw = p_.stride_width, span = (p_.kernel_width - 1) * p_.dilation_width;
@@ -54,7 +47,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
-    rows_ = WorkerSlices(multiplier_ == 1 ? 0 : static_cast<std::size_t>(p_.out_width * C) * sizeof(float), workers_);
+    rows_ = WorkerSlices(multiplier_ == 1 ? 0 : static_cast<std::size_t>(p_.out_width * p_.groups) * sizeof(float), workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }

@@ -86,7 +86,7 @@ bool one_channel_groups(const Problem& p) {
 }
 
 // The workspace a transposed product takes on top of the unfolded tile: a transposed NHWC 1x1 product reads its pixels
-// as columns (im2col.hpp, pixels_to_columns) rather than in place. Both within the same bound.
+// as columns (transpose.hpp) rather than in place. Both within the same bound.
 std::int64_t transposed_columns(const Problem& p, bool unfold, const GemmTiling& t) {
   return unfold || p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0;
 }

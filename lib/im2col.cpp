@@ -277,41 +277,4 @@ void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std
   }
 }
 
-void pixels_to_columns(const float* pixels, std::int64_t count, std::int64_t channels, std::int64_t pixel_stride,
-                       float* columns) {
-  // Square blocks, so that the block's source and destination rows both stay in the L1 cache; pixels outermost,
-  // because pixel strides are often a multiple of 4 KiB and 16 source rows at such a stride would share one L1 set,
-  // while the destination rows' stride is the tile's width. Within a block, 4 x 4 SSE transposes (the baseline of
-  // x86-64): resnet50_res4_1x1's 196 pixels x 1024 channels took 62 us one float at a time, 42 us so.
-  constexpr std::int64_t kBlock = 16;
-  for (std::int64_t q0 = 0; q0 < count; q0 += kBlock) {
-    const std::int64_t q1 = std::min(count, q0 + kBlock);
-    for (std::int64_t c0 = 0; c0 < channels; c0 += kBlock) {
-      const std::int64_t c1 = std::min(channels, c0 + kBlock);
-      std::int64_t q = q0;
-#if defined(__SSE2__)
-      for (; q + 4 <= q1; q += 4) {
-        const float* src = pixels + q * pixel_stride;
-        std::int64_t c = c0;
-        for (; c + 4 <= c1; c += 4) {
-          __m128 r0 = _mm_loadu_ps(src + c), r1 = _mm_loadu_ps(src + pixel_stride + c);
-          __m128 r2 = _mm_loadu_ps(src + 2 * pixel_stride + c), r3 = _mm_loadu_ps(src + 3 * pixel_stride + c);
-          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-          _mm_storeu_ps(columns + c * count + q, r0);
-          _mm_storeu_ps(columns + (c + 1) * count + q, r1);
-          _mm_storeu_ps(columns + (c + 2) * count + q, r2);
-          _mm_storeu_ps(columns + (c + 3) * count + q, r3);
-        }
-        for (; c < c1; ++c)
-          for (std::int64_t k = 0; k < 4; ++k) columns[c * count + q + k] = src[k * pixel_stride + c];
-      }
-#endif
-      for (; q < q1; ++q) {
-        const float* src = pixels + q * pixel_stride;
-        for (std::int64_t c = c0; c < c1; ++c) columns[c * count + q] = src[c];
-      }
-    }
-  }
-}
-
 }  // namespace convkit::detail

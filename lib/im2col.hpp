@@ -24,10 +24,4 @@ void im2col(const Problem& problem, const float* channels, std::int64_t pixel_be
 void im2row(const Problem& problem, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end,
             float* rows);
 
-// The transpose of `count` pixels' `channels` channels (pixel stride `pixel_stride`, as in an NHWC image): writes
-// channels x count floats, row c holding channel c of every pixel. For a 1x1 kernel on NHWC data that is im2col's
-// matrix, which lets the product run in NCHW's orientation (see GemmTiling::transposed).
-void pixels_to_columns(const float* pixels, std::int64_t count, std::int64_t channels, std::int64_t pixel_stride,
-                       float* columns);
-
 }  // namespace convkit::detail

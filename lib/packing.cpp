@@ -81,6 +81,23 @@ AlignedFloats pack_winograd_weights(const Problem& p, const float* weights, int 
   return packed;
 }
 
+ChannelSlices pack_channel_slices(const Problem& p, const float* weights, const float* bias,
+                                  std::int64_t lane_multiple) {
+  const std::int64_t taps = p.kernel_height * p.kernel_width, m = p.group_out_channels;
+  ChannelSlices slices;
+  slices.padded = round_up(p.groups, lane_multiple);
+  slices.slice_floats = (taps + 1) * slices.padded;
+  const std::size_t total = static_cast<std::size_t>(m * slices.slice_floats);
+  slices.floats = allocate_floats(total);
+  std::fill(slices.floats.get(), slices.floats.get() + total, 0.0f);
+  for (std::int64_t o = 0; o < p.out_channels; ++o) {
+    float* packed = slices.floats.get() + (o % m) * slices.slice_floats + o / m;
+    for (std::int64_t tap = 0; tap < taps; ++tap) packed[tap * slices.padded] = weights[o * taps + tap];
+    if (bias != nullptr) packed[taps * slices.padded] = bias[o];
+  }
+  return slices;
+}
+
 AlignedFloats copy_bias(const Problem& p, const float* bias) {
   if (bias == nullptr) return AlignedFloats{};
   AlignedFloats copy = allocate_floats(static_cast<std::size_t>(p.out_channels));

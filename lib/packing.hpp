@@ -23,6 +23,18 @@ AlignedFloats pack_weight_panels(const Problem& problem, const float* reduction_
 // right-hand operand of that point's GEMM. Computed in double, rounded once. The problem's kernel must be 3x3.
 AlignedFloats pack_winograd_weights(const Problem& problem, const float* weights, int tile);
 
+// Groups of one input channel (depthwise layers with a channel multiplier m), for the microkernels that put the
+// groups in their vector lanes (the direct path's NHWC depthwise kernel, the GEMM path's channelwise one): slice k of
+// the multiplier (output channel g * m + k of group g) is `taps` rows of the groups' weights, then a row of their
+// bias, each row `padded` floats (groups rounded up to lane_multiple), zero beyond the groups and where bias is null.
+// OIHW and OHWI agree when each group has one input channel. Slice k starts at k * slice_floats.
+struct ChannelSlices {
+  AlignedFloats floats;
+  std::int64_t padded, slice_floats;
+};
+ChannelSlices pack_channel_slices(const Problem& problem, const float* weights, const float* bias,
+                                  std::int64_t lane_multiple);
+
 // A copy of the out_channels bias values, or empty when bias is null.
 AlignedFloats copy_bias(const Problem& problem, const float* bias);
 
