@@ -5,11 +5,11 @@
 // direct_ukernels_impl.hpp for why everything lives in that namespace).
 #pragma once
 
-#include "direct_common_impl.hpp"
-
 #ifndef CONVKIT_ISA_NAMESPACE
 #error "define CONVKIT_ISA_NAMESPACE before including direct_multichannel_impl.hpp"
 #endif
+
+#include "direct_common_impl.hpp"
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 

@@ -4,11 +4,11 @@
 // CONVKIT_ISA_NAMESPACE (see direct_ukernels_impl.hpp for why everything lives in that namespace).
 #pragma once
 
-#include "direct_common_impl.hpp"
-
 #ifndef CONVKIT_ISA_NAMESPACE
 #error "define CONVKIT_ISA_NAMESPACE before including direct_single_channel_impl.hpp"
 #endif
+
+#include "direct_common_impl.hpp"
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 

@@ -4,13 +4,13 @@
 // direct_ukernels_impl.hpp for why everything lives in that namespace).
 #pragma once
 
-#include <xsimd/xsimd.hpp>
-
-#include <cstdint>
-
 #ifndef CONVKIT_ISA_NAMESPACE
 #error "define CONVKIT_ISA_NAMESPACE before including direct_staging_impl.hpp"
 #endif
+
+#include <xsimd/xsimd.hpp>
+
+#include <cstdint>
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 

@@ -11,15 +11,15 @@
 // This header puts them together into the ISA's table.
 #pragma once
 
+#ifndef CONVKIT_ISA_NAMESPACE
+#error "define CONVKIT_ISA_NAMESPACE before including direct_ukernels_impl.hpp"
+#endif
+
 #include "depthwise_nhwc_impl.hpp"
 #include "direct_multichannel_impl.hpp"
 #include "direct_single_channel_impl.hpp"
 #include "direct_staging_impl.hpp"
 #include "direct_ukernels.hpp"
-
-#ifndef CONVKIT_ISA_NAMESPACE
-#error "define CONVKIT_ISA_NAMESPACE before including direct_ukernels_impl.hpp"
-#endif
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
