@@ -117,13 +117,16 @@ std::string branch_list(const std::vector<std::size_t>& members) {
   return text;
 }
 
-}  // namespace
+// The branches as the caller gave them, each as a problem, and where their channels go in the output.
+struct Branches {
+  const ConcatBranch* given;
+  std::vector<Problem> problems;
+  std::vector<std::int64_t> first_channel;  // each branch's first output channel
+  std::int64_t total_channels;              // the output's: every branch's in sum
+};
 
-PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options) {
-  if (count == 0) invalid("count = 0: a concatenated plan needs at least one branch");
-  if (branches == nullptr) invalid("branches is null");
-  validate_options(options);
-
+// Each branch as a problem, valid on its own and with weights.
+std::vector<Problem> branch_problems(const ConcatBranch* branches, std::size_t count) {
   std::vector<Problem> problems;
   problems.reserve(count);
   for (std::size_t b = 0; b < count; ++b) {
@@ -134,10 +137,16 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     }
     if (branches[b].weights == nullptr) invalid("branch ", b, ": weights is null");
   }
-  const Problem& first = problems.front();
-  std::int64_t total_channels = 0;
+  return problems;
+}
+
+// The branches, each valid on its own, checked against each other: the same input, the same output size, and output
+// channels that fit 64 bits in sum.
+Branches validate_branches(const ConcatBranch* branches, std::size_t count) {
+  Branches result{branches, branch_problems(branches, count), {}, 0};
+  const Problem& first = result.problems.front();
   for (std::size_t b = 0; b < count; ++b) {
-    const Problem& p = problems[b];
+    const Problem& p = result.problems[b];
     constexpr const char* kSameInput = "the branches of a concatenated plan read the same input";
     require_same(b, "batch", p.batch, first.batch, kSameInput);
     require_same(b, "in_channels", p.in_channels, first.in_channels, kSameInput);
@@ -147,22 +156,19 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     constexpr const char* kSameOutput = "the branches' outputs are concatenated along the channels";
     require_same(b, "the output height", p.out_height, first.out_height, kSameOutput);
     require_same(b, "the output width", p.out_width, first.out_width, kSameOutput);
-    if (__builtin_add_overflow(total_channels, p.out_channels, &total_channels))
+    if (__builtin_add_overflow(result.total_channels, p.out_channels, &result.total_channels))
       invalid("the branches' out_channels overflow 64 bits in sum");
   }
+  result.first_channel.resize(count);
+  for (std::size_t b = 1; b < count; ++b)
+    result.first_channel[b] = result.first_channel[b - 1] + result.problems[b - 1].out_channels;
+  return result;
+}
 
-  // The whole: the input as the branches read it, the output with every branch's channels. Its kernel and padding
-  // are branch 0's, which give the common output size; groups 1 keeps it valid for any channel count.
-  Conv2dDesc whole_desc = branches[0].desc;
-  whole_desc.out_channels = total_channels;
-  whole_desc.groups = 1;
-  PlanState result{make_problem(whole_desc), nullptr, ""};
-
-  // Parts: each branch joins the first earlier part it can share one convolution with.
+// The members of each part: each branch joins the first earlier part it can share one convolution with.
+std::vector<std::vector<std::size_t>> group_branches(const std::vector<Problem>& problems) {
   std::vector<std::vector<std::size_t>> members;
-  std::vector<std::int64_t> first_channel(count);  // each branch's first output channel
-  for (std::size_t b = 0; b < count; ++b) {
-    first_channel[b] = b == 0 ? 0 : first_channel[b - 1] + problems[b - 1].out_channels;
+  for (std::size_t b = 0; b < problems.size(); ++b) {
     auto shared = std::find_if(members.begin(), members.end(), [&](const std::vector<std::size_t>& part) {
       return can_share_one_convolution(problems[part.front()], problems[b]);
     });
@@ -172,68 +178,112 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
       members.push_back({b});
     }
   }
+  return members;
+}
 
+// Where the channels of a part with these members go in the output.
+std::vector<Segment> part_segments(const Branches& branches, const std::vector<std::size_t>& members) {
+  std::vector<Segment> segments;
+  for (std::size_t b : members) {
+    const std::int64_t channels = branches.problems[b].out_channels;
+    if (!segments.empty() && segments.back().out_channel + segments.back().channels == branches.first_channel[b]) {
+      segments.back().channels += channels;
+    } else {
+      const std::int64_t part_channel = segments.empty() ? 0 : segments.back().part_channel + segments.back().channels;
+      segments.push_back({part_channel, branches.first_channel[b], channels});
+    }
+  }
+  return segments;
+}
+
+// The weights and bias a part's plan is made from: a lone branch's own, or the members' stacked.
+struct PartWeights {
+  const float* weights;
+  const float* bias;
+  AlignedFloats stacked_weights, stacked_bias;  // what weights and bias point to when stacked
+};
+
+// The weights and biases of the members, stacked along the output channels in the lead's weights layout.
+PartWeights stack_weights(const Branches& branches, const std::vector<std::size_t>& members, const Problem& part,
+                          WeightsLayout weights_layout) {
+  const ConcatBranch& lead = branches.given[members.front()];
+  PartWeights result{lead.weights, lead.bias, nullptr, nullptr};
+  if (members.size() == 1) return result;
+  result.stacked_weights = allocate_floats(static_cast<std::size_t>(part.weights_elements));
+  bool any_bias = false;
+  for (std::size_t b : members) any_bias = any_bias || branches.given[b].bias != nullptr;
+  if (any_bias) result.stacked_bias = allocate_floats(static_cast<std::size_t>(part.out_channels));
+  std::int64_t channel = 0;
+  for (std::size_t b : members) {
+    const Problem& p = branches.problems[b];
+    const float* bias = branches.given[b].bias;
+    const AlignedFloats packed = pack_weights(p, branches.given[b].weights, weights_layout);
+    std::copy(packed.get(), packed.get() + p.weights_elements, result.stacked_weights.get() + channel * p.reduction);
+    if (any_bias) {
+      for (std::int64_t o = 0; o < p.out_channels; ++o)
+        result.stacked_bias[static_cast<std::size_t>(channel + o)] = bias ? bias[o] : 0.0f;
+    }
+    channel += p.out_channels;
+  }
+  result.weights = result.stacked_weights.get();
+  result.bias = result.stacked_bias.get();
+  return result;
+}
+
+// The part computing these members: its convolution (an image at a time when it covers only some channels of a
+// batch), where its channels go, whether it goes through the workspace, and its plan.
+Part make_part(const Branches& branches, const std::vector<std::size_t>& members, const Options& options) {
+  Conv2dDesc desc = branches.given[members.front()].desc;
+  desc.out_channels = 0;
+  for (std::size_t b : members) desc.out_channels += branches.problems[b].out_channels;
+
+  Part part;
+  part.segments = part_segments(branches, members);
+  const bool covers_all = desc.out_channels == branches.total_channels;
+  const bool contiguous = part.segments.size() == 1;
+  const bool nchw = branches.problems.front().layout == Layout::NCHW;
+  part.via_workspace = !contiguous || (!nchw && !covers_all);
+  part.per_image = branches.problems.front().batch > 1 && !covers_all;
+  if (part.per_image) desc.batch = 1;
+  const Problem problem = make_problem(desc);
+  part.scratch_bytes =
+      part.via_workspace
+          ? static_cast<std::size_t>(round_up(problem.output_elements * static_cast<std::int64_t>(sizeof(float)), 64))
+          : 0;
+  const PartWeights weights = stack_weights(branches, members, problem, desc.weights_layout);
+  part.plan = make_plan(problem, weights.weights, weights.bias, options, /*borrow_weights=*/false);
+  return part;
+}
+
+// The plan's description gains the part: "gemm_1x1 for branches 0+2 (6 channels, fused)".
+void describe_part(const Part& part, const std::vector<std::size_t>& members, std::string& description) {
+  if (!description.empty()) description += "; ";
+  description += concat(part.plan.description, " for ", branch_list(members));
+  if (members.size() > 1) description += concat(" (", part.plan.problem.out_channels, " channels, fused)");
+}
+
+}  // namespace
+
+PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options) {
+  if (count == 0) invalid("count = 0: a concatenated plan needs at least one branch");
+  if (branches == nullptr) invalid("branches is null");
+  validate_options(options);
+  const Branches checked = validate_branches(branches, count);
+
+  // The whole: the input as the branches read it, the output with every branch's channels. Its kernel and padding
+  // are branch 0's, which give the common output size; groups 1 keeps it valid for any channel count.
+  Conv2dDesc whole_desc = branches[0].desc;
+  whole_desc.out_channels = checked.total_channels;
+  whole_desc.groups = 1;
+  PlanState result{make_problem(whole_desc), nullptr, ""};
+
+  const std::vector<std::vector<std::size_t>> groups = group_branches(checked.problems);
   std::vector<Part> parts;
   try {
-  for (const std::vector<std::size_t>& part_members : members) {
-    const ConcatBranch& lead = branches[part_members.front()];
-    Conv2dDesc desc = lead.desc;
-    desc.out_channels = 0;
-    for (std::size_t b : part_members) desc.out_channels += problems[b].out_channels;
-
-    std::vector<Segment> segments;
-    for (std::size_t b : part_members) {
-      const std::int64_t channels = problems[b].out_channels;
-      if (!segments.empty() && segments.back().out_channel + segments.back().channels == first_channel[b]) {
-        segments.back().channels += channels;
-      } else {
-        const std::int64_t part_channel = segments.empty() ? 0 : segments.back().part_channel + segments.back().channels;
-        segments.push_back({part_channel, first_channel[b], channels});
-      }
+    for (const std::vector<std::size_t>& members : groups) {
+      parts.push_back(make_part(checked, members, options));
+      describe_part(parts.back(), members, result.description);
     }
-    const bool covers_all = desc.out_channels == total_channels;
-    const bool contiguous = segments.size() == 1;
-    const bool nchw = first.layout == Layout::NCHW;
-    Part part;
-    part.via_workspace = !contiguous || (!nchw && !covers_all);
-    part.per_image = first.batch > 1 && !covers_all;
-    if (part.per_image) desc.batch = 1;
-    const Problem problem = make_problem(desc);
-    part.scratch_bytes = part.via_workspace ? static_cast<std::size_t>(round_up(
-                                                  problem.output_elements * static_cast<std::int64_t>(sizeof(float)), 64))
-                                            : 0;
-
-    // The weights and biases of the members, stacked along the output channels in the lead's weights layout.
-    const float* weights = lead.weights;
-    const float* bias = lead.bias;
-    AlignedFloats stacked_weights, stacked_bias;
-    if (part_members.size() > 1) {
-      stacked_weights = allocate_floats(static_cast<std::size_t>(problem.weights_elements));
-      bool any_bias = false;
-      for (std::size_t b : part_members) any_bias = any_bias || branches[b].bias != nullptr;
-      if (any_bias) stacked_bias = allocate_floats(static_cast<std::size_t>(problem.out_channels));
-      std::int64_t channel = 0;
-      for (std::size_t b : part_members) {
-        const Problem& p = problems[b];
-        const AlignedFloats packed = pack_weights(p, branches[b].weights, desc.weights_layout);
-        std::copy(packed.get(), packed.get() + p.weights_elements, stacked_weights.get() + channel * p.reduction);
-        if (any_bias) {
-          for (std::int64_t o = 0; o < p.out_channels; ++o)
-            stacked_bias[static_cast<std::size_t>(channel + o)] = branches[b].bias ? branches[b].bias[o] : 0.0f;
-        }
-        channel += p.out_channels;
-      }
-      weights = stacked_weights.get();
-      bias = stacked_bias.get();
-    }
-    part.plan = make_plan(problem, weights, bias, options, /*borrow_weights=*/false);
-    part.segments = std::move(segments);
-
-    if (!result.description.empty()) result.description += "; ";
-    result.description += concat(part.plan.description, " for ", branch_list(part_members));
-    if (part_members.size() > 1) result.description += concat(" (", desc.out_channels, " channels, fused)");
-    parts.push_back(std::move(part));
-  }
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while stacking the weights of a concatenated plan of ", count,
          " branches");

@@ -128,92 +128,16 @@ class ConvTester {
     convkit::Options options = options_;
     options.algorithm = algorithm;
     INFO("seed=", seed_, " ", describe(desc_, options, bias_));
-    const OutputShape shape = oracle_output_shape(desc_);
-    const std::int64_t Co = desc_.out_channels, N = desc_.batch;
-    const std::size_t in_count = static_cast<std::size_t>(desc_.batch * desc_.in_channels * desc_.in_height * desc_.in_width);
-    const std::size_t w_count = static_cast<std::size_t>(Co * (desc_.in_channels / desc_.groups) * desc_.kernel_height * desc_.kernel_width);
-    const std::size_t out_count = static_cast<std::size_t>(N * Co * shape.height * shape.width);
-    const std::vector<float> in = random_floats(in_count, seed_);
-    const std::vector<float> w = random_floats(w_count, seed_ + 1);
-    const std::vector<float> b = random_floats(static_cast<std::size_t>(Co), seed_ + 2);
-    constexpr std::size_t kGuard = 16;
-    constexpr float kGuardValue = 12345.0f;
-    std::vector<float> out(out_count + 2 * kGuard, kGuardValue);
-    std::fill(out.begin() + kGuard, out.end() - kGuard, std::nanf(""));
-    float* y = out.data() + kGuard;
-
+    Tensors t = make_tensors();
     if (!algorithm_supports(algorithm, desc_)) {
-      bool unsupported = false;
-      try {
-        if (plan_) {
-          convkit::Plan plan(desc_, w.data(), bias_ ? b.data() : nullptr, options);
-        } else {
-          convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
-        }
-      } catch (const convkit::Error& e) {
-        unsupported = e.status() == convkit::Status::Unsupported;
-      }
-      CHECK_MESSAGE(unsupported, "expected Unsupported");
-      CHECK(std::all_of(y, y + out_count, [](float v) { return std::isnan(v); }));
+      check_unsupported(options, t);
       return convkit::Algorithm::Auto;
     }
-    convkit::Algorithm used;
-    if (plan_) {
-      // The plan owns copies: the caller's weights and bias may change after it is made.
-      std::vector<float> w_copy = w, b_copy = b;
-      convkit::Plan plan(desc_, w_copy.data(), bias_ ? b_copy.data() : nullptr, options);
-      std::fill(w_copy.begin(), w_copy.end(), 1e6f);
-      std::fill(b_copy.begin(), b_copy.end(), -1e6f);
-      used = plan.algorithm();
-      // A caller workspace of NaNs (all bits set): a kernel that reads scratch it has not written fails.
-      std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
-      plan.run(in.data(), y, workspace.data(), workspace.size());
-    } else {
-      used = convkit::conv2d(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, y, options);
-    }
+    const convkit::Algorithm used = run(options, t);
     if (algorithm != convkit::Algorithm::Auto) CHECK(used == algorithm);
     CHECK(used != convkit::Algorithm::Auto);
-    for (std::size_t i = 0; i < kGuard; ++i) {
-      REQUIRE(out[i] == kGuardValue);
-      REQUIRE(out[kGuard + out_count + i] == kGuardValue);
-    }
-    std::int64_t failures = 0;
-    const auto check_element = [&](std::int64_t n, std::int64_t o, std::int64_t yy, std::int64_t xx) {
-      const OracleValue want = oracle_at(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, n, o, yy, xx);
-      const double expected = oracle_activate(want.value, options);
-      const double got = y[tensor_offset(desc_.layout, Co, shape.height, shape.width, n, o, yy, xx)];
-      // Winograd (asked for, or chosen by auto in the fast math mode) is held to its own bound, the larger one since
-      // the tile size is chosen per shape; everything else computes the definition's products.
-      const double tolerance =
-          used == convkit::Algorithm::Winograd
-              ? winograd_error_bound(4) * winograd_magnitude(desc_, in.data(), w.data(), bias_ ? b.data() : nullptr, n, o, yy, xx)
-              : 1e-4 * want.magnitude;
-      if (!(std::fabs(got - expected) <= tolerance) && failures++ < 5) {
-        FAIL_CHECK("output (n=", n, ", o=", o, ", y=", yy, ", x=", xx, ") = ", got, ", oracle ", expected,
-                   " (tolerance ", tolerance, ")");
-      }
-    };
-    const std::int64_t total = static_cast<std::int64_t>(out_count);
-    if (sample_ == 0 || total <= sample_) {
-      for (std::int64_t n = 0; n < N; ++n)
-        for (std::int64_t o = 0; o < Co; ++o)
-          for (std::int64_t yy = 0; yy < shape.height; ++yy)
-            for (std::int64_t xx = 0; xx < shape.width; ++xx) check_element(n, o, yy, xx);
-    } else {
-      std::mt19937_64 pick(seed_ + 3);
-      for (std::int64_t s = 0; s < sample_; ++s) {
-        const std::int64_t n = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(N));
-        const std::int64_t o = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(Co));
-        // Half the samples on the border rows and columns, where padding and unfolding edges live.
-        std::int64_t yy = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.height));
-        std::int64_t xx = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.width));
-        if (s % 2 == 1) {
-          if (pick() % 2) yy = (pick() % 2) ? 0 : shape.height - 1;
-          else xx = (pick() % 2) ? 0 : shape.width - 1;
-        }
-        check_element(n, o, yy, xx);
-      }
-    }
+    check_guards(t);
+    const std::int64_t failures = compare(options, used, t);
     CHECK_MESSAGE(failures == 0, failures, " outputs outside tolerance");
     return used;
   }
@@ -224,6 +148,127 @@ class ConvTester {
   }
 
  private:
+  static constexpr std::size_t kGuard = 16;
+  static constexpr float kGuardValue = 12345.0f;
+
+  // The tensors of one test: input, weights and bias random from the seed, and the output filled with NaN between
+  // kGuard guard values on either side.
+  struct Tensors {
+    OutputShape shape;
+    std::size_t out_count;
+    std::vector<float> in, w, b, out;
+    float* y() { return out.data() + kGuard; }
+    const float* y() const { return out.data() + kGuard; }
+  };
+
+  Tensors make_tensors() const {
+    Tensors t;
+    t.shape = oracle_output_shape(desc_);
+    const std::int64_t Co = desc_.out_channels, N = desc_.batch;
+    const std::size_t in_count =
+        static_cast<std::size_t>(desc_.batch * desc_.in_channels * desc_.in_height * desc_.in_width);
+    const std::size_t w_count =
+        static_cast<std::size_t>(Co * (desc_.in_channels / desc_.groups) * desc_.kernel_height * desc_.kernel_width);
+    t.out_count = static_cast<std::size_t>(N * Co * t.shape.height * t.shape.width);
+    t.in = random_floats(in_count, seed_);
+    t.w = random_floats(w_count, seed_ + 1);
+    t.b = random_floats(static_cast<std::size_t>(Co), seed_ + 2);
+    t.out.assign(t.out_count + 2 * kGuard, kGuardValue);
+    std::fill(t.out.begin() + kGuard, t.out.end() - kGuard, std::nanf(""));
+    return t;
+  }
+
+  const float* bias_of(const Tensors& t) const { return bias_ ? t.b.data() : nullptr; }
+
+  // The algorithm does not support the shape: it must throw Unsupported and leave the output untouched.
+  void check_unsupported(const convkit::Options& options, Tensors& t) const {
+    bool unsupported = false;
+    try {
+      if (plan_) {
+        convkit::Plan plan(desc_, t.w.data(), bias_of(t), options);
+      } else {
+        convkit::conv2d(desc_, t.in.data(), t.w.data(), bias_of(t), t.y(), options);
+      }
+    } catch (const convkit::Error& e) {
+      unsupported = e.status() == convkit::Status::Unsupported;
+    }
+    CHECK_MESSAGE(unsupported, "expected Unsupported");
+    CHECK(std::all_of(t.y(), t.y() + t.out_count, [](float v) { return std::isnan(v); }));
+  }
+
+  // Runs the convolution into t's output, through conv2d or a plan; returns the algorithm that ran.
+  convkit::Algorithm run(const convkit::Options& options, Tensors& t) const {
+    if (!plan_) return convkit::conv2d(desc_, t.in.data(), t.w.data(), bias_of(t), t.y(), options);
+    // The plan owns copies: the caller's weights and bias may change after it is made.
+    std::vector<float> w_copy = t.w, b_copy = t.b;
+    convkit::Plan plan(desc_, w_copy.data(), bias_ ? b_copy.data() : nullptr, options);
+    std::fill(w_copy.begin(), w_copy.end(), 1e6f);
+    std::fill(b_copy.begin(), b_copy.end(), -1e6f);
+    const convkit::Algorithm used = plan.algorithm();
+    // A caller workspace of NaNs (all bits set): a kernel that reads scratch it has not written fails.
+    std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
+    plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
+    return used;
+  }
+
+  // Nothing written outside the output.
+  static void check_guards(const Tensors& t) {
+    for (std::size_t i = 0; i < kGuard; ++i) {
+      REQUIRE(t.out[i] == kGuardValue);
+      REQUIRE(t.out[kGuard + t.out_count + i] == kGuardValue);
+    }
+  }
+
+  // The output elements against the oracle; the first five outside tolerance fail with their values. Returns how
+  // many are outside.
+  std::int64_t compare(const convkit::Options& options, convkit::Algorithm used, const Tensors& t) const {
+    std::int64_t failures = 0;
+    for_each_checked(t.shape, [&](std::int64_t n, std::int64_t o, std::int64_t yy, std::int64_t xx) {
+      const OracleValue want = oracle_at(desc_, t.in.data(), t.w.data(), bias_of(t), n, o, yy, xx);
+      const double expected = oracle_activate(want.value, options);
+      const double got =
+          t.y()[tensor_offset(desc_.layout, desc_.out_channels, t.shape.height, t.shape.width, n, o, yy, xx)];
+      // Winograd (asked for, or chosen by auto in the fast math mode) is held to its own bound, the larger one since
+      // the tile size is chosen per shape; everything else computes the definition's products.
+      const double tolerance =
+          used == convkit::Algorithm::Winograd
+              ? winograd_error_bound(4) * winograd_magnitude(desc_, t.in.data(), t.w.data(), bias_of(t), n, o, yy, xx)
+              : 1e-4 * want.magnitude;
+      if (!(std::fabs(got - expected) <= tolerance) && failures++ < 5) {
+        FAIL_CHECK("output (n=", n, ", o=", o, ", y=", yy, ", x=", xx, ") = ", got, ", oracle ", expected,
+                   " (tolerance ", tolerance, ")");
+      }
+    });
+    return failures;
+  }
+
+  // Calls f(n, o, y, x) for every output element, or for a deterministic sample of sample_ elements of a larger output.
+  template <class F>
+  void for_each_checked(const OutputShape& shape, const F& f) const {
+    const std::int64_t N = desc_.batch, Co = desc_.out_channels;
+    const std::int64_t total = N * Co * shape.height * shape.width;
+    if (sample_ == 0 || total <= sample_) {
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t o = 0; o < Co; ++o)
+          for (std::int64_t yy = 0; yy < shape.height; ++yy)
+            for (std::int64_t xx = 0; xx < shape.width; ++xx) f(n, o, yy, xx);
+      return;
+    }
+    std::mt19937_64 pick(seed_ + 3);
+    for (std::int64_t s = 0; s < sample_; ++s) {
+      const std::int64_t n = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(N));
+      const std::int64_t o = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(Co));
+      // Half the samples on the border rows and columns, where padding and unfolding edges live.
+      std::int64_t yy = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.height));
+      std::int64_t xx = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.width));
+      if (s % 2 == 1) {
+        if (pick() % 2) yy = (pick() % 2) ? 0 : shape.height - 1;
+        else xx = (pick() % 2) ? 0 : shape.width - 1;
+      }
+      f(n, o, yy, xx);
+    }
+  }
+
   convkit::Conv2dDesc desc_;
   convkit::Options options_;
   bool bias_ = false;

@@ -1,0 +1,231 @@
+// Depthwise convolution on NHWC tensors, vectorised along the channels (DepthwiseNhwcTask in direct_ukernels.hpp).
+// Included only by the per-ISA files (through direct_ukernels_impl.hpp), each of which defines CONVKIT_ISA_NAMESPACE
+// (see direct_ukernels_impl.hpp for why everything lives in that namespace).
+#pragma once
+
+#ifndef CONVKIT_ISA_NAMESPACE
+#error "define CONVKIT_ISA_NAMESPACE before including depthwise_nhwc_impl.hpp"
+#endif
+
+#include "direct_common_impl.hpp"
+
+namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
+
+template <class Arch>
+struct DepthwiseNhwc {
+  using Batch = xsimd::batch<float, Arch>;
+  static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
+  // The interior's register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
+  // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Measured on mobilenetv2_dw and
+  // _dw_s2 in NHWC (convkit_bench, AVX-512, AMD EPYC; GFLOP/s at 1 / 2 threads): 8 x 1 gave 75.8 / 144 and
+  // 52.8 / 102; 10 x 2 88.5 / 162 and 56.3 / 109; 12 x 2 84 / 162 and 53 / 102; 8 x 2 83 / 159 and 52 / 100.
+  static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
+  static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
+  static constexpr int kTileVectors = kManyRegisters ? 2 : 1;
+
+  static Batch activate(Batch v, const DepthwiseNhwcTask& t) { return activate_batch(v, t); }
+
+  // The last channel block may be partial: no lane beyond `count` is read from the input or written to the output.
+  // AVX-512 and AVX2 mask their loads and stores; below them the lanes go through a full vector on the stack (an
+  // element-by-element copy, which on AVX-512 made 12 and 24 channels slower than the GEMM path's channelwise kernel).
+#if defined(__AVX2__)
+  static __m256i lane_mask(std::int64_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+#endif
+
+  template <bool kFull>
+  static Batch load(const float* source, std::int64_t count) {
+    if constexpr (kFull) {
+      return Batch::load_unaligned(source);
+    } else {
+#if defined(__AVX512F__)
+      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>)
+        return Batch(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1u), source));
+#endif
+#if defined(__AVX2__)
+      if constexpr (kWidth == 8) return Batch(_mm256_maskload_ps(source, lane_mask(count)));
+#endif
+      alignas(64) float lanes[kWidth] = {};
+      for (std::int64_t k = 0; k < count; ++k) lanes[k] = source[k];
+      return Batch::load_aligned(lanes);
+    }
+  }
+
+  template <bool kFull>
+  static void store(const Batch& v, float* target, std::int64_t count) {
+    if constexpr (kFull) {
+      v.store_unaligned(target);
+    } else {
+#if defined(__AVX512F__)
+      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+        _mm512_mask_storeu_ps(target, static_cast<__mmask16>((1u << count) - 1u), v);
+        return;
+      }
+#endif
+#if defined(__AVX2__)
+      if constexpr (kWidth == 8) {
+        _mm256_maskstore_ps(target, lane_mask(count), v);
+        return;
+      }
+#endif
+      alignas(64) float lanes[kWidth];
+      v.store_aligned(lanes);
+      for (std::int64_t k = 0; k < count; ++k) target[k] = lanes[k];
+    }
+  }
+
+  // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels.
+  template <int kPixels>
+  static void start(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t c) {
+    const Batch bias = Batch::load_aligned(t.bias + c);
+    CONVKIT_UNROLL
+    for (int u = 0; u < kPixels; ++u) acc[u] = bias;
+  }
+
+  template <int kPixels, bool kFull>
+  static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t x,
+                     std::int64_t c, std::int64_t count) {
+    float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
+    CONVKIT_UNROLL
+    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
+  }
+
+  // kPixels consecutive output pixels of row y from column x, channels [c, c + count). kCheck tests every tap's
+  // column against the input (the border columns); kernel rows outside the input were cut to [i_begin, i_end).
+  // kKw > 0 fixes the kernel width at compile time (the border columns of 3- and 5-wide kernels; measured on
+  // mobilenetv2_dw NHWC, where 2 of 56 columns are border: the runtime-width loop took 13% of the time).
+  template <int kPixels, bool kFull, bool kCheck, int kKw = 0>
+  static void tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                   std::int64_t x, std::int64_t c, std::int64_t count) {
+    const std::int64_t C = t.channels, sw = t.stride_width, dw = t.dilation_width;
+    const std::int64_t kw = kKw > 0 ? kKw : t.kernel_width;
+    const std::int64_t left = x * sw - t.pad_left;  // input column of tap 0 of the first pixel
+    Batch acc[kPixels];
+    start<kPixels>(acc, t, c);
+    for (std::int64_t i = i_begin; i < i_end; ++i) {
+      const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
+      const float* row = t.input + h * t.in_width * C + c;
+      const float* w_row = t.weights + i * kw * t.padded_channels + c;
+      for (std::int64_t j = 0; j < kw; ++j) {
+        const Batch w = Batch::load_aligned(w_row + j * t.padded_channels);
+        CONVKIT_UNROLL
+        for (int u = 0; u < kPixels; ++u) {
+          const std::int64_t column = left + u * sw + j * dw;
+          if (kCheck && (column < 0 || column >= t.in_width)) continue;
+          acc[u] = xsimd::fma(load<kFull>(row + column * C, count), w, acc[u]);
+        }
+      }
+    }
+    finish<kPixels, kFull>(acc, t, y, x, c, count);
+  }
+
+  // tile<kPixels, true, false> for a kernel kKw wide, with stride kStride and dilation 1 along the width, over
+  // kVectors consecutive channel vectors: the pixels of a kernel row overlap, so each input vector is loaded once and
+  // meets every weight that touches it.
+  template <int kPixels, int kKw, int kStride, int kVectors>
+  static void tile_fixed(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                         std::int64_t x, std::int64_t c) {
+    constexpr int kSpan = (kPixels - 1) * kStride + kKw;  // input columns the tile reads in one kernel row
+    const std::int64_t C = t.channels;
+    Batch acc[kVectors][kPixels];
+    CONVKIT_UNROLL
+    for (int v = 0; v < kVectors; ++v) start<kPixels>(acc[v], t, c + v * kWidth);
+    for (std::int64_t i = i_begin; i < i_end; ++i) {
+      const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
+      const float* in = t.input + (h * t.in_width + x * kStride - t.pad_left) * C + c;
+      const float* w_row = t.weights + i * kKw * t.padded_channels + c;
+      Batch w[kVectors][kKw];
+      CONVKIT_UNROLL
+      for (int v = 0; v < kVectors; ++v)
+        CONVKIT_UNROLL
+        for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
+      CONVKIT_UNROLL
+      for (int m = 0; m < kSpan; ++m) {
+        CONVKIT_UNROLL
+        for (int v = 0; v < kVectors; ++v) {
+          const Batch value = Batch::load_unaligned(in + m * C + v * kWidth);
+          CONVKIT_UNROLL
+          for (int u = 0; u < kPixels; ++u) {
+            const int j = m - u * kStride;
+            if (j >= 0 && j < kKw) acc[v][u] = xsimd::fma(value, w[v][j], acc[v][u]);  // resolved at compile time
+          }
+        }
+      }
+    }
+    // At one thread a large layer's input and output outgrow L2, and rows arrive from L3 unless asked for early:
+    // fetch the input rows the next output row adds while this one computes (measured on mobilenetv2_dw in NHWC
+    // at one thread: 28 -> 43 GFLOP/s; two rows ahead, or the output lines, gained nothing).
+    const std::int64_t last_row = y * t.stride_height - t.pad_top + (t.kernel_height - 1) * t.dilation_height;
+    for (std::int64_t r = last_row + 1; r <= last_row + t.stride_height && r < t.in_height; ++r) {
+      if (r < 0) continue;
+      const float* next = t.input + (r * t.in_width + x * kStride) * C + c;
+      CONVKIT_UNROLL
+      for (int m = 0; m < kPixels * kStride; ++m)
+        CONVKIT_UNROLL
+        for (int v = 0; v < kVectors; ++v) __builtin_prefetch(next + m * C + v * kWidth);
+    }
+    CONVKIT_UNROLL
+    for (int v = 0; v < kVectors; ++v) finish<kPixels, true>(acc[v], t, y, x, c + v * kWidth, kWidth);
+  }
+
+  template <int kPixels, int kVectors>
+  static void full_tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                        std::int64_t x, std::int64_t c) {
+    if (t.dilation_width == 1) {
+      const std::int64_t kw = t.kernel_width, sw = t.stride_width;
+      if (kw == 3 && sw == 1) return tile_fixed<kPixels, 3, 1, kVectors>(t, y, i_begin, i_end, x, c);
+      if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kVectors>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kVectors>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kVectors>(t, y, i_begin, i_end, x, c);
+    }
+    CONVKIT_UNROLL
+    for (int v = 0; v < kVectors; ++v) tile<kPixels, true, false>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
+  }
+
+  // Every channel block of kPixels pixels; the input pixels of the tile stay in L1 across the blocks.
+  template <int kPixels, bool kCheck>
+  static void pixels(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                     std::int64_t x) {
+    std::int64_t c = 0;
+    if constexpr (kCheck) {
+      const std::int64_t kw = t.kernel_width;
+      for (; c + kWidth <= t.channels; c += kWidth) {
+        if (kw == 3) {
+          tile<kPixels, true, true, 3>(t, y, i_begin, i_end, x, c, kWidth);
+        } else if (kw == 5) {
+          tile<kPixels, true, true, 5>(t, y, i_begin, i_end, x, c, kWidth);
+        } else {
+          tile<kPixels, true, true>(t, y, i_begin, i_end, x, c, kWidth);
+        }
+      }
+    } else {
+      constexpr int kVectors = kPixels == kTilePixels ? kTileVectors : 1;
+      if constexpr (kVectors > 1) {
+        for (; c + kVectors * kWidth <= t.channels; c += kVectors * kWidth)
+          full_tile<kPixels, kVectors>(t, y, i_begin, i_end, x, c);
+      }
+      for (; c + kWidth <= t.channels; c += kWidth) full_tile<kPixels, 1>(t, y, i_begin, i_end, x, c);
+    }
+    if (c < t.channels) tile<kPixels, false, kCheck>(t, y, i_begin, i_end, x, c, t.channels - c);
+  }
+
+  static void rows(const DepthwiseNhwcTask& t) {
+    for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
+      const std::int64_t top = y * t.stride_height - t.pad_top, dh = t.dilation_height;
+      // Kernel rows inside the input: top + i*dh in [0, in_height).
+      const std::int64_t i_begin = top >= 0 ? 0 : (-top + dh - 1) / dh;
+      const std::int64_t rows_inside = top >= t.in_height ? 0 : (t.in_height - top + dh - 1) / dh;
+      const std::int64_t i_end = rows_inside < t.kernel_height ? rows_inside : t.kernel_height;
+      std::int64_t x = 0;
+      for (; x < t.interior_begin; ++x) pixels<1, true>(t, y, i_begin, i_end, x);
+      for (; x + kTilePixels <= t.interior_end; x += kTilePixels) pixels<kTilePixels, false>(t, y, i_begin, i_end, x);
+      for (; x + 8 <= t.interior_end; x += 8) pixels<8, false>(t, y, i_begin, i_end, x);
+      for (; x + 4 <= t.interior_end; x += 4) pixels<4, false>(t, y, i_begin, i_end, x);
+      for (; x < t.interior_end; ++x) pixels<1, false>(t, y, i_begin, i_end, x);
+      for (; x < t.out_width; ++x) pixels<1, true>(t, y, i_begin, i_end, x);
+    }
+  }
+};
+
+}  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE
