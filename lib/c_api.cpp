@@ -164,6 +164,17 @@ convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const c
   });
 }
 
+convkit_status convkit_conv2d_reporting(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                                        const float* bias, float* output, const convkit_options* options,
+                                        convkit_algorithm* algorithm_used) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    const convkit::Algorithm used = convkit::conv2d(to_cpp(*desc), input, weights, bias, output, cpp_options);
+    if (algorithm_used != nullptr) *algorithm_used = static_cast<convkit_algorithm>(used);
+  });
+}
+
 convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float* weights, const float* bias,
                                    const convkit_options* options, convkit_plan** plan) {
   if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
@@ -205,6 +216,13 @@ size_t convkit_plan_workspace_size(const convkit_plan* plan) {
 
 const char* convkit_plan_algorithm(const convkit_plan* plan) {
   return plan != nullptr ? convkit::algorithm_name(plan->plan.algorithm()) : "";
+}
+
+convkit_status convkit_plan_get_algorithm(const convkit_plan* plan, convkit_algorithm* algorithm) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  if (algorithm == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "algorithm is null");
+  *algorithm = static_cast<convkit_algorithm>(plan->plan.algorithm());
+  return CONVKIT_STATUS_OK;
 }
 
 convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, float* output, void* workspace,

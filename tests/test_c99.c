@@ -1,5 +1,6 @@
 /* The C API compiled as C99 (-std=c99 -pedantic-errors) and called from C: the lesson's corr2d_multi_in_out
-   one-shot and through a plan, the plan's workspace and ownership contract, "same" padding and the version. */
+   one-shot and through a plan, the plan's workspace and ownership contract, the algorithm answers (enum, name and
+   implementation, for a descriptor, a call and a plan), "same" padding and the version. */
 #include <convkit/convkit.h>
 
 #include <stdio.h>
@@ -140,10 +141,123 @@ static void test_unknown_enum_names(void) {
   EXPECT(strcmp(convkit_algorithm_name((convkit_algorithm)17), "unknown") == 0);
 }
 
+/* The three enum answers agree for one descriptor and options: convkit_conv2d_algorithm before a call,
+   convkit_conv2d_reporting after it, convkit_plan_get_algorithm for a plan; convkit_plan_algorithm is the family's
+   name and convkit_plan_description starts with it. An algorithm that declines the shape is UNSUPPORTED in all. */
+static void check_algorithm_answers(const convkit_conv2d_desc* desc, const convkit_options* options) {
+  convkit_tensor_sizes sizes;
+  convkit_algorithm expected = CONVKIT_ALGORITHM_AUTO, used = CONVKIT_ALGORITHM_AUTO, planned = CONVKIT_ALGORITHM_AUTO;
+  convkit_status status;
+  convkit_plan* plan = NULL;
+  float *input, *weights, *output;
+  int64_t i;
+  EXPECT(convkit_conv2d_tensor_sizes(desc, &sizes) == CONVKIT_STATUS_OK);
+  input = (float*)malloc((size_t)sizes.input * sizeof(float));
+  weights = (float*)malloc((size_t)sizes.weights * sizeof(float));
+  output = (float*)malloc((size_t)sizes.output * sizeof(float));
+  if (input == NULL || weights == NULL || output == NULL) {
+    EXPECT(!"out of memory");
+    free(input);
+    free(weights);
+    free(output);
+    return;
+  }
+  for (i = 0; i < sizes.input; ++i) input[i] = (float)(i % 7) - 3.0f;
+  for (i = 0; i < sizes.weights; ++i) weights[i] = (float)(i % 5) - 2.0f;
+  for (i = 0; i < sizes.output; ++i) output[i] = -7.0f;
+
+  status = convkit_conv2d_algorithm(desc, options, &expected);
+  EXPECT(convkit_conv2d_reporting(desc, input, weights, NULL, output, options, &used) == status);
+  EXPECT(convkit_plan_create(desc, weights, NULL, options, &plan) == status);
+  if (status != CONVKIT_STATUS_OK) {
+    EXPECT(status == CONVKIT_STATUS_UNSUPPORTED);
+    EXPECT(used == CONVKIT_ALGORITHM_AUTO); /* not written */
+    EXPECT(output[0] == -7.0f);             /* untouched */
+    EXPECT(plan == NULL);
+  } else {
+    EXPECT(expected != CONVKIT_ALGORITHM_AUTO);
+    EXPECT(used == expected);
+    EXPECT(convkit_plan_get_algorithm(plan, &planned) == CONVKIT_STATUS_OK);
+    EXPECT(planned == expected);
+    EXPECT(strcmp(convkit_plan_algorithm(plan), convkit_algorithm_name(expected)) == 0);
+    EXPECT(strncmp(convkit_plan_description(plan), convkit_algorithm_name(expected),
+                   strlen(convkit_algorithm_name(expected))) == 0);
+    /* With algorithm_used NULL it is convkit_conv2d. */
+    EXPECT(convkit_conv2d_reporting(desc, input, weights, NULL, output, options, NULL) == CONVKIT_STATUS_OK);
+  }
+  convkit_plan_destroy(plan);
+  free(input);
+  free(weights);
+  free(output);
+}
+
+static void test_algorithm_answers(void) {
+  static const convkit_algorithm requested[6] = {CONVKIT_ALGORITHM_AUTO,        CONVKIT_ALGORITHM_REFERENCE,
+                                                 CONVKIT_ALGORITHM_IM2COL_GEMM, CONVKIT_ALGORITHM_GEMM_1X1,
+                                                 CONVKIT_ALGORITHM_DIRECT,      CONVKIT_ALGORITHM_WINOGRAD};
+  convkit_conv2d_desc desc, one_by_one, three_by_three;
+  convkit_options options;
+  convkit_plan* plan = NULL;
+  convkit_algorithm algorithm = CONVKIT_ALGORITHM_AUTO;
+  float k3[24], y[12];
+  int a, math;
+
+  lesson_desc(&desc);
+  convkit_conv2d_desc_init(&one_by_one);
+  one_by_one.batch = 2;
+  one_by_one.in_channels = 16;
+  one_by_one.out_channels = 8;
+  one_by_one.in_height = one_by_one.in_width = 6;
+  one_by_one.kernel_height = one_by_one.kernel_width = 1;
+  three_by_three = one_by_one;
+  three_by_three.kernel_height = three_by_three.kernel_width = 3;
+  three_by_three.pad_top = three_by_three.pad_left = three_by_three.pad_bottom = three_by_three.pad_right = 1;
+  three_by_three.layout = CONVKIT_LAYOUT_NHWC;
+  for (math = 0; math < 2; ++math)
+    for (a = 0; a < 6; ++a) {
+      convkit_options_init(&options);
+      options.algorithm = requested[a];
+      options.math_mode = math == 0 ? CONVKIT_MATH_STRICT : CONVKIT_MATH_FAST;
+      check_algorithm_answers(&desc, &options);
+      check_algorithm_answers(&one_by_one, &options);
+      check_algorithm_answers(&three_by_three, &options);
+    }
+  check_algorithm_answers(&desc, NULL); /* NULL options: the defaults */
+
+  /* The lesson's numbers through the reporting call; then its failures write nothing. */
+  lesson_weights(k3);
+  EXPECT(convkit_conv2d_reporting(&desc, lesson_x, k3, NULL, y, NULL, &algorithm) == CONVKIT_STATUS_OK);
+  EXPECT(same12(y, lesson_expected));
+  EXPECT(algorithm == CONVKIT_ALGORITHM_DIRECT);
+  algorithm = CONVKIT_ALGORITHM_AUTO;
+  y[0] = -1.0f;
+  EXPECT(convkit_conv2d_reporting(NULL, lesson_x, k3, NULL, y, NULL, &algorithm) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "desc") != NULL);
+  EXPECT(convkit_conv2d_reporting(&desc, NULL, k3, NULL, y, NULL, &algorithm) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "input") != NULL);
+  desc.groups = 5;
+  EXPECT(convkit_conv2d_reporting(&desc, lesson_x, k3, NULL, y, NULL, &algorithm) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "groups") != NULL);
+  EXPECT(algorithm == CONVKIT_ALGORITHM_AUTO && y[0] == -1.0f);
+  desc.groups = 1;
+
+  /* The plan's enum form: NULL plan or NULL out-pointer is an invalid argument, and nothing is written. */
+  EXPECT(convkit_plan_get_algorithm(NULL, &algorithm) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "plan") != NULL);
+  EXPECT(algorithm == CONVKIT_ALGORITHM_AUTO);
+  EXPECT(convkit_plan_create(&desc, k3, NULL, NULL, &plan) == CONVKIT_STATUS_OK);
+  EXPECT(convkit_plan_get_algorithm(plan, NULL) == CONVKIT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(convkit_last_error(), "algorithm") != NULL);
+  EXPECT(convkit_plan_get_algorithm(plan, &algorithm) == CONVKIT_STATUS_OK);
+  EXPECT(algorithm == CONVKIT_ALGORITHM_DIRECT);
+  convkit_plan_destroy(plan);
+}
+
 int main(void) {
   test_unknown_enum_names();
   test_one_shot();
   test_plan();
+  test_algorithm_answers();
   test_same_padding();
   test_version();
   printf("C99 API (convkit %s): %d failures\n", convkit_version(), failures);

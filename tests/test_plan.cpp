@@ -231,3 +231,55 @@ TEST_CASE("the GEMM path's workspace stays within 2 MiB per thread on every laye
     }
   }
 }
+
+TEST_CASE("chosen_algorithm, conv2d's answer and Plan::algorithm() agree, and the description names the family") {
+  std::mt19937 rng(convkit_test::kSeed + 21);
+  const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  for (int shape = 0; shape < 24; ++shape) {
+    const std::int64_t groups = pick(1, 2), k = shape % 3 == 0 ? 1 : (shape % 3 == 1 ? 3 : pick(2, 5));
+    convkit::Conv2dDesc d;
+    d.batch = pick(1, 2);
+    d.groups = groups;
+    d.in_channels = groups * pick(1, 8);
+    d.out_channels = groups * pick(1, 8);
+    d.in_height = k + pick(0, 12);
+    d.in_width = k + pick(0, 12);
+    d.kernel_height = d.kernel_width = k;
+    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = pick(0, 1);
+    d.layout = pick(0, 1) ? Layout::NCHW : Layout::NHWC;
+    const auto sizes = convkit::tensor_sizes(d);
+    const auto x = convkit_test::random_floats(static_cast<size_t>(sizes.input), 3);
+    const auto w = convkit_test::random_floats(static_cast<size_t>(sizes.weights), 4);
+    std::vector<float> y(static_cast<size_t>(sizes.output));
+    for (convkit::MathMode math : {convkit::MathMode::Strict, convkit::MathMode::Fast}) {
+      for (Algorithm requested : {Algorithm::Auto, Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1,
+                                  Algorithm::Direct, Algorithm::Winograd}) {
+        convkit::Options o;
+        o.algorithm = requested;
+        o.math_mode = math;
+        o.threads = 1;
+        CAPTURE(shape);
+        CAPTURE(convkit::algorithm_name(requested));
+        Algorithm expected;
+        try {
+          expected = convkit::chosen_algorithm(d, o);
+        } catch (const convkit::Error& e) {
+          CHECK(e.status() == convkit::Status::Unsupported);
+          CHECK_THROWS_AS(convkit::conv2d(d, x.data(), w.data(), nullptr, y.data(), o), convkit::Error);
+          CHECK_THROWS_AS(convkit::Plan(d, w.data(), nullptr, o), convkit::Error);
+          continue;
+        }
+        CHECK(expected != Algorithm::Auto);
+        if (requested != Algorithm::Auto) CHECK(expected == requested);
+        CHECK(convkit::conv2d(d, x.data(), w.data(), nullptr, y.data(), o) == expected);
+        const convkit::Plan plan(d, w.data(), nullptr, o);
+        CHECK(plan.algorithm() == expected);
+        const std::string family = convkit::algorithm_name(expected);
+        CAPTURE(plan.description());
+        CHECK(plan.description().compare(0, family.size(), family) == 0);
+      }
+    }
+  }
+}

@@ -131,7 +131,8 @@ typedef struct convkit_blas_info {
 void convkit_get_blas_info(convkit_blas_info* info);
 
 /* The algorithm a call with this descriptor and these options would run (AUTO resolved), for logging and tests.
-   Validates like convkit_conv2d; answers CONVKIT_STATUS_UNSUPPORTED when a requested algorithm declines. */
+   Validates like convkit_conv2d; answers CONVKIT_STATUS_UNSUPPORTED when a requested algorithm declines. Its
+   counterparts for a plan and for a call that ran: convkit_plan_get_algorithm, convkit_conv2d_reporting (below). */
 convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const convkit_options* options /* may be NULL */,
                                         convkit_algorithm* algorithm);
 
@@ -156,7 +157,9 @@ convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float*
 /* Bytes a run needs; may be 0. The same for every run of the plan. 0 for a NULL plan. */
 size_t convkit_plan_workspace_size(const convkit_plan* plan);
 
-/* The algorithm chosen, by name (see convkit_algorithm_name); a static string. "" for a NULL plan. */
+/* The algorithm chosen, by its family name: convkit_algorithm_name of what convkit_plan_get_algorithm answers
+   ("im2col_gemm", "direct", ...); a static string. "" for a NULL plan. The implementation that runs is named by
+   convkit_plan_description; the enum, by convkit_plan_get_algorithm ("Which algorithm" below). */
 const char* convkit_plan_algorithm(const convkit_plan* plan);
 
 /* Computes the plan's convolution of input into output (sized as convkit_conv2d_tensor_sizes says; output must not
@@ -186,9 +189,13 @@ convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, cons
    on the output height and width, or are invalid on their own, give CONVKIT_STATUS_INVALID_ARGUMENT and a message
    naming the branch. */
 
-/* What a plan runs, for logs and tests: the algorithm's name, or for a concatenated plan each of its convolutions
-   (e.g. "gemm_1x1 for branches 0+1+2 (176 channels, fused); im2col_gemm for branch 3"). Valid while the plan lives;
-   "" for a NULL plan. convkit_plan_algorithm gives, for a concatenated plan, the algorithm of its first branch. */
+/* What a plan runs, for logs and tests: the name of the implementation, which starts with its algorithm's family
+   name and says how it runs ("im2col_gemm_convkit", "direct_depthwise_nhwc", "winograd_f4x4"; docs/algorithms.md),
+   or for a concatenated plan each of its convolutions (e.g. "gemm_1x1_convkit for branches 0+1+2 (176 channels,
+   fused); im2col_gemm_convkit for branch 3"). For logs, not for parsing: implementations may be added or renamed
+   within a major version (the family enum and its names are stable). Valid while the plan lives; "" for a NULL
+   plan. convkit_plan_algorithm and convkit_plan_get_algorithm give, for a concatenated plan, the algorithm of its
+   first branch. */
 const char* convkit_plan_description(const convkit_plan* plan);
 
 /* ---- "Same" padding (TensorFlow padding="SAME", ONNX auto_pad) ---- */
@@ -236,6 +243,37 @@ convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, c
 convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const float* first_weights, const float* first_bias,
                                       const convkit_conv2d_desc* second, const float* second_weights, const float* second_bias,
                                       convkit_conv2d_desc* composed, float* composed_weights, float* composed_bias);
+
+/* ---- Which algorithm: the family enum, its name, and the implementation ----
+ *
+ * Three answers name what computes a convolution:
+ *   the family, a convkit_algorithm (never AUTO once chosen), the stable answer to test and branch on:
+ *     convkit_conv2d_algorithm    for a descriptor and options, before any call (what a call would run);
+ *     convkit_conv2d_reporting    for the one-shot call that just ran (convkit_conv2d, and what it ran);
+ *     convkit_plan_get_algorithm  for a plan;
+ *   the family's name, a static string: convkit_algorithm_name(family); convkit_plan_algorithm is exactly that
+ *     for a plan (it predates the enum form and keeps answering a string);
+ *   the implementation within the family, for logs: convkit_plan_description.
+ * The enum forms all return a convkit_status and write the enum through their last parameter. The plan's enum form
+ * takes the "get" that convkit_get_blas_info uses for an out-parameter, since the plain name convkit_plan_algorithm
+ * already answers the string. C++ (convkit.hpp): convkit::chosen_algorithm, the return value of convkit::conv2d,
+ * Plan::algorithm() and Plan::description(), and convkit::algorithm_name. */
+
+/* The algorithm chosen for the plan, as the enum; the enum form of convkit_plan_algorithm and the plan's
+   counterpart of convkit_conv2d_algorithm (a plan created from a descriptor and options holds the algorithm
+   convkit_conv2d_algorithm answers for them). Never AUTO. For a concatenated plan, the algorithm of its first
+   branch. INVALID_ARGUMENT, with a message, for a NULL plan or a NULL algorithm; on failure nothing is written. */
+convkit_status convkit_plan_get_algorithm(const convkit_plan* plan, convkit_algorithm* algorithm);
+
+/* convkit_conv2d, which also reports the algorithm that ran: the same arguments, validation, errors, results and
+   thread safety, and on success, when algorithm_used is not NULL, writes there the algorithm that computed the
+   output (never AUTO; what convkit_conv2d_algorithm answers for this descriptor and these options). With
+   algorithm_used NULL it is convkit_conv2d. On any failure neither output nor *algorithm_used is written.
+   algorithm_used must not point into output. */
+convkit_status convkit_conv2d_reporting(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                                        const float* bias /* may be NULL */, float* output,
+                                        const convkit_options* options /* may be NULL */,
+                                        convkit_algorithm* algorithm_used /* may be NULL */);
 
 /* ---- Version ---- */
 

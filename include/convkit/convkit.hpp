@@ -84,7 +84,7 @@ OutputSize output_size(const Conv2dDesc& desc);
 /// Validates desc and returns the element count of each tensor. Throws Error(InvalidArgument).
 TensorSizes tensor_sizes(const Conv2dDesc& desc);
 
-/// Computes one convolution into output and returns the algorithm that ran (never Auto).
+/// Computes one convolution into output and returns the algorithm that ran (never Auto; C: convkit_conv2d_reporting).
 /// Buffers are owned by the caller and sized by tensor_sizes(desc); bias may be null; output must not overlap the
 /// others, which are only read. On failure nothing is written to output. Safe to call from several threads at once.
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
@@ -127,7 +127,8 @@ class Plan {
 
   /// Bytes of scratch memory a run needs (may be 0). Any alignment works; 64 bytes is best.
   std::size_t workspace_size() const noexcept;
-  /// The algorithm chosen (never Auto); for a concatenated plan, the one that computes its first branch.
+  /// The algorithm chosen (never Auto); for a concatenated plan, the one that computes its first branch. C:
+  /// convkit_plan_get_algorithm; convkit_plan_algorithm is algorithm_name(algorithm()).
   Algorithm algorithm() const noexcept;
   /// What runs, for logs and tests: the implementation, named after its algorithm and how it runs (e.g.
   /// "im2col_gemm_convkit", "direct_depthwise_nhwc", "winograd_f4x4"; docs/algorithms.md lists them), or for a
@@ -187,12 +188,16 @@ Composition compose(const Conv2dDesc& first, const float* first_weights, const f
 const char* version() noexcept;
 
 /// The algorithm conv2d(desc, ..., options) would run (Auto resolved); throws like conv2d when it would.
+/// C: convkit_conv2d_algorithm. The three enum answers line up as in C ("Which algorithm" in convkit.h): this one
+/// before a call, conv2d's return value after it, Plan::algorithm() for a plan; algorithm_name() names the family
+/// and Plan::description() the implementation. Nothing is missing on this side: the C API's new functions
+/// (convkit_plan_get_algorithm, convkit_conv2d_reporting) bring it level with these.
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options = Options{});
 
 /// The vector instruction set of the direct kernels: "avx512f", "avx2+fma", "sse4.2" or "sse2" (see convkit.h).
 const char* simd_isa() noexcept;
 
-/// A static name: "auto", "reference", "im2col_gemm", "gemm_1x1", "direct" (or "unknown").
+/// A static name: "auto", "reference", "im2col_gemm", "gemm_1x1", "direct", "winograd" (or "unknown").
 const char* algorithm_name(Algorithm algorithm) noexcept;
 
 /// Which BLAS convkit calls and which of its kernels run on this CPU (see the C API's convkit_blas_info).
