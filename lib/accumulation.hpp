@@ -2,7 +2,8 @@
 // kReductionBlock products, each block summed in registers from zero (the first from the bias) and then added to the
 // output, the activation taken after the last block. This is what OpenBLAS's sgemm does with its GEMM_Q, and the
 // error then matches it: one running sum through the whole reduction adds every product to a sum up to K / block
-// times larger, and on data in [0, 1) loses 4-20x more than OpenBLAS at K = 2,048-32,768 (tests/test_accuracy.cpp).
+// times larger, and on data in [0, 1) loses several times more than OpenBLAS at K = 2,048-32,768
+// (tests/test_accuracy.cpp; docs/tuning-log.md).
 #pragma once
 
 #include <cstdint>

@@ -48,12 +48,12 @@ class DirectPrimitive final : public Primitive {
     }
     const std::int64_t sw = p_.stride_width;
     // Enough for every tap of a whole vector at the last output column (see direct_ukernels.hpp).
-    // Rows of whole vectors: a tap at a vector boundary then loads without splitting a cache line
-    // (mobilenetv2_dw_s2 NCHW, the kernel alone: 189 -> 159 us; small_3x3_c3_s2 NCHW at one thread 36 -> 40 GFLOP/s).
+    // Rows of whole vectors: a tap at a vector boundary then loads without splitting a cache line (decided on the
+    // strided NCHW layers mobilenetv2_dw_s2 and small_3x3_c3_s2; docs/tuning-log.md).
     row_floats_ = round_up(round_up(p_.out_width, ukernels_.vector_floats) + (kw - 1) * p_.dilation_width / sw,
                            ukernels_.vector_floats);
-    // Groups of one channel that the kernels read in place, without staging (direct_ukernels.hpp): mobilenetv2_dw
-    // NCHW 45 -> 65 GFLOP/s at one thread, mobilenetv2_dw_s2 21.5 -> 35.
+    // Groups of one channel that the kernels read in place, without staging (direct_ukernels.hpp; decided on
+    // mobilenetv2_dw and _dw_s2, NCHW: staging took a third and half of their time).
     // Blocks of at most kReductionBlock products, of equal size (a 3x3 kernel over 50 channels: 25 and 25, not 49
     // and 1).
     const std::int64_t most_channels = std::max<std::int64_t>(1, kReductionBlock / (kh * kw));
@@ -104,8 +104,8 @@ class DirectPrimitive final : public Primitive {
           staged_end = 0;
         }
         // Bands of output rows, each staging only the rows it adds, meant to let the kernel read rows staged moments
-        // before rather than a whole staged plane (mobilenetv2_dw_s2 stages 52 KiB per channel). Measured alone the
-        // bands gained nothing beyond noise (mobilenetv2_dw 41.2 -> 36.2, _s2 15.8 -> 15.4 GFLOP/s at 1 thread); the
+        // before rather than a whole staged plane (mobilenetv2_dw_s2 stages 52 KiB per channel). Measured alone on
+        // mobilenetv2_dw and _dw_s2 the bands gained nothing, and lost on mobilenetv2_dw (docs/tuning-log.md); the
         // staged kernels were then tuned on top of them, so they stay.
         for (std::int64_t y = 0; y < p_.out_height; y += kBandRows) {
           const std::int64_t y_end = std::min(p_.out_height, y + kBandRows);
@@ -239,18 +239,15 @@ class DirectPrimitive final : public Primitive {
 
 }  // namespace
 
-// Where auto prefers im2col_gemm. Measured with bench_conv, BM_Conv/direct against BM_Conv/im2col_gemm in the same
-// run (GFLOP/s at 1 thread / 2 threads):
-//   direct ahead:  every depthwise layer (mobilenetv2_dw 28/51 vs 8.6/16, dw5x5_c32 37/62 vs 5.3/9.5,
-//                  dw3x3_multiplier2 35/58 vs 17/27); thin or shallow layers: small_5x5_c4 (4 output channels,
-//                  71/98 vs 21/19), small_3x3_c8 (reduction 72, 59/79 vs 36/36), small_3x3_c3_s2 (reduction 27,
-//                  32/54 vs 30/28); NCHW 3x3 and 5x5 kernels on at most 8 channels, which run fully unrolled from
-//                  registers (small_3x3_c8 and small_5x5_c4 on an AMD EPYC with convkit_bench: 98/148 vs 77/131 and
-//                  109/192 vs 75/128).
-//   GEMM ahead:    inception_3a_5x5 (16 channels, reduction 400): in NHWC by far (convkit_bench: 68 vs 86 at 1
-//                  thread; im2row copies whole channel runs), in NCHW narrowly (Intel: direct 78/146 vs 75/141; AMD
-//                  EPYC with the GEMM path's 4 tiles: 105/205 vs 119/222), resnet50_res2_3x3 (64 channels, reduction
-//                  576: 65/126 vs 89/133) and every deeper layer.
+// Where auto prefers im2col_gemm. Decided on direct against im2col_gemm in the same run, at 1 and 2 threads
+// (figures in docs/tuning-log.md):
+//   direct ahead:  every depthwise layer (mobilenetv2_dw, dw5x5_c32, dw3x3_multiplier2); thin or shallow layers:
+//                  small_5x5_c4 (4 output channels), small_3x3_c8 (reduction 72), small_3x3_c3_s2 (reduction 27);
+//                  NCHW 3x3 and 5x5 kernels on at most 8 channels, which run fully unrolled from registers
+//                  (small_3x3_c8 and small_5x5_c4).
+//   GEMM ahead:    inception_3a_5x5 (16 channels, reduction 400): in NHWC by far (im2row copies whole channel runs),
+//                  in NCHW narrowly (level on one machine); resnet50_res2_3x3 (64 channels, reduction 576) and every
+//                  deeper layer.
 DeclineReason direct_auto_declines(const Problem& p) {
   if (p.flops() <= 1e5) return nullptr;  // tiny: the GEMM call and unfolding overheads dominate
   if (p.group_out_channels <= 4) return nullptr;  // depthwise and thin groups: a GEMM of <= 4 rows wastes its tiles

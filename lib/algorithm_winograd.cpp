@@ -15,8 +15,8 @@
 // Layouts: the transforms read and write runs of channels. NHWC pixels are such runs. NCHW tiles are handled a tile
 // row at a time: the input rows under the row's tiles are first transposed into a small pixel-major buffer, and the
 // output tiles are written to one and transposed into the output planes. Gathering each pixel's channels straight
-// from the planes (as the transforms can) was measured 2.6x slower on vgg16_conv1_2: every vector then touches 16
-// planes, and the hardware prefetchers cannot follow hundreds of interleaved streams.
+// from the planes (as the transforms can) was far slower on vgg16_conv1_2 (docs/tuning-log.md): every vector then
+// touches 16 planes, and the hardware prefetchers cannot follow hundreds of interleaved streams.
 //
 // Threads: the whole team works on each block, one level only: the tiles of the two transforms are shared out, and
 // so are the transform points' GEMMs (OpenBLAS single-threaded on each), with a barrier between the phases. The
@@ -43,8 +43,8 @@ namespace {
 // (Xeon, 1 MiB L2), half the workspace bound of the GEMM path.
 constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
 
-// NCHW tile rows are staged at most this many tiles at a time (vgg16_conv1_2 NCHW, 1 thread: 56 tiles 16.9 ms,
-// 16 tiles 19.1 ms; the buffer stays below 400 KiB for 64 channels).
+// NCHW tile rows are staged at most this many tiles at a time (decided on vgg16_conv1_2 NCHW: its whole rows of 56
+// tiles beat rows cut into 16, docs/tuning-log.md; the buffer stays below 400 KiB for 64 channels).
 constexpr std::int64_t kRowTiles = 64;
 
 struct WinogradTiling {
@@ -64,11 +64,8 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 
 // F(4x4) does 1.78x fewer multiplications than F(2x2) but needs 4x as many output pixels per tile: on a small image
 // it pads the last tiles (4 tiles of 16 pixels for a 7x7 output) and leaves GEMMs of a few rows, which OpenBLAS runs
-// slowly. Measured with convkit_bench (effective GFLOP/s, NHWC, F(2x2) vs F(4x4), 1 thread / 2 threads):
-//   resnet50_res3_3x3 (49 F(4x4) tiles)     282 / 545 vs 396 / 865
-//   resnet50_res4_3x3 (16 tiles)            173 / 309 vs 225 / 449
-//   resnet50_res4_3x3_b8 (128 tiles)        156 / 304 vs 241 / 487
-//   resnet50_res5_3x3 (4 tiles)             110 / 165 vs  35 / 119
+// slowly. Decided on resnet50's 3x3 layers in NHWC (docs/tuning-log.md): F(4x4) ahead on res3_3x3 (49 tiles),
+// res4_3x3 (16) and res4_3x3_b8 (128), F(2x2) on res5_3x3 (4 tiles).
 int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
 
 // The tiling of F(tile x tile, 3 x 3). `forced_block_tiles` > 0: blocks of that many tiles (CONVKIT_WINOGRAD_BLOCK_TILES);
@@ -292,18 +289,15 @@ DeclineReason winograd_declines(const Problem& p, const Tuning&) {
 }
 
 // Each transform point's GEMM is (tiles x Ci/g) by (Ci/g x Co/g): with few channels per group the transforms and the
-// GEMM calls cost more than the multiplications they save. Measured with convkit_bench at 1 thread, 56x56, Ci = Co,
-// GFLOP/s of winograd vs auto in strict mode: 4 channels 4.6 vs 50 (direct), 8 channels 15 vs 59 (direct),
-// 16 channels 112 vs 66 (direct, NCHW) and 224 vs 64 (im2col_gemm, NHWC), 32 channels 199 vs 91 and 362 vs 92.
+// GEMM calls cost more than the multiplications they save (decided on 56x56 images with Ci = Co against auto's
+// strict choice: far behind direct at 4 and 8 channels, ahead from 16; docs/tuning-log.md).
 //
 // F(2x2) saves at most 2.25x of the multiplications, less when the output does not divide into 2x2 tiles, and is
 // chosen for small images only (natural_tile). When a block of transformed data holds few tiles, each transform
-// point's GEMM has as few rows and OpenBLAS runs it far below its speed, which costs more than F(2x2) saves:
-// effective GFLOP/s at 1 / 2 threads in the fast mode, winograd against im2col_gemm in the same run (convkit_bench
-// --shape, NCHW then NHWC): 7x7 images of 512 channels (resnet50_res5_3x3, blocks of 16 tiles whatever the batch),
-// batch 1: 115 / 189 against 142 / 278 and 120 / 201 against 177 / 343; batch 8: 87 / 157 against 144 / 289 and
-// 87 / 159 against 167 / 340. A 10x10 image of 256 channels (25 tiles, one block) was level: 191 / 325 against
-// 174 / 336 and 215 / 400 against 201 / 380. F(4x4) gains even on blocks of 8 tiles (resnet50_res4_3x3).
+// point's GEMM has as few rows and OpenBLAS runs it far below its speed, which costs more than F(2x2) saves
+// (decided on 7x7 images of 512 channels, resnet50_res5_3x3, blocks of 16 tiles whatever the batch: behind
+// im2col_gemm in both layouts at batch 1 and 8; a 10x10 image of 256 channels, 25 tiles in one block, was level;
+// docs/tuning-log.md). F(4x4) gains even on blocks of 8 tiles (resnet50_res4_3x3).
 constexpr std::int64_t kMinF2BlockTiles = 20;
 
 DeclineReason winograd_auto_declines(const Problem& p) {

@@ -15,8 +15,7 @@ namespace convkit::detail {
 namespace {
 
 // dst[0, n) = src[0, n * stride) step stride. For stride 1, memcpy: its run-time dispatched AVX-512 copy beat the
-// portable build's SSE2 loop even on 28-float rows (inception_3a_5x5 im2col_gemm at 1 thread: 0.60x -> 0.69x of
-// bare sgemm on its shape, each measured in the same run).
+// portable build's SSE2 loop even on 28-float rows (decided on inception_3a_5x5's im2col_gemm; docs/tuning-log.md).
 inline void copy_strided(float* dst, const float* src, std::int64_t n, std::int64_t stride) {
   if (stride == 1) {
     if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
@@ -92,10 +91,9 @@ void im2col_shifted(const Problem& p, const float* channels, std::int64_t pixel_
 // rows the band meets are staged once, split into their even and odd columns with the padding's zeros in place
 // (the vector kernels' stage_rows, kernels/direct_ukernels.hpp), and every kernel column of every output row is then
 // one contiguous copy from one phase of a staged row, with no bounds to test (the kernels' copy_taps).
-// Measured on mobilenetv2_dw_s2 at one thread, against the row-by-row split below:
-//   its unfolding alone (96 channels, tiles of 784 pixels): 440-470 -> 354-366 us;
-//   im2col_gemm on the layer: 545-579 -> 479-530 us (resnet50_conv1: 1.54-1.57 -> 1.48-1.54 ms), two interleaved
-//   runs each; then copy_taps rather than memcpy: 423-449 -> 406-426 us, five runs each.
+// Decided on mobilenetv2_dw_s2 (96 channels, tiles of 784 pixels) at one thread against the row-by-row split below,
+// its unfolding alone and im2col_gemm on the layer (resnet50_conv1 gained less), then copy_taps against memcpy
+// (docs/tuning-log.md).
 // Staging the whole band before copying matters: staged one row at a time just before its copies, the rows were
 // read while their stores were still in flight, and the loads stalled on them (no faster than the row-by-row split).
 // Returns false, having written nothing, when the input rows of a single output row exceed the staging buffer.
@@ -109,8 +107,8 @@ bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_
   const std::int64_t rows_per_output_row = (Kh - 1) * dh + 1;
   if (kStagedFloats / row_floats < rows_per_output_row) return false;
   // A band stages about kBandFloats (at least one output row's rows), small beside the tile's unfolded buffer, so
-  // that both stay in L1 until the product reads the buffer (mobilenetv2_dw_s2 im2col_gemm, one thread, five runs
-  // of each: 453-473 us with bands of 8192 floats, 409-425 with 2048; resnet50_conv1 the same within noise).
+  // that both stay in L1 until the product reads the buffer (decided on mobilenetv2_dw_s2's im2col_gemm at one
+  // thread, bands of 2048 floats against 8192; resnet50_conv1 the same within noise; docs/tuning-log.md).
   constexpr std::int64_t kBandFloats = 2048;
   const std::int64_t band_input_rows = std::max(rows_per_output_row, kBandFloats / row_floats);
   const std::int64_t band_rows = (band_input_rows - rows_per_output_row) / sh + 1;
@@ -192,7 +190,7 @@ void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, s
   // Strided columns: kernels wider than their stride read each input row's element several times (resnet50_conv1:
   // a 224-wide row feeds 7 gathers of 112), so the row is first split into its stride phases, phase r holding
   // columns r, r + sw, ... (one pass), and every kernel column then copies a contiguous run of one phase
-  // (resnet50_conv1's unfolding, one thread: 613 -> 245 us).
+  // (decided on resnet50_conv1's unfolding; docs/tuning-log.md).
   constexpr std::int64_t kPhaseFloats = 4096;
   float phases[kPhaseFloats];
   const std::int64_t phase_length = ceil_div(W, sw);

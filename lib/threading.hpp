@@ -42,9 +42,9 @@ int usable_threads(int requested);
 
 // The threads a loop over `flops` of work should use: one below the size at which a parallel region pays for
 // itself, else `threads`. Opening an OpenMP region costs a few microseconds, what the library's loops need for
-// ~2e5 FLOPs. Measured with bench_conv, 1 thread against 2 in the same run: the lesson's shapes (192 and 108 FLOPs)
-// took 0.65 / 2.39 us (reference) with a region, while small_3x3_c8 (1.2e6 FLOPs) gained from the second thread
-// (direct 59 -> 79 GFLOP/s, reference 1429 -> 735 us). The exact cut between them is an estimate.
+// ~2e5 FLOPs. Decided with bench_conv, 1 thread against 2 in the same run: the lesson's shapes (192 and 108 FLOPs)
+// lost time to a region, while small_3x3_c8 (1.2e6 FLOPs) gained from the second thread (docs/tuning-log.md). The
+// exact cut between them is an estimate.
 int threads_worth_using(double flops, int threads);
 
 // The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
@@ -71,11 +71,11 @@ void parallel_team(int threads, FunctionRef<void(int worker, int team)> body);
 void team_barrier();
 
 // Each worker's scratch in one workspace, on 4 KiB pages of its own. With slices back to back, im2col_gemm on
-// mobilenetv2_dw (NCHW, 2 threads, 29 KiB buffers) ran in 231 us, the first worker waiting a third of that for the
-// second, whose every line of work ran nearly twice as slow (1 thread: 310 us); with gaps between the slices it ran
-// in 208 us (1 KiB) and 152 us (4 KiB and more). The likely cause: a core's hardware prefetchers run ahead of a
-// stream up to the end of its page, so the first worker kept pulling the second one's first lines, which each of
-// the second one's writes then had to take back. One worker needs no separation and gets exactly its slice.
+// mobilenetv2_dw (NCHW, 2 threads, 29 KiB buffers) left the first worker waiting a third of its time for the second,
+// whose every line of work ran nearly twice as slow as at one thread; gaps of 1 KiB between the slices helped a
+// little, gaps of 4 KiB and more fully (docs/tuning-log.md). The likely cause: a core's hardware prefetchers run
+// ahead of a stream up to the end of its page, so the first worker kept pulling the second one's first lines, which
+// each of the second one's writes then had to take back. One worker needs no separation and gets exactly its slice.
 class WorkerSlices {
  public:
   WorkerSlices() = default;

@@ -16,9 +16,8 @@ struct DepthwiseNhwc {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
   // The interior's register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
-  // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Measured on mobilenetv2_dw and
-  // _dw_s2 in NHWC (convkit_bench, AVX-512, AMD EPYC; GFLOP/s at 1 / 2 threads): 8 x 1 gave 75.8 / 144 and
-  // 52.8 / 102; 10 x 2 88.5 / 162 and 56.3 / 109; 12 x 2 84 / 162 and 53 / 102; 8 x 2 83 / 159 and 52 / 100.
+  // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and
+  // _dw_s2 in NHWC with AVX-512: 10 x 2 ahead of 8 x 1, 8 x 2 and 12 x 2 (docs/tuning-log.md).
   static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
   static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
   static constexpr int kTileVectors = kManyRegisters ? 2 : 1;
@@ -93,8 +92,9 @@ struct DepthwiseNhwc {
 
   // kPixels consecutive output pixels of row y from column x, channels [c, c + count). kCheck tests every tap's
   // column against the input (the border columns); kernel rows outside the input were cut to [i_begin, i_end).
-  // kKw > 0 fixes the kernel width at compile time (the border columns of 3- and 5-wide kernels; measured on
-  // mobilenetv2_dw NHWC, where 2 of 56 columns are border: the runtime-width loop took 13% of the time).
+  // kKw > 0 fixes the kernel width at compile time (the border columns of 3- and 5-wide kernels; decided on
+  // mobilenetv2_dw NHWC, where 2 of 56 columns are border and yet the runtime-width loop took a share of the time
+  // out of proportion to them; docs/tuning-log.md).
   template <int kPixels, bool kFull, bool kCheck, int kKw = 0>
   static void tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                    std::int64_t x, std::int64_t c, std::int64_t count) {
@@ -154,8 +154,8 @@ struct DepthwiseNhwc {
       }
     }
     // At one thread a large layer's input and output outgrow L2, and rows arrive from L3 unless asked for early:
-    // fetch the input rows the next output row adds while this one computes (measured on mobilenetv2_dw in NHWC
-    // at one thread: 28 -> 43 GFLOP/s; two rows ahead, or the output lines, gained nothing).
+    // fetch the input rows the next output row adds while this one computes (decided on mobilenetv2_dw in NHWC at
+    // one thread; two rows ahead, or the output lines, gained nothing; docs/tuning-log.md).
     const std::int64_t last_row = y * t.stride_height - t.pad_top + (t.kernel_height - 1) * t.dilation_height;
     for (std::int64_t r = last_row + 1; r <= last_row + t.stride_height && r < t.in_height; ++r) {
       if (r < 0) continue;

@@ -77,8 +77,8 @@ struct DirectSingleChannel : DirectVectors<Arch> {
       for (int j = 0; j < kKw; ++j) w[i][j] = Batch(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
     CONVKIT_UNROLL
     for (int j = 0; j < kKw; ++j) offsets[j] = t.tap_offsets[j];
-    // As many rows as the registers hold beside the weights and an input: 8 rows on mobilenetv2_dw NCHW (AVX-512)
-    // gave 37.3 GFLOP/s against 36.0 with 4. The driver's bands of 8 rows are a multiple of every choice.
+    // As many rows as the registers hold beside the weights and an input (decided on mobilenetv2_dw NCHW, AVX-512:
+    // 8 rows a little ahead of 4; docs/tuning-log.md). The driver's bands of 8 rows are a multiple of every choice.
     constexpr int kRegisters = kWidth >= 16 ? 32 : 16;
     constexpr int kFree = kRegisters - kKh * kKw - 2;
     constexpr int kRows = kFree >= 8 ? 8 : (kFree >= 4 ? 4 : 2);

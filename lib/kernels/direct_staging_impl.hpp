@@ -68,7 +68,8 @@ struct DirectStaging {
 
   // The floats from dst to the next vector-aligned address after it: a run that stores its first vector unaligned
   // continues from there with aligned stores, because a store split across two cache lines costs more than a
-  // split load (staging a 112-float row of mobilenetv2_dw_s2 into phases at offset 1: 29 against 20 ns at offset 0).
+  // split load (decided on staging a 112-float row of mobilenetv2_dw_s2 into phases at offsets 1 and 0;
+  // docs/tuning-log.md).
   static std::int64_t to_aligned(const float* dst) {
     const auto misaligned = static_cast<std::int64_t>((reinterpret_cast<std::uintptr_t>(dst) / sizeof(float)) % kWidth);
     return kWidth - misaligned;
@@ -118,7 +119,7 @@ struct DirectStaging {
   // `length` floats, the staged rows consecutive from dst: element k of phase q is input column
   // k*stride + q - pad_left, or zero outside [0, width). The edges are worked out once for all the rows: rows are
   // short (56 or 112 floats in mobilenetv2's layers). That change was measured on the whole layer only, together
-  // with whole-vector zeroing and aligned stores: mobilenetv2_dw NCHW, 1 thread, 36.7 -> 41 GFLOP/s.
+  // with whole-vector zeroing and aligned stores (mobilenetv2_dw NCHW, one thread; docs/tuning-log.md).
   static void stage_rows(const float* src, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
                          std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* dst) {
     const auto clamp = [](std::int64_t v, std::int64_t lo, std::int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); };

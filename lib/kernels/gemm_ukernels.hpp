@@ -4,8 +4,8 @@
 // They multiply one operand that is a convolution's weights, packed once when the plan is made, by one that is read
 // where it lies: the unfolded tile (or, for a 1x1 kernel, the input itself). OpenBLAS instead packs both operands
 // again on every call, and its blocking is made for large square products; on the convolution shapes of the layer
-// suite a register tile of 12 x 32 (AVX-512) fed straight from the tile runs 1.1-1.4x faster than cblas_sgemm on
-// the same product (Intel Xeon, AVX-512 with two FMA units, one thread). Without AVX2 the GEMM path calls the BLAS.
+// suite a register tile of 12 x 32 (AVX-512) fed straight from the tile runs faster than cblas_sgemm on the same
+// product (docs/tuning-log.md). Without AVX2 the GEMM path calls the BLAS.
 #pragma once
 
 #include <convkit/convkit.hpp>

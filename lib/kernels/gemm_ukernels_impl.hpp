@@ -22,8 +22,8 @@
 
 #include "activation_impl.hpp"
 
-// The register tile's loops must unroll completely, or its accumulators live in memory (measured: 67 against
-// 155 GFLOP/s).
+// The register tile's loops must unroll completely, or its accumulators live in memory (at less than half the
+// speed; docs/tuning-log.md).
 #if defined(__clang__)
 #define CONVKIT_GEMM_UNROLL _Pragma("unroll")
 #elif defined(__GNUC__)
@@ -167,8 +167,8 @@ struct Gemm {
 
   // A packed-A tile of this few rows has too few accumulators, rows x kVectors, to hide the FMA's latency (two FMAs
   // a cycle, four cycles each, want eight independent sums): it runs ceil(8 / rows) vectors wide instead, over as
-  // many whole such tiles as fit (im2col_gemm on NCHW mobilenetv2_dw, one output channel per group, 1 thread:
-  // 304 -> 274 us, two builds timed minutes apart).
+  // many whole such tiles as fit (decided on im2col_gemm on NCHW mobilenetv2_dw, one output channel per group;
+  // docs/tuning-log.md).
   static constexpr int kFewRows = 3;
   static constexpr int wide_vectors(int rows) {
     return (8 + rows - 1) / rows > kVectors ? (8 + rows - 1) / rows : kVectors;

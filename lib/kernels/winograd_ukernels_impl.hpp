@@ -86,7 +86,8 @@ struct Winograd {
 
   // How a vector of channels lies in memory: contiguous (NHWC), or `stride` apart (NCHW), which a gather and a
   // scatter read and write when the offsets fit their 32-bit indices. Building NCHW vectors lane by lane in memory
-  // instead stalls every load on store forwarding: vgg16_conv1_2 NCHW ran 3.5x slower than NHWC that way.
+  // instead stalls every load on store forwarding: vgg16_conv1_2 NCHW ran several times slower than NHWC that way
+  // (docs/tuning-log.md).
   struct ChannelRun {
     std::int64_t stride;
     bool strided_vector;  // a full vector uses `offsets`
