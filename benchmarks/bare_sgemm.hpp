@@ -76,8 +76,8 @@ inline const char* orientation_name(GemmOrientation orientation) {
 /// Times the layer's GEMMs (im2col_gemm_shape) with bare cblas_sgemm on `threads` threads, by time_calls's rule; one
 /// call does all N * groups products, back to back. Each group has its own weights, columns and output matrix (the
 /// images of a group reuse them, as an im2col convolution reuses its column buffer), filled with random data
-/// outside the timing. The threads are used as convkit's GEMM path uses them (docs/embedding.md, "Threads"), so that this is
-/// the ceiling of that design: with at least as many products as threads, each thread runs whole products on a
+/// outside the timing. The threads are used as convkit's GEMM path uses them (docs/embedding.md, "Threads"), so that
+/// this is the ceiling of that design: with at least as many products as threads, each thread runs whole products on a
 /// single-threaded OpenBLAS; otherwise the products run one after another on a threaded OpenBLAS.
 inline Timing time_layer_sgemm(const Layer& layer, GemmOrientation orientation, int threads, double min_seconds) {
   const GemmShape shape = im2col_gemm_shape(layer);

@@ -44,7 +44,7 @@ using convkit_bench::Layer;
 constexpr int kThreadCounts[] = {1, 2};
 constexpr double kPlanMaxFlops = 1e6;       // plans are benchmarked on the small layers, where overhead matters
 constexpr double kReferenceMaxFlops = 2e8;  // the reference algorithm is plain loops: only on small layers
-constexpr double kConvMinTime = 0.2;  // seconds per benchmark unless --benchmark_min_time is given
+constexpr double kConvMinTime = 0.2;        // seconds per benchmark unless --benchmark_min_time is given
 constexpr int kPeakRuns = 3;                // timed runs (after one warm-up) per thread count for the peak
 
 // A 2048 x 2048 x 2048 SGEMM as a convolution: a 1x1 NCHW layer is out[Co x HW] = W[Co x Ci] * in[Ci x HW], so
@@ -188,14 +188,17 @@ void run_inception(benchmark::State& state, convkit::Layout layout, bool fused, 
     const std::vector<convkit::Conv2dDesc> projections{Inception3a::conv(192, 64, 1, layout),
                                                        Inception3a::conv(192, 96, 1, layout),
                                                        Inception3a::conv(192, 16, 1, layout)};
-    const convkit::Conv2dDesc conv3 = Inception3a::conv(96, 128, 3, layout), conv5 = Inception3a::conv(16, 32, 5, layout);
+    const convkit::Conv2dDesc conv3 = Inception3a::conv(96, 128, 3, layout),
+                              conv5 = Inception3a::conv(16, 32, 5, layout);
     const std::vector<float> input = random_floats(192 * 28 * 28, 1);
     std::vector<std::vector<float>> weights;
-    for (const convkit::Conv2dDesc& d : projections) weights.push_back(random_floats(convkit::tensor_sizes(d).weights, 2));
+    for (const convkit::Conv2dDesc& d : projections)
+      weights.push_back(random_floats(convkit::tensor_sizes(d).weights, 2));
     const std::vector<float> bias = random_floats(96, 3);
     const std::vector<float> weights3 = random_floats(convkit::tensor_sizes(conv3).weights, 4);
     const std::vector<float> weights5 = random_floats(convkit::tensor_sizes(conv5).weights, 5);
-    const convkit::Plan plan3(conv3, weights3.data(), bias.data(), options), plan5(conv5, weights5.data(), bias.data(), options);
+    const convkit::Plan plan3(conv3, weights3.data(), bias.data(), options),
+        plan5(conv5, weights5.data(), bias.data(), options);
     std::vector<float> projected(176 * 28 * 28), out3(128 * 28 * 28), out5(32 * 28 * 28);
     const std::int64_t pixels = 28 * 28;
     double flops = 0;
@@ -250,10 +253,14 @@ void register_inception_benchmarks() {
         for (const bool whole_block : {false, true}) {
           if (whole_block && layout == convkit::Layout::NHWC) continue;  // NHWC slices are not contiguous
           const std::string name = std::string("BM_Inception3a/") + (whole_block ? "block_" : "projections_") +
-                                   (fused ? "fused/" : "separate/") + layout_name + "/threads:" + std::to_string(threads);
-          benchmark::RegisterBenchmark(name.c_str(), [layout, fused, whole_block, threads](benchmark::State& state) {
-            run_inception(state, layout, fused, whole_block, threads);
-          })->UseRealTime()->Unit(benchmark::kMicrosecond);
+                                   (fused ? "fused/" : "separate/") + layout_name +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(),
+                                       [layout, fused, whole_block, threads](benchmark::State& state) {
+                                         run_inception(state, layout, fused, whole_block, threads);
+                                       })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
         }
       }
     }
@@ -302,11 +309,12 @@ void register_benchmarks(const std::vector<Layer>& suite, const std::map<int, do
     // Small layers also through a plan, where the per-call overhead shows.
     if (nchw.flops() <= kPlanMaxFlops) {
       for (const int threads : kThreadCounts) {
-        const std::string name =
-            std::string("BM_Plan/auto/") + nchw.name + "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), [nchw, threads](benchmark::State& state) {
-          run_plan(state, nchw, convkit::Algorithm::Auto, threads);
-        })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        const std::string name = std::string("BM_Plan/auto/") + nchw.name + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [nchw, threads](benchmark::State& state) { run_plan(state, nchw, convkit::Algorithm::Auto, threads); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
       }
     }
     for (const Variant& variant : variants) {

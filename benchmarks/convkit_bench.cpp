@@ -62,8 +62,8 @@ constexpr double kWorkspaceBudgetPerThread = 2.0 * 1024 * 1024;
 constexpr int kPeakSize = 2048;
 
 // Every algorithm, for parsing names (convkit::algorithm_name spells them) and for --help.
-constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto, convkit::Algorithm::Im2colGemm,
-                                                 convkit::Algorithm::Gemm1x1, convkit::Algorithm::Direct,
+constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto,     convkit::Algorithm::Im2colGemm,
+                                                 convkit::Algorithm::Gemm1x1,  convkit::Algorithm::Direct,
                                                  convkit::Algorithm::Winograd, convkit::Algorithm::Reference};
 
 bool is_toy(const Layer& layer) { return layer.name.rfind(kToyPrefix, 0) == 0; }
@@ -880,8 +880,9 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
                      [](convkit::Algorithm algorithm) { return std::string(convkit::algorithm_name(algorithm)); })
                   .c_str(),
               config.math_mode == convkit::MathMode::Fast ? "fast" : "strict", config.min_time);
-  std::printf("GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
-              "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
+  std::printf(
+      "GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
+      "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
   // Figures at T threads need T idle cores: a busy machine shows as many-fold slowdowns at the higher counts.
   if (context.load_average >= 0.5)
     std::printf("warning: the load average is %.2f: other processes use the cores, and the timings will show it\n",

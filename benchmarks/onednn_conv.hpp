@@ -8,8 +8,8 @@
 #ifndef CONVKIT_BENCH_ONEDNN_CONV_HPP
 #define CONVKIT_BENCH_ONEDNN_CONV_HPP
 
-#include <oneapi/dnnl/dnnl.hpp>
 #include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
 

@@ -6,7 +6,6 @@
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 
 #include <convkit/convkit.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +109,8 @@ static int run(const char* title, int64_t stride1, int64_t stride2) {
   print_desc("composed", &composed);
   printf("  multiply-adds: stacked %.2f M, composed %.2f M\n",
          ((double)s1.output * (double)(first.in_channels * first.kernel_height * first.kernel_width) +
-          (double)s2.output * (double)(second.in_channels * second.kernel_height * second.kernel_width)) / 1e6,
+          (double)s2.output * (double)(second.in_channels * second.kernel_height * second.kernel_width)) /
+             1e6,
          (double)sc.output * (double)(composed.in_channels * composed.kernel_height * composed.kernel_width) / 1e6);
 
   middle = allocate(s1.output);

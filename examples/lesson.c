@@ -1,7 +1,6 @@
 /* The "Multiple Input and Multiple Output Channels" lesson of Dive into Deep Learning, step by step, through
  * convkit's C API. Run it to see the lesson's tensors; it exits non-zero if any number differs from the lesson. */
 #include <convkit/convkit.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,21 +7,21 @@
 // activation; the scalar path for narrow outputs blocks its reduction alike. NCHW depthwise 3x3 kernels at
 // strides 1 and 2 skip the staging where the kernels read the input in place (AVX-512). Weights are read as they
 // lie, in either layout, through strides.
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <utility>
+#include <vector>
+
 #include "accumulation.hpp"
-#include "primitive.hpp"
 #include "arithmetic.hpp"
 #include "direct.hpp"
 #include "epilogue.hpp"
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
+#include "primitive.hpp"
 #include "threading.hpp"
-
-#include <algorithm>
-#include <cstring>
-#include <iterator>
-#include <utility>
-#include <vector>
 
 namespace convkit::detail {
 namespace {
@@ -29,8 +29,12 @@ namespace {
 class DirectPrimitive final : public Primitive {
  public:
   DirectPrimitive(const PrimitiveArguments& args, bool in_place)
-      : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation),
-        clamp_min_(args.clamp_min), clamp_max_(args.clamp_max), in_place_(in_place) {
+      : p_(args.problem),
+        ukernels_(direct_ukernels()),
+        activation_(args.activation),
+        clamp_min_(args.clamp_min),
+        clamp_max_(args.clamp_max),
+        in_place_(in_place) {
     if (args.borrow_weights) {
       weights_ = args.weights;
       bias_ = args.bias;
@@ -64,7 +68,8 @@ class DirectPrimitive final : public Primitive {
     // stages its (image, group) itself, so splitting a group costs one more staging of it per extra block.
     const int threads = threads_worth_using(p_.flops(), args.threads);
     const std::int64_t groups_total = p_.batch * p_.groups;
-    const std::int64_t blocks = groups_total >= threads ? 1 : std::min(p_.group_out_channels, ceil_div(threads, groups_total));
+    const std::int64_t blocks =
+        groups_total >= threads ? 1 : std::min(p_.group_out_channels, ceil_div(threads, groups_total));
     block_channels_ = ceil_div(p_.group_out_channels, blocks);
     blocks_per_group_ = ceil_div(p_.group_out_channels, block_channels_);
     units_ = groups_total * blocks_per_group_;
@@ -109,7 +114,8 @@ class DirectPrimitive final : public Primitive {
         // staged kernels were then tuned on top of them, so they stay.
         for (std::int64_t y = 0; y < p_.out_height; y += kBandRows) {
           const std::int64_t y_end = std::min(p_.out_height, y + kBandRows);
-          const std::int64_t rows_needed = (y_end - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
+          const std::int64_t rows_needed =
+              (y_end - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
           if (rows_needed > staged_end) {
             stage(input, n, g, staged_end, rows_needed, staged);
             staged_end = rows_needed;
@@ -134,15 +140,15 @@ class DirectPrimitive final : public Primitive {
     const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
     for (std::int64_t c = 0; c < p_.group_in_channels; ++c) {
       const std::int64_t channel = g * p_.group_in_channels + c;
-      const float* plane = nchw ? input + (n * p_.in_channels + channel) * H * W
-                                : input + n * H * W * p_.in_channels + channel;
+      const float* plane =
+          nchw ? input + (n * p_.in_channels + channel) * H * W : input + n * H * W * p_.in_channels + channel;
       float* dst_plane = staged + c * plane_floats_;
       if (col_stride == 1 && sw <= 2) {  // the vector kernels' case: padding rows, then one run of input rows
         const std::int64_t inside_begin = std::clamp(p_.pad_top, row_begin, row_end);
         const std::int64_t inside_end = std::clamp(H + p_.pad_top, inside_begin, row_end);
         std::fill(dst_plane + row_begin * sw * L, dst_plane + inside_begin * sw * L, 0.0f);
         ukernels_.stage_rows(plane + (inside_begin - p_.pad_top) * row_stride, row_stride, inside_end - inside_begin, W,
-                            p_.pad_left, sw, L, dst_plane + inside_begin * sw * L);
+                             p_.pad_left, sw, L, dst_plane + inside_begin * sw * L);
         std::fill(dst_plane + inside_end * sw * L, dst_plane + row_end * sw * L, 0.0f);
         continue;
       }
@@ -184,8 +190,7 @@ class DirectPrimitive final : public Primitive {
     t.dilation_width = p_.dilation_width;
     // Groups of one channel only: the group's channel is channel o / group_out_channels.
     t.input = nullptr;
-    if (staged == nullptr)
-      t.input = input + (n * p_.in_channels + o / p_.group_out_channels) * p_.in_pixels();
+    if (staged == nullptr) t.input = input + (n * p_.in_channels + o / p_.group_out_channels) * p_.in_pixels();
     t.in_height = p_.in_height;
     t.in_width = p_.in_width;
     t.pad_top = p_.pad_top;
@@ -249,7 +254,7 @@ class DirectPrimitive final : public Primitive {
 //                  in NCHW narrowly (level on one machine); resnet50_res2_3x3 (64 channels, reduction 576) and every
 //                  deeper layer.
 DeclineReason direct_auto_declines(const Problem& p) {
-  if (p.flops() <= 1e5) return nullptr;  // tiny: the GEMM call and unfolding overheads dominate
+  if (p.flops() <= 1e5) return nullptr;           // tiny: the GEMM call and unfolding overheads dominate
   if (p.group_out_channels <= 4) return nullptr;  // depthwise and thin groups: a GEMM of <= 4 rows wastes its tiles
   // Outside the depthwise kernel, an NHWC output is written one channel at a time with a stride of out_channels,
   // while the GEMM's register tile stores whole vectors of channels (decided on 1 -> 16 and 1 -> 64 channel 3x3
@@ -294,7 +299,7 @@ std::unique_ptr<Primitive> create_inplace(const PrimitiveArguments& args) {
 // narrow outputs on the scalar path, NCHW depthwise 3x3 read in place (AVX-512), and the staged kernels for the
 // rest.
 const Implementation* const* direct_implementations() {
-  static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct, inplace_declines,
+  static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct,    inplace_declines,
                                       accepts_everything,         direct_auto_declines, create_inplace};
   static const Implementation staged{"direct_staged",    Algorithm::Direct,    accepts_everything,
                                      accepts_everything, direct_auto_declines, create_staged};

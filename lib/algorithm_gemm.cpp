@@ -29,7 +29,8 @@
 // dealt units of (tile, block of output channels), each worker with its own buffer, on pages of its own
 // (gemm_tiling.hpp, threading.hpp). OpenBLAS's own threads are never used: convkit's workers flush subnormals
 // (floating_point.hpp) and OpenBLAS's would not.
-#include "primitive.hpp"
+#include <initializer_list>
+
 #include "arithmetic.hpp"
 #include "blas.hpp"
 #include "epilogue.hpp"
@@ -37,10 +38,9 @@
 #include "gemm_tiling.hpp"
 #include "im2col.hpp"
 #include "packing.hpp"
+#include "primitive.hpp"
 #include "threading.hpp"
 #include "transpose.hpp"
-
-#include <initializer_list>
 
 namespace convkit::detail {
 namespace {
@@ -64,9 +64,9 @@ class GemmPrimitive final : public Primitive {
         algorithm_(algorithm),
         unfold_(unfolds(p_, algorithm)),
         tiling_(choose_gemm_tiling(p_, unfold_, args.threads, args.tuning, multiplier)),
-        // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for im2row.
-        weights_(pack_weights(p_, args.weights,
-                              p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
+        // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for
+        // im2row.
+        weights_(pack_weights(p_, args.weights, p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
         epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
         slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
@@ -121,8 +121,8 @@ class GemmPrimitive final : public Primitive {
   Tile tile_at(std::int64_t index) const {
     const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
     const std::int64_t begin = t * tiling_.tile_pixels;
-    const std::int64_t end = begin + tiling_.tile_pixels < tiling_.matrix_pixels ? begin + tiling_.tile_pixels
-                                                                                 : tiling_.matrix_pixels;
+    const std::int64_t end =
+        begin + tiling_.tile_pixels < tiling_.matrix_pixels ? begin + tiling_.tile_pixels : tiling_.matrix_pixels;
     const std::int64_t matrix_groups = tiling_.channelwise ? 1 : p_.groups;  // channelwise: all groups at once
     return {matrix / matrix_groups, matrix % matrix_groups, begin, end};
   }
@@ -149,8 +149,8 @@ class GemmPrimitive final : public Primitive {
     for (std::int64_t k = 0; k < m; ++k) {
       const float* packed = panels_.get() + k * slice + g0;
       tiling_.ukernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
-                                    bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels,
-                                    m, epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
+                                     bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels, m,
+                                     epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
     }
   }
 
@@ -166,11 +166,11 @@ class GemmPrimitive final : public Primitive {
       return;
     }
     if (p_.layout == Layout::NCHW) {
-      im2col(p_, input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels(), begin,
-             end, buffer + (begin - tile.begin), tile.size());
+      im2col(p_, input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels(), begin, end,
+             buffer + (begin - tile.begin), tile.size());
     } else {
-      im2row(p_, input + tile.image * p_.in_pixels() * p_.in_channels + tile.group * p_.group_in_channels, begin,
-             end, buffer + (begin - tile.begin) * p_.reduction);
+      im2row(p_, input + tile.image * p_.in_pixels() * p_.in_channels + tile.group * p_.group_in_channels, begin, end,
+             buffer + (begin - tile.begin) * p_.reduction);
     }
   }
 
@@ -190,8 +190,8 @@ class GemmPrimitive final : public Primitive {
       const float* columns = buffer;
       std::int64_t ld = tile.size();
       if (!unfold_) {
-        columns = input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels() +
-                  tile.begin;
+        columns =
+            input + (tile.image * p_.in_channels + tile.group * p_.group_in_channels) * p_.in_pixels() + tile.begin;
         ld = p_.in_pixels();
       }
       float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
@@ -202,8 +202,8 @@ class GemmPrimitive final : public Primitive {
       }
       if (uses_ukernels()) {
         tiling_.ukernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
-                                   p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                   epilogue_.clamp_max});
+                                    p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
+                                    epilogue_.clamp_max});
         return;
       }
       const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
@@ -228,8 +228,8 @@ class GemmPrimitive final : public Primitive {
       }
       if (uses_ukernels()) {
         tiling_.ukernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
-                                   p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                   epilogue_.clamp_max});
+                                    p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
+                                    epilogue_.clamp_max});
         return;
       }
       const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
@@ -256,8 +256,8 @@ class GemmPrimitive final : public Primitive {
 DeclineReason exceeds_blas_index(const Problem& p) {
   // An NHWC 1x1 product may read the whole batch as one matrix of batch * pixels rows.
   const std::int64_t batch_rows = p.layout == Layout::NHWC && p.is_1x1() ? p.batch * p.in_pixels() : 0;
-  for (std::int64_t value : {p.group_out_channels, p.reduction, p.out_pixels(), p.in_pixels(), p.in_channels,
-                             p.out_channels, batch_rows}) {
+  for (std::int64_t value :
+       {p.group_out_channels, p.reduction, p.out_pixels(), p.in_pixels(), p.in_channels, p.out_channels, batch_rows}) {
     if (!fits_blas_index(value)) return "a GEMM dimension exceeds the BLAS's 32-bit index";
   }
   return nullptr;
@@ -289,7 +289,8 @@ struct GemmEntry {
 // (NHWC 1x1 products of few pixels), and OpenBLAS, which takes everything.
 const Implementation* const* gemm_1x1_implementations() {
   using G = GemmMultiplier;
-  static const Implementation channelwise = GemmEntry<Algorithm::Gemm1x1, G::Channelwise>::entry("gemm_1x1_channelwise");
+  static const Implementation channelwise =
+      GemmEntry<Algorithm::Gemm1x1, G::Channelwise>::entry("gemm_1x1_channelwise");
   static const Implementation convkit = GemmEntry<Algorithm::Gemm1x1, G::Convkit>::entry("gemm_1x1_convkit");
   static const Implementation transposed =
       GemmEntry<Algorithm::Gemm1x1, G::OpenblasTransposed>::entry("gemm_1x1_openblas_transposed");

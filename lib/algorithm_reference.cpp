@@ -1,8 +1,8 @@
 // The reference algorithm: the definition as plain loops, accumulating in double. It accepts every valid problem
 // and is the library's correctness fallback; the tests keep their own, independent oracle.
-#include "primitive.hpp"
 #include "epilogue.hpp"
 #include "packing.hpp"
+#include "primitive.hpp"
 #include "threading.hpp"
 
 namespace convkit::detail {

@@ -21,20 +21,20 @@
 // Threads: the whole team works on each block, one level only: the tiles of the two transforms are shared out, and
 // so are the transform points' GEMMs (OpenBLAS single-threaded on each), with a barrier between the phases. The
 // block size depends on the problem only, never on the thread count, so results are the same for every count.
-#include "primitive.hpp"
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
 #include "arithmetic.hpp"
 #include "blas.hpp"
 #include "error.hpp"
 #include "kernels/winograd_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
+#include "primitive.hpp"
 #include "threading.hpp"
 #include "transpose.hpp"
-
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <initializer_list>
 
 namespace convkit::detail {
 namespace {
@@ -48,12 +48,12 @@ constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
 constexpr std::int64_t kRowTiles = 64;
 
 struct WinogradTiling {
-  int tile;                        // m: output pixels per tile side
-  int points;                      // (m + 2)^2
-  std::int64_t tiles_h, tiles_w;   // tiles per image, down and across
-  std::int64_t tiles;              // over the whole batch
-  std::int64_t block_tiles;        // tiles per block (the last block may hold fewer)
-  std::int64_t blocks;             // per group
+  int tile;                       // m: output pixels per tile side
+  int points;                     // (m + 2)^2
+  std::int64_t tiles_h, tiles_w;  // tiles per image, down and across
+  std::int64_t tiles;             // over the whole batch
+  std::int64_t block_tiles;       // tiles per block (the last block may hold fewer)
+  std::int64_t blocks;            // per group
 
   std::int64_t tiles_per_image() const { return tiles_h * tiles_w; }
 };
@@ -68,8 +68,8 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 // res4_3x3 (16) and res4_3x3_b8 (128), F(2x2) on res5_3x3 (4 tiles).
 int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
 
-// The tiling of F(tile x tile, 3 x 3). `forced_block_tiles` > 0: blocks of that many tiles (CONVKIT_WINOGRAD_BLOCK_TILES);
-// auto's choice is made on the tiling the problem gets without it.
+// The tiling of F(tile x tile, 3 x 3). `forced_block_tiles` > 0: blocks of that many tiles
+// (CONVKIT_WINOGRAD_BLOCK_TILES); auto's choice is made on the tiling the problem gets without it.
 WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t forced_block_tiles = 0) {
   WinogradTiling tiling{};
   tiling.tile = tile;
@@ -112,14 +112,15 @@ class WinogradPrimitive final : public Primitive {
   // V and M of a block, shared by the team, and each worker's staging buffer for NCHW tile rows.
   std::size_t workspace_bytes() const override {
     return static_cast<std::size_t>(tiling_.points * tiling_.block_tiles *
-                                    (p_.group_in_channels + p_.group_out_channels)) * sizeof(float) +
+                                    (p_.group_in_channels + p_.group_out_channels)) *
+               sizeof(float) +
            staging_.workspace_bytes();
   }
 
   void run(const float* input, float* output, void* workspace) const override {
     const std::int64_t cg = p_.group_in_channels, og = p_.group_out_channels, points = tiling_.points;
-    float* const transformed_input = static_cast<float*>(workspace);                 // V: [point][tile][cg]
-    float* const products = transformed_input + points * tiling_.block_tiles * cg;   // M: [point][tile][og]
+    float* const transformed_input = static_cast<float*>(workspace);                // V: [point][tile][cg]
+    float* const products = transformed_input + points * tiling_.block_tiles * cg;  // M: [point][tile][og]
     float* const staging = products + points * tiling_.block_tiles * og;
     parallel_team(workers_, [&](int worker, int team) noexcept {
       float* const stage = static_cast<float*>(staging_.slice(staging, worker));
@@ -187,7 +188,8 @@ class WinogradPrimitive final : public Primitive {
       base = input + ((first.image * p_.in_height + top) * p_.in_width + left) * p_.in_channels + channel0;
       row_stride = p_.in_width * p_.in_channels, pixel_stride = p_.in_channels, channel_stride = 1;
     } else {
-      stage_nchw_input(input + (first.image * p_.in_channels + channel0) * p_.in_pixels(), top, left, stage_width, stage);
+      stage_nchw_input(input + (first.image * p_.in_channels + channel0) * p_.in_pixels(), top, left, stage_width,
+                       stage);
       base = stage;
       row_stride = stage_width * cg, pixel_stride = cg, channel_stride = 1;
     }
@@ -198,13 +200,12 @@ class WinogradPrimitive final : public Primitive {
         const bool row_inside = top + i >= 0 && top + i < p_.in_height;
         for (int j = 0; j < t; ++j) {
           const std::int64_t x = left + column + j;
-          pixels[i * t + j] = row_inside && x >= 0 && x < p_.in_width
-                                  ? base + i * row_stride + (column + j) * pixel_stride
-                                  : nullptr;
+          pixels[i * t + j] =
+              row_inside && x >= 0 && x < p_.in_width ? base + i * row_stride + (column + j) * pixel_stride : nullptr;
         }
       }
-      const WinogradInputTask task{tiling_.tile, pixels, channel_stride, cg,
-                                   transformed + (index - begin) * cg, tiling_.block_tiles * cg};
+      const WinogradInputTask task{
+          tiling_.tile, pixels, channel_stride, cg, transformed + (index - begin) * cg, tiling_.block_tiles * cg};
       ukernels_.input(task);
     }
   }
@@ -251,8 +252,16 @@ class WinogradPrimitive final : public Primitive {
           pixels[i * m + j] = first.y + i < p_.out_height && first.x + column + j < p_.out_width
                                   ? base + i * row_stride + (column + j) * pixel_stride
                                   : nullptr;
-      const WinogradOutputTask task{m, products + (index - begin) * og, tiling_.block_tiles * og, og, pixels, 1,
-                                    bias_ ? bias_.get() + channel0 : nullptr, activation_, clamp_min_, clamp_max_};
+      const WinogradOutputTask task{m,
+                                    products + (index - begin) * og,
+                                    tiling_.block_tiles * og,
+                                    og,
+                                    pixels,
+                                    1,
+                                    bias_ ? bias_.get() + channel0 : nullptr,
+                                    activation_,
+                                    clamp_min_,
+                                    clamp_max_};
       ukernels_.output(task);
     }
     if (p_.layout == Layout::NCHW) {
@@ -261,16 +270,16 @@ class WinogradPrimitive final : public Primitive {
       const std::int64_t rows = std::min<std::int64_t>(m, p_.out_height - first.y);
       const std::int64_t columns = std::min<std::int64_t>(stage_width, p_.out_width - first.x);
       for (std::int64_t i = 0; i < rows; ++i)  // (column j, channel c) -> (channel c, column j)
-        transpose(stage + i * stage_width * og, og, columns, og,
-                  planes + (first.y + i) * p_.out_width + first.x, p_.out_pixels());
+        transpose(stage + i * stage_width * og, og, columns, og, planes + (first.y + i) * p_.out_width + first.x,
+                  p_.out_pixels());
     }
   }
 
   Problem p_;
   WinogradTiling tiling_;
   int workers_;
-  std::int64_t row_tiles_;       // the most tiles of one tile row handled at once
-  std::size_t staging_floats_;   // per worker: the pixels under row_tiles_ input or output tiles (NCHW only)
+  std::int64_t row_tiles_;      // the most tiles of one tile row handled at once
+  std::size_t staging_floats_;  // per worker: the pixels under row_tiles_ input or output tiles (NCHW only)
   WorkerSlices staging_;
   AlignedFloats weights_;
   AlignedFloats bias_;
@@ -324,10 +333,10 @@ std::unique_ptr<Primitive> create_winograd(const PrimitiveArguments& args) {
 }  // namespace
 
 const Implementation* const* winograd_implementations() {
-  static const Implementation f4x4{"winograd_f4x4",        Algorithm::Winograd, winograd_declines,
-                                   f4x4_defers,            winograd_auto_declines, create_winograd<4>};
-  static const Implementation f2x2{"winograd_f2x2",        Algorithm::Winograd, winograd_declines,
-                                   accepts_everything,     winograd_auto_declines, create_winograd<2>};
+  static const Implementation f4x4{"winograd_f4x4", Algorithm::Winograd,    winograd_declines,
+                                   f4x4_defers,     winograd_auto_declines, create_winograd<4>};
+  static const Implementation f2x2{"winograd_f2x2",    Algorithm::Winograd,    winograd_declines,
+                                   accepts_everything, winograd_auto_declines, create_winograd<2>};
   static const Implementation* const list[] = {&f4x4, &f2x2, nullptr};
   return list;
 }

@@ -1,19 +1,19 @@
 // The C++ API: validation, the choice of algorithm, and the run, with every failure as a convkit::Error.
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 
-#include "primitive.hpp"
+#include <convkit/convkit.hpp>
+#include <cstdint>
+#include <new>
+#include <utility>
+
 #include "blas.hpp"
 #include "error.hpp"
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "plan.hpp"
-#include "tuning.hpp"
+#include "primitive.hpp"
 #include "problem.hpp"
-
-#include <cstdint>
-#include <new>
-#include <utility>
+#include "tuning.hpp"
 
 namespace convkit {
 namespace detail {
@@ -56,9 +56,15 @@ PlanState bind(const Problem& problem, const float* weights, const float* bias, 
                bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
   PlanState plan{problem, nullptr, entry.name};
   try {
-    const PrimitiveArguments arguments{plan.problem,      weights,           bias,
-                                       options.activation, options.clamp_min, options.clamp_max,
-                                       resolve_threads(options), tuning, borrow_weights};
+    const PrimitiveArguments arguments{plan.problem,
+                                       weights,
+                                       bias,
+                                       options.activation,
+                                       options.clamp_min,
+                                       options.clamp_max,
+                                       resolve_threads(options),
+                                       tuning,
+                                       borrow_weights};
     plan.primitive = entry.create(arguments);
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while preparing ", entry.name, " for ", describe(plan.problem));

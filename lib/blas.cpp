@@ -1,13 +1,13 @@
 #include "blas.hpp"
 
-#include "threading.hpp"
-
 #include <cblas.h>
 
 #include <algorithm>
 #include <cctype>
 #include <climits>
 #include <string>
+
+#include "threading.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -21,9 +21,9 @@ int isa_rank(std::string core) {
     if (core == name) return 2;
   for (const char* name : {"sandybridge", "bulldozer", "piledriver", "steamroller"})
     if (core == name) return 1;
-  for (const char* name : {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "nano", "barcelona",
-                           "bobcat", "opteron", "opteron_sse3", "athlon", "katmai", "coppermine", "northwood",
-                           "banias"})
+  for (const char* name :
+       {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "nano", "barcelona", "bobcat", "opteron",
+        "opteron_sse3", "athlon", "katmai", "coppermine", "northwood", "banias"})
     if (core == name) return 0;
   return -1;
 }
@@ -32,8 +32,8 @@ int isa_rank(std::string core) {
 const char* recommended_core() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
     return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   if (__builtin_cpu_supports("avx")) return "SandyBridge";

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 
 namespace convkit::detail {

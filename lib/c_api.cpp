@@ -1,9 +1,9 @@
 // The C API: a translation of the C++ API in which no exception escapes. Enum fields are read as integers because a
 // C caller may store any value in them; the C++ validation then names it.
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -35,9 +35,14 @@ Enum read_enum(const CEnum& field) {
 
 // The integer fields of convkit_conv2d_desc and convkit::Conv2dDesc, which share their names: one list for both
 // directions of the translation.
-#define CONVKIT_DESC_INTEGER_FIELDS(X)                                                                              \
-  X(batch) X(in_channels) X(in_height) X(in_width) X(out_channels) X(kernel_height) X(kernel_width) X(stride_height) \
-  X(stride_width) X(pad_top) X(pad_left) X(pad_bottom) X(pad_right) X(dilation_height) X(dilation_width) X(groups)
+// Laid out by hand: clang-format's layout of this macro does not settle from one run to the next.
+// clang-format off
+#define CONVKIT_DESC_INTEGER_FIELDS(X) \
+  X(batch) X(in_channels) X(in_height) X(in_width) X(out_channels)  \
+  X(kernel_height) X(kernel_width) X(stride_height) X(stride_width) \
+  X(pad_top) X(pad_left) X(pad_bottom) X(pad_right) \
+  X(dilation_height) X(dilation_width) X(groups)
+// clang-format on
 #define CONVKIT_COPY_FIELD(name) desc.name = d.name;
 
 convkit::Conv2dDesc to_cpp(const convkit_conv2d_desc& d) {
@@ -191,7 +196,8 @@ convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, cons
                                           convkit_plan** plan) {
   if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
   *plan = nullptr;
-  if (count == 0) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "count = 0: a concatenated plan needs at least one branch");
+  if (count == 0)
+    return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "count = 0: a concatenated plan needs at least one branch");
   if (descs == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "descs is null");
   if (weights == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "weights is null");
   return guarded([&] {

@@ -15,14 +15,13 @@
 // The same numerator, (q + 1 - k2)*s1 + r >= 0, shows K <= H: the composed kernel fits its input, and computing K
 // cannot overflow. tests/test_compose.cpp checks the equality on every shape of its sweep.
 #include <convkit/convkit.hpp>
-
-#include "error.hpp"
-#include "problem.hpp"
-
 #include <cstdint>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "error.hpp"
+#include "problem.hpp"
 
 namespace convkit {
 namespace detail {
@@ -94,7 +93,8 @@ std::int64_t composed_stride(std::int64_t first, std::int64_t second, const char
 
 // Offset of weight (o, c, i, j) of an ungrouped convolution in its weights layout.
 std::int64_t weights_offset(const Problem& p, std::int64_t o, std::int64_t c, std::int64_t i, std::int64_t j) {
-  if (p.weights_layout == WeightsLayout::OIHW) return ((o * p.in_channels + c) * p.kernel_height + i) * p.kernel_width + j;
+  if (p.weights_layout == WeightsLayout::OIHW)
+    return ((o * p.in_channels + c) * p.kernel_height + i) * p.kernel_width + j;
   return ((o * p.kernel_height + i) * p.kernel_width + j) * p.in_channels + c;
 }
 

@@ -7,16 +7,16 @@
 // contiguous block there: always in NCHW (one image at a time when the part covers only some channels of a batch),
 // and in NHWC when the part covers every channel. Otherwise (NHWC slices, or a fused part whose branches are not
 // neighbours in the output) it computes one image into the workspace and copies its channels into place.
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <vector>
+
 #include "arithmetic.hpp"
 #include "error.hpp"
 #include "packing.hpp"
 #include "plan.hpp"
 #include "threading.hpp"
-
-#include <algorithm>
-#include <cstring>
-#include <new>
-#include <vector>
 
 namespace convkit::detail {
 namespace {

@@ -6,19 +6,18 @@
 // With a channel multiplier m, output channel g*m + k reads input channel g: slice k of the multiplier is again one
 // output channel per input channel, computed a row at a time into the worker's scratch row and then spread into
 // the output's channels with stride m.
-#include "direct.hpp"
-
-#include "arithmetic.hpp"
-#include "kernels/direct_ukernels.hpp"
-#include "memory.hpp"
-#include "packing.hpp"
-#include "threading.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
+
+#include "arithmetic.hpp"
+#include "direct.hpp"
+#include "kernels/direct_ukernels.hpp"
+#include "memory.hpp"
+#include "packing.hpp"
+#include "threading.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -26,7 +25,10 @@ namespace {
 class DepthwiseNhwcPrimitive final : public Primitive {
  public:
   explicit DepthwiseNhwcPrimitive(const PrimitiveArguments& args)
-      : p_(args.problem), ukernels_(direct_ukernels()), activation_(args.activation), clamp_min_(args.clamp_min),
+      : p_(args.problem),
+        ukernels_(direct_ukernels()),
+        activation_(args.activation),
+        clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
     const std::int64_t taps = p_.kernel_height * p_.kernel_width;
     multiplier_ = p_.out_channels / p_.groups;
@@ -47,7 +49,8 @@ class DepthwiseNhwcPrimitive final : public Primitive {
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
-    rows_ = WorkerSlices(multiplier_ == 1 ? 0 : static_cast<std::size_t>(p_.out_width * p_.groups) * sizeof(float), workers_);
+    rows_ = WorkerSlices(multiplier_ == 1 ? 0 : static_cast<std::size_t>(p_.out_width * p_.groups) * sizeof(float),
+                         workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::Direct; }
@@ -148,7 +151,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   std::int64_t interior_begin_, interior_end_;
   std::int64_t units_;
   int workers_;
-  WorkerSlices rows_;  // per worker, with a multiplier: one output row of one slice
+  WorkerSlices rows_;                      // per worker, with a multiplier: one output row of one slice
   std::vector<WeightTap> nonfinite_taps_;  // weights that are NaN or infinite, usually none
 };
 
@@ -170,7 +173,7 @@ bool is_depthwise_nhwc(const Problem& p) {
 }
 
 const Implementation& direct_depthwise_nhwc_implementation() {
-  static const Implementation entry{"direct_depthwise_nhwc", Algorithm::Direct,   depthwise_nhwc_declines,
+  static const Implementation entry{"direct_depthwise_nhwc", Algorithm::Direct,    depthwise_nhwc_declines,
                                     accepts_everything,      direct_auto_declines, create_depthwise_nhwc};
   return entry;
 }

@@ -3,6 +3,11 @@
 // gathered once into a patch (in the order of the weights, zero where a tap falls in the padding), then every
 // output channel of the block is one dot product with it, summed in blocks of kReductionBlock products
 // (accumulation.hpp) like every strict path.
+#include <algorithm>
+#include <iterator>
+#include <utility>
+#include <vector>
+
 #include "accumulation.hpp"
 #include "arithmetic.hpp"
 #include "direct.hpp"
@@ -11,11 +16,6 @@
 #include "memory.hpp"
 #include "packing.hpp"
 #include "threading.hpp"
-
-#include <algorithm>
-#include <iterator>
-#include <utility>
-#include <vector>
 
 namespace convkit::detail {
 namespace {
@@ -92,8 +92,8 @@ class ScalarDirectPrimitive final : public Primitive {
   // gathered once into `patch` (in the order of the weights, zero where a tap falls in the padding), then every
   // output channel of the block is one dot product with it: the gather is shared by the channels and the dot
   // product has no bounds test. The valid taps of a pixel are worked out before the loops over them.
-  void compute(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t first,
-                      std::int64_t last, float* patch) const {
+  void compute(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t first, std::int64_t last,
+               float* patch) const {
     // Locals, not members: the compiler then keeps them in registers across the stores to output.
     const bool nchw = p_.layout == Layout::NCHW;
     const std::int64_t H = p_.in_height, W = p_.in_width, Ho = p_.out_height, Wo = p_.out_width;
@@ -101,8 +101,8 @@ class ScalarDirectPrimitive final : public Primitive {
     const std::int64_t dh = p_.dilation_height, pt = p_.pad_top, pl = p_.pad_left;
     const std::int64_t channels = p_.group_in_channels, reduction = p_.reduction;
     const std::int64_t row_stride = nchw ? W : W * p_.in_channels, col_stride = nchw ? 1 : p_.in_channels;
-    const float* in = nchw ? input + (n * p_.in_channels + g * channels) * H * W
-                           : input + n * H * W * p_.in_channels + g * channels;
+    const float* in =
+        nchw ? input + (n * p_.in_channels + g * channels) * H * W : input + n * H * W * p_.in_channels + g * channels;
     const std::int64_t out_channel_stride = nchw ? p_.out_pixels() : 1, out_pixel_stride = nchw ? 1 : p_.out_channels;
     float* out = output + n * p_.out_pixels() * p_.out_channels + (g * p_.group_out_channels) * out_channel_stride;
     const Activation activation = activation_;
@@ -196,7 +196,7 @@ std::unique_ptr<Primitive> create_scalar(const PrimitiveArguments& args) {
 }  // namespace
 
 const Implementation& direct_scalar_implementation() {
-  static const Implementation entry{"direct_scalar", Algorithm::Direct, scalar_declines,
+  static const Implementation entry{"direct_scalar", Algorithm::Direct,    scalar_declines,
                                     scalar_defers,   direct_auto_declines, create_scalar};
   return entry;
 }

@@ -1,13 +1,13 @@
 // Choosing the implementation: one ordered list of named entries; the first that takes the problem wins, and the
 // reference, which accepts everything, is last. Every entry that passes gives a one-line reason, and
 // CONVKIT_VERBOSE=1 prints them all.
-#include "error.hpp"
-#include "primitive.hpp"
-#include "tuning.hpp"
-
 #include <cstdio>
 #include <cstring>
 #include <iterator>
+
+#include "error.hpp"
+#include "primitive.hpp"
+#include "tuning.hpp"
 
 namespace convkit::detail {
 namespace {

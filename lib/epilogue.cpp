@@ -52,8 +52,7 @@ void transpose_activated(Activation activation, const float* product, std::int64
 }  // namespace
 
 void Epilogue::store_transposed(const float* product, std::int64_t rows, std::int64_t cols, std::int64_t ld_product,
-                                bool channels_by_row, float* block, std::int64_t ld,
-                                std::int64_t first_channel) const {
+                                bool channels_by_row, float* block, std::int64_t ld, std::int64_t first_channel) const {
   const float* channel_bias = bias == nullptr ? nullptr : bias + first_channel;
   if (channels_by_row) {
     transpose_activated<true>(activation, product, rows, cols, ld_product, channel_bias, block, ld, clamp_min,

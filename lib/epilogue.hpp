@@ -7,7 +7,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 
 namespace convkit::detail {

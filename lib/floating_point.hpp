@@ -20,8 +20,8 @@ namespace convkit::detail {
 class FlushSubnormals {
  public:
 #if CONVKIT_HAS_MXCSR
-  static constexpr unsigned kFlushToZero = 0x8000u;     // MXCSR.FTZ: subnormal results become 0
-  static constexpr unsigned kDenormalsAreZero = 0x0040u; // MXCSR.DAZ: subnormal operands read as 0
+  static constexpr unsigned kFlushToZero = 0x8000u;       // MXCSR.FTZ: subnormal results become 0
+  static constexpr unsigned kDenormalsAreZero = 0x0040u;  // MXCSR.DAZ: subnormal operands read as 0
 
   FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero); }
   ~FlushSubnormals() { _mm_setcsr(saved_); }

@@ -1,10 +1,10 @@
 #include "gemm_tiling.hpp"
 
+#include <algorithm>
+
 #include "arithmetic.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "threading.hpp"
-
-#include <algorithm>
 
 namespace convkit::detail {
 namespace {
@@ -66,8 +66,8 @@ void choose_channelwise_tiling(const Problem& p, bool unfold, int threads, const
     block = std::min(p.groups, round_up(forced, lane_group));
   std::int64_t tile = std::max(tile_grain, kChannelwiseTileBytes / (block * pixel_bytes) / tile_grain * tile_grain);
   if (const std::int64_t forced = tuning.gemm_tile_pixels; forced > 0) tile = forced;
-  const std::int64_t cap = std::max<std::int64_t>(
-      1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / (block * pixel_bytes));
+  const std::int64_t cap =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / (block * pixel_bytes));
   t.tile_pixels = std::max<std::int64_t>(1, std::min({tile, cap, t.matrix_pixels}));
   t.tiles_per_matrix = ceil_div(t.matrix_pixels, t.tile_pixels);
   t.channel_block = block;
@@ -91,17 +91,16 @@ std::int64_t transposed_columns(const Problem& p, bool unfold, const GemmTiling&
   return unfold || p.layout == Layout::NHWC ? t.tile_pixels * p.reduction : 0;
 }
 
-
 // Tiles of output pixels whose unfolded panel is aimed at kTileTargetBytes (see there), in equal widths rounded to
 // `grain`, as many as teams of 2 and 4 share equally.
 void choose_tiles(const Problem& p, std::int64_t grain, const Tuning& tuning, GemmTiling& t) {
   const std::int64_t column_bytes = p.reduction * static_cast<std::int64_t>(sizeof(float));
   const std::int64_t cap = std::max<std::int64_t>(1, static_cast<std::int64_t>(kGemmWorkspaceCapBytes) / column_bytes);
   const std::int64_t weights_bytes = p.group_out_channels * column_bytes;
-  const std::size_t target = weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes
-                                                                                          : kTileTargetBytes;
-  std::int64_t tile = std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels,
-                                               kMaxTilePixels);
+  const std::size_t target =
+      weights_bytes > static_cast<std::int64_t>(kLargeWeightsBytes) ? kGemmWorkspaceCapBytes : kTileTargetBytes;
+  std::int64_t tile =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>(target) / column_bytes, kMinTilePixels, kMaxTilePixels);
   // Equal tiles rather than full ones and a remnant: n tiles of ceil(pixels / n), rounded to the grain. A count that
   // is a multiple of kBalancedUnits when there are several, so that teams of 2 and 4 get equal shares (the tiling must
   // not follow the team, see choose_channel_blocks): resnet50_res2_3x3 had 7 tiles, 4 and 3 per thread.
@@ -133,7 +132,8 @@ void choose_tiles(const Problem& p, std::int64_t grain, const Tuning& tuning, Ge
 void choose_channel_blocks(const Problem& p, const Tuning& tuning, GemmTiling& t) {
   std::int64_t blocks = 1;
   if (t.tile_count() < kBalancedUnits) {
-    blocks = std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
+    blocks =
+        std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
     if (blocks * t.tile_count() < kMinSharedUnits)
       blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
   }
@@ -174,7 +174,8 @@ const char* gemm_multiplier_defers(const Problem& p, bool unfold, const Tuning& 
       // An NHWC product's register tile spans strip_columns output channels; a group with fewer than half of them
       // wastes most of it, and OpenBLAS does better. NCHW tiles of few output channels run tiles of as many rows
       // (gemm_ukernels_impl.hpp), decided on NCHW mobilenetv2_dw (one output channel per group).
-      if (p.layout == Layout::NHWC && !one_channel_groups(p) && 2 * p.group_out_channels < gemm_ukernels()->strip_columns)
+      if (p.layout == Layout::NHWC && !one_channel_groups(p) &&
+          2 * p.group_out_channels < gemm_ukernels()->strip_columns)
         return "an NHWC group of fewer output channels than half the microkernel's strip: OpenBLAS does better";
       return nullptr;
     case GemmMultiplier::OpenblasTransposed: {

@@ -1,12 +1,12 @@
 // How the GEMM path cuts a convolution into tiles of output pixels and shares them among threads.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "kernels/gemm_ukernels.hpp"
 #include "problem.hpp"
 #include "tuning.hpp"
-
-#include <cstddef>
-#include <cstdint>
 
 namespace convkit::detail {
 
@@ -23,14 +23,14 @@ struct GemmTiling {
                                   // groups per unit (a multiple of GemmUkernels::channelwise_tile but in the last)
   std::int64_t channel_blocks;    // units per tile: ceil(Co/g / channel_block); channelwise: ceil(g / channel_block)
   int workers;                    // convkit threads; OpenBLAS runs single-threaded in each
-  const GemmUkernels* ukernels;     // convkit's GEMM microkernels multiply the native products; null: the BLAS does
+  const GemmUkernels* ukernels;   // convkit's GEMM microkernels multiply the native products; null: the BLAS does
   bool transposed;                // each product is computed in the orientation opposite to the output's layout
   // Groups of one input channel (NHWC depthwise) on convkit's kernels: a unit unfolds a block of channel_block
   // groups over its tile and multiplies them all in one call (GemmUkernels::channelwise); a matrix is then a whole
   // image (or the folded batch), not one group of it.
   bool channelwise;
-  std::size_t buffer_floats;      // one unfolded tile (0 when nothing is unfolded)
-  std::size_t product_floats;     // one transposed product, tile x channel block (0 unless transposed)
+  std::size_t buffer_floats;   // one unfolded tile (0 when nothing is unfolded)
+  std::size_t product_floats;  // one transposed product, tile x channel block (0 unless transposed)
 
   std::int64_t tile_count() const { return matrices * tiles_per_matrix; }
   // A unit of work: a block of output channels of one tile.

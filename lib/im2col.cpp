@@ -1,10 +1,10 @@
 #include "im2col.hpp"
 
-#include "arithmetic.hpp"
-#include "kernels/direct_ukernels.hpp"
-
 #include <algorithm>
 #include <cstring>
+
+#include "arithmetic.hpp"
+#include "kernels/direct_ukernels.hpp"
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -161,8 +161,8 @@ bool im2col_stride2(const Problem& p, const float* channels, std::int64_t pixel_
 
 }  // namespace
 
-void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end,
-            float* columns, std::int64_t ld) {
+void im2col(const Problem& p, const float* channels, std::int64_t pixel_begin, std::int64_t pixel_end, float* columns,
+            std::int64_t ld) {
   const std::int64_t H = p.in_height, W = p.in_width, Wo = p.out_width, sw = p.stride_width;
   const std::int64_t Kh = p.kernel_height, Kw = p.kernel_width;
   // Output rows outermost within a (channel, kernel row): the input row is found once and serves every kernel

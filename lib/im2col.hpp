@@ -8,9 +8,9 @@
 // can tile the output and bound the buffer.
 #pragma once
 
-#include "problem.hpp"
-
 #include <cstdint>
+
+#include "problem.hpp"
 
 namespace convkit::detail {
 
@@ -21,7 +21,6 @@ void im2col(const Problem& problem, const float* channels, std::int64_t pixel_be
 
 // `pixels` points at the group's first channel of pixel (0, 0) of one NHWC image (pixel stride in_channels).
 // Writes (end - begin) x reduction floats.
-void im2row(const Problem& problem, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end,
-            float* rows);
+void im2row(const Problem& problem, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end, float* rows);
 
 }  // namespace convkit::detail

@@ -1,14 +1,13 @@
 // Which compiled ISA the vector kernels use: the best the CPU runs, capped by CONVKIT_MAX_ISA. The direct kernels,
 // the Winograd transforms and the GEMM kernels always use the same one.
+#include <cstdlib>
+#include <cstring>
+#include <xsimd/config/xsimd_cpuid.hpp>
+
 #include "kernels/direct_ukernels.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "kernels/winograd_ukernels.hpp"
 #include "tuning.hpp"
-
-#include <xsimd/config/xsimd_cpuid.hpp>
-
-#include <cstdlib>
-#include <cstring>
 
 namespace convkit::detail {
 namespace {

@@ -1,9 +1,9 @@
 #include "packing.hpp"
 
-#include "arithmetic.hpp"
-
 #include <algorithm>
 #include <cstdint>
+
+#include "arithmetic.hpp"
 
 namespace convkit::detail {
 

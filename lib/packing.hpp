@@ -1,10 +1,10 @@
 // Copies of the caller's weights and bias in the order an algorithm reads them, owned by its Primitive.
 #pragma once
 
+#include <cstdint>
+
 #include "memory.hpp"
 #include "problem.hpp"
-
-#include <cstdint>
 
 namespace convkit::detail {
 

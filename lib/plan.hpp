@@ -2,12 +2,12 @@
 // weights packed) and executed many times (workspace checked and aligned, or provided).
 #pragma once
 
-#include "primitive.hpp"
-#include "problem.hpp"
-
 #include <cstddef>
 #include <memory>
 #include <string>
+
+#include "primitive.hpp"
+#include "problem.hpp"
 
 namespace convkit::detail {
 

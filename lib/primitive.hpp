@@ -2,12 +2,12 @@
 // to it a Primitive: the problem, the weights packed the way the algorithm reads them, and the epilogue.
 #pragma once
 
-#include "problem.hpp"
-#include "tuning.hpp"
-
 #include <cstddef>
 #include <memory>
 #include <string>
+
+#include "problem.hpp"
+#include "tuning.hpp"
 
 namespace convkit::detail {
 
@@ -29,7 +29,7 @@ struct PrimitiveArguments {
   const float* bias;     // out_channels floats or null
   Activation activation;
   float clamp_min, clamp_max;
-  int threads;  // resolved: >= 1
+  int threads;           // resolved: >= 1
   const Tuning& tuning;  // the tuning variables, read once for this plan (tuning.hpp)
   // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that
   // reads them as they lie may skip its copy (the one-shot call). Otherwise everything is copied.

@@ -1,11 +1,11 @@
 #include "problem.hpp"
 
-#include "error.hpp"
-#include "threading.hpp"
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "error.hpp"
+#include "threading.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -46,9 +46,7 @@ std::int64_t output_extent(std::int64_t size, std::int64_t pad_before, std::int6
 
 }  // namespace
 
-double Problem::flops() const {
-  return 2.0 * static_cast<double>(output_elements) * static_cast<double>(reduction);
-}
+double Problem::flops() const { return 2.0 * static_cast<double>(output_elements) * static_cast<double>(reduction); }
 
 Problem make_problem(const Conv2dDesc& desc) {
   require_positive(desc.batch, "batch");
@@ -111,8 +109,8 @@ Problem make_problem(const Conv2dDesc& desc) {
   p.reduction = checked_mul(p.group_in_channels, kernel_area, "in_channels / groups * kernel area");
   p.weights_elements = checked_mul(p.out_channels, p.reduction, "the weights' element count");
   const std::int64_t in_pixels = checked_mul(p.in_height, p.in_width, "in_height * in_width");
-  p.input_elements = checked_mul(checked_mul(p.batch, p.in_channels, "batch * in_channels"), in_pixels,
-                                 "the input's element count");
+  p.input_elements =
+      checked_mul(checked_mul(p.batch, p.in_channels, "batch * in_channels"), in_pixels, "the input's element count");
   const std::int64_t out_pixels = checked_mul(p.out_height, p.out_width, "out_height * out_width");
   p.output_elements = checked_mul(checked_mul(p.batch, p.out_channels, "batch * out_channels"), out_pixels,
                                   "the output's element count");
@@ -174,11 +172,13 @@ void check_disjoint_workspace(const Problem& problem, const float* input, const 
   if (workspace == nullptr || workspace_bytes == 0) return;
   const std::size_t float_bytes = sizeof(float);
   if (overlaps_bytes(workspace, workspace_bytes, input, static_cast<std::size_t>(problem.input_elements) * float_bytes))
-    invalid("workspace overlaps input: the ", workspace_bytes, " bytes of the workspace are written during the run, "
+    invalid("workspace overlaps input: the ", workspace_bytes,
+            " bytes of the workspace are written during the run, "
             "so they must be disjoint from the input");
   if (overlaps_bytes(workspace, workspace_bytes, output,
                      static_cast<std::size_t>(problem.output_elements) * float_bytes))
-    invalid("workspace overlaps output: the ", workspace_bytes, " bytes of the workspace are written during the run, "
+    invalid("workspace overlaps output: the ", workspace_bytes,
+            " bytes of the workspace are written during the run, "
             "so they must be disjoint from the output");
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstddef>
 #include <cstdint>
 
@@ -21,7 +20,7 @@ struct Problem {
 
   std::int64_t out_height, out_width;
   std::int64_t group_in_channels, group_out_channels;  // per group
-  std::int64_t reduction;                               // group_in_channels * kernel_height * kernel_width
+  std::int64_t reduction;                              // group_in_channels * kernel_height * kernel_width
   std::int64_t input_elements, weights_elements, output_elements;
 
   bool is_1x1() const { return kernel_height == 1 && kernel_width == 1; }

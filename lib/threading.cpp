@@ -1,7 +1,5 @@
 #include "threading.hpp"
 
-#include "floating_point.hpp"
-
 #include <omp.h>
 #include <pthread.h>
 
@@ -9,6 +7,8 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+
+#include "floating_point.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -49,7 +49,8 @@ int team_size(int threads, std::int64_t count) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), count)));
 }
 
-void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body) {
+void parallel_for(int threads, std::int64_t count,
+                  FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body) {
   if (count <= 0) return;
   const int team = team_size(team_limit_now(threads), count);
   if (team == 1) {

@@ -59,7 +59,8 @@ int team_size(int threads, std::int64_t count);
 // worker suffices, when called inside an active OpenMP parallel region (the caller's team already has the cores),
 // and in a process fork()ed after convkit opened a team (libgomp's pool does not survive fork). An exception thrown
 // by any body is rethrown here after all have finished.
-void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
+void parallel_for(int threads, std::int64_t count,
+                  FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
 
 // Calls body(worker, team) once on each of team_size(threads, threads) workers (one in the cases parallel_for
 // names), for work that the whole team does

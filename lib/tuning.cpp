@@ -1,10 +1,10 @@
 #include "tuning.hpp"
 
-#include "error.hpp"
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
+#include "error.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -46,15 +46,25 @@ Tuning read_tuning() {
   t.gemm_channel_block = positive_integer("CONVKIT_GEMM_CHANNEL_BLOCK");
   static const char* const kOrientations[] = {"native", "transposed"};
   switch (one_of("CONVKIT_GEMM_ORIENTATION", kOrientations, "native, transposed")) {
-    case 0: t.gemm_orientation = Tuning::Orientation::Native; break;
-    case 1: t.gemm_orientation = Tuning::Orientation::Transposed; break;
-    default: break;
+    case 0:
+      t.gemm_orientation = Tuning::Orientation::Native;
+      break;
+    case 1:
+      t.gemm_orientation = Tuning::Orientation::Transposed;
+      break;
+    default:
+      break;
   }
   static const char* const kEngines[] = {"blas", "kernels"};
   switch (one_of("CONVKIT_GEMM_ENGINE", kEngines, "blas, kernels")) {
-    case 0: t.gemm_engine = Tuning::GemmEngine::Blas; break;
-    case 1: t.gemm_engine = Tuning::GemmEngine::Kernels; break;
-    default: break;
+    case 0:
+      t.gemm_engine = Tuning::GemmEngine::Blas;
+      break;
+    case 1:
+      t.gemm_engine = Tuning::GemmEngine::Kernels;
+      break;
+    default:
+      break;
   }
   static const char* const kTiles[] = {"2", "4"};
   const int tile = one_of("CONVKIT_WINOGRAD_TILE", kTiles, "2, 4");

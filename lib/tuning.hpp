@@ -31,7 +31,7 @@ struct Tuning {
   std::int64_t gemm_channel_block = 0;  // 0: the tiling's own choice
   Orientation gemm_orientation = Orientation::Chosen;
   GemmEngine gemm_engine = GemmEngine::Chosen;
-  int winograd_tile = 0;                // 0: the natural tile of the layer
+  int winograd_tile = 0;  // 0: the natural tile of the layer
   std::int64_t winograd_block_tiles = 0;
 };
 

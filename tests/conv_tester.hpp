@@ -10,18 +10,18 @@
 // Large problems are checked on a deterministic sample of output elements (all borders are always included).
 #pragma once
 
-#include "oracle.hpp"
-
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdint>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "oracle.hpp"
 
 namespace convkit_test {
 
@@ -52,9 +52,9 @@ inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv
 }
 
 inline const std::vector<convkit::Algorithm>& all_algorithms() {
-  static const std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto, convkit::Algorithm::Reference,
+  static const std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto,       convkit::Algorithm::Reference,
                                                           convkit::Algorithm::Im2colGemm, convkit::Algorithm::Gemm1x1,
-                                                          convkit::Algorithm::Direct, convkit::Algorithm::Winograd};
+                                                          convkit::Algorithm::Direct,     convkit::Algorithm::Winograd};
   return algorithms;
 }
 
@@ -262,8 +262,10 @@ class ConvTester {
       std::int64_t yy = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.height));
       std::int64_t xx = static_cast<std::int64_t>(pick() % static_cast<std::uint64_t>(shape.width));
       if (s % 2 == 1) {
-        if (pick() % 2) yy = (pick() % 2) ? 0 : shape.height - 1;
-        else xx = (pick() % 2) ? 0 : shape.width - 1;
+        if (pick() % 2)
+          yy = (pick() % 2) ? 0 : shape.height - 1;
+        else
+          xx = (pick() % 2) ? 0 : shape.width - 1;
       }
       f(n, o, yy, xx);
     }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -22,10 +21,10 @@ inline std::vector<float> random_floats(std::size_t count, std::uint32_t seed, f
   return values;
 }
 
-// The error Winograd promises per output (docs/algorithms.md, "Winograd's error"), for F(2x2,3x3) and F(4x4,3x3), as a fraction of
-// the largest |bias| + sum |products| among the outputs of the same channel within kWinogradReach pixels in each
-// direction (winograd_magnitude): the transforms mix a whole output tile, so an output's rounding error follows the
-// magnitudes of its tile, not its own (an output whose inputs are all padding gets the error of its neighbours).
+// The error Winograd promises per output (docs/algorithms.md, "Winograd's error"), for F(2x2,3x3) and F(4x4,3x3), as a
+// fraction of the largest |bias| + sum |products| among the outputs of the same channel within kWinogradReach pixels in
+// each direction (winograd_magnitude): the transforms mix a whole output tile, so an output's rounding error follows
+// the magnitudes of its tile, not its own (an output whose inputs are all padding gets the error of its neighbours).
 // The largest measured on the suite's 3x3 layers with uniform data in [-1, 1] (test_winograd.cpp prints them):
 // 0.7e-7 and 1.4e-6, against 1.0e-7 for im2col_gemm (on its own magnitude). The bounds leave room for other data
 // and the small reductions of the oracle sweeps.
@@ -50,7 +49,8 @@ inline std::int64_t tensor_offset(convkit::Layout layout, std::int64_t channels,
 inline std::int64_t weights_offset(const convkit::Conv2dDesc& d, std::int64_t o, std::int64_t c, std::int64_t i,
                                    std::int64_t j) {
   const std::int64_t cg = d.in_channels / d.groups;
-  if (d.weights_layout == convkit::WeightsLayout::OIHW) return ((o * cg + c) * d.kernel_height + i) * d.kernel_width + j;
+  if (d.weights_layout == convkit::WeightsLayout::OIHW)
+    return ((o * cg + c) * d.kernel_height + i) * d.kernel_width + j;
   return ((o * d.kernel_height + i) * d.kernel_width + j) * cg + c;
 }
 
@@ -66,10 +66,11 @@ inline OutputShape oracle_output_shape(const convkit::Conv2dDesc& d) {
 }
 
 // One output element (n, o, y, x), before activation.
-inline OracleValue oracle_at(const convkit::Conv2dDesc& d, const float* input, const float* weights,
-                             const float* bias, std::int64_t n, std::int64_t o, std::int64_t y, std::int64_t x) {
+inline OracleValue oracle_at(const convkit::Conv2dDesc& d, const float* input, const float* weights, const float* bias,
+                             std::int64_t n, std::int64_t o, std::int64_t y, std::int64_t x) {
   const std::int64_t cg = d.in_channels / d.groups, og = d.out_channels / d.groups, g = o / og;
-  OracleValue r{bias ? static_cast<double>(bias[o]) : 0.0, bias ? static_cast<double>(bias[o] < 0 ? -bias[o] : bias[o]) : 0.0};
+  OracleValue r{bias ? static_cast<double>(bias[o]) : 0.0,
+                bias ? static_cast<double>(bias[o] < 0 ? -bias[o] : bias[o]) : 0.0};
   for (std::int64_t c = 0; c < cg; ++c) {
     for (std::int64_t i = 0; i < d.kernel_height; ++i) {
       const std::int64_t h = y * d.stride_height + i * d.dilation_height - d.pad_top;

@@ -1,8 +1,8 @@
 // convkit reports which BLAS and which of its kernel sets run, and notices when the kernels are weaker than the CPU.
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
+#include <convkit/convkit.hpp>
 #include <cstdlib>
 #include <string>
 

@@ -2,19 +2,18 @@
    one-shot and through a plan, the plan's workspace and ownership contract, the algorithm answers (enum, name and
    implementation, for a descriptor, a call and a plan), "same" padding and the version. */
 #include <convkit/convkit.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int failures = 0;
 
-#define EXPECT(condition)                                                    \
-  do {                                                                       \
-    if (!(condition)) {                                                      \
+#define EXPECT(condition)                                                     \
+  do {                                                                        \
+    if (!(condition)) {                                                       \
       fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                            \
-    }                                                                        \
+      ++failures;                                                             \
+    }                                                                         \
   } while (0)
 
 static const float lesson_x[18] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9};

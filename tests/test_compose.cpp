@@ -1,9 +1,6 @@
 // Composition of two stacked convolutions (convkit_compose_conv2d, convkit::compose): a random sweep against the two
 // convolutions run one after the other, exact small cases, every rejection through both APIs with the outputs left
 // untouched, and the descriptor-only mode.
-#include "c_enum_fields.hpp"
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
 #include <doctest/doctest.h>
 
@@ -16,6 +13,9 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "c_enum_fields.hpp"
+#include "conv_tester.hpp"
 
 namespace {
 
@@ -185,9 +185,11 @@ TEST_CASE("random sweep: two stacked convolutions equal one convolution of their
 
     const auto data_seed = static_cast<std::uint32_t>(engine());
     const std::vector<float> x = convkit_test::random_floats(count(convkit::tensor_sizes(first).input), data_seed);
-    const std::vector<float> w1 = convkit_test::random_floats(count(convkit::tensor_sizes(first).weights), data_seed + 1);
+    const std::vector<float> w1 =
+        convkit_test::random_floats(count(convkit::tensor_sizes(first).weights), data_seed + 1);
     const std::vector<float> b1 = convkit_test::random_floats(count(first.out_channels), data_seed + 2);
-    const std::vector<float> w2 = convkit_test::random_floats(count(convkit::tensor_sizes(second).weights), data_seed + 3);
+    const std::vector<float> w2 =
+        convkit_test::random_floats(count(convkit::tensor_sizes(second).weights), data_seed + 3);
     const std::vector<float> b2 = convkit_test::random_floats(count(second.out_channels), data_seed + 4);
 
     const convkit::Composition composition =
@@ -204,7 +206,8 @@ TEST_CASE("random sweep: two stacked convolutions equal one convolution of their
 
     const std::vector<float> middle_out = conv(first, x, w1.data(), data_or_null(b1, bias1), algorithm);
     const std::vector<float> stacked = conv(second, middle_out, w2.data(), data_or_null(b2, bias2), algorithm);
-    const std::vector<float> once = conv(composition.desc, x, composition.weights.data(), composition.bias.data(), algorithm);
+    const std::vector<float> once =
+        conv(composition.desc, x, composition.weights.data(), composition.bias.data(), algorithm);
     // |bias| + sum of |terms| of the fully expanded sum: the same stack on absolute values.
     const std::vector<float> magnitude =
         conv(second, conv(first, absolute(x), absolute(w1).data(), bias1 ? absolute(b1).data() : nullptr),
@@ -256,8 +259,8 @@ TEST_CASE("the lesson's X and K, then a 2x2 kernel: two 2x2 kernels compose into
   second.in_channels = 1;
   second.in_height = second.in_width = 2;
   std::vector<float> weights(18, -1.0f), bias(1, -1.0f);
-  REQUIRE(convkit_compose_conv2d(&first, k.data(), b1.data(), &second, w2.data(), b2.data(), &composed,
-                                 weights.data(), bias.data()) == CONVKIT_STATUS_OK);
+  REQUIRE(convkit_compose_conv2d(&first, k.data(), b1.data(), &second, w2.data(), b2.data(), &composed, weights.data(),
+                                 bias.data()) == CONVKIT_STATUS_OK);
   CHECK(composed.kernel_height == 3);  // k1 + k2 - 1
   CHECK(composed.kernel_width == 3);
   CHECK(composed.stride_height == 1);
@@ -270,7 +273,8 @@ TEST_CASE("the lesson's X and K, then a 2x2 kernel: two 2x2 kernels compose into
   std::vector<float> y(1, -1.0f);
   REQUIRE(convkit_conv2d(&composed, x.data(), weights.data(), bias.data(), y.data(), nullptr) == CONVKIT_STATUS_OK);
   CHECK(y[0] == 1012.0f);
-  const std::vector<float> stacked = conv(to_cpp(second), conv(to_cpp(first), x, k.data(), b1.data()), w2.data(), b2.data());
+  const std::vector<float> stacked =
+      conv(to_cpp(second), conv(to_cpp(first), x, k.data(), b1.data()), w2.data(), b2.data());
   CHECK(stacked == std::vector<float>{1012.0f});
 }
 
@@ -320,8 +324,8 @@ TEST_CASE("strided: the kernel is k1 + (k2 - 1) * s1 and the stride s1 * s2 per 
     CHECK(size.height == 3);
     CHECK(size.width == 5);
     for (convkit::Algorithm algorithm : {convkit::Algorithm::Reference, convkit::Algorithm::Auto}) {
-      const std::vector<float> stacked = conv(second, conv(first, x, w1.data(), b1.data(), algorithm), w2.data(),
-                                              b2.data(), algorithm);
+      const std::vector<float> stacked =
+          conv(second, conv(first, x, w1.data(), b1.data(), algorithm), w2.data(), b2.data(), algorithm);
       CHECK(conv(c.desc, x, c.weights.data(), c.bias.data(), algorithm) == stacked);
     }
   }
@@ -371,23 +375,38 @@ std::vector<Rejection> rejections() {
   std::vector<Rejection> r;
   // Invalid descriptors: make_problem's message, prefixed with the convolution it is about.
   r.push_back({"first.batch = 0", [](Descs& a, Descs&) { a.batch = 0; }, kInvalid, {"first", "batch = 0", "positive"}});
-  r.push_back({"second.kernel_height = -1", [](Descs&, Descs& b) { b.kernel_height = -1; }, kInvalid,
+  r.push_back({"second.kernel_height = -1",
+               [](Descs&, Descs& b) { b.kernel_height = -1; },
+               kInvalid,
                {"second", "kernel_height = -1"}});
-  r.push_back({"first.layout = 7", [](Descs& a, Descs&) { store_int(a.layout, 7); }, kInvalid, {"first", "layout = 7"}});
-  r.push_back({"second.weights_layout = -2", [](Descs&, Descs& b) { store_int(b.weights_layout, -2); }, kInvalid,
+  r.push_back(
+      {"first.layout = 7", [](Descs& a, Descs&) { store_int(a.layout, 7); }, kInvalid, {"first", "layout = 7"}});
+  r.push_back({"second.weights_layout = -2",
+               [](Descs&, Descs& b) { store_int(b.weights_layout, -2); },
+               kInvalid,
                {"second", "weights_layout = -2"}});
-  r.push_back({"second's kernel larger than its input", [](Descs&, Descs& b) { b.kernel_width = 7; }, kInvalid,
+  r.push_back({"second's kernel larger than its input",
+               [](Descs&, Descs& b) { b.kernel_width = 7; },
+               kInvalid,
                {"second", "empty", "kernel_width = 7"}});
   // Shapes that do not chain.
-  r.push_back({"second.in_channels = 4", [](Descs&, Descs& b) { b.in_channels = 4; }, kInvalid,
+  r.push_back({"second.in_channels = 4",
+               [](Descs&, Descs& b) { b.in_channels = 4; },
+               kInvalid,
                {"second.in_channels = 4", "first.out_channels = 3"}});
-  r.push_back({"second.in_height = 7", [](Descs&, Descs& b) { b.in_height = 7; }, kInvalid,
+  r.push_back({"second.in_height = 7",
+               [](Descs&, Descs& b) { b.in_height = 7; },
+               kInvalid,
                {"second.in_height = 7", "output height", "6"}});
-  r.push_back({"second.in_width = 5", [](Descs&, Descs& b) { b.in_width = 5; }, kInvalid,
+  r.push_back({"second.in_width = 5",
+               [](Descs&, Descs& b) { b.in_width = 5; },
+               kInvalid,
                {"second.in_width = 5", "output width", "6"}});
-  r.push_back({"second.batch = 2", [](Descs&, Descs& b) { b.batch = 2; }, kInvalid,
-               {"second.batch = 2", "first.batch = 1"}});
-  r.push_back({"second.layout = NHWC", [](Descs&, Descs& b) { b.layout = CONVKIT_LAYOUT_NHWC; }, kInvalid,
+  r.push_back(
+      {"second.batch = 2", [](Descs&, Descs& b) { b.batch = 2; }, kInvalid, {"second.batch = 2", "first.batch = 1"}});
+  r.push_back({"second.layout = NHWC",
+               [](Descs&, Descs& b) { b.layout = CONVKIT_LAYOUT_NHWC; },
+               kInvalid,
                {"second.layout = NHWC", "first.layout = NCHW"}});
   // Null pointers (the C API only).
   r.push_back({"first is null", none, kInvalid, {"first is null"}, Null::First});
@@ -395,10 +414,20 @@ std::vector<Rejection> rejections() {
   r.push_back({"composed is null", none, kInvalid, {"composed is null"}, Null::Composed});
   r.push_back({"first_weights is null", none, kInvalid, {"first_weights", "null"}, Null::FirstWeights});
   r.push_back({"second_weights is null", none, kInvalid, {"second_weights", "null"}, Null::SecondWeights});
-  r.push_back({"composed_bias null, first_bias not", none, kInvalid, {"composed_bias", "first_bias", "both biases"},
-               Null::ComposedBias, true, false});
-  r.push_back({"composed_bias null, second_bias not", none, kInvalid, {"composed_bias", "second_bias", "both biases"},
-               Null::ComposedBias, false, true});
+  r.push_back({"composed_bias null, first_bias not",
+               none,
+               kInvalid,
+               {"composed_bias", "first_bias", "both biases"},
+               Null::ComposedBias,
+               true,
+               false});
+  r.push_back({"composed_bias null, second_bias not",
+               none,
+               kInvalid,
+               {"composed_bias", "second_bias", "both biases"},
+               Null::ComposedBias,
+               false,
+               true});
   // Composed sizes that overflow: valid convolutions whose composition does not fit.
   r.push_back({"composed weights overflow",
                [](Descs& a, Descs& b) {
@@ -411,7 +440,8 @@ std::vector<Rejection> rejections() {
                  b.in_height = b.in_width = 1024;
                  b.out_channels = int64_t{1} << 40;
                },
-               kInvalid, {"composed", "overflows"}});
+               kInvalid,
+               {"composed", "overflows"}});
   r.push_back({"composed stride overflows",
                [](Descs& a, Descs& b) {
                  a.in_height = a.in_width = 1;
@@ -421,38 +451,49 @@ std::vector<Rejection> rejections() {
                  b.kernel_height = b.kernel_width = 1;
                  b.stride_height = int64_t{1} << 40;
                },
-               kInvalid, {"stride_height", "overflows"}});
+               kInvalid,
+               {"stride_height", "overflows"}});
   // Valid requests that compose does not handle.
   r.push_back({"first.pad_top = 1",
                [](Descs& a, Descs& b) {
                  a.pad_top = 1;
                  b.in_height = 7;
                },
-               kUnsupported, {"first.pad_top = 1", "unpadded"}});
-  r.push_back({"second.pad_left = 1", [](Descs&, Descs& b) { b.pad_left = 1; }, kUnsupported,
+               kUnsupported,
+               {"first.pad_top = 1", "unpadded"}});
+  r.push_back({"second.pad_left = 1",
+               [](Descs&, Descs& b) { b.pad_left = 1; },
+               kUnsupported,
                {"second.pad_left = 1", "padding breaks the identity at the borders", "first's output"}});
-  r.push_back({"second.pad_bottom = 2", [](Descs&, Descs& b) { b.pad_bottom = 2; }, kUnsupported,
+  r.push_back({"second.pad_bottom = 2",
+               [](Descs&, Descs& b) { b.pad_bottom = 2; },
+               kUnsupported,
                {"second.pad_bottom = 2", "borders"}});
   r.push_back({"first.dilation_height = 2",
                [](Descs& a, Descs& b) {
                  a.dilation_height = 2;
                  b.in_height = 4;
                },
-               kUnsupported, {"first.dilation_height = 2", "undilated"}});
-  r.push_back({"second.dilation_width = 2", [](Descs&, Descs& b) { b.dilation_width = 2; }, kUnsupported,
+               kUnsupported,
+               {"first.dilation_height = 2", "undilated"}});
+  r.push_back({"second.dilation_width = 2",
+               [](Descs&, Descs& b) { b.dilation_width = 2; },
+               kUnsupported,
                {"second.dilation_width = 2", "undilated"}});
   r.push_back({"first.groups = 2",
                [](Descs& a, Descs& b) {
                  a.out_channels = b.in_channels = 4;
                  a.groups = 2;
                },
-               kUnsupported, {"first.groups = 2", "ungrouped"}});
+               kUnsupported,
+               {"first.groups = 2", "ungrouped"}});
   r.push_back({"second.groups = 2",
                [](Descs& a, Descs& b) {
                  a.out_channels = b.in_channels = 4;
                  b.groups = 2;
                },
-               kUnsupported, {"second.groups = 2", "ungrouped"}});
+               kUnsupported,
+               {"second.groups = 2", "ungrouped"}});
   return r;
 }
 
@@ -566,7 +607,8 @@ TEST_CASE("descriptor-only mode writes the descriptor and touches nothing else")
 
 TEST_CASE("biases: NULL counts as zeros, composed_bias may be NULL when both are, and composed may alias first") {
   convkit_conv2d_desc first = valid_first(), second = valid_second(), composed;
-  const std::vector<float> w1 = convkit_test::random_floats(2 * 3 * 9, 11), w2 = convkit_test::random_floats(3 * 2 * 4, 12);
+  const std::vector<float> w1 = convkit_test::random_floats(2 * 3 * 9, 11),
+                           w2 = convkit_test::random_floats(3 * 2 * 4, 12);
   std::vector<float> weights(2 * 2 * 16, kSentinel), bias(2, kSentinel);
   REQUIRE(convkit_compose_conv2d(&first, w1.data(), nullptr, &second, w2.data(), nullptr, &composed, weights.data(),
                                  bias.data()) == CONVKIT_STATUS_OK);
@@ -583,7 +625,8 @@ TEST_CASE("biases: NULL counts as zeros, composed_bias may be NULL when both are
   check_same_desc(to_cpp(first), expected);
   CHECK(weights == expected_weights);
   // C++: both biases null give zeros.
-  const convkit::Composition c = convkit::compose(to_cpp(valid_first()), w1.data(), nullptr, to_cpp(second), w2.data(), nullptr);
+  const convkit::Composition c =
+      convkit::compose(to_cpp(valid_first()), w1.data(), nullptr, to_cpp(second), w2.data(), nullptr);
   CHECK(c.bias == std::vector<float>{0.0f, 0.0f});
   CHECK(c.weights == expected_weights);
 }

@@ -1,8 +1,6 @@
 // Concatenated plans: one plan for branches that read the same input, its output their outputs stacked along the
 // channels. Checked against the oracle per branch and against separate plans written into their channel slices,
 // fused (stacked weights) and unfused, both layouts, batches, biases and activations; and every rejection.
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
 
 #include <cstring>
@@ -10,6 +8,8 @@
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "conv_tester.hpp"
 
 namespace {
 
@@ -41,20 +41,22 @@ BranchData make_branch(const convkit::Conv2dDesc& input, std::int64_t out_channe
 
 std::vector<convkit::ConcatBranch> as_branches(const std::vector<BranchData>& data) {
   std::vector<convkit::ConcatBranch> branches;
-  for (const BranchData& b : data) branches.push_back({b.desc, b.weights.data(), b.bias.empty() ? nullptr : b.bias.data()});
+  for (const BranchData& b : data)
+    branches.push_back({b.desc, b.weights.data(), b.bias.empty() ? nullptr : b.bias.data()});
   return branches;
 }
 
 std::string describe(const std::vector<BranchData>& data, const convkit::Options& options) {
   std::string text;
   for (std::size_t k = 0; k < data.size(); ++k)
-    text += "\n  branch " + std::to_string(k) + ": " + convkit_test::describe(data[k].desc, options, !data[k].bias.empty());
+    text +=
+        "\n  branch " + std::to_string(k) + ": " + convkit_test::describe(data[k].desc, options, !data[k].bias.empty());
   return text;
 }
 
 // Runs each branch on its own plan and writes its output into its channel slice of a concatenated tensor.
-std::vector<float> separate_plans(const std::vector<BranchData>& data, const float* input, const convkit::Options& options,
-                                  std::int64_t total_channels) {
+std::vector<float> separate_plans(const std::vector<BranchData>& data, const float* input,
+                                  const convkit::Options& options, std::int64_t total_channels) {
   const convkit::Conv2dDesc& d0 = data.front().desc;
   const convkit::OutputSize size = convkit::output_size(d0);
   const std::int64_t pixels = size.height * size.width;
@@ -117,8 +119,10 @@ std::string check_concat(const std::vector<BranchData>& data, const convkit::Opt
       for (std::int64_t o = 0; o < b.desc.out_channels; ++o)
         for (std::int64_t y = 0; y < size.height; ++y)
           for (std::int64_t x = 0; x < size.width; ++x) {
-            const convkit_test::OracleValue want = convkit_test::oracle_at(b.desc, input.data(), b.weights.data(), bias, n, o, y, x);
-            const std::int64_t at = convkit_test::tensor_offset(d0.layout, total, size.height, size.width, n, first + o, y, x);
+            const convkit_test::OracleValue want =
+                convkit_test::oracle_at(b.desc, input.data(), b.weights.data(), bias, n, o, y, x);
+            const std::int64_t at =
+                convkit_test::tensor_offset(d0.layout, total, size.height, size.width, n, first + o, y, x);
             const double expected = convkit_test::oracle_activate(want.value, options);
             const double error = std::fabs(got[at] - expected);
             if (!(error <= 1e-4 * want.magnitude + 1e-30)) {
@@ -183,11 +187,21 @@ TEST_CASE("concat: fused and unfused branches, neighbours or not, both layouts, 
       const auto seed = static_cast<std::uint32_t>(kSeed + 100 * trial + b);
       const bool bias = pick(0, 2) != 0;
       switch (kind) {
-        case 0: data.push_back(make_branch(in, co, 1, 1, 1, bias, weights_layout, seed)); break;  // 1x1
-        case 1: data.push_back(make_branch(in, co, 3, 1, 1, bias, weights_layout, seed)); break;  // 3x3
-        case 2: data.push_back(make_branch(in, co, 3, 2, 1, bias, weights_layout, seed)); break;  // 3x3 dilated
-        case 3: data.push_back(make_branch(in, co, 3, 1, 2, bias, weights_layout, seed)); break;  // 3x3 grouped
-        default: data.push_back(make_branch(in, co, 5, 1, 1, bias, weights_layout, seed)); break;  // 5x5
+        case 0:
+          data.push_back(make_branch(in, co, 1, 1, 1, bias, weights_layout, seed));
+          break;  // 1x1
+        case 1:
+          data.push_back(make_branch(in, co, 3, 1, 1, bias, weights_layout, seed));
+          break;  // 3x3
+        case 2:
+          data.push_back(make_branch(in, co, 3, 2, 1, bias, weights_layout, seed));
+          break;  // 3x3 dilated
+        case 3:
+          data.push_back(make_branch(in, co, 3, 1, 2, bias, weights_layout, seed));
+          break;  // 3x3 grouped
+        default:
+          data.push_back(make_branch(in, co, 5, 1, 1, bias, weights_layout, seed));
+          break;  // 5x5
       }
     }
     convkit::Options options;
@@ -231,8 +245,9 @@ TEST_CASE("concat: the same bits for every thread count, with a workspace of exa
   for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
     const convkit::Conv2dDesc in = input_desc(2, 16, 14, 14, layout);
     const auto oihw = convkit::WeightsLayout::OIHW;
-    const std::vector<BranchData> data{make_branch(in, 8, 1, 1, 1, true, oihw, 1), make_branch(in, 16, 3, 1, 1, true, oihw, 2),
-                                       make_branch(in, 8, 1, 1, 1, true, oihw, 3), make_branch(in, 4, 5, 1, 1, false, oihw, 4)};
+    const std::vector<BranchData> data{
+        make_branch(in, 8, 1, 1, 1, true, oihw, 1), make_branch(in, 16, 3, 1, 1, true, oihw, 2),
+        make_branch(in, 8, 1, 1, 1, true, oihw, 3), make_branch(in, 4, 5, 1, 1, false, oihw, 4)};
     const std::vector<float> input = convkit_test::random_floats(2 * 16 * 14 * 14, 5);
     std::vector<std::vector<float>> outputs;
     for (int threads : {1, 2, 3}) {
@@ -246,7 +261,8 @@ TEST_CASE("concat: the same bits for every thread count, with a workspace of exa
       // A workspace one byte short is rejected before anything is written.
       std::vector<float> untouched(out.size(), 3.0f);
       if (plan.workspace_size() > 0) {
-        CHECK_THROWS_AS(plan.run(input.data(), untouched.data(), workspace.data(), workspace.size() - 1), convkit::Error);
+        CHECK_THROWS_AS(plan.run(input.data(), untouched.data(), workspace.data(), workspace.size() - 1),
+                        convkit::Error);
         CHECK(untouched == std::vector<float>(out.size(), 3.0f));
       }
     }

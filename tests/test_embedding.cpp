@@ -1,22 +1,21 @@
 // What an inference engine relies on: a run with a caller workspace allocates nothing, any workspace alignment
 // works, no thread keeps a core busy after a call returns, "same" padding as TensorFlow and ONNX compute it, and
 // the version. This binary replaces the global operator new to count allocations, so it has a file of its own.
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
-
 #include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
+#include <convkit/convkit.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "conv_tester.hpp"
 
 namespace {
 
@@ -27,7 +26,9 @@ std::atomic<long> allocations{0};
 void* counted(std::size_t size, std::size_t alignment) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
   if (size == 0) size = 1;
-  void* p = alignment <= alignof(std::max_align_t) ? std::malloc(size) : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+  void* p = alignment <= alignof(std::max_align_t)
+                ? std::malloc(size)
+                : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
@@ -35,7 +36,9 @@ void* counted(std::size_t size, std::size_t alignment) {
 }  // namespace
 
 void* operator new(std::size_t size) { return counted(size, 0); }
-void* operator new(std::size_t size, std::align_val_t alignment) { return counted(size, static_cast<std::size_t>(alignment)); }
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  return counted(size, static_cast<std::size_t>(alignment));
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
@@ -165,7 +168,7 @@ TEST_CASE("same padding: TensorFlow's and ONNX's pads, and an output of ceil(inp
   CHECK(convkit::same_padding(6, 3, 2, 1, convkit::SamePadding::Lower).begin == 1);
   CHECK(convkit::same_padding(5, 3, 2, 1).begin == 1);
   CHECK(convkit::same_padding(5, 3, 2, 1).end == 1);
-  CHECK(convkit::same_padding(7, 3, 1, 2).begin == 2);  // dilated: the kernel spans 5
+  CHECK(convkit::same_padding(7, 3, 1, 2).begin == 2);    // dilated: the kernel spans 5
   CHECK(convkit::same_padding(224, 7, 2, 1).begin == 2);  // ResNet's stem: 2 before, 3 after
   CHECK(convkit::same_padding(224, 7, 2, 1).end == 3);
   CHECK(convkit::same_padding(9, 1, 4, 1).end == 0);  // never negative
@@ -176,7 +179,8 @@ TEST_CASE("same padding: TensorFlow's and ONNX's pads, and an output of ceil(inp
           for (auto mode : {convkit::SamePadding::Upper, convkit::SamePadding::Lower}) {
             const convkit::Padding p = convkit::same_padding(in, k, s, dil, mode);
             REQUIRE(p.begin >= 0);
-            REQUIRE(p.end - p.begin == (mode == convkit::SamePadding::Upper ? (p.begin + p.end) % 2 : -((p.begin + p.end) % 2)));
+            REQUIRE(p.end - p.begin ==
+                    (mode == convkit::SamePadding::Upper ? (p.begin + p.end) % 2 : -((p.begin + p.end) % 2)));
             convkit::Conv2dDesc d;
             d.batch = d.in_channels = d.out_channels = 1;
             d.in_height = in;
@@ -194,8 +198,14 @@ TEST_CASE("same padding: TensorFlow's and ONNX's pads, and an output of ceil(inp
   // And the convolution with those pads against the oracle, both layouts.
   for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
     const convkit::Padding rows = convkit::same_padding(11, 4, 3, 1), columns = convkit::same_padding(8, 4, 3, 1);
-    convkit_test::ConvTester().channels(3, 5).input(11, 8).kernel(4, 4).stride(3, 3)
-        .padding(rows.begin, columns.begin, rows.end, columns.end).layout(layout).test_all();
+    convkit_test::ConvTester()
+        .channels(3, 5)
+        .input(11, 8)
+        .kernel(4, 4)
+        .stride(3, 3)
+        .padding(rows.begin, columns.begin, rows.end, columns.end)
+        .layout(layout)
+        .test_all();
   }
   CHECK_THROWS_WITH_AS(convkit::same_padding(5, 0, 1, 1), "kernel_size = 0 must be >= 1", convkit::Error);
   CHECK_THROWS_AS(convkit::same_padding(std::int64_t{1} << 62, std::int64_t{1} << 40, 1, std::int64_t{1} << 30),

@@ -2,13 +2,9 @@
 // calls return, a call from inside the host's own OpenMP parallel region adds no threads, and plans made and freed
 // by the hundred thousand leave resident memory flat. Each probe fails on a hang (a timeout) or an exit rather than
 // blocking the suite.
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
-#include <doctest/doctest.h>
-
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <omp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,10 +12,13 @@
 
 #include <chrono>
 #include <climits>
+#include <convkit/convkit.hpp>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "conv_tester.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;
@@ -89,7 +88,8 @@ int wait_for(pid_t child, double seconds) {
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     const pid_t done = waitpid(child, &status, WNOHANG);
-    if (done == child) return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    if (done == child)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   kill(child, SIGKILL);
@@ -102,7 +102,8 @@ const Algorithm kAlgorithms[] = {Algorithm::Reference, Algorithm::Im2colGemm, Al
 
 }  // namespace
 
-TEST_CASE("any thread count up to INT32_MAX gives the one-thread result, on every algorithm, and never ends the process") {
+TEST_CASE(
+    "any thread count up to INT32_MAX gives the one-thread result, on every algorithm, and never ends the process") {
   for (Layout layout : {Layout::NCHW, Layout::NHWC})
     for (Algorithm algorithm : kAlgorithms) {
       const convkit::Conv2dDesc d = probe_desc(layout, algorithm == Algorithm::Gemm1x1 ? 1 : 3);

@@ -1,19 +1,19 @@
 // The named implementation list (lib/primitive.hpp, lib/dispatch.cpp): every entry takes the shapes it is meant
 // for, Plan::description() names the entry that runs, and a test can ask for an entry by name (plan_with) and get
 // the oracle's answer from it.
-#include "conv_tester.hpp"
-#include "layer_suite.hpp"
-#include "plan.hpp"
-#include "primitive.hpp"
-
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
+#include "plan.hpp"
+#include "primitive.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;
@@ -67,8 +67,8 @@ std::vector<Expectation> expectations() {
       {"direct_depthwise_inplace", make_desc(32, 32, 32, 56, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
        "direct_staged"},
       {"direct_staged", make_desc(8, 16, 1, 32, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
-      {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm, strict, none,
-       none, "im2col_gemm_openblas"},
+      {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm, strict, none, none,
+       "im2col_gemm_openblas"},
       {"im2col_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
        "im2col_gemm_openblas"},
       {"im2col_gemm_openblas_transposed", make_desc(64, 64, 1, 14, 3, Layout::NHWC), Algorithm::Im2colGemm, strict,
@@ -88,10 +88,9 @@ TEST_CASE("every entry of the implementation list takes the shapes it is meant f
     const std::string entry = e.entry;
     covered.insert(entry);
     std::string want = entry;
-    const bool needs_microkernels = entry.find("convkit") != std::string::npos ||
-                                    entry.find("channelwise") != std::string::npos;
-    if ((needs_microkernels && !microkernels) || (entry == "direct_depthwise_inplace" && !in_place))
-      want = e.otherwise;
+    const bool needs_microkernels =
+        entry.find("convkit") != std::string::npos || entry.find("channelwise") != std::string::npos;
+    if ((needs_microkernels && !microkernels) || (entry == "direct_depthwise_inplace" && !in_place)) want = e.otherwise;
     CAPTURE(entry);
     if (e.tuning_variable != nullptr) setenv(e.tuning_variable, e.tuning_value, 1);
     convkit::Options options;

@@ -1,29 +1,30 @@
 // The vector ISA of the direct kernels follows the CPU and the CONVKIT_MAX_ISA cap (ctest runs this binary once per
 // cap), and the choice `auto` makes is visible through both APIs.
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <string>
 
+#include "conv_tester.hpp"
+
 TEST_CASE("the ISA reported is the cap when the CPU has it, and the same through both APIs") {
   const std::string isa = convkit::simd_isa();
   CHECK(isa == convkit_simd_isa());
   const char* cap = std::getenv("CONVKIT_MAX_ISA");
-  const std::string expected_for_cap = cap == nullptr                    ? ""
-                                       : std::string(cap) == "avx2"      ? "avx2+fma"
-                                       : std::string(cap) == "avx512f"   ? "avx512f"
-                                       : std::string(cap) == "sse4.2"    ? "sse4.2"
-                                       : std::string(cap) == "sse2"      ? "sse2"
-                                                                         : "";
+  const std::string expected_for_cap = cap == nullptr                  ? ""
+                                       : std::string(cap) == "avx2"    ? "avx2+fma"
+                                       : std::string(cap) == "avx512f" ? "avx512f"
+                                       : std::string(cap) == "sse4.2"  ? "sse4.2"
+                                       : std::string(cap) == "sse2"    ? "sse2"
+                                                                       : "";
   MESSAGE("direct kernels use ", isa, " (CONVKIT_MAX_ISA=", cap ? cap : "unset", ")");
   if (!expected_for_cap.empty()) {
-    const bool cpu_has_cap = expected_for_cap == "avx512f"    ? __builtin_cpu_supports("avx512f")
-                             : expected_for_cap == "avx2+fma" ? __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-                             : expected_for_cap == "sse4.2"   ? __builtin_cpu_supports("sse4.2")
-                                                              : true;
+    const bool cpu_has_cap = expected_for_cap == "avx512f" ? __builtin_cpu_supports("avx512f")
+                             : expected_for_cap == "avx2+fma"
+                                 ? __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                             : expected_for_cap == "sse4.2" ? __builtin_cpu_supports("sse4.2")
+                                                            : true;
     if (cpu_has_cap) CHECK(isa == expected_for_cap);
     // Never above the cap.
     const auto rank = [](const std::string& name) {

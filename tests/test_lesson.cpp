@@ -1,10 +1,10 @@
 // The lesson's own numbers (Dive into Deep Learning, "Multiple Input and Multiple Output Channels"), exactly.
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
 #include <doctest/doctest.h>
 
 #include <vector>
+
+#include "conv_tester.hpp"
 
 namespace {
 

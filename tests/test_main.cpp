@@ -1,9 +1,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "conv_tester.hpp"
-
 #include <cstdio>
+
+#include "conv_tester.hpp"
 
 int main(int argc, char** argv) {
   const convkit::BlasInfo blas = convkit::blas_info();

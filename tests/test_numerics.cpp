@@ -1,14 +1,14 @@
 // The floating-point environment of a call: subnormals are flushed to zero on every path, and the caller's own
 // floating-point state is the same after the call as before.
-#include "conv_tester.hpp"
-
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
 #include <cfloat>
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <string>
 #include <vector>
+
+#include "conv_tester.hpp"
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>

@@ -1,15 +1,15 @@
 // Plans: the oracle's results, owned weights, the workspace contract, and one plan run from several threads.
-#include "conv_tester.hpp"
-#include "layer_suite.hpp"
-
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <convkit/convkit.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;

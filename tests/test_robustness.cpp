@@ -2,12 +2,8 @@
 // determinism, NaN and infinity reaching exactly the outputs that depend on them, and the error bound on large
 // reductions. CI also runs these under AddressSanitizer + UndefinedBehaviorSanitizer and ThreadSanitizer
 // (scripts/sanitize.sh).
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
-
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "conv_tester.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;
@@ -80,7 +79,7 @@ TEST_CASE("stress: many plans run from many threads at once, every result checke
     for (Algorithm algorithm : algorithms) {
       PreparedPlan p;
       p.desc = algorithm == Algorithm::Direct && index % 2 == 0 ? make_desc(1, 16, 14, 16, 3, 1, 16, layout)
-                                                                 : make_desc(2, 16 + index, 12, 24, 3, 1, 1, layout);
+                                                                : make_desc(2, 16 + index, 12, 24, 3, 1, 1, layout);
       const convkit::TensorSizes sizes = convkit::tensor_sizes(p.desc);
       p.input = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 100 + index);
       const auto weights = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 200 + index);
@@ -144,8 +143,8 @@ TEST_CASE("stress: many plans run from many threads at once, every result checke
   for (std::thread& t : threads) t.join();
   const std::size_t resident_end = resident_bytes();
   MESSAGE("stress: ", calls.load(), " calls of ", plans.size(), " plans from ", callers, " threads in ", seconds,
-          " s; resident memory ", resident_after_warmup.load() / 1024, " KiB after the warm-up, ",
-          resident_end / 1024, " KiB at the end");
+          " s; resident memory ", resident_after_warmup.load() / 1024, " KiB after the warm-up, ", resident_end / 1024,
+          " KiB at the end");
   CHECK(mismatches == 0);
   CHECK(calls > callers);
   // The same plans, the same buffers: nothing may accumulate. 16 MiB of slack for the allocator's caches.
@@ -157,8 +156,8 @@ TEST_CASE("stress: many plans run from many threads at once, every result checke
 
 TEST_CASE("the same bits from run to run and for every thread count, on every algorithm") {
   for (Layout layout : {Layout::NCHW, Layout::NHWC})
-    for (Algorithm algorithm : {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
-                                Algorithm::Winograd}) {
+    for (Algorithm algorithm :
+         {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct, Algorithm::Winograd}) {
       const convkit::Conv2dDesc d = make_desc(2, 24, 17, 20, algorithm == Algorithm::Gemm1x1 ? 1 : 3, 1, 1, layout);
       const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
       const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 31);
@@ -184,8 +183,8 @@ TEST_CASE("the same bits from run to run and for every thread count, on every al
 
 TEST_CASE("NaN and infinity reach exactly the outputs that depend on them, on every path") {
   for (Layout layout : {Layout::NCHW, Layout::NHWC})
-    for (Algorithm algorithm : {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
-                                Algorithm::Winograd}) {
+    for (Algorithm algorithm :
+         {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct, Algorithm::Winograd}) {
       const bool one_by_one = algorithm == Algorithm::Gemm1x1;
       convkit::Conv2dDesc d = make_desc(2, 16, 13, 18, one_by_one ? 1 : 3, 1, 2, layout);
       if (algorithm == Algorithm::Direct) d.stride_height = 2;  // and a strided shape on the direct path
@@ -202,8 +201,8 @@ TEST_CASE("NaN and infinity reach exactly the outputs that depend on them, on ev
       const Special specials[] = {{1, 3, 5, 6, std::nanf("")}, {0, 12, 0, 12, INFINITY}};
       auto dirty = clean;
       for (const Special& s : specials)
-        dirty[static_cast<std::size_t>(convkit_test::tensor_offset(layout, d.in_channels, d.in_height, d.in_width,
-                                                                   s.n, s.c, s.y, s.x))] = s.value;
+        dirty[static_cast<std::size_t>(
+            convkit_test::tensor_offset(layout, d.in_channels, d.in_height, d.in_width, s.n, s.c, s.y, s.x))] = s.value;
       convkit::Options options;
       options.algorithm = algorithm;
       std::vector<float> want(static_cast<std::size_t>(sizes.output)), got(want.size());
@@ -226,7 +225,7 @@ TEST_CASE("NaN and infinity reach exactly the outputs that depend on them, on ev
                 const std::int64_t j = s.x + d.pad_left - x * d.stride_width;
                 depends = depends || (i >= 0 && i < d.kernel_height && j >= 0 && j < d.kernel_width);
                 near = near || (std::llabs(i) <= d.kernel_height + convkit_test::kWinogradReach &&
-                                 std::llabs(j) <= d.kernel_width + convkit_test::kWinogradReach);
+                                std::llabs(j) <= d.kernel_width + convkit_test::kWinogradReach);
               }
               const std::size_t k = static_cast<std::size_t>(
                   convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, y, x));
@@ -247,8 +246,11 @@ TEST_CASE("the error bound holds on reductions of tens of thousands of products"
     Algorithm algorithm;
     std::int64_t in_channels, kernel;
   };
-  const Case cases[] = {{Algorithm::Im2colGemm, 4096, 3}, {Algorithm::Direct, 4096, 3}, {Algorithm::Reference, 4096, 3},
-                        {Algorithm::Gemm1x1, 32768, 1},   {Algorithm::Winograd, 4096, 3}};
+  const Case cases[] = {{Algorithm::Im2colGemm, 4096, 3},
+                        {Algorithm::Direct, 4096, 3},
+                        {Algorithm::Reference, 4096, 3},
+                        {Algorithm::Gemm1x1, 32768, 1},
+                        {Algorithm::Winograd, 4096, 3}};
   for (const Case& c : cases)
     for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
       const convkit::Conv2dDesc d = make_desc(1, c.in_channels, 6, 4, c.kernel, 1, 1, layout);
@@ -274,8 +276,9 @@ TEST_CASE("the error bound holds on reductions of tens of thousands of products"
             worst = std::max(worst, std::fabs(got - want.value) / scale);
           }
       const double bound = c.algorithm == Algorithm::Winograd ? convkit_test::winograd_error_bound(4) : 1e-4;
-      MESSAGE(std::string(convkit::algorithm_name(c.algorithm)), layout == Layout::NCHW ? " NCHW" : " NHWC", ", reduction ",
-              c.in_channels * c.kernel * c.kernel, ": error ", worst, " of the magnitude (bound ", bound, ")");
+      MESSAGE(std::string(convkit::algorithm_name(c.algorithm)), layout == Layout::NCHW ? " NCHW" : " NHWC",
+              ", reduction ", c.in_channels * c.kernel * c.kernel, ": error ", worst, " of the magnitude (bound ",
+              bound, ")");
       CHECK(worst <= bound);
     }
 }
@@ -293,7 +296,8 @@ TEST_CASE("under a memory limit, a plan too big for it answers out-of-memory, an
       if (std::fscanf(file, "%lu", &pages) == 1) size_pages = pages;
       std::fclose(file);
     }
-    const rlim_t limit = static_cast<rlim_t>(size_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE))) + (rlim_t{512} << 20);
+    const rlim_t limit =
+        static_cast<rlim_t>(size_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE))) + (rlim_t{512} << 20);
     const rlimit rl{limit, limit};
     if (setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(10);
     convkit_conv2d_desc d;
@@ -308,7 +312,8 @@ TEST_CASE("under a memory limit, a plan too big for it answers out-of-memory, an
     options.algorithm = CONVKIT_ALGORITHM_IM2COL_GEMM;
     convkit_plan* plan = nullptr;
     // The weights themselves: 2.4 GB would not fit either; a plan only needs them readable, so map them lazily.
-    const float* weights = static_cast<const float*>(static_cast<const void*>(&d));  // never read: allocation fails first
+    const float* weights =
+        static_cast<const float*>(static_cast<const void*>(&d));  // never read: allocation fails first
     const convkit_status status = convkit_plan_create(&d, weights, nullptr, &options, &plan);
     if (status != CONVKIT_STATUS_OUT_OF_MEMORY || plan != nullptr) std::_Exit(11);
     if (std::string(convkit_last_error()).find("out of memory") == std::string::npos) std::_Exit(12);

@@ -1,11 +1,11 @@
 // Every algorithm against the oracle, over sweeps of every feature of the semantics.
-#include "conv_tester.hpp"
-#include "layer_suite.hpp"
-
 #include <doctest/doctest.h>
 
 #include <initializer_list>
 #include <random>
+
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
 
 using convkit::Activation;
 using convkit::Algorithm;
@@ -23,9 +23,19 @@ void test_nhwc_multipliers(Algorithm algorithm, std::initializer_list<std::int64
   for (std::int64_t channels : channel_counts)
     for (std::int64_t multiplier : {2, 3})
       for (int threads : {1, 2})
-        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(5, 10).kernel(3, 3)
-            .stride(1, 2).padding(1, 1, 1, 1).layout(Layout::NHWC).bias(true).threads(threads)
-            .activation(Activation::Relu).test(algorithm);
+        ConvTester()
+            .batch(2)
+            .channels(channels, channels * multiplier)
+            .groups(channels)
+            .input(5, 10)
+            .kernel(3, 3)
+            .stride(1, 2)
+            .padding(1, 1, 1, 1)
+            .layout(Layout::NHWC)
+            .bias(true)
+            .threads(threads)
+            .activation(Activation::Relu)
+            .test(algorithm);
 }
 
 }  // namespace
@@ -35,7 +45,14 @@ TEST_CASE("kernel sizes 1 to 7, square and rectangular, both layouts and weight 
     for (WeightsLayout weights : kWeightsLayouts)
       for (std::int64_t kh = 1; kh <= 7; ++kh)
         for (std::int64_t kw : {std::int64_t{1}, kh, std::int64_t{8} - kh})
-          ConvTester().batch(2).channels(3, 5).input(9, 10).kernel(kh, kw).layout(layout).weights_layout(weights).test_all();
+          ConvTester()
+              .batch(2)
+              .channels(3, 5)
+              .input(9, 10)
+              .kernel(kh, kw)
+              .layout(layout)
+              .weights_layout(weights)
+              .test_all();
 }
 
 TEST_CASE("strides, dilations and asymmetric padding") {
@@ -43,24 +60,54 @@ TEST_CASE("strides, dilations and asymmetric padding") {
     for (std::int64_t sh : {1, 2, 3})
       for (std::int64_t sw : {1, 2, 4})
         for (std::int64_t d : {1, 2})
-          ConvTester().channels(4, 3).input(11, 13).kernel(3, 2).stride(sh, sw).dilation(d, 3 - d)
-              .padding(2, 0, 1, 3).layout(layout).test_all();
+          ConvTester()
+              .channels(4, 3)
+              .input(11, 13)
+              .kernel(3, 2)
+              .stride(sh, sw)
+              .dilation(d, 3 - d)
+              .padding(2, 0, 1, 3)
+              .layout(layout)
+              .test_all();
   // 1x1 kernels: strided and padded shapes are gathered before the product.
   for (Layout layout : kLayouts)
     for (std::int64_t s : {1, 2, 3})
       for (std::int64_t pad : {0, 1})
-        ConvTester().batch(2).channels(6, 4).input(7, 5).kernel(1, 1).stride(s, s).padding(pad, 0, 0, pad)
-            .layout(layout).test_all();
+        ConvTester()
+            .batch(2)
+            .channels(6, 4)
+            .input(7, 5)
+            .kernel(1, 1)
+            .stride(s, s)
+            .padding(pad, 0, 0, pad)
+            .layout(layout)
+            .test_all();
   // Padding larger than the kernel: whole output rows see only zeros (and the bias).
   ConvTester().channels(2, 2).input(3, 3).kernel(2, 2).padding(3, 3, 3, 3).bias(true).test_all();
 }
 
 TEST_CASE("groups, depthwise and depthwise with a channel multiplier") {
   for (Layout layout : kLayouts) {
-    ConvTester().batch(2).channels(6, 9).groups(3).input(8, 8).kernel(3, 3).padding(1, 1, 1, 1).layout(layout).test_all();
+    ConvTester()
+        .batch(2)
+        .channels(6, 9)
+        .groups(3)
+        .input(8, 8)
+        .kernel(3, 3)
+        .padding(1, 1, 1, 1)
+        .layout(layout)
+        .test_all();
     ConvTester().channels(16, 16).groups(16).input(9, 7).kernel(3, 3).padding(1, 1, 1, 1).layout(layout).test_all();
-    ConvTester().channels(8, 24).groups(8).input(10, 10).kernel(5, 5).stride(2, 2).padding(2, 2, 2, 2)
-        .layout(layout).weights_layout(WeightsLayout::OHWI).test_all();
+    ConvTester()
+        .channels(8, 24)
+        .groups(8)
+        .input(10, 10)
+        .kernel(5, 5)
+        .stride(2, 2)
+        .padding(2, 2, 2, 2)
+        .layout(layout)
+        .weights_layout(WeightsLayout::OHWI)
+        .test_all();
     ConvTester().channels(12, 8).groups(4).input(6, 6).kernel(1, 1).layout(layout).test_all();
   }
 }
@@ -68,20 +115,54 @@ TEST_CASE("groups, depthwise and depthwise with a channel multiplier") {
 TEST_CASE("bias and the activations") {
   for (Layout layout : kLayouts)
     for (bool bias : {false, true}) {
-      ConvTester().channels(5, 7).input(6, 6).kernel(3, 3).bias(bias).activation(Activation::Relu).layout(layout).test_all();
-      ConvTester().channels(5, 7).input(6, 6).kernel(3, 3).bias(bias).activation(Activation::Clamp, -0.3f, 0.4f)
-          .layout(layout).test_all();
-      ConvTester().channels(5, 7).input(6, 6).kernel(1, 1).bias(bias).activation(Activation::Clamp, 0.1f, 0.1f)
-          .layout(layout).test_all();
+      ConvTester()
+          .channels(5, 7)
+          .input(6, 6)
+          .kernel(3, 3)
+          .bias(bias)
+          .activation(Activation::Relu)
+          .layout(layout)
+          .test_all();
+      ConvTester()
+          .channels(5, 7)
+          .input(6, 6)
+          .kernel(3, 3)
+          .bias(bias)
+          .activation(Activation::Clamp, -0.3f, 0.4f)
+          .layout(layout)
+          .test_all();
+      ConvTester()
+          .channels(5, 7)
+          .input(6, 6)
+          .kernel(1, 1)
+          .bias(bias)
+          .activation(Activation::Clamp, 0.1f, 0.1f)
+          .layout(layout)
+          .test_all();
     }
 }
 
 TEST_CASE("thread counts, including more threads than units of work") {
   for (Layout layout : kLayouts)
     for (int threads : {1, 2, 3, 7}) {
-      ConvTester().batch(3).channels(4, 6).input(9, 9).kernel(3, 3).padding(1, 1, 1, 1).threads(threads)
-          .layout(layout).test_all();
-      ConvTester().batch(1).channels(8, 8).groups(8).input(5, 5).kernel(3, 3).threads(threads).layout(layout).test_all();
+      ConvTester()
+          .batch(3)
+          .channels(4, 6)
+          .input(9, 9)
+          .kernel(3, 3)
+          .padding(1, 1, 1, 1)
+          .threads(threads)
+          .layout(layout)
+          .test_all();
+      ConvTester()
+          .batch(1)
+          .channels(8, 8)
+          .groups(8)
+          .input(5, 5)
+          .kernel(3, 3)
+          .threads(threads)
+          .layout(layout)
+          .test_all();
       ConvTester().batch(2).channels(16, 8).input(4, 4).kernel(1, 1).threads(threads).layout(layout).test_all();
     }
 }
@@ -121,21 +202,46 @@ TEST_CASE("around the vector widths: output widths and channel counts 4, 8, 16 (
     for (std::int64_t width : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 66})
       for (std::int64_t stride : {1, 2}) {
         const std::int64_t in_width = (width - 1) * stride + 3 - 2;  // 3 wide kernel, padding 1 each side
-        ConvTester().channels(3, 3).groups(3).input(4, in_width).kernel(3, 3).stride(stride, stride)
-            .padding(1, 1, 1, 1).layout(layout).bias(true).test(Algorithm::Direct);
-        ConvTester().channels(2, 5).input(3, in_width).kernel(3, 3).stride(1, stride).padding(1, 1, 1, 1)
-            .layout(layout).test(Algorithm::Direct);
+        ConvTester()
+            .channels(3, 3)
+            .groups(3)
+            .input(4, in_width)
+            .kernel(3, 3)
+            .stride(stride, stride)
+            .padding(1, 1, 1, 1)
+            .layout(layout)
+            .bias(true)
+            .test(Algorithm::Direct);
+        ConvTester()
+            .channels(2, 5)
+            .input(3, in_width)
+            .kernel(3, 3)
+            .stride(1, stride)
+            .padding(1, 1, 1, 1)
+            .layout(layout)
+            .test(Algorithm::Direct);
       }
   for (Layout layout : kLayouts)
     for (std::int64_t channels : {3, 4, 5, 7, 8, 9, 15, 16, 17})
       for (std::int64_t multiplier : {1, 2}) {
-        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(6, 7).kernel(3, 3)
-            .padding(1, 1, 1, 1).layout(layout).bias(true).activation(Activation::Relu).test_all();
+        ConvTester()
+            .batch(2)
+            .channels(channels, channels * multiplier)
+            .groups(channels)
+            .input(6, 7)
+            .kernel(3, 3)
+            .padding(1, 1, 1, 1)
+            .layout(layout)
+            .bias(true)
+            .activation(Activation::Relu)
+            .test_all();
         ConvTester().channels(channels, 4).input(5, 9).kernel(2, 3).layout(layout).test_all();
       }
 }
 
-TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around the 32-column strip, reductions around the 512 block") {
+TEST_CASE(
+    "GEMM kernels: output channels around the 12-row tile, pixels around the 32-column strip, reductions around the "
+    "512 block") {
   // convkit's GEMM kernels (lib/kernels/gemm_ukernels.hpp) multiply in register tiles of 12 x 32 (AVX-512) or 6 x 16
   // (AVX2) over blocks of 512 reduction steps: every ragged tile, and a reduction carried across blocks, must come
   // out right, with the bias written first and the activation after.
@@ -144,25 +250,50 @@ TEST_CASE("GEMM kernels: output channels around the 12-row tile, pixels around t
     // with AVX2, whole ones first and the rest in ordinary strips.
     for (std::int64_t out_channels : {1, 2, 3, 5, 6, 7, 11, 12, 13, 14, 15, 16, 17, 25, 31, 32, 33, 48})
       for (std::int64_t pixels : {1, 6, 9, 12, 13, 16, 17, 25, 31, 32, 33, 47, 65, 127, 129}) {
-        ConvTester().channels(9, out_channels).input(1, pixels).kernel(1, 1).layout(layout).bias(true)
+        ConvTester()
+            .channels(9, out_channels)
+            .input(1, pixels)
+            .kernel(1, 1)
+            .layout(layout)
+            .bias(true)
             .test(Algorithm::Gemm1x1);
-        ConvTester().batch(2).channels(3, out_channels).input(1, pixels + 2).kernel(1, 3).layout(layout)
-            .activation(Activation::Relu).test(Algorithm::Im2colGemm);
+        ConvTester()
+            .batch(2)
+            .channels(3, out_channels)
+            .input(1, pixels + 2)
+            .kernel(1, 3)
+            .layout(layout)
+            .activation(Activation::Relu)
+            .test(Algorithm::Im2colGemm);
       }
     for (std::int64_t in_channels : {511, 512, 513, 1024, 1025, 1537})
       for (std::int64_t out_channels : {7, 12, 33})
         for (Algorithm algorithm : {Algorithm::Gemm1x1, Algorithm::Im2colGemm})
           for (bool bias : {false, true})  // without bias the first block starts from zero, with it from the bias
-            ConvTester().batch(2).channels(in_channels, out_channels).input(3, 11).kernel(1, 1).layout(layout)
-                .bias(bias).activation(Activation::Relu).test(algorithm);
+            ConvTester()
+                .batch(2)
+                .channels(in_channels, out_channels)
+                .input(3, 11)
+                .kernel(1, 1)
+                .layout(layout)
+                .bias(bias)
+                .activation(Activation::Relu)
+                .test(algorithm);
     for (std::int64_t in_channels : {56, 57, 114})  // 3x3 reductions of 504, 513 and 1026
       for (bool bias : {false, true})
-        ConvTester().channels(in_channels, 13).input(6, 7).kernel(3, 3).padding(1, 1, 1, 1).layout(layout)
-            .bias(bias).test(Algorithm::Im2colGemm);
+        ConvTester()
+            .channels(in_channels, 13)
+            .input(6, 7)
+            .kernel(3, 3)
+            .padding(1, 1, 1, 1)
+            .layout(layout)
+            .bias(bias)
+            .test(Algorithm::Im2colGemm);
   }
 }
 
-TEST_CASE("im2col at column stride 2: bands of output rows, tiles starting and ending mid-row, rows too wide to stage") {
+TEST_CASE(
+    "im2col at column stride 2: bands of output rows, tiles starting and ending mid-row, rows too wide to stage") {
   // NCHW im2col stages the input rows of a band of output rows split into even and odd columns (lib/im2col.cpp): a
   // band is as many output rows as about 2048 staged floats hold, at least one, so these take several bands; a
   // kernel too tall for one output row's input rows to fit in 8192 falls back to the row-by-row unfolding. The
@@ -180,68 +311,148 @@ TEST_CASE("im2col at column stride 2: bands of output rows, tiles starting and e
   };
   for (const Shape& s : shapes)
     for (std::int64_t pad : {0, 1, 3}) {
-      const std::int64_t in_height = (s.out_height - 1) * s.stride_height + (s.kernel_height - 1) * s.dilation_height +
-                                     1 - 2 * pad;
+      const std::int64_t in_height =
+          (s.out_height - 1) * s.stride_height + (s.kernel_height - 1) * s.dilation_height + 1 - 2 * pad;
       const std::int64_t in_width = (s.out_width - 1) * 2 + (s.kernel_width - 1) * s.dilation_width + 1 - pad;
-      ConvTester().channels(2, 3).input(in_height, in_width).kernel(s.kernel_height, s.kernel_width)
-          .stride(s.stride_height, 2).dilation(s.dilation_height, s.dilation_width).padding(pad, pad, pad, 0)
-          .bias(true).test(Algorithm::Im2colGemm);
+      ConvTester()
+          .channels(2, 3)
+          .input(in_height, in_width)
+          .kernel(s.kernel_height, s.kernel_width)
+          .stride(s.stride_height, 2)
+          .dilation(s.dilation_height, s.dilation_width)
+          .padding(pad, pad, pad, 0)
+          .bias(true)
+          .test(Algorithm::Im2colGemm);
     }
 }
 
-TEST_CASE("NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every kernel form") {
+TEST_CASE(
+    "NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every "
+    "kernel form") {
   // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 10 pixels by two vectors
   // (AVX-512), 8, 4 and 1 pixels by one, and the tested border columns, the unrolled 3- and 5-wide kernels at strides
   // 1 and 2 and the general loop otherwise.
   for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65})
     for (WeightsLayout weights : kWeightsLayouts)
-      ConvTester().batch(2).channels(channels, channels).groups(channels).input(5, 13).kernel(3, 3)
-          .padding(1, 1, 1, 1).layout(Layout::NHWC).weights_layout(weights).bias(true).test(Algorithm::Direct);
+      ConvTester()
+          .batch(2)
+          .channels(channels, channels)
+          .groups(channels)
+          .input(5, 13)
+          .kernel(3, 3)
+          .padding(1, 1, 1, 1)
+          .layout(Layout::NHWC)
+          .weights_layout(weights)
+          .bias(true)
+          .test(Algorithm::Direct);
   for (std::int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 17, 21, 22, 25})
     for (std::int64_t k : {1, 3, 5})
       for (std::int64_t stride : {1, 2, 3}) {
         const std::int64_t in_width = (width - 1) * stride + k - 2;
         if (in_width < 1) continue;
-        ConvTester().channels(49, 49).groups(49).input(4, in_width).kernel(k, k).stride(stride, stride)
-            .padding(1, 1, 1, 1).layout(Layout::NHWC).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Direct);
+        ConvTester()
+            .channels(49, 49)
+            .groups(49)
+            .input(4, in_width)
+            .kernel(k, k)
+            .stride(stride, stride)
+            .padding(1, 1, 1, 1)
+            .layout(Layout::NHWC)
+            .activation(Activation::Clamp, -0.2f, 0.3f)
+            .test(Algorithm::Direct);
       }
   // A channel multiplier: each slice of it is computed into a scratch row and spread with stride `multiplier`.
   test_nhwc_multipliers(Algorithm::Direct, {1, 15, 16, 17});
-  ConvTester().channels(16, 16).groups(16).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
-      .layout(Layout::NHWC).test(Algorithm::Direct);
-  ConvTester().channels(20, 20).groups(20).input(12, 12).kernel(7, 7).padding(3, 3, 3, 3).layout(Layout::NHWC)
-      .threads(3).test(Algorithm::Direct);
+  ConvTester()
+      .channels(16, 16)
+      .groups(16)
+      .input(9, 11)
+      .kernel(2, 4)
+      .dilation(2, 3)
+      .padding(0, 3, 2, 1)
+      .layout(Layout::NHWC)
+      .test(Algorithm::Direct);
+  ConvTester()
+      .channels(20, 20)
+      .groups(20)
+      .input(12, 12)
+      .kernel(7, 7)
+      .padding(3, 3, 3, 3)
+      .layout(Layout::NHWC)
+      .threads(3)
+      .test(Algorithm::Direct);
   // Padding wider than the kernel: whole rows and columns see only the bias.
-  ConvTester().channels(5, 5).groups(5).input(3, 3).kernel(3, 3).padding(4, 4, 4, 4).bias(true)
-      .layout(Layout::NHWC).test(Algorithm::Direct);
+  ConvTester()
+      .channels(5, 5)
+      .groups(5)
+      .input(3, 3)
+      .kernel(3, 3)
+      .padding(4, 4, 4, 4)
+      .bias(true)
+      .layout(Layout::NHWC)
+      .test(Algorithm::Direct);
 }
 
-TEST_CASE("NHWC groups of one channel on the GEMM path: channels around the 32-channel tile and the block, pixels around the 4-pixel tile, multipliers, 1x1 in place") {
+TEST_CASE(
+    "NHWC groups of one channel on the GEMM path: channels around the 32-channel tile and the block, pixels around the "
+    "4-pixel tile, multipliers, 1x1 in place") {
   // convkit's GEMM kernels multiply all the groups of a block at once, their channels in the vector lanes
   // (GemmUkernels::channelwise, lib/gemm_tiling.cpp): tiles of 4 pixels by 32 channels (AVX-512; 4 by 16 with AVX2),
   // blocks of 160 channels beyond 170 (3x3), partial channel and pixel tiles, and slices of a channel multiplier
   // stored with a stride. Under CONVKIT_GEMM_ENGINE=blas the same shapes go one group at a time through OpenBLAS.
   for (std::int64_t channels : {2, 15, 16, 17, 31, 32, 33, 63, 65, 171, 200})
     for (std::int64_t width : {1, 3, 4, 5, 9})
-      ConvTester().batch(2).channels(channels, channels).groups(channels).input(2, width).kernel(3, 3)
-          .padding(1, 1, 1, 1).layout(Layout::NHWC).weights_layout(width % 2 == 0 ? WeightsLayout::OIHW
-                                                                                 : WeightsLayout::OHWI)
-          .bias(width != 4).activation(Activation::Clamp, -0.2f, 0.3f).test(Algorithm::Im2colGemm);
+      ConvTester()
+          .batch(2)
+          .channels(channels, channels)
+          .groups(channels)
+          .input(2, width)
+          .kernel(3, 3)
+          .padding(1, 1, 1, 1)
+          .layout(Layout::NHWC)
+          .weights_layout(width % 2 == 0 ? WeightsLayout::OIHW : WeightsLayout::OHWI)
+          .bias(width != 4)
+          .activation(Activation::Clamp, -0.2f, 0.3f)
+          .test(Algorithm::Im2colGemm);
   test_nhwc_multipliers(Algorithm::Im2colGemm, {1, 17, 33});
-  ConvTester().channels(40, 40).groups(40).input(9, 11).kernel(2, 4).dilation(2, 3).padding(0, 3, 2, 1)
-      .layout(Layout::NHWC).test(Algorithm::Im2colGemm);
+  ConvTester()
+      .channels(40, 40)
+      .groups(40)
+      .input(9, 11)
+      .kernel(2, 4)
+      .dilation(2, 3)
+      .padding(0, 3, 2, 1)
+      .layout(Layout::NHWC)
+      .test(Algorithm::Im2colGemm);
   // 1x1: gemm_1x1 reads the pixels in place, the batch as one matrix, unless strided or padded.
   for (std::int64_t channels : {5, 33})
     for (std::int64_t multiplier : {1, 2})
       for (std::int64_t stride : {1, 2}) {
-        ConvTester().batch(3).channels(channels, channels * multiplier).groups(channels).input(3, 5).kernel(1, 1)
-            .stride(stride, stride).layout(Layout::NHWC).bias(true).test(Algorithm::Gemm1x1);
-        ConvTester().batch(2).channels(channels, channels * multiplier).groups(channels).input(3, 5).kernel(1, 1)
-            .stride(stride, stride).padding(1, 0, 0, 1).layout(Layout::NHWC).test(Algorithm::Im2colGemm);
+        ConvTester()
+            .batch(3)
+            .channels(channels, channels * multiplier)
+            .groups(channels)
+            .input(3, 5)
+            .kernel(1, 1)
+            .stride(stride, stride)
+            .layout(Layout::NHWC)
+            .bias(true)
+            .test(Algorithm::Gemm1x1);
+        ConvTester()
+            .batch(2)
+            .channels(channels, channels * multiplier)
+            .groups(channels)
+            .input(3, 5)
+            .kernel(1, 1)
+            .stride(stride, stride)
+            .padding(1, 0, 0, 1)
+            .layout(Layout::NHWC)
+            .test(Algorithm::Im2colGemm);
       }
 }
 
-TEST_CASE("NCHW depthwise: widths around the vector, heights around the row blocks and bands, fixed and general kernels") {
+TEST_CASE(
+    "NCHW depthwise: widths around the vector, heights around the row blocks and bands, fixed and general kernels") {
   // Groups of one input channel run a kernel with the weights in registers: blocks of 8 rows (4 or 2 with fewer
   // registers) by one vector, the last vector of a row overlapping the one before it, rows staged in bands of 8
   // output rows. Heights cover a block, a band and their remainders. The forms cover, at row strides 1 and 2, the
@@ -250,9 +461,9 @@ TEST_CASE("NCHW depthwise: widths around the vector, heights around the row bloc
   struct Form {
     std::int64_t k, stride_h, stride_w, dilation_h, dilation_w;
   };
-  for (const Form f : {Form{3, 1, 1, 1, 1}, Form{3, 2, 2, 1, 1}, Form{5, 1, 1, 1, 1}, Form{5, 2, 2, 1, 1},
-                       Form{3, 1, 2, 1, 1}, Form{3, 2, 1, 1, 1}, Form{3, 2, 1, 1, 2}, Form{3, 2, 2, 2, 1},
-                       Form{3, 3, 1, 1, 1}})
+  for (const Form f :
+       {Form{3, 1, 1, 1, 1}, Form{3, 2, 2, 1, 1}, Form{5, 1, 1, 1, 1}, Form{5, 2, 2, 1, 1}, Form{3, 1, 2, 1, 1},
+        Form{3, 2, 1, 1, 1}, Form{3, 2, 1, 1, 2}, Form{3, 2, 2, 2, 1}, Form{3, 3, 1, 1, 1}})
     for (std::int64_t out_height : {1, 3, 4, 7, 8, 9, 17})
       for (std::int64_t out_width : {1, 5, 15, 16, 17, 33, 56}) {
         const std::int64_t pad = f.k / 2;
@@ -267,14 +478,32 @@ TEST_CASE("NCHW depthwise: widths around the vector, heights around the row bloc
         CAPTURE(out_height);
         CAPTURE(out_width);
         for (bool plan : {false, true})  // the plan runs in a caller workspace of NaNs
-          ConvTester().channels(3, 3).groups(3).input(in_height, in_width).kernel(f.k, f.k)
-              .stride(f.stride_h, f.stride_w).dilation(f.dilation_h, f.dilation_w).padding(pad, pad, pad, pad)
-              .bias(true).activation(Activation::Clamp, -0.3f, 0.4f).through_plan(plan).test(Algorithm::Direct);
+          ConvTester()
+              .channels(3, 3)
+              .groups(3)
+              .input(in_height, in_width)
+              .kernel(f.k, f.k)
+              .stride(f.stride_h, f.stride_w)
+              .dilation(f.dilation_h, f.dilation_w)
+              .padding(pad, pad, pad, pad)
+              .bias(true)
+              .activation(Activation::Clamp, -0.3f, 0.4f)
+              .through_plan(plan)
+              .test(Algorithm::Direct);
       }
   // A channel multiplier, threads splitting the output channels of one group, and a batch.
   for (int threads : {1, 2, 3})
-    ConvTester().batch(2).channels(2, 6).groups(2).input(19, 21).kernel(3, 3).padding(1, 1, 1, 1).threads(threads)
-        .bias(true).activation(Activation::Relu).test(Algorithm::Direct);
+    ConvTester()
+        .batch(2)
+        .channels(2, 6)
+        .groups(2)
+        .input(19, 21)
+        .kernel(3, 3)
+        .padding(1, 1, 1, 1)
+        .threads(threads)
+        .bias(true)
+        .activation(Activation::Relu)
+        .test(Algorithm::Direct);
 }
 
 TEST_CASE("a random sweep of 400 shapes over every feature") {

@@ -2,15 +2,17 @@
 // around its tile edges (issue 21, item 6): the GEMM kernels (packed_a, packed_b, channelwise) and the direct
 // kernels (rows, stage_rows, depthwise_nhwc_rows, copy_taps). The whole convolutions reach them only on the shapes
 // the driver happens to produce; here each edge is hit on purpose. The testers are in ukernel_tester.hpp.
-#include "ukernel_tester.hpp"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <initializer_list>
 #include <vector>
 
+#include "ukernel_tester.hpp"
+
 using convkit::Activation;
+using convkit::detail::DirectUkernels;
+using convkit::detail::GemmUkernels;
 using convkit_test::ChannelwiseTester;
 using convkit_test::ConvShape;
 using convkit_test::CopyTapsTester;
@@ -18,8 +20,6 @@ using convkit_test::DepthwiseNhwcTester;
 using convkit_test::DirectRowsTester;
 using convkit_test::GemmUkernelTester;
 using convkit_test::StageRowsTester;
-using convkit::detail::DirectUkernels;
-using convkit::detail::GemmUkernels;
 
 namespace {
 
@@ -97,7 +97,8 @@ TEST_CASE("gemm ukernels: m and n around the register tile, the strip and the fe
 TEST_CASE("gemm ukernels: k around the reduction block (448), each block summed from zero") {
   for (const GemmUkernels* table : gemm_tables()) {
     const std::int64_t r = table->panel_rows, w = gemm_vector(*table), s = table->strip_columns;
-    const std::pair<std::int64_t, std::int64_t> shapes[] = {{1, 8 * w + w + 1}, {3, 3 * w + 1}, {r, s}, {r + 1, s + w + 1}};
+    const std::pair<std::int64_t, std::int64_t> shapes[] = {
+        {1, 8 * w + w + 1}, {3, 3 * w + 1}, {r, s}, {r + 1, s + w + 1}};
     for (Packed packed : {Packed::A, Packed::B})
       for (auto [m, n] : shapes)
         for (std::int64_t k : {1, 2, 447, 448, 449, 896, 897, 1000})
@@ -127,7 +128,13 @@ TEST_CASE("gemm ukernels: with and without bias, each activation") {
       for (const auto& shape : shapes)
         for (bool bias : {false, true})
           for (Activation activation : kActivations)
-            GemmUkernelTester().m(shape[0]).n(shape[1]).k(shape[2]).ldc_extra(2).bias(bias).activation(activation)
+            GemmUkernelTester()
+                .m(shape[0])
+                .n(shape[1])
+                .k(shape[2])
+                .ldc_extra(2)
+                .bias(bias)
+                .activation(activation)
                 .test(*table, packed);
   }
 }
@@ -143,8 +150,15 @@ TEST_CASE("gemm ukernels: channelwise around its pixel and channel tiles") {
       for (std::int64_t stride : {1, 2, 3})
         for (bool bias : {false, true})
           for (Activation activation : kActivations)
-            ChannelwiseTester().pixels(p + 1).channels(channels).taps(25).lda_extra(3).channel_stride(stride)
-                .bias(bias).activation(activation).test(*table);
+            ChannelwiseTester()
+                .pixels(p + 1)
+                .channels(channels)
+                .taps(25)
+                .lda_extra(3)
+                .channel_stride(stride)
+                .bias(bias)
+                .activation(activation)
+                .test(*table);
   }
 }
 
@@ -167,8 +181,14 @@ TEST_CASE("direct ukernels: stage_rows copies per its contract (bitwise)") {
           for (std::int64_t length : lengths) {
             if (length <= 0) continue;
             for (std::int64_t rows : {1, 3})
-              StageRowsTester().rows(rows).width(width).source_extra(rows == 1 ? 0 : 5).pad_left(pad).stride(stride)
-                  .length(length).test(*table);
+              StageRowsTester()
+                  .rows(rows)
+                  .width(width)
+                  .source_extra(rows == 1 ? 0 : 5)
+                  .pad_left(pad)
+                  .stride(stride)
+                  .length(length)
+                  .test(*table);
           }
         }
   }
@@ -257,13 +277,14 @@ TEST_CASE("direct ukernels: rows with other kernels, strides, dilation, padding,
   for (const DirectUkernels* table : direct_tables()) {
     const std::int64_t v = table->vector_floats;
     // {kh, kw, sh, sw, dh, dw, pad top, left, bottom, right}
-    const std::int64_t shapes[][10] = {
-        {1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 1, 2, 1, 1, 1, 1, 1, 1},
-        {3, 3, 2, 1, 1, 1, 1, 1, 1, 1}, {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {5, 5, 1, 2, 1, 1, 2, 1, 2, 3},
-        {2, 3, 1, 1, 1, 1, 0, 1, 1, 1}, {7, 1, 1, 1, 1, 1, 3, 0, 3, 0}, {1, 7, 2, 1, 1, 1, 0, 3, 0, 3},
-        {4, 4, 1, 1, 1, 1, 2, 2, 1, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {3, 3, 1, 2, 1, 3, 1, 3, 1, 3},
-        {3, 3, 2, 2, 2, 2, 0, 0, 0, 0}, {3, 3, 3, 3, 1, 1, 0, 0, 0, 0},
-        {3, 3, 1, 1, 1, 1, 3, 4, 2, 5}};  // padding beyond the kernel
+    const std::int64_t shapes[][10] = {{1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+                                       {3, 3, 1, 2, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 1, 1, 1, 1, 1, 1, 1},
+                                       {5, 5, 2, 2, 1, 1, 2, 2, 2, 2}, {5, 5, 1, 2, 1, 1, 2, 1, 2, 3},
+                                       {2, 3, 1, 1, 1, 1, 0, 1, 1, 1}, {7, 1, 1, 1, 1, 1, 3, 0, 3, 0},
+                                       {1, 7, 2, 1, 1, 1, 0, 3, 0, 3}, {4, 4, 1, 1, 1, 1, 2, 2, 1, 1},
+                                       {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {3, 3, 1, 2, 1, 3, 1, 3, 1, 3},
+                                       {3, 3, 2, 2, 2, 2, 0, 0, 0, 0}, {3, 3, 3, 3, 1, 1, 0, 0, 0, 0},
+                                       {3, 3, 1, 1, 1, 1, 3, 4, 2, 5}};  // padding beyond the kernel
     for (const auto& d : shapes)
       for (std::int64_t channels : {1, 2, 3})
         for (std::int64_t in_width : {std::int64_t{5}, 4 * v + 7}) {
@@ -278,7 +299,8 @@ TEST_CASE("direct ukernels: rows with other kernels, strides, dilation, padding,
     ConvShape s;
     s.channels = 3, s.in_height = 19, s.in_width = 2 * v + 5, s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
     // The driver's bands of 8 output rows, and ranges that start and end inside the row blocks.
-    for (std::int64_t y = 0; y < 19; y += 8) DirectRowsTester().shape(s).rows(y, std::min<std::int64_t>(19, y + 8)).test(*table);
+    for (std::int64_t y = 0; y < 19; y += 8)
+      DirectRowsTester().shape(s).rows(y, std::min<std::int64_t>(19, y + 8)).test(*table);
     DirectRowsTester().shape(s).rows(1, 6).test(*table);
     DirectRowsTester().shape(s).rows(3, 4).test(*table);
     // OHWI weights; an NHWC output (columns out_channels apart); rows further apart than their width.
@@ -300,7 +322,12 @@ TEST_CASE("direct ukernels: rows summing channel blocks (accumulate, finish), wi
       for (bool bias : {false, true})
         for (Activation activation : kActivations) {
           DirectRowsTester().shape(s).channel_block(block).bias(bias).activation(activation).test(*table);
-          DirectRowsTester().shape(s).channel_block(block).out_col_stride(2).bias(bias).activation(activation)
+          DirectRowsTester()
+              .shape(s)
+              .channel_block(block)
+              .out_col_stride(2)
+              .bias(bias)
+              .activation(activation)
               .test(*table);
         }
     // Strided rows and a kernel of no fixed form, in blocks.

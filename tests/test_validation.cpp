@@ -1,7 +1,4 @@
 // Every rejected input, through both APIs: the right status, a message naming the field, and the output untouched.
-#include "c_enum_fields.hpp"
-#include "conv_tester.hpp"
-
 #include <convkit/convkit.h>
 #include <doctest/doctest.h>
 
@@ -11,6 +8,9 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "c_enum_fields.hpp"
+#include "conv_tester.hpp"
 
 namespace {
 
@@ -62,8 +62,7 @@ std::vector<Case> invalid_cases() {
   cases.push_back({"groups not dividing in_channels",
                    [](convkit_conv2d_desc& d, convkit_options&) { d.in_channels = 6, d.groups = 4; }, "in_channels"});
   cases.push_back({"groups not dividing out_channels",
-                   [](convkit_conv2d_desc& d, convkit_options&) { d.out_channels = 6, d.groups = 4; },
-                   "out_channels"});
+                   [](convkit_conv2d_desc& d, convkit_options&) { d.out_channels = 6, d.groups = 4; }, "out_channels"});
   cases.push_back({"empty output (kernel larger than the input)",
                    [](convkit_conv2d_desc& d, convkit_options&) { d.kernel_height = 7; }, "empty"});
   cases.push_back({"empty output (dilated kernel larger than the padded input)",
@@ -79,8 +78,7 @@ std::vector<Case> invalid_cases() {
   }
   for (int bad : {3, -1, 1000})
     cases.push_back({"activation " + std::to_string(bad),
-                     [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.activation, bad); },
-                     "activation"});
+                     [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.activation, bad); }, "activation"});
   for (int bad : {6, -1, 99})
     cases.push_back({"algorithm " + std::to_string(bad),
                      [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.algorithm, bad); }, "algorithm"});
@@ -260,8 +258,7 @@ TEST_CASE("null pointers are rejected by both APIs") {
   CHECK(std::string(convkit_last_error()).find("output") != std::string::npos);
   CHECK(b.output_untouched());
   // Options and bias may be null.
-  CHECK(convkit_conv2d(&d, b.input.data(), b.weights.data(), nullptr, b.output.data(), nullptr) ==
-        CONVKIT_STATUS_OK);
+  CHECK(convkit_conv2d(&d, b.input.data(), b.weights.data(), nullptr, b.output.data(), nullptr) == CONVKIT_STATUS_OK);
   const convkit::Conv2dDesc cd = to_cpp(d);
   CHECK_THROWS_WITH_AS(convkit::conv2d(cd, nullptr, b.weights.data(), nullptr, b.output.data()), "input is null",
                        convkit::Error);
@@ -281,11 +278,11 @@ TEST_CASE("an output overlapping the input, weights or bias is rejected by both 
     float* output;
   };
   const Overlap overlaps[] = {
-      {"input", base, base + 1000, base + 1500, base + 287},          // last input float
-      {"input", base + 200, base + 1000, base + 1500, base + 100},    // output ends inside the input
-      {"weights", base, base + 500, base + 1500, base + 643},         // last weights float
-      {"bias", base, base + 500, base + 1000, base + 900},            // bias inside the output
-      {"bias", base, base + 500, base + 1000, base + 1003},           // last bias float
+      {"input", base, base + 1000, base + 1500, base + 287},        // last input float
+      {"input", base + 200, base + 1000, base + 1500, base + 100},  // output ends inside the input
+      {"weights", base, base + 500, base + 1500, base + 643},       // last weights float
+      {"bias", base, base + 500, base + 1000, base + 900},          // bias inside the output
+      {"bias", base, base + 500, base + 1000, base + 1003},         // last bias float
   };
   for (const Overlap& o : overlaps) {
     CAPTURE(o.name);
@@ -338,7 +335,8 @@ constexpr bool kAddressSanitizer = true;
 constexpr bool kAddressSanitizer = false;
 #endif
 
-TEST_CASE("a huge but valid problem answers out of memory, and the process goes on" * doctest::skip(kAddressSanitizer)) {
+TEST_CASE("a huge but valid problem answers out of memory, and the process goes on" *
+          doctest::skip(kAddressSanitizer)) {
   // Within the BLAS's 32-bit sizes, but the weights im2col_gemm packs (2^20 x 3.2e6 floats, 13 TB) cannot be
   // allocated. (The unfolded input cannot be the culprit: its tiles are bounded whatever the image size.)
   convkit_conv2d_desc d;
@@ -377,14 +375,15 @@ TEST_CASE("a malformed tuning variable fails plan creation, naming the variable;
     const char* value;
     bool valid;
   };
-  const Case cases[] = {{"CONVKIT_GEMM_TILE_PIXELS", "12abc", false},  {"CONVKIT_GEMM_TILE_PIXELS", "0", false},
-                        {"CONVKIT_GEMM_TILE_PIXELS", "-7", false},     {"CONVKIT_GEMM_TILE_PIXELS", "7", true},
-                        {"CONVKIT_GEMM_CHANNEL_BLOCK", " 16", false},  {"CONVKIT_GEMM_CHANNEL_BLOCK", "16", true},
-                        {"CONVKIT_GEMM_ORIENTATION", "sideways", false}, {"CONVKIT_GEMM_ORIENTATION", "transposed", true},
-                        {"CONVKIT_GEMM_ENGINE", "mkl", false},          {"CONVKIT_GEMM_ENGINE", "blas", true},
-                        {"CONVKIT_WINOGRAD_TILE", "3", false},          {"CONVKIT_WINOGRAD_TILE", "2", true},
-                        {"CONVKIT_WINOGRAD_BLOCK_TILES", "1e3", false}, {"CONVKIT_WINOGRAD_BLOCK_TILES", "5", true},
-                        {"CONVKIT_GEMM_TILE_PIXELS", "", true}};
+  const Case cases[] = {
+      {"CONVKIT_GEMM_TILE_PIXELS", "12abc", false},    {"CONVKIT_GEMM_TILE_PIXELS", "0", false},
+      {"CONVKIT_GEMM_TILE_PIXELS", "-7", false},       {"CONVKIT_GEMM_TILE_PIXELS", "7", true},
+      {"CONVKIT_GEMM_CHANNEL_BLOCK", " 16", false},    {"CONVKIT_GEMM_CHANNEL_BLOCK", "16", true},
+      {"CONVKIT_GEMM_ORIENTATION", "sideways", false}, {"CONVKIT_GEMM_ORIENTATION", "transposed", true},
+      {"CONVKIT_GEMM_ENGINE", "mkl", false},           {"CONVKIT_GEMM_ENGINE", "blas", true},
+      {"CONVKIT_WINOGRAD_TILE", "3", false},           {"CONVKIT_WINOGRAD_TILE", "2", true},
+      {"CONVKIT_WINOGRAD_BLOCK_TILES", "1e3", false},  {"CONVKIT_WINOGRAD_BLOCK_TILES", "5", true},
+      {"CONVKIT_GEMM_TILE_PIXELS", "", true}};
   convkit::Conv2dDesc d;
   d.batch = 1, d.in_channels = d.out_channels = 16, d.in_height = d.in_width = 9;
   d.kernel_height = d.kernel_width = 3, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;

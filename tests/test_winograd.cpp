@@ -1,17 +1,18 @@
-// Winograd: its accuracy contract (the error bound stated in docs/algorithms.md, measured here on the suite's 3x3 layers),
-// when auto may use it, and the shapes it must decline. The oracle sweeps of test_sweep.cpp run it on every feature.
-#include "conv_tester.hpp"
-#include "layer_suite.hpp"
-
+// Winograd: its accuracy contract (the error bound stated in docs/algorithms.md, measured here on the suite's 3x3
+// layers), when auto may use it, and the shapes it must decline. The oracle sweeps of test_sweep.cpp run it on every
+// feature.
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "conv_tester.hpp"
+#include "layer_suite.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;
@@ -31,8 +32,10 @@ class ForcedTile {
     setenv(kName, std::to_string(tile).c_str(), 1);
   }
   ~ForcedTile() {
-    if (had_previous_) setenv(kName, previous_.c_str(), 1);
-    else unsetenv(kName);
+    if (had_previous_)
+      setenv(kName, previous_.c_str(), 1);
+    else
+      unsetenv(kName);
   }
   ForcedTile(const ForcedTile&) = delete;
   ForcedTile& operator=(const ForcedTile&) = delete;
@@ -95,8 +98,8 @@ TEST_CASE("winograd stays within its stated error bound on the suite's 3x3 layer
         const ForcedTile forced(tile);
         const double error = normalized_error(d, Algorithm::Winograd, 2000);
         const double bound = convkit_test::winograd_error_bound(tile);
-        MESSAGE(layer.name, layout == Layout::NCHW ? " NCHW" : " NHWC", " F(", tile, "x", tile, ",3x3): error ",
-                error, " (bound ", bound, "; im2col_gemm ", strict, ")");
+        MESSAGE(layer.name, layout == Layout::NCHW ? " NCHW" : " NHWC", " F(", tile, "x", tile, ",3x3): error ", error,
+                " (bound ", bound, "; im2col_gemm ", strict, ")");
         CHECK(error <= bound);
       }
     }
@@ -111,23 +114,55 @@ TEST_CASE("winograd against the oracle: tile sizes, paddings, groups, channels a
       for (convkit::WeightsLayout weights : {convkit::WeightsLayout::OIHW, convkit::WeightsLayout::OHWI}) {
         // Output sizes that are and are not multiples of the tile, down to a single pixel.
         for (std::int64_t size : {1, 3, 4, 5, 8, 9, 13})
-          ConvTester().batch(2).channels(16, 17).input(size + 2, size + 3).layout(layout).weights_layout(weights)
-              .bias(true).test(Algorithm::Winograd);
+          ConvTester()
+              .batch(2)
+              .channels(16, 17)
+              .input(size + 2, size + 3)
+              .layout(layout)
+              .weights_layout(weights)
+              .bias(true)
+              .test(Algorithm::Winograd);
         for (std::int64_t channels : {15, 16, 17, 31, 32, 33})
-          ConvTester().channels(channels, 48 - channels).input(10, 9).padding(1, 1, 1, 1).layout(layout)
-              .weights_layout(weights).activation(convkit::Activation::Relu).test(Algorithm::Winograd);
+          ConvTester()
+              .channels(channels, 48 - channels)
+              .input(10, 9)
+              .padding(1, 1, 1, 1)
+              .layout(layout)
+              .weights_layout(weights)
+              .activation(convkit::Activation::Relu)
+              .test(Algorithm::Winograd);
       }
     for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
       // Padding: none, "same", asymmetric, and wider than the kernel (whole tiles of zeros).
       for (std::int64_t pad : {0, 1, 2, 4})
-        ConvTester().channels(16, 16).input(9, 11).padding(pad, pad / 2, (pad + 1) % 3, pad).layout(layout).bias(true)
+        ConvTester()
+            .channels(16, 16)
+            .input(9, 11)
+            .padding(pad, pad / 2, (pad + 1) % 3, pad)
+            .layout(layout)
+            .bias(true)
             .test(Algorithm::Winograd);
-      ConvTester().batch(3).channels(32, 48).groups(2).input(12, 12).padding(1, 1, 1, 1).layout(layout).bias(true)
-          .activation(convkit::Activation::Clamp, -0.3f, 0.3f).test(Algorithm::Winograd);
+      ConvTester()
+          .batch(3)
+          .channels(32, 48)
+          .groups(2)
+          .input(12, 12)
+          .padding(1, 1, 1, 1)
+          .layout(layout)
+          .bias(true)
+          .activation(convkit::Activation::Clamp, -0.3f, 0.3f)
+          .test(Algorithm::Winograd);
       ConvTester().channels(20, 20).groups(5).input(7, 7).padding(1, 1, 1, 1).layout(layout).test(Algorithm::Winograd);
       for (int threads : {1, 2, 3, 5})
-        ConvTester().batch(2).channels(24, 40).input(15, 17).padding(1, 1, 1, 1).layout(layout).threads(threads)
-            .through_plan(true).test(Algorithm::Winograd);
+        ConvTester()
+            .batch(2)
+            .channels(24, 40)
+            .input(15, 17)
+            .padding(1, 1, 1, 1)
+            .layout(layout)
+            .threads(threads)
+            .through_plan(true)
+            .test(Algorithm::Winograd);
     }
   }
 }

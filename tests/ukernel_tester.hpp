@@ -16,20 +16,14 @@
 // bitwise.
 #pragma once
 
-#include "oracle.hpp"
-
-#include "kernels/direct_ukernels.hpp"
-#include "kernels/gemm_ukernels.hpp"
-
-#include <convkit/convkit.hpp>
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -37,13 +31,17 @@
 #include <string>
 #include <vector>
 
+#include "kernels/direct_ukernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
+#include "oracle.hpp"
+
 namespace convkit_test {
 
 using convkit::Activation;
 using convkit::detail::DirectUkernels;
 using convkit::detail::GemmUkernels;
 
-constexpr float kGuard = 12345.0f;       // around every output: must survive the call
+constexpr float kGuard = 12345.0f;         // around every output: must survive the call
 constexpr std::int64_t kGuardFloats = 64;  // guard run before and after every output
 constexpr double kTolerance = 1e-5;
 
@@ -234,8 +232,7 @@ class GemmUkernelTester {
     // The row-major operand ends at the guard page: its last row's last element is the last accessible float.
     GuardedFloats row_major((rows - 1) * ld + columns);
     for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < columns; ++c)
-        row_major.data()[r * ld + c] = packed_a ? b_at(r, c) : a_at(r, c);
+      for (std::int64_t c = 0; c < columns; ++c) row_major.data()[r * ld + c] = packed_a ? b_at(r, c) : a_at(r, c);
     // The packed operand: panels of `width` rows of A or columns of B, k-major, zeros beyond m or n; 64-byte aligned
     // as the driver's (packing.hpp), the few floats up to the guard page NaN.
     const std::int64_t width = packed_a ? table.panel_rows : table.strip_columns;
@@ -293,7 +290,8 @@ class GemmUkernelTester {
 
 // ---------------------------------------------------------------------------------------------------------------
 // GemmUkernels::channelwise (gemm_ukernels.hpp):
-//   C[p * ldc + c * channel_stride] = activation(bias[c] + sum over t of A[p * lda + t * channels + c] * W[t * ldw + c])
+//   C[p * ldc + c * channel_stride] = activation(bias[c] + sum over t of A[p * lda + t * channels + c] * W[t * ldw +
+//   c])
 class ChannelwiseTester {
  public:
   ChannelwiseTester& pixels(std::int64_t v) { return pixels_ = v, *this; }
@@ -311,8 +309,8 @@ class ChannelwiseTester {
     const std::int64_t ldc = C * channel_stride_ + 3;
     const float lo = -0.3f, hi = 0.4f;
     std::ostringstream shape;
-    shape << "isa=" << table.isa << " channelwise pixels=" << P << " channels=" << C << " taps=" << T
-          << " lda=" << lda << " ldc=" << ldc << " channel_stride=" << channel_stride_ << " bias=" << bias_
+    shape << "isa=" << table.isa << " channelwise pixels=" << P << " channels=" << C << " taps=" << T << " lda=" << lda
+          << " ldc=" << ldc << " channel_stride=" << channel_stride_ << " bias=" << bias_
           << " activation=" << activation_name(activation_) << " (tile " << table.channelwise_pixels << " x "
           << table.channelwise_tile << ") seed=" << kSeed;
     INFO(shape.str());
@@ -518,8 +516,8 @@ class DepthwiseNhwcTester {
     const float lo = -0.3f, hi = 0.4f;
     std::ostringstream description;
     description << "isa=" << table.isa << " depthwise_nhwc_rows " << s.describe() << " rows=[" << row_begin << ","
-                << row_end << ") interior=[" << interior_begin << "," << interior_end << ") out_pixel_stride="
-                << pixel_stride << " out_row_stride=" << row_stride << " bias=" << bias_
+                << row_end << ") interior=[" << interior_begin << "," << interior_end
+                << ") out_pixel_stride=" << pixel_stride << " out_row_stride=" << row_stride << " bias=" << bias_
                 << " activation=" << activation_name(activation_) << " seed=" << kSeed;
     INFO(description.str());
 
@@ -576,8 +574,9 @@ class DepthwiseNhwcTester {
         for (std::int64_t c = 0; c < C; ++c) {
           const double start = bias_ ? bias_values[static_cast<std::size_t>(c)] : 0.0;
           double sum = start, magnitude = std::fabs(start);
-          naive_sum(s, c, c + 1, y, x, in, [&](std::int64_t, std::int64_t i, std::int64_t j) { return weight(c, i, j); },
-                    sum, magnitude);
+          naive_sum(
+              s, c, c + 1, y, x, in, [&](std::int64_t, std::int64_t i, std::int64_t j) { return weight(c, i, j); }, sum,
+              magnitude);
           mismatches.compare("output (y, x, c) " + at_string(y, x, c), out_at(y, x, c),
                              activate(sum, activation_, lo, hi), kTolerance * magnitude + 1e-30);
         }
@@ -635,9 +634,9 @@ class DirectRowsTester {
     std::ostringstream description;
     description << "isa=" << table.isa << " rows " << s.describe() << " rows=[" << row_begin << "," << row_end
                 << ") channel_block=" << block << " weights=" << (ohwi_ ? "OHWI" : "OIHW")
-                << " out_col_stride=" << col_stride << " out_row_stride=" << row_stride
-                << " in_place=" << in_place_ << " row_floats=" << row_floats << " bias=" << bias_
-                << " activation=" << activation_name(activation_) << " seed=" << kSeed;
+                << " out_col_stride=" << col_stride << " out_row_stride=" << row_stride << " in_place=" << in_place_
+                << " row_floats=" << row_floats << " bias=" << bias_ << " activation=" << activation_name(activation_)
+                << " seed=" << kSeed;
     INFO(description.str());
 
     const std::vector<float> input = random_floats(static_cast<std::size_t>(C * s.in_height * s.in_width), kSeed);
@@ -668,7 +667,8 @@ class DirectRowsTester {
     }
     std::vector<std::int64_t> tap_offsets(static_cast<std::size_t>(kw));
     for (std::int64_t j = 0; j < kw; ++j)
-      tap_offsets[static_cast<std::size_t>(j)] = ((j * s.dilation_width) % sw) * row_floats + (j * s.dilation_width) / sw;
+      tap_offsets[static_cast<std::size_t>(j)] =
+          ((j * s.dilation_width) % sw) * row_floats + (j * s.dilation_width) / sw;
 
     GuardedOutput out(row_end - row_begin, Wo, row_stride, col_stride);
     convkit::detail::DirectRowsTask t{};

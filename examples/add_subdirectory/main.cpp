@@ -1,7 +1,6 @@
 // A 1x1 convolution is a fully connected layer applied at every pixel: the lesson's check, in a vendored build.
-#include <convkit/convkit.hpp>
-
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdio>
 #include <vector>
 

@@ -1,6 +1,5 @@
 // The lesson's corr2d_multi_in_out through a plan: prepared once, run with a workspace the program owns.
 #include <convkit/convkit.hpp>
-
 #include <cstdio>
 #include <vector>
 
@@ -20,7 +19,8 @@ int main() {
     std::vector<unsigned char> workspace(plan.workspace_size());
     std::vector<float> y(12);
     plan.run(x.data(), y.data(), workspace.data(), workspace.size());
-    std::printf("find_package example (convkit %s, %s):", convkit::version(), convkit::algorithm_name(plan.algorithm()));
+    std::printf("find_package example (convkit %s, %s):", convkit::version(),
+                convkit::algorithm_name(plan.algorithm()));
     for (float v : y) std::printf(" %g", v);
     std::printf("\n");
     return y == std::vector<float>{56, 72, 104, 120, 76, 100, 148, 172, 96, 128, 192, 224} ? 0 : 1;

@@ -2,7 +2,6 @@
  *   cc -std=c99 main.c $(pkg-config --cflags --libs --static convkit) -o pkg_config_example
  * It runs the lesson's corr2d_multi_in through a plan. */
 #include <convkit/convkit.h>
-
 #include <stdio.h>
 
 int main(void) {

@@ -9,9 +9,9 @@
  *   weights Co x Ci/groups x Kh x Kw (CONVKIT_WEIGHTS_OIHW) or Co x Kh x Kw x Ci/groups (CONVKIT_WEIGHTS_OHWI)
  *   bias    Co floats, or NULL
  * The operation is cross-correlation (as in PyTorch's conv2d) with zero padding:
- *   out[n][o][y][x] = act(bias[o] + sum_{c,i,j} in[n][g*Ci/groups + c][y*sh - pt + i*dh][x*sw - pl + j*dw] * w[o][c][i][j])
- * where g = o / (Co/groups), and
- *   Ho = floor((H + pad_top + pad_bottom - dilation_height*(Kh-1) - 1) / stride_height) + 1   (Wo alike).
+ *   out[n][o][y][x] = act(bias[o] + sum_{c,i,j} in[n][g*Ci/groups + c][y*sh - pt + i*dh][x*sw - pl + j*dw] *
+ * w[o][c][i][j]) where g = o / (Co/groups), and Ho = floor((H + pad_top + pad_bottom - dilation_height*(Kh-1) - 1) /
+ * stride_height) + 1   (Wo alike).
  */
 #ifndef CONVKIT_CONVKIT_H
 #define CONVKIT_CONVKIT_H
@@ -66,7 +66,7 @@ typedef struct convkit_conv2d_desc {
   int64_t pad_top, pad_left, pad_bottom, pad_right;
   int64_t dilation_height, dilation_width;
   int64_t groups;
-  convkit_layout layout;                 /* of both input and output */
+  convkit_layout layout; /* of both input and output */
   convkit_weights_layout weights_layout;
 } convkit_conv2d_desc;
 
@@ -76,10 +76,10 @@ typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 
 
 typedef struct convkit_options {
   convkit_algorithm algorithm;
-  int32_t threads;           /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n, capped at
-                                the processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT.
-                                Inside an active OpenMP parallel region, and in a process fork()ed after convkit ran
-                                threads, a call runs on the calling thread. */
+  int32_t threads; /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n, capped at
+                      the processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT.
+                      Inside an active OpenMP parallel region, and in a process fork()ed after convkit ran
+                      threads, a call runs on the calling thread. */
   convkit_activation activation;
   float clamp_min, clamp_max; /* read only when activation is CONVKIT_ACTIVATION_CLAMP */
   convkit_math_mode math_mode;
@@ -122,8 +122,8 @@ const char* convkit_algorithm_name(convkit_algorithm algorithm);
 
 /* Which BLAS convkit calls and which of its kernels run on this CPU. All strings are static. */
 typedef struct convkit_blas_info {
-  const char* library;          /* "OpenBLAS 0.3.21 ..." as the library describes its build */
-  const char* core;             /* the kernel set in use, e.g. "SkylakeX"; see docs/embedding.md, "OpenBLAS on new CPUs" */
+  const char* library; /* "OpenBLAS 0.3.21 ..." as the library describes its build */
+  const char* core;    /* the kernel set in use, e.g. "SkylakeX"; see docs/embedding.md, "OpenBLAS on new CPUs" */
   const char* recommended_core; /* the best kernel set this CPU can run, e.g. "SkylakeX"; "" if unknown */
   int32_t degraded;             /* 1 when core is weaker than recommended_core: set OPENBLAS_CORETYPE to it */
 } convkit_blas_info;
@@ -133,8 +133,8 @@ void convkit_get_blas_info(convkit_blas_info* info);
 /* The algorithm a call with this descriptor and these options would run (AUTO resolved), for logging and tests.
    Validates like convkit_conv2d; answers CONVKIT_STATUS_UNSUPPORTED when a requested algorithm declines. Its
    counterparts for a plan and for a call that ran: convkit_plan_get_algorithm, convkit_conv2d_reporting (below). */
-convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc, const convkit_options* options /* may be NULL */,
-                                        convkit_algorithm* algorithm);
+convkit_status convkit_conv2d_algorithm(const convkit_conv2d_desc* desc,
+                                        const convkit_options* options /* may be NULL */, convkit_algorithm* algorithm);
 
 /* The vector instruction set of the direct kernels on this CPU: "avx512f", "avx2+fma", "sse4.2" or "sse2". Chosen
    once, at first use: the best the CPU runs, at most the environment variable CONVKIT_MAX_ISA (sse2, sse4.2, avx2,
@@ -151,7 +151,8 @@ const char* convkit_simd_isa(void);
 typedef struct convkit_plan convkit_plan;
 
 /* On success *plan owns everything it needs; release it with convkit_plan_destroy. On failure *plan is NULL. */
-convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float* weights, const float* bias /* may be NULL */,
+convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float* weights,
+                                   const float* bias /* may be NULL */,
                                    const convkit_options* options /* may be NULL */, convkit_plan** plan);
 
 /* Bytes a run needs; may be 0. The same for every run of the plan. 0 for a NULL plan. */
@@ -240,8 +241,9 @@ convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, c
    composed_bias (second->out_channels floats) is read only when composed_weights is not NULL. On any failure
    nothing is written; everything is computed before the first write, so composed may point to *first or
    *second. Costs Co2 * Co1 * Kh2 * Kw2 * Ci1 * Kh1 * Kw1 multiply-adds when the weights are asked for. */
-convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const float* first_weights, const float* first_bias,
-                                      const convkit_conv2d_desc* second, const float* second_weights, const float* second_bias,
+convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const float* first_weights,
+                                      const float* first_bias, const convkit_conv2d_desc* second,
+                                      const float* second_weights, const float* second_bias,
                                       convkit_conv2d_desc* composed, float* composed_weights, float* composed_bias);
 
 /* ---- Which algorithm: the family enum, its name, and the implementation ----

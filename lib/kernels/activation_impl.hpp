@@ -3,7 +3,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <xsimd/xsimd.hpp>
 
 #ifndef CONVKIT_ISA_NAMESPACE

@@ -96,8 +96,8 @@ struct DepthwiseNhwc {
   // mobilenetv2_dw NHWC, where 2 of 56 columns are border and yet the runtime-width loop took a share of the time
   // out of proportion to them; docs/tuning-log.md).
   template <int kPixels, bool kFull, bool kCheck, int kKw = 0>
-  static void tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
-                   std::int64_t x, std::int64_t c, std::int64_t count) {
+  static void tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end, std::int64_t x,
+                   std::int64_t c, std::int64_t count) {
     const std::int64_t C = t.channels, sw = t.stride_width, dw = t.dilation_width;
     const std::int64_t kw = kKw > 0 ? kKw : t.kernel_width;
     const std::int64_t left = x * sw - t.pad_left;  // input column of tap 0 of the first pixel
@@ -137,9 +137,8 @@ struct DepthwiseNhwc {
       const float* w_row = t.weights + i * kKw * t.padded_channels + c;
       Batch w[kVectors][kKw];
       CONVKIT_UNROLL
-      for (int v = 0; v < kVectors; ++v)
-        CONVKIT_UNROLL
-        for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
+      for (int v = 0; v < kVectors; ++v) CONVKIT_UNROLL
+      for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
       CONVKIT_UNROLL
       for (int m = 0; m < kSpan; ++m) {
         CONVKIT_UNROLL
@@ -161,9 +160,8 @@ struct DepthwiseNhwc {
       if (r < 0) continue;
       const float* next = t.input + (r * t.in_width + x * kStride) * C + c;
       CONVKIT_UNROLL
-      for (int m = 0; m < kPixels * kStride; ++m)
-        CONVKIT_UNROLL
-        for (int v = 0; v < kVectors; ++v) __builtin_prefetch(next + m * C + v * kWidth);
+      for (int m = 0; m < kPixels * kStride; ++m) CONVKIT_UNROLL
+      for (int v = 0; v < kVectors; ++v) __builtin_prefetch(next + m * C + v * kWidth);
     }
     CONVKIT_UNROLL
     for (int v = 0; v < kVectors; ++v) finish<kPixels, true>(acc[v], t, y, x, c + v * kWidth, kWidth);

@@ -4,6 +4,8 @@
 
 namespace convkit::detail {
 
-const DirectUkernels& direct_ukernels_avx2_fma() { return isa_avx2_fma::make_direct_ukernels<xsimd::fma3<xsimd::avx2>>("avx2+fma"); }
+const DirectUkernels& direct_ukernels_avx2_fma() {
+  return isa_avx2_fma::make_direct_ukernels<xsimd::fma3<xsimd::avx2>>("avx2+fma");
+}
 
 }  // namespace convkit::detail

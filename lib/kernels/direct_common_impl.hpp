@@ -3,9 +3,9 @@
 // defines CONVKIT_ISA_NAMESPACE (see direct_ukernels_impl.hpp for why everything lives in that namespace).
 #pragma once
 
-#include "direct_ukernels.hpp"
-
 #include <xsimd/xsimd.hpp>
+
+#include "direct_ukernels.hpp"
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -17,9 +17,9 @@
 #error "define CONVKIT_ISA_NAMESPACE before including direct_common_impl.hpp"
 #endif
 
-#include "activation_impl.hpp"
-
 #include <type_traits>
+
+#include "activation_impl.hpp"
 
 // Loops over register tiles must unroll completely, or the accumulators live in memory.
 #if defined(__clang__)

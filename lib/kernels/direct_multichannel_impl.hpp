@@ -16,11 +16,11 @@ namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 template <class Arch>
 struct DirectMultichannel : DirectVectors<Arch> {
   using Base = DirectVectors<Arch>;
-  using typename Base::Batch;
   using Base::activate;
   using Base::kWidth;
   using Base::load;
   using Base::store;
+  using typename Base::Batch;
 
   // Where the sums of a block of the reduction start: the bias on the first block, zero on the others.
   static Batch start(const DirectRowsTask& t) { return Batch(t.accumulate ? 0.0f : t.bias); }
@@ -35,9 +35,8 @@ struct DirectMultichannel : DirectVectors<Arch> {
   static void fill_bias(Batch (&acc)[kRows][kStrip], const DirectRowsTask& t) {
     const Batch first = start(t);
     CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r)
-      CONVKIT_UNROLL
-      for (int s = 0; s < kStrip; ++s) acc[r][s] = first;
+    for (int r = 0; r < kRows; ++r) CONVKIT_UNROLL
+    for (int s = 0; s < kStrip; ++s) acc[r][s] = first;
   }
 
   // The result, then the store, of rows [y, y + kRows) from column x; `valid` columns of the last vector are real.
@@ -104,9 +103,8 @@ struct DirectMultichannel : DirectVectors<Arch> {
       const float* w_c = t.weights + c * t.weight_stride_c;
       Batch weight[kKh][kKw];
       CONVKIT_UNROLL
-      for (int i = 0; i < kKh; ++i)
-        CONVKIT_UNROLL
-        for (int j = 0; j < kKw; ++j) weight[i][j] = Batch(w_c[i * t.weight_stride_i + j * t.weight_stride_j]);
+      for (int i = 0; i < kKh; ++i) CONVKIT_UNROLL
+      for (int j = 0; j < kKw; ++j) weight[i][j] = Batch(w_c[i * t.weight_stride_i + j * t.weight_stride_j]);
       CONVKIT_UNROLL
       for (int ir = 0; ir < kRows + kKh - 1; ++ir) {
         const float* row = plane + ir * row_step;
@@ -181,10 +179,18 @@ struct DirectMultichannel : DirectVectors<Arch> {
       std::int64_t valid;
       const std::int64_t vectors = strip_vectors(t.out_width - x, valid);
       switch (vectors) {
-        case 4: block_any<kRows, 4>(t, y, x, valid); break;
-        case 3: block_any<kRows, 3>(t, y, x, valid); break;
-        case 2: block_any<kRows, 2>(t, y, x, valid); break;
-        default: block_any<kRows, 1>(t, y, x, valid); break;
+        case 4:
+          block_any<kRows, 4>(t, y, x, valid);
+          break;
+        case 3:
+          block_any<kRows, 3>(t, y, x, valid);
+          break;
+        case 2:
+          block_any<kRows, 2>(t, y, x, valid);
+          break;
+        default:
+          block_any<kRows, 1>(t, y, x, valid);
+          break;
       }
     }
   }
@@ -194,10 +200,18 @@ struct DirectMultichannel : DirectVectors<Arch> {
       std::int64_t valid;
       const std::int64_t vectors = strip_vectors(t.out_width - x, valid);
       switch (vectors) {
-        case 4: strip<4>(t, y, x, valid); break;
-        case 3: strip<3>(t, y, x, valid); break;
-        case 2: strip<2>(t, y, x, valid); break;
-        default: strip<1>(t, y, x, valid); break;
+        case 4:
+          strip<4>(t, y, x, valid);
+          break;
+        case 3:
+          strip<3>(t, y, x, valid);
+          break;
+        case 2:
+          strip<2>(t, y, x, valid);
+          break;
+        default:
+          strip<1>(t, y, x, valid);
+          break;
       }
     }
   }

@@ -15,10 +15,10 @@ namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 template <class Arch>
 struct DirectSingleChannel : DirectVectors<Arch> {
   using Base = DirectVectors<Arch>;
-  using typename Base::Batch;
   using Base::activate;
   using Base::kWidth;
   using Base::store;
+  using typename Base::Batch;
 
   // A group of one input channel (depthwise in NCHW) has too little work per block for the setup of
   // DirectMultichannel::block_fixed: its weights, broadcast again for every block, and 16 accumulators that the
@@ -72,9 +72,8 @@ struct DirectSingleChannel : DirectVectors<Arch> {
     Batch w[kKh][kKw];
     std::int64_t offsets[kKw];
     CONVKIT_UNROLL
-    for (int i = 0; i < kKh; ++i)
-      CONVKIT_UNROLL
-      for (int j = 0; j < kKw; ++j) w[i][j] = Batch(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
+    for (int i = 0; i < kKh; ++i) CONVKIT_UNROLL
+    for (int j = 0; j < kKw; ++j) w[i][j] = Batch(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
     CONVKIT_UNROLL
     for (int j = 0; j < kKw; ++j) offsets[j] = t.tap_offsets[j];
     // As many rows as the registers hold beside the weights and an input (decided on mobilenetv2_dw NCHW, AVX-512:
@@ -96,7 +95,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
   // outside the input when the whole row is masked.
   template <int kVectors>
   struct PaddedRows {
-    std::uintptr_t origin;                  // address of lane 0 of the first vector in padded row 0
+    std::uintptr_t origin;  // address of lane 0 of the first vector in padded row 0
     std::intptr_t row_bytes;
     std::int64_t pad_top, in_height;
     __mmask16 lanes[kVectors];
@@ -104,8 +103,8 @@ struct DirectSingleChannel : DirectVectors<Arch> {
     PaddedRows(const DirectRowsTask& t, std::int64_t column) : pad_top(t.pad_top), in_height(t.in_height) {
       const std::int64_t first = column - t.pad_left;  // input column of lane 0
       row_bytes = static_cast<std::intptr_t>(t.in_width * 4);
-      origin = reinterpret_cast<std::uintptr_t>(t.input) +
-               static_cast<std::uintptr_t>((first - t.pad_top * t.in_width) * 4);
+      origin =
+          reinterpret_cast<std::uintptr_t>(t.input) + static_cast<std::uintptr_t>((first - t.pad_top * t.in_width) * 4);
       for (int v = 0; v < kVectors; ++v) {
         const std::int64_t start = first + 16 * v;
         const std::int64_t lo = start < 0 ? (-start < 16 ? -start : 16) : 0;

@@ -8,9 +8,8 @@
 #error "define CONVKIT_ISA_NAMESPACE before including direct_staging_impl.hpp"
 #endif
 
-#include <xsimd/xsimd.hpp>
-
 #include <cstdint>
+#include <xsimd/xsimd.hpp>
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
@@ -75,11 +74,21 @@ struct DirectStaging {
     return kWidth - misaligned;
   }
 
-  struct EvenLow { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 0; } };
-  struct EvenHigh { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n; } };
-  struct OddLow { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 0; } };
-  struct OddHigh { static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n + 1; } };
-  struct LowHalf { static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; } };
+  struct EvenLow {
+    static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i : 0; }
+  };
+  struct EvenHigh {
+    static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n; }
+  };
+  struct OddLow {
+    static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 2 * i + 1 : 0; }
+  };
+  struct OddHigh {
+    static constexpr unsigned get(unsigned i, unsigned n) { return i < n / 2 ? 0 : 2 * i - n + 1; }
+  };
+  struct LowHalf {
+    static constexpr bool get(unsigned i, unsigned n) { return i < n / 2; }
+  };
 
   // even[k] = source[2k], odd[k] = source[2k + 1] for k < count; reads 2 * count floats.
   static void deinterleave_vector(const float* source, float* even, float* odd) {

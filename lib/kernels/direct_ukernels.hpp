@@ -20,7 +20,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 
 namespace convkit::detail {
@@ -29,25 +28,25 @@ namespace convkit::detail {
 // whole group, or one block of its channels when the driver cuts a long reduction into blocks (../accumulation.hpp),
 // the blocks one task each in order, the first with accumulate = false, the last with finish = true.
 struct DirectRowsTask {
-  const float* staged;           // the group's staged input, channel 0
-  std::int64_t plane_floats;     // distance between staged channels
-  std::int64_t row_floats;       // one phase of one padded row
-  std::int64_t phases;           // stride_width
+  const float* staged;        // the group's staged input, channel 0
+  std::int64_t plane_floats;  // distance between staged channels
+  std::int64_t row_floats;    // one phase of one padded row
+  std::int64_t phases;        // stride_width
   std::int64_t stride_width, dilation_width;
   // Read in place (staged is null, see the top of this file): the group's one input channel, contiguous rows.
   const float* input;
   std::int64_t in_height, in_width, pad_top, pad_left;
-  std::int64_t channels;         // input channels of the group
+  std::int64_t channels;  // input channels of the group
   std::int64_t kernel_height, kernel_width, stride_height, dilation_height;
   const std::int64_t* tap_offsets;  // per kernel column j: ((j*dw) % sw) * row_floats + (j*dw) / sw
-  const float* weights;          // this output channel's: w(c, i, j) = weights[c*wc + i*wi + j*wj]
+  const float* weights;             // this output channel's: w(c, i, j) = weights[c*wc + i*wi + j*wj]
   std::int64_t weight_stride_c, weight_stride_i, weight_stride_j;
   float bias;
   bool accumulate;  // sum from zero and add the output already there, rather than start from the bias
   bool finish;      // apply the activation; when false, store the sum as it is
   Activation activation;
   float clamp_min, clamp_max;
-  float* output;                 // element (y, x) at output[y*out_row_stride + x*out_col_stride]
+  float* output;  // element (y, x) at output[y*out_row_stride + x*out_col_stride]
   std::int64_t out_row_stride, out_col_stride, out_width;
   std::int64_t row_begin, row_end;
 };
@@ -57,8 +56,8 @@ struct DirectRowsTask {
 // output channel per input channel (one slice of the channel multiplier). Columns [interior_begin, interior_end)
 // have every kernel column inside the input and run without tests.
 struct DepthwiseNhwcTask {
-  const float* input;   // the image: element (h, w, c) at input[(h*in_width + w)*channels + c]
-  float* output;        // element (y, x, c) at output[y*out_row_stride + x*out_pixel_stride + c]
+  const float* input;  // the image: element (h, w, c) at input[(h*in_width + w)*channels + c]
+  float* output;       // element (y, x, c) at output[y*out_row_stride + x*out_pixel_stride + c]
   std::int64_t out_row_stride, out_pixel_stride;
   std::int64_t channels, in_height, in_width, out_width;
   std::int64_t kernel_height, kernel_width, stride_height, stride_width, dilation_height, dilation_width;

@@ -4,6 +4,8 @@
 
 namespace convkit::detail {
 
-const GemmUkernels& gemm_ukernels_avx512f() { return isa_avx512f::make_gemm_ukernels<xsimd::avx512f, 12, 2>("avx512f"); }
+const GemmUkernels& gemm_ukernels_avx512f() {
+  return isa_avx512f::make_gemm_ukernels<xsimd::avx512f, 12, 2>("avx512f");
+}
 
 }  // namespace convkit::detail

@@ -9,15 +9,15 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 
 namespace convkit::detail {
 
 // C[m x n] = activation(bias + A[m x k] * B[k x n]), row-major C with leading dimension ldc: the bias and the
-// activation are applied in registers, so the output is written once. One of A and B is packed weights, in panels of `width` rows of A (panel_rows) or columns
-// of B (strip_columns), each panel k-major: element (r, p) of a panel at panel[p * width + r], panel q of the
-// operand at q * width * k. The rows of A beyond m, or the columns of B beyond n, in the last panel are zeros.
+// activation are applied in registers, so the output is written once. One of A and B is packed weights, in panels of
+// `width` rows of A (panel_rows) or columns of B (strip_columns), each panel k-major: element (r, p) of a panel at
+// panel[p * width + r], panel q of the operand at q * width * k. The rows of A beyond m, or the columns of B beyond n,
+// in the last panel are zeros.
 struct MicroGemm {
   std::int64_t m, n, k;
   const float* a;

@@ -3,11 +3,6 @@
 // ISA's flags can be merged by the linker into code meant for another.
 #pragma once
 
-#include "../accumulation.hpp"
-#include "gemm_ukernels.hpp"
-
-#include <xsimd/xsimd.hpp>
-
 #include <immintrin.h>
 
 #include <array>
@@ -15,6 +10,10 @@
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+#include <xsimd/xsimd.hpp>
+
+#include "../accumulation.hpp"
+#include "gemm_ukernels.hpp"
 
 #ifndef CONVKIT_ISA_NAMESPACE
 #error "define CONVKIT_ISA_NAMESPACE before including gemm_ukernels_impl.hpp"
@@ -203,7 +202,7 @@ struct Gemm {
             }
           } else {
             (whole ? kRowTiles<kVectors, false, false> : kRowTiles<kVectors, false, true>)[row_index](g, i0, j0, k0,
-                                                                                                   kc);
+                                                                                                      kc);
           }
         }
       }
@@ -264,8 +263,7 @@ struct Channelwise {
         } else {  // a slice of a channel multiplier: every channel_stride-th output channel
           alignas(64) float spread[kWidth];
           value.store_aligned(spread);
-          for (std::int64_t lane = 0; lane < lanes[v]; ++lane)
-            c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
+          for (std::int64_t lane = 0; lane < lanes[v]; ++lane) c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
         }
       }
     }
@@ -292,13 +290,13 @@ template <class Arch, int kRows, int kVectors>
 const GemmUkernels& make_gemm_ukernels(const char* isa) {
   using Tiles = Gemm<Arch, kRows, kVectors>;
   static const GemmUkernels ukernels{isa,
-                                   kRows,
-                                   Tiles::kColumns,
-                                   &Tiles::template multiply<true>,
-                                   &Tiles::template multiply<false>,
-                                   Channelwise<Arch, 2>::kChannels,
-                                   Channelwise<Arch, 2>::kPixels,
-                                   &Channelwise<Arch, 2>::multiply};
+                                     kRows,
+                                     Tiles::kColumns,
+                                     &Tiles::template multiply<true>,
+                                     &Tiles::template multiply<false>,
+                                     Channelwise<Arch, 2>::kChannels,
+                                     Channelwise<Arch, 2>::kPixels,
+                                     &Channelwise<Arch, 2>::multiply};
   return ukernels;
 }
 

@@ -4,6 +4,8 @@
 
 namespace convkit::detail {
 
-const WinogradUkernels& winograd_ukernels_avx2_fma() { return isa_avx2_fma::make_winograd_ukernels<xsimd::fma3<xsimd::avx2>>(); }
+const WinogradUkernels& winograd_ukernels_avx2_fma() {
+  return isa_avx2_fma::make_winograd_ukernels<xsimd::fma3<xsimd::avx2>>();
+}
 
 }  // namespace convkit::detail

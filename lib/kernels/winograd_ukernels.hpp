@@ -8,7 +8,6 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
-
 #include <cstdint>
 
 namespace convkit::detail {
@@ -26,13 +25,13 @@ struct WinogradInputTask {
 // One output tile: pixel (p, q) of channel c = activation(bias[c] + (A^T M_c A)[p][q]), where M_c is read like the
 // input task's `transformed`.
 struct WinogradOutputTask {
-  int tile;                     // m: 2 or 4
+  int tile;  // m: 2 or 4
   const float* transformed;
   std::int64_t point_stride;
   std::int64_t channels;
-  float* const* pixels;         // m*m, row-major: channel 0 of that output pixel, or null beyond the output's edge
+  float* const* pixels;  // m*m, row-major: channel 0 of that output pixel, or null beyond the output's edge
   std::int64_t channel_stride;
-  const float* bias;            // `channels` floats, or null
+  const float* bias;  // `channels` floats, or null
   Activation activation;
   float clamp_min, clamp_max;
 };

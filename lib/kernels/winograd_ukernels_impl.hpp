@@ -8,12 +8,11 @@
 // tiles that read it, not only the outputs that depend on it: one reason Winograd is a fast-math algorithm.
 #pragma once
 
-#include "winograd_ukernels.hpp"
-
+#include <climits>
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 
-#include <cstdint>
-#include <climits>
+#include "winograd_ukernels.hpp"
 
 #ifndef CONVKIT_ISA_NAMESPACE
 #error "define CONVKIT_ISA_NAMESPACE before including winograd_ukernels_impl.hpp"
@@ -147,7 +146,8 @@ struct Winograd {
         for (int i = 0; i < T; ++i) column[i] = rows[i][l];
         WinogradMatrices<M>::input(column, r);
         CONVKIT_WINOGRAD_UNROLL
-        for (int k = 0; k < T; ++k) store(r[k], task.transformed + (k * T + l) * task.point_stride + c, contiguous, count);
+        for (int k = 0; k < T; ++k)
+          store(r[k], task.transformed + (k * T + l) * task.point_stride + c, contiguous, count);
       }
     }
   }
@@ -163,7 +163,8 @@ struct Winograd {
       for (int i = 0; i < T; ++i) {
         Batch s[T];
         CONVKIT_WINOGRAD_UNROLL
-        for (int j = 0; j < T; ++j) s[j] = load(task.transformed + (i * T + j) * task.point_stride + c, contiguous, count);
+        for (int j = 0; j < T; ++j)
+          s[j] = load(task.transformed + (i * T + j) * task.point_stride + c, contiguous, count);
         WinogradMatrices<M>::output(s, rows[i]);
       }
       const Batch bias = task.bias != nullptr ? load(task.bias + c, contiguous, count) : Batch(0.0f);
@@ -176,20 +177,23 @@ struct Winograd {
         CONVKIT_WINOGRAD_UNROLL
         for (int p = 0; p < M; ++p) {
           float* pixel = task.pixels[p * M + q];
-          if (pixel != nullptr)
-            store(activate_batch(y[p] + bias, task), pixel + c * task.channel_stride, out, count);
+          if (pixel != nullptr) store(activate_batch(y[p] + bias, task), pixel + c * task.channel_stride, out, count);
         }
       }
     }
   }
 
   static void input_any(const WinogradInputTask& task) {
-    if (task.tile == 4) input<4>(task);
-    else input<2>(task);
+    if (task.tile == 4)
+      input<4>(task);
+    else
+      input<2>(task);
   }
   static void output_any(const WinogradOutputTask& task) {
-    if (task.tile == 4) output<4>(task);
-    else output<2>(task);
+    if (task.tile == 4)
+      output<4>(task);
+    else
+      output<2>(task);
   }
 };
 

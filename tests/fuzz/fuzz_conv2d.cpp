@@ -1,27 +1,29 @@
 // libFuzzer target: bytes -> a convolution descriptor, options and small tensors -> the C API, one-shot, through a
 // plan, or as the first of two branches of a concatenated plan (the second reads the same input with other output
-// channels, so the two share one convolution when ungrouped; now and then it reads a different input on purpose). A valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by
-// name that declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer
-// CONVKIT_STATUS_INVALID_ARGUMENT with a message. The GEMM path's tile size, orientation and multiplier (convkit's
-// kernels or OpenBLAS) are fuzzed as well, and so are thread counts up to INT32_MAX and a plan's workspace (its own,
-// the caller's, or the caller's overlapping the input or the output, which must be rejected). Whatever fails leaves the output untouched. Any other outcome
-// aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the library.
+// channels, so the two share one convolution when ungrouped; now and then it reads a different input on purpose). A
+// valid problem must match the tests' oracle (within the algorithm's bound) or, for an algorithm asked for by name that
+// declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer CONVKIT_STATUS_INVALID_ARGUMENT
+// with a message. The GEMM path's tile size, orientation and multiplier (convkit's kernels or OpenBLAS) are fuzzed as
+// well, and so are thread counts up to INT32_MAX and a plan's workspace (its own, the caller's, or the caller's
+// overlapping the input or the output, which must be rejected). Whatever fails leaves the output untouched. Any other
+// outcome aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the
+// library.
 //
 // Run by scripts/fuzz.sh (CI: about a minute; longer runs: scripts/fuzz.sh SECONDS).
-#include "../c_enum_fields.hpp"
-#include "../oracle.hpp"
-
 #include <convkit/convkit.h>
-#include <convkit/convkit.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <convkit/convkit.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include "../c_enum_fields.hpp"
+#include "../oracle.hpp"
 
 namespace {
 
@@ -53,18 +55,18 @@ const char* knob(const char* name) {
 }
 
 [[noreturn]] void finding(const char* what, const convkit_conv2d_desc& d, const convkit_options& o) {
-  std::fprintf(stderr,
-               "FINDING: %s\n  N=%lld Ci=%lld H=%lld W=%lld Co=%lld K=%lldx%lld stride=%lld,%lld pad=%lld,%lld,%lld,%lld "
-               "dilation=%lld,%lld groups=%lld layout=%d weights=%d algorithm=%d activation=%d threads=%d math=%d\n"
-               "  CONVKIT_GEMM_ORIENTATION=%s CONVKIT_GEMM_TILE_PIXELS=%s CONVKIT_GEMM_ENGINE=%s\n  last error: %s\n",
-               what, (long long)d.batch, (long long)d.in_channels, (long long)d.in_height, (long long)d.in_width,
-               (long long)d.out_channels, (long long)d.kernel_height, (long long)d.kernel_width,
-               (long long)d.stride_height, (long long)d.stride_width, (long long)d.pad_top, (long long)d.pad_left,
-               (long long)d.pad_bottom, (long long)d.pad_right, (long long)d.dilation_height,
-               (long long)d.dilation_width, (long long)d.groups, load_int(d.layout), load_int(d.weights_layout),
-               load_int(o.algorithm), load_int(o.activation), (int)o.threads, load_int(o.math_mode),
-               knob("CONVKIT_GEMM_ORIENTATION"), knob("CONVKIT_GEMM_TILE_PIXELS"),
-               knob("CONVKIT_GEMM_ENGINE"), convkit_last_error());
+  std::fprintf(
+      stderr,
+      "FINDING: %s\n  N=%lld Ci=%lld H=%lld W=%lld Co=%lld K=%lldx%lld stride=%lld,%lld pad=%lld,%lld,%lld,%lld "
+      "dilation=%lld,%lld groups=%lld layout=%d weights=%d algorithm=%d activation=%d threads=%d math=%d\n"
+      "  CONVKIT_GEMM_ORIENTATION=%s CONVKIT_GEMM_TILE_PIXELS=%s CONVKIT_GEMM_ENGINE=%s\n  last error: %s\n",
+      what, (long long)d.batch, (long long)d.in_channels, (long long)d.in_height, (long long)d.in_width,
+      (long long)d.out_channels, (long long)d.kernel_height, (long long)d.kernel_width, (long long)d.stride_height,
+      (long long)d.stride_width, (long long)d.pad_top, (long long)d.pad_left, (long long)d.pad_bottom,
+      (long long)d.pad_right, (long long)d.dilation_height, (long long)d.dilation_width, (long long)d.groups,
+      load_int(d.layout), load_int(d.weights_layout), load_int(o.algorithm), load_int(o.activation), (int)o.threads,
+      load_int(o.math_mode), knob("CONVKIT_GEMM_ORIENTATION"), knob("CONVKIT_GEMM_TILE_PIXELS"),
+      knob("CONVKIT_GEMM_ENGINE"), convkit_last_error());
   std::abort();
 }
 
@@ -80,7 +82,8 @@ bool valid(const convkit_conv2d_desc& d, const convkit_options& o) {
     return false;
   if (d.dilation_height * (d.kernel_height - 1) + 1 > d.in_height + d.pad_top + d.pad_bottom) return false;
   if (d.dilation_width * (d.kernel_width - 1) + 1 > d.in_width + d.pad_left + d.pad_right) return false;
-  if (load_int(o.algorithm) < CONVKIT_ALGORITHM_AUTO || load_int(o.algorithm) > CONVKIT_ALGORITHM_WINOGRAD) return false;
+  if (load_int(o.algorithm) < CONVKIT_ALGORITHM_AUTO || load_int(o.algorithm) > CONVKIT_ALGORITHM_WINOGRAD)
+    return false;
   if (load_int(o.activation) < CONVKIT_ACTIVATION_NONE || load_int(o.activation) > CONVKIT_ACTIVATION_CLAMP)
     return false;
   if (o.threads < 0) return false;
@@ -170,12 +173,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Sizes from the formula when valid; small fixed buffers otherwise (the call must not touch them).
   std::int64_t out_h = 1, out_w = 1;
   if (expect_valid) {
-    out_h = (d.in_height + d.pad_top + d.pad_bottom - d.dilation_height * (d.kernel_height - 1) - 1) / d.stride_height + 1;
+    out_h =
+        (d.in_height + d.pad_top + d.pad_bottom - d.dilation_height * (d.kernel_height - 1) - 1) / d.stride_height + 1;
     out_w = (d.in_width + d.pad_left + d.pad_right - d.dilation_width * (d.kernel_width - 1) - 1) / d.stride_width + 1;
   }
   const auto count = [](std::int64_t v) { return static_cast<std::size_t>(v > 0 ? v : 1); };
-  const std::vector<float> x = convkit_test::random_floats(
-      expect_valid ? count(d.batch * d.in_channels * d.in_height * d.in_width) : 16, seed);
+  const std::vector<float> x =
+      convkit_test::random_floats(expect_valid ? count(d.batch * d.in_channels * d.in_height * d.in_width) : 16, seed);
   const std::vector<float> w = convkit_test::random_floats(
       expect_valid ? count(d.out_channels * (d.in_channels / d.groups) * d.kernel_height * d.kernel_width) : 16,
       seed + 1);
@@ -211,18 +215,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::vector<unsigned char> caller(workspace_bytes + 1);
       // Likewise a workspace starting in the middle of the output stays inside y.
       const std::size_t middle = (out_count - 1) / 2;
-      if (workspace_choice == kOverOutput && y.size() < middle + workspace_floats) y.resize(middle + workspace_floats, kSentinel);
+      if (workspace_choice == kOverOutput && y.size() < middle + workspace_floats)
+        y.resize(middle + workspace_floats, kSentinel);
       void* workspace = nullptr;
       switch (workspace_choice) {
-        case kOwn: break;
-        case kCaller: workspace = caller.data() + 1; break;  // any alignment works
-        case kOverInput: workspace = input.data() + (x.size() - 1); break;
-        case kOverOutput: workspace = y.data() + middle; break;
+        case kOwn:
+          break;
+        case kCaller:
+          workspace = caller.data() + 1;
+          break;  // any alignment works
+        case kOverInput:
+          workspace = input.data() + (x.size() - 1);
+          break;
+        case kOverOutput:
+          workspace = y.data() + middle;
+          break;
       }
       status = convkit_plan_run(plan, input.data(), y.data(), workspace, workspace_bytes);
       convkit_plan_destroy(plan);
       if (!std::equal(x.begin(), x.end(), input.begin())) finding("a plan run wrote to its input", d, o);
-      const bool overlapping = workspace_bytes > 0 && (workspace_choice == kOverInput || workspace_choice == kOverOutput);
+      const bool overlapping =
+          workspace_bytes > 0 && (workspace_choice == kOverInput || workspace_choice == kOverOutput);
       if (overlapping) {
         if (status != CONVKIT_STATUS_INVALID_ARGUMENT) finding("an overlapping workspace was not rejected", d, o);
         if (std::strstr(convkit_last_error(), "workspace overlaps") == nullptr)
