@@ -99,7 +99,7 @@ struct ConcatBranch {
 };
 
 namespace detail {
-struct PlanAccess;
+struct PlanAccess;  ///< internal: how the library's own test hook makes a Plan bound to one named implementation
 }
 
 /// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
