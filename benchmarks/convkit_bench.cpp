@@ -64,7 +64,8 @@ constexpr int kPeakSize = 2048;
 // Every algorithm, for parsing names (convkit::algorithm_name spells them) and for --help.
 constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto,     convkit::Algorithm::Im2colGemm,
                                                  convkit::Algorithm::Gemm1x1,  convkit::Algorithm::Direct,
-                                                 convkit::Algorithm::Winograd, convkit::Algorithm::Reference};
+                                                 convkit::Algorithm::Winograd, convkit::Algorithm::Reference,
+                                                 convkit::Algorithm::ImplicitGemm};
 
 bool is_toy(const Layer& layer) { return layer.name.rfind(kToyPrefix, 0) == 0; }
 

@@ -204,6 +204,8 @@ const char* algorithm_name(Algorithm algorithm) noexcept {
       return "direct";
     case Algorithm::Winograd:
       return "winograd";
+    case Algorithm::ImplicitGemm:
+      return "implicit_gemm";
   }
   return "unknown";
 }

@@ -16,6 +16,8 @@ namespace {
 static_assert(static_cast<int>(convkit::Status::Unsupported) == CONVKIT_STATUS_UNSUPPORTED, "status values differ");
 static_assert(static_cast<int>(convkit::Algorithm::Direct) == CONVKIT_ALGORITHM_DIRECT, "algorithm values differ");
 static_assert(static_cast<int>(convkit::Algorithm::Winograd) == CONVKIT_ALGORITHM_WINOGRAD, "algorithm values differ");
+static_assert(static_cast<int>(convkit::Algorithm::ImplicitGemm) == CONVKIT_ALGORITHM_IMPLICIT_GEMM,
+              "algorithm values differ");
 static_assert(static_cast<int>(convkit::Activation::Clamp) == CONVKIT_ACTIVATION_CLAMP, "activation values differ");
 static_assert(static_cast<int>(convkit::Layout::NHWC) == CONVKIT_LAYOUT_NHWC, "layout values differ");
 static_assert(static_cast<int>(convkit::WeightsLayout::OHWI) == CONVKIT_WEIGHTS_OHWI, "weights layouts differ");

@@ -18,10 +18,12 @@ namespace {
 // thresholds), then im2col_gemm for everything the BLAS can index, and the reference for the rest. Within a family,
 // its entries in their own order (each family's file says why).
 using Family = const Implementation* const* (*)();
-constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations, im2col_gemm_implementations,
+constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations,
+                                      implicit_gemm_implementations, im2col_gemm_implementations,
                                       reference_implementations};
-constexpr Family kFastFamilies[] = {gemm_1x1_implementations, winograd_implementations, direct_implementations,
-                                    im2col_gemm_implementations, reference_implementations};
+constexpr Family kFastFamilies[] = {gemm_1x1_implementations,      winograd_implementations,
+                                    direct_implementations,        implicit_gemm_implementations,
+                                    im2col_gemm_implementations,   reference_implementations};
 
 // The flat lists, built once (a call on the lesson's shapes takes well under a microsecond: no allocation per call).
 template <std::size_t kCount>
@@ -52,6 +54,8 @@ const Implementation* const* family_of(Algorithm algorithm) {
       return direct_implementations();
     case Algorithm::Winograd:
       return winograd_implementations();
+    case Algorithm::ImplicitGemm:
+      return implicit_gemm_implementations();
     default:
       fail(Status::InternalError, "no family for algorithm ", static_cast<int>(algorithm));
   }

@@ -63,6 +63,7 @@ struct Implementation {
 // Each family's entries, best first, null-terminated: the order in which the family tries them.
 const Implementation* const* gemm_1x1_implementations();
 const Implementation* const* im2col_gemm_implementations();
+const Implementation* const* implicit_gemm_implementations();
 const Implementation* const* direct_implementations();
 const Implementation* const* winograd_implementations();
 const Implementation* const* reference_implementations();

@@ -129,8 +129,8 @@ Problem make_problem(const Conv2dDesc& desc) {
 
 void validate_options(const Options& options) {
   const int algorithm = static_cast<int>(options.algorithm);
-  if (algorithm < static_cast<int>(Algorithm::Auto) || algorithm > static_cast<int>(Algorithm::Winograd))
-    invalid("algorithm = ", algorithm, " is not an algorithm (0 to 5)");
+  if (algorithm < static_cast<int>(Algorithm::Auto) || algorithm > static_cast<int>(Algorithm::ImplicitGemm))
+    invalid("algorithm = ", algorithm, " is not an algorithm (0 to 6)");
   if (options.threads < 0) invalid("threads = ", options.threads, " must not be negative (0 = library default)");
   const int activation = static_cast<int>(options.activation);
   if (activation < static_cast<int>(Activation::None) || activation > static_cast<int>(Activation::Clamp))

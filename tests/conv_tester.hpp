@@ -43,6 +43,8 @@ inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv
   switch (algorithm) {
     case convkit::Algorithm::Gemm1x1:
       return d.kernel_height == 1 && d.kernel_width == 1;
+    case convkit::Algorithm::ImplicitGemm:  // convkit's GEMM microkernels: AVX2+FMA and up
+      return std::string(convkit::simd_isa()) == "avx2+fma" || std::string(convkit::simd_isa()) == "avx512f";
     case convkit::Algorithm::Winograd:
       return d.kernel_height == 3 && d.kernel_width == 3 && d.stride_height == 1 && d.stride_width == 1 &&
              d.dilation_height == 1 && d.dilation_width == 1;
@@ -54,7 +56,8 @@ inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv
 inline const std::vector<convkit::Algorithm>& all_algorithms() {
   static const std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto,       convkit::Algorithm::Reference,
                                                           convkit::Algorithm::Im2colGemm, convkit::Algorithm::Gemm1x1,
-                                                          convkit::Algorithm::Direct,     convkit::Algorithm::Winograd};
+                                                          convkit::Algorithm::Direct,     convkit::Algorithm::Winograd,
+                                                          convkit::Algorithm::ImplicitGemm};
   return algorithms;
 }
 

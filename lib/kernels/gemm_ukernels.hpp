@@ -52,6 +52,33 @@ struct ChannelwiseGemm {
   float clamp_min, clamp_max;
 };
 
+// One run of the reduction of an implicit GEMM (algorithm_implicit_gemm.cpp): `length` consecutive input channels of
+// one tap, read at a + i * lda + a_offset for pixel i, multiplied by rows [b_row, b_row + length) of the packed
+// weights.
+struct TapSegment {
+  std::int64_t a_offset, b_row, length;
+};
+
+// C[m x n] = activation(bias + sum over the segments of A_s[m x length] * B[b_row .. b_row + length)[n]): the GEMM of
+// the NHWC orientation (A row-major, B packed in strips of strip_columns over its `k` rows) whose reduction is a list
+// of segments of A read where they lie, one per tap, instead of one unfolded row per pixel. The segments are summed in
+// order, in blocks of kReductionBlock steps (../accumulation.hpp) like packed_b's. Reads no float of A outside the
+// segments' ranges for i < m.
+struct TapGemm {
+  std::int64_t m, n;
+  const float* a;
+  std::int64_t lda;
+  const TapSegment* segments;
+  std::int64_t segment_count;
+  const float* b;
+  std::int64_t k;
+  float* c;
+  std::int64_t ldc;
+  const float* bias;  // null, or one per column
+  Activation activation;
+  float clamp_min, clamp_max;
+};
+
 struct GemmUkernels {
   const char* isa;
   std::int64_t panel_rows;     // rows of A per packed panel
@@ -65,6 +92,7 @@ struct GemmUkernels {
   std::int64_t channelwise_tile;    // channels per register tile of channelwise
   std::int64_t channelwise_pixels;  // pixels per register tile of channelwise (fewer leave the FMAs waiting)
   void (*channelwise)(const ChannelwiseGemm& gemm);
+  void (*taps)(const TapGemm& gemm);
 };
 
 const GemmUkernels& gemm_ukernels_avx2_fma();

@@ -286,6 +286,138 @@ struct Channelwise {
   }
 };
 
+// TapGemm (gemm_ukernels.hpp): the packed_b register tile of Gemm, its reduction a list of segments of A. A tile of
+// kTileVectors > kVectors spans kTileVectors / kVectors neighbouring strips of B (few rows: see kWideVectors).
+template <class Arch, int kRows, int kVectors>
+struct Taps {
+  using Base = Gemm<Arch, kRows, kVectors>;
+  using Batch = typename Base::Batch;
+  static constexpr std::int64_t kWidth = Base::kWidth;
+  static constexpr std::int64_t kColumns = Base::kColumns;
+
+  template <int kTileRows, int kTileVectors, bool kEdge>
+  static void tile(const TapGemm& g, const TapSegment* segments, std::int64_t count, std::int64_t i0,
+                   std::int64_t j0, bool first, bool last) {
+    constexpr std::int64_t kTileColumns = kTileVectors * kWidth;
+    const std::int64_t columns = g.n - j0 < kTileColumns ? g.n - j0 : kTileColumns;
+    const std::int64_t lda = g.lda, ldc = g.ldc;
+    std::int64_t lanes[kTileVectors];
+    const float* strips[kTileVectors];
+    CONVKIT_GEMM_UNROLL
+    for (int v = 0; v < kTileVectors; ++v) {
+      lanes[v] = kEdge ? Base::lanes_of(v, columns) : kWidth;
+      strips[v] = g.b + (j0 + (v / kVectors) * kColumns) * g.k + (v % kVectors) * kWidth;
+    }
+    Batch acc[kTileRows][kTileVectors];
+    CONVKIT_GEMM_UNROLL
+    for (int v = 0; v < kTileVectors; ++v) {
+      Batch start(0.0f);
+      if (first && g.bias != nullptr) {
+        const float* bias = g.bias + j0 + v * kWidth;
+        start = kEdge ? Base::load_first(bias, lanes[v]) : Batch::load_unaligned(bias);
+      }
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTileRows; ++i) acc[i][v] = start;
+    }
+    for (std::int64_t s = 0; s < count; ++s) {
+      const float* a = g.a + i0 * lda + segments[s].a_offset;
+      const std::int64_t row = segments[s].b_row * kColumns, length = segments[s].length;
+      for (std::int64_t p = 0; p < length; ++p) {
+        Batch bv[kTileVectors];
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kTileVectors; ++v) bv[v] = Batch::load_unaligned(strips[v] + row + p * kColumns);
+        CONVKIT_GEMM_UNROLL
+        for (int i = 0; i < kTileRows; ++i) {
+          const Batch ai(a[i * lda + p]);
+          CONVKIT_GEMM_UNROLL
+          for (int v = 0; v < kTileVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+        }
+      }
+    }
+    float* c = g.c + i0 * ldc + j0;
+    CONVKIT_GEMM_UNROLL
+    for (int i = 0; i < kTileRows; ++i) {
+      CONVKIT_GEMM_UNROLL
+      for (int v = 0; v < kTileVectors; ++v) {
+        float* target = c + i * ldc + v * kWidth;
+        Batch value = acc[i][v];
+        if (!first) value += kEdge ? Base::load_first(target, lanes[v]) : Batch::load_unaligned(target);
+        if (last) value = activate_batch(value, g);
+        if (kEdge) {
+          Base::store_first(target, value, lanes[v]);
+        } else {
+          value.store_unaligned(target);
+        }
+      }
+    }
+  }
+
+  using TileFunction = void (*)(const TapGemm&, const TapSegment*, std::int64_t, std::int64_t, std::int64_t, bool,
+                                bool);
+  template <int kTileVectors, bool kEdge, std::size_t... kIndex>
+  static constexpr auto row_tiles(std::index_sequence<kIndex...>) {
+    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, kTileVectors, kEdge>...};
+  }
+  template <int kTileVectors, bool kEdge>
+  static constexpr auto kRowTiles = row_tiles<kTileVectors, kEdge>(std::make_index_sequence<kRows>{});
+
+  // Tiles of this few rows have too few sums to hide the FMA's latency (as in Gemm::kFewRows): they run over several
+  // strips at once, eight or more sums (outputs of one to three pixels: the heads of detection networks, a kernel as
+  // large as its input).
+  static constexpr int kFewRows = 3;
+  static constexpr int wide_vectors(int rows) {
+    const int wanted = (8 + rows - 1) / rows;
+    return (wanted + kVectors - 1) / kVectors * kVectors;
+  }
+  template <std::size_t... kIndex>
+  static constexpr auto few_row_tiles(std::index_sequence<kIndex...>) {
+    return std::array<TileFunction, kFewRows>{
+        &tile<static_cast<int>(kIndex) + 1, wide_vectors(static_cast<int>(kIndex) + 1), false>...};
+  }
+  static constexpr auto kFewRowTiles = few_row_tiles(std::make_index_sequence<kFewRows>{});
+
+  // One block of the reduction over C: the rows in equal tiles of at most kRows (a row of 56 pixels runs 12 + 4 x 11,
+  // not 4 x 12 + 8), each along every strip of columns.
+  static void block(const TapGemm& g, const TapSegment* segments, std::int64_t count, bool first, bool last) {
+    const std::int64_t tiles = (g.m + kRows - 1) / kRows, rows = (g.m + tiles - 1) / tiles;
+    for (std::int64_t i0 = 0; i0 < g.m; i0 += rows) {
+      const std::int64_t tile_rows = g.m - i0 < rows ? g.m - i0 : rows;
+      const std::size_t index = static_cast<std::size_t>(tile_rows - 1);
+      std::int64_t j0 = 0;
+      if (tile_rows <= kFewRows) {
+        const std::int64_t wide = wide_vectors(static_cast<int>(tile_rows)) * kWidth;
+        for (; j0 + wide <= g.n; j0 += wide) kFewRowTiles[index](g, segments, count, i0, j0, first, last);
+      }
+      for (; j0 < g.n; j0 += kColumns)
+        (g.n - j0 >= kColumns ? kRowTiles<kVectors, false> : kRowTiles<kVectors, true>)[index](g, segments, count, i0,
+                                                                                            j0, first, last);
+    }
+  }
+
+  // The segments cut into blocks of at most kReductionBlock steps, a segment split where a block ends.
+  static void multiply(const TapGemm& g) {
+    TapSegment pieces[kReductionBlock];
+    std::int64_t count = 0, steps = 0;
+    bool first = true;
+    for (std::int64_t s = 0; s < g.segment_count; ++s) {
+      TapSegment rest = g.segments[s];
+      while (rest.length > 0) {
+        const std::int64_t take = rest.length < kReductionBlock - steps ? rest.length : kReductionBlock - steps;
+        pieces[count++] = {rest.a_offset, rest.b_row, take};
+        steps += take;
+        rest = {rest.a_offset + take, rest.b_row + take, rest.length - take};
+        if (steps == kReductionBlock) {
+          const bool last = s + 1 == g.segment_count && rest.length == 0;
+          block(g, pieces, count, first, last);
+          first = false;
+          count = steps = 0;
+        }
+      }
+    }
+    if (count > 0 || first) block(g, pieces, count, first, true);
+  }
+};
+
 template <class Arch, int kRows, int kVectors>
 const GemmUkernels& make_gemm_ukernels(const char* isa) {
   using Tiles = Gemm<Arch, kRows, kVectors>;
@@ -296,7 +428,8 @@ const GemmUkernels& make_gemm_ukernels(const char* isa) {
                                      &Tiles::template multiply<false>,
                                      Channelwise<Arch, 2>::kChannels,
                                      Channelwise<Arch, 2>::kPixels,
-                                     &Channelwise<Arch, 2>::multiply};
+                                     &Channelwise<Arch, 2>::multiply,
+                                     &Taps<Arch, kRows, kVectors>::multiply};
   return ukernels;
 }
 

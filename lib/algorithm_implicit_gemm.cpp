@@ -1,0 +1,248 @@
+// implicit_gemm: the NHWC-orientation GEMM of im2col_gemm, out[pixels x Co/g] = rows[pixels x K] * W^T, without the
+// unfolded rows. Like oneDNN's brgconv and XNNPACK's indirect GEMM, the microkernel reads each tap's rows where they
+// lie (kernels/gemm_ukernels.hpp, TapGemm): the taps of one output row are segments of the input rows it covers, so
+// the input is read once per tap from cache instead of being copied Kh*Kw times, and the taps that fall on padding
+// rows are skipped instead of multiplied.
+//
+// A unit of work is a band of output rows of one image and group, and a block of its output channels. It first copies
+// the input rows the band covers into the worker's buffer as NHWC rows of the group's channels framed by their zero
+// padding columns (an NCHW input is transposed on the way); every output row of the band is then one TapGemm whose
+// pixels are Wo rows of A at a stride of stride_width * Ci/g floats. An NHWC output takes the products in place; an
+// NCHW output takes them transposed from a per-worker block (pixels x channels), a chunk of a row at a time.
+//
+// Padding: the rows of zeros above and below the image are never multiplied when the weights are finite (a zero
+// product adds nothing); with a non-finite weight they are, so that its output channel becomes NaN as on every path
+// (docs/robustness.md). The zero columns at the sides are multiplied.
+//
+// Each output element sums the same segments in the same order whatever the band, the channel block or the thread
+// count: results are the same bits for every thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "arithmetic.hpp"
+#include "error.hpp"
+#include "kernels/gemm_ukernels.hpp"
+#include "packing.hpp"
+#include "primitive.hpp"
+#include "threading.hpp"
+#include "transpose.hpp"
+
+namespace convkit::detail {
+namespace {
+
+// A band's buffer (its input rows, padded and in NHWC) is aimed at half of a recent x86 core's L2 (1-2 MiB), so that
+// it stays there beside the block of packed weights while all its output rows are multiplied. Larger bands copy the
+// (Kh - 1) * dilation rows two bands share fewer times.
+constexpr std::int64_t kBandTargetBytes = std::int64_t{512} << 10;
+// An NCHW output row is multiplied in chunks of at most this many pixels (a multiple of the register tiles' rows),
+// bounding the per-worker block of products.
+constexpr std::int64_t kChunkPixels = 240;
+// auto leaves groups of fewer input channels than this to im2col_gemm (see implicit_gemm_auto_declines).
+constexpr std::int64_t kImplicitMinGroupChannels = 16;
+// Images with fewer bands than this per worker also split their output channels (in multiples of the strip).
+constexpr std::int64_t kUnitsPerWorker = 4;
+
+bool all_finite(const float* values, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(values[i])) return false;
+  return true;
+}
+
+class ImplicitGemmPrimitive final : public Primitive {
+ public:
+  explicit ImplicitGemmPrimitive(const PrimitiveArguments& args)
+      : p_(args.problem),
+        ukernels_(gemm_ukernels()),
+        padded_width_(p_.pad_left + p_.in_width + p_.pad_right),
+        skip_padding_rows_(all_finite(args.weights, p_.weights_elements)),
+        bias_(copy_bias(p_, args.bias)),
+        activation_(args.activation),
+        clamp_min_(args.clamp_min),
+        clamp_max_(args.clamp_max) {
+    choose_tiling(args.threads);
+    const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
+    panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
+    slices_ = WorkerSlices(worker_floats() * sizeof(float), workers_);
+  }
+
+  Algorithm algorithm() const override { return Algorithm::ImplicitGemm; }
+  std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
+
+  void run(const float* input, float* output, void* workspace) const override {
+    const std::int64_t units = p_.batch * p_.groups * bands_ * channel_blocks_;
+    parallel_for(workers_, units, [&](std::int64_t begin, std::int64_t end, int worker) {
+      float* band = static_cast<float*>(slices_.slice(workspace, worker));
+      float* products = band + band_floats_;
+      std::int64_t copied = -1;  // the (image, group, band) now in this worker's buffer
+      std::vector<TapSegment> segments(static_cast<std::size_t>(p_.kernel_height * p_.kernel_width));
+      for (std::int64_t unit = begin; unit < end; ++unit) {
+        const std::int64_t block = unit % channel_blocks_, rows = unit / channel_blocks_;
+        const std::int64_t band_index = rows % bands_, matrix = rows / bands_;
+        const std::int64_t image = matrix / p_.groups, group = matrix % p_.groups;
+        const std::int64_t oh0 = band_index * band_rows_, oh1 = std::min(oh0 + band_rows_, p_.out_height);
+        if (rows != copied) copy_band(input, image, group, oh0, oh1, band);
+        copied = rows;
+        for (std::int64_t oh = oh0; oh < oh1; ++oh)
+          multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
+                       segments, products);
+      }
+    });
+  }
+
+ private:
+  std::int64_t padded_row_floats() const { return padded_width_ * p_.group_in_channels; }
+  // Input rows (padded) a band of `rows` output rows covers.
+  std::int64_t band_input_rows(std::int64_t rows) const {
+    return (rows - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
+  }
+  std::size_t worker_floats() const { return static_cast<std::size_t>(band_floats_ + product_floats_); }
+
+  void choose_tiling(int threads) {
+    const std::int64_t row_bytes = padded_row_floats() * static_cast<std::int64_t>(sizeof(float));
+    band_rows_ = 1;
+    while (band_rows_ < p_.out_height && band_input_rows(band_rows_ + 1) * row_bytes <= kBandTargetBytes) ++band_rows_;
+    bands_ = ceil_div(p_.out_height, band_rows_);
+    const int team = threads_worth_using(p_.flops(), threads);
+    const std::int64_t strip = ukernels_->strip_columns;
+    channel_block_ = p_.group_out_channels;
+    const std::int64_t matrices = p_.batch * p_.groups * bands_;
+    if (team > 1 && matrices < kUnitsPerWorker * team) {
+      // Cut the channels in blocks of whole strips, as many as give each worker kUnitsPerWorker units.
+      const std::int64_t wanted = std::min(ceil_div(kUnitsPerWorker * team, matrices), ceil_div(p_.group_out_channels, strip));
+      channel_block_ = round_up(ceil_div(p_.group_out_channels, wanted), strip);
+    }
+    channel_blocks_ = ceil_div(p_.group_out_channels, channel_block_);
+    workers_ = team_size(team, matrices * channel_blocks_);
+    band_floats_ = band_input_rows(band_rows_) * padded_row_floats();
+    product_floats_ = p_.layout == Layout::NCHW ? std::min(kChunkPixels, p_.out_width) * channel_block_ : 0;
+  }
+
+  // The padded input rows of output rows [oh0, oh1) of one image and group, NHWC, into `band`.
+  void copy_band(const float* input, std::int64_t image, std::int64_t group, std::int64_t oh0, std::int64_t oh1,
+                 float* band) const {
+    const std::int64_t cig = p_.group_in_channels, row_floats = padded_row_floats();
+    const std::int64_t first = oh0 * p_.stride_height - p_.pad_top;  // input row of the band's row 0
+    for (std::int64_t r = 0; r < band_input_rows(oh1 - oh0); ++r) {
+      float* target = band + r * row_floats;
+      const std::int64_t y = first + r;
+      if (y < 0 || y >= p_.in_height) {
+        std::memset(target, 0, static_cast<std::size_t>(row_floats) * sizeof(float));
+        continue;
+      }
+      std::memset(target, 0, static_cast<std::size_t>(p_.pad_left * cig) * sizeof(float));
+      std::memset(target + (p_.pad_left + p_.in_width) * cig, 0,
+                  static_cast<std::size_t>(p_.pad_right * cig) * sizeof(float));
+      float* pixels = target + p_.pad_left * cig;
+      if (p_.layout == Layout::NHWC) {
+        const float* source = input + ((image * p_.in_height + y) * p_.in_width) * p_.in_channels + group * cig;
+        if (p_.groups == 1) {
+          std::memcpy(pixels, source, static_cast<std::size_t>(p_.in_width * cig) * sizeof(float));
+        } else {
+          for (std::int64_t x = 0; x < p_.in_width; ++x)
+            std::memcpy(pixels + x * cig, source + x * p_.in_channels, static_cast<std::size_t>(cig) * sizeof(float));
+        }
+      } else {
+        const float* source = input + ((image * p_.in_channels + group * cig) * p_.in_height + y) * p_.in_width;
+        transpose(source, p_.in_pixels(), cig, p_.in_width, pixels, cig);
+      }
+    }
+  }
+
+  // The segments of output row oh: one per tap whose input row is not padding (or every tap), the taps of a kernel
+  // row merged into one when they lie side by side (dilation 1).
+  std::int64_t row_segments(std::int64_t oh, std::vector<TapSegment>& segments) const {
+    const std::int64_t cig = p_.group_in_channels, row_floats = padded_row_floats();
+    std::int64_t count = 0;
+    for (std::int64_t i = 0; i < p_.kernel_height; ++i) {
+      const std::int64_t y = oh * p_.stride_height - p_.pad_top + i * p_.dilation_height;
+      if (skip_padding_rows_ && (y < 0 || y >= p_.in_height)) continue;
+      for (std::int64_t j = 0; j < p_.kernel_width; ++j) {
+        const TapSegment tap{i * p_.dilation_height * row_floats + j * p_.dilation_width * cig,
+                             (i * p_.kernel_width + j) * cig, cig};
+        TapSegment* last = count > 0 ? &segments[static_cast<std::size_t>(count - 1)] : nullptr;
+        if (last != nullptr && last->a_offset + last->length == tap.a_offset && last->b_row + last->length == tap.b_row)
+          last->length += tap.length;
+        else
+          segments[static_cast<std::size_t>(count++)] = tap;
+      }
+    }
+    return count;
+  }
+
+  void multiply_row(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
+                    const float* row, std::vector<TapSegment>& segments, float* products) const {
+    const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
+    const std::int64_t channel = group * p_.group_out_channels + c0;  // first output channel
+    TapGemm g{};
+    g.n = channels;
+    g.lda = p_.stride_width * p_.group_in_channels;
+    g.segments = segments.data();
+    g.segment_count = row_segments(oh, segments);
+    g.b = panels_.get() + (group * channel_blocks_ + block) * round_up(channel_block_, ukernels_->strip_columns) *
+                              p_.reduction;
+    g.k = p_.reduction;
+    g.bias = bias_ ? bias_.get() + channel : nullptr;
+    g.activation = activation_;
+    g.clamp_min = clamp_min_;
+    g.clamp_max = clamp_max_;
+    if (p_.layout == Layout::NHWC) {
+      g.m = p_.out_width;
+      g.a = row;
+      g.c = output + ((image * p_.out_height + oh) * p_.out_width) * p_.out_channels + channel;
+      g.ldc = p_.out_channels;
+      ukernels_->taps(g);
+      return;
+    }
+    float* out = output + (image * p_.out_channels + channel) * p_.out_pixels() + oh * p_.out_width;
+    for (std::int64_t ow0 = 0; ow0 < p_.out_width; ow0 += kChunkPixels) {
+      g.m = std::min(kChunkPixels, p_.out_width - ow0);
+      g.a = row + ow0 * g.lda;
+      g.c = products;
+      g.ldc = channels;
+      ukernels_->taps(g);
+      transpose(products, channels, g.m, channels, out + ow0, p_.out_pixels());
+    }
+  }
+
+  const Problem p_;
+  const GemmUkernels* ukernels_;
+  const std::int64_t padded_width_;
+  const bool skip_padding_rows_;
+  AlignedFloats bias_;
+  const Activation activation_;
+  const float clamp_min_, clamp_max_;
+  std::int64_t band_rows_ = 1, bands_ = 1, channel_block_ = 1, channel_blocks_ = 1;
+  std::int64_t band_floats_ = 0, product_floats_ = 0;
+  int workers_ = 1;
+  AlignedFloats panels_;
+  WorkerSlices slices_;
+};
+
+DeclineReason implicit_gemm_declines(const Problem&, const Tuning&) {
+  return gemm_ukernels() == nullptr ? "convkit's GEMM microkernels need AVX2 and FMA" : nullptr;
+}
+
+// auto's choice, measured against im2col_gemm with convkit's kernels in the same runs (docs/tuning-log.md).
+DeclineReason implicit_gemm_auto_declines(const Problem& p) {
+  // Each tap's segment is Ci/g steps long: with few channels a group's taps are short runs that the unfolded row
+  // (one run of K) multiplies faster (first layers of 3 channels, depthwise and narrow grouped layers).
+  if (p.group_in_channels < kImplicitMinGroupChannels) return "too few input channels per group for segments per tap";
+  return nullptr;
+}
+
+std::unique_ptr<Primitive> create_implicit_gemm(const PrimitiveArguments& args) {
+  return std::make_unique<ImplicitGemmPrimitive>(args);
+}
+
+}  // namespace
+
+const Implementation* const* implicit_gemm_implementations() {
+  static const Implementation convkit{"implicit_gemm_convkit", Algorithm::ImplicitGemm,  implicit_gemm_declines,
+                                      accepts_everything,      implicit_gemm_auto_declines, create_implicit_gemm};
+  static const Implementation* const list[] = {&convkit, nullptr};
+  return list;
+}
+
+}  // namespace convkit::detail
