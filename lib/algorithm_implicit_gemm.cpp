@@ -39,8 +39,17 @@ constexpr std::int64_t kBandTargetBytes = std::int64_t{512} << 10;
 // An NCHW output row is multiplied in chunks of at most this many pixels (a multiple of the register tiles' rows),
 // bounding the per-worker block of products.
 constexpr std::int64_t kChunkPixels = 240;
-// auto leaves groups of fewer input channels than this to im2col_gemm (see implicit_gemm_auto_declines).
-constexpr std::int64_t kImplicitMinGroupChannels = 16;
+// auto's thresholds (implicit_gemm_auto_declines), measured against im2col_gemm on convkit's kernels over the suite
+// and benchmarks/classes.txt (docs/tuning-log.md).
+// NHWC: an output row is a register tile of its own (its pixels are the tile's rows), so rows of fewer pixels than
+// this leave the tile too short (late_3x3_on_4x4, head_3x3_on_2x2_s2); im2col_gemm's tiles run across rows.
+constexpr std::int64_t kNhwcMinOutputWidth = 5;
+// NCHW: the input is transposed into the band and each output row back, a cost per input and output element that
+// only a long reduction pays for (regnet_3x3_16ch, separable_3x1 and downsample_1x1_s2 lost, K = 144-256; 400 and up
+// won), and that grows on large planes (yolo_3x3_c32_208, unet_3x3_c128_64 and vgg16_conv1_2 lost, 64x64 outputs and
+// up; 56x56 and smaller won).
+constexpr std::int64_t kNchwMinReduction = 384;
+constexpr std::int64_t kNchwMaxOutputPixels = 56 * 56;
 // Images with fewer bands than this per worker also split their output channels (in multiples of the strip).
 constexpr std::int64_t kUnitsPerWorker = 4;
 
@@ -224,11 +233,18 @@ DeclineReason implicit_gemm_declines(const Problem&, const Tuning&) {
   return gemm_ukernels() == nullptr ? "convkit's GEMM microkernels need AVX2 and FMA" : nullptr;
 }
 
-// auto's choice, measured against im2col_gemm with convkit's kernels in the same runs (docs/tuning-log.md).
+// auto's choice (the thresholds above).
 DeclineReason implicit_gemm_auto_declines(const Problem& p) {
-  // Each tap's segment is Ci/g steps long: with few channels a group's taps are short runs that the unfolded row
-  // (one run of K) multiplies faster (first layers of 3 channels, depthwise and narrow grouped layers).
-  if (p.group_in_channels < kImplicitMinGroupChannels) return "too few input channels per group for segments per tap";
+  if (p.groups > 1 && p.group_in_channels == 1)
+    return "depthwise: a group's segment is one step per tap, the channelwise kernels put the groups in the lanes";
+  if (p.layout == Layout::NHWC) {
+    if (p.out_width < kNhwcMinOutputWidth) return "NHWC outputs narrower than 5 pixels: each row too short a tile";
+    return nullptr;
+  }
+  if (p.reduction < kNchwMinReduction)
+    return "NCHW with a reduction below 384: transposing input and output costs more than unfolding";
+  if (p.out_pixels() > kNchwMaxOutputPixels)
+    return "NCHW outputs larger than 56x56: transposing input and output costs more than unfolding";
   return nullptr;
 }
 

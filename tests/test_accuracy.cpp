@@ -139,6 +139,8 @@ TEST_CASE("long reductions: every strict path's error within 1.5x OpenBLAS's sge
       REQUIRE(blas_error > 0);
       std::vector<Algorithm> paths{Algorithm::Im2colGemm, Algorithm::Direct, Algorithm::Auto};
       if (s.kernel == 1) paths.push_back(Algorithm::Gemm1x1);
+      const std::string isa = convkit::simd_isa();
+      if (isa == "avx2+fma" || isa == "avx512f") paths.push_back(Algorithm::ImplicitGemm);
       for (Algorithm algorithm : paths) {
         std::vector<float> output(c.exact.size());
         convkit::Options options;

@@ -98,7 +98,7 @@ int wait_for(pid_t child, double seconds) {
 }
 
 const Algorithm kAlgorithms[] = {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
-                                 Algorithm::Winograd};
+                                 Algorithm::Winograd,  Algorithm::ImplicitGemm};
 
 }  // namespace
 

@@ -69,11 +69,13 @@ std::vector<Expectation> expectations() {
       {"direct_staged", make_desc(8, 16, 1, 32, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
       {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm, strict, none, none,
        "im2col_gemm_openblas"},
-      {"im2col_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+      {"implicit_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       "im2col_gemm_openblas"},
+      {"im2col_gemm_convkit", make_desc(64, 64, 1, 80, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
        "im2col_gemm_openblas"},
       {"im2col_gemm_openblas_transposed", make_desc(64, 64, 1, 14, 3, Layout::NHWC), Algorithm::Im2colGemm, strict,
        "CONVKIT_GEMM_ORIENTATION", "transposed", none},
-      {"im2col_gemm_openblas", make_desc(64, 32, 4, 14, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
+      {"im2col_gemm_openblas", make_desc(64, 32, 4, 4, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
       {"reference", make_desc(8, 8, 1, 9, 3, Layout::NCHW), Algorithm::Reference, strict, none, none, none},
   };
 }

@@ -255,7 +255,7 @@ TEST_CASE("chosen_algorithm, conv2d's answer and Plan::algorithm() agree, and th
     std::vector<float> y(static_cast<size_t>(sizes.output));
     for (convkit::MathMode math : {convkit::MathMode::Strict, convkit::MathMode::Fast}) {
       for (Algorithm requested : {Algorithm::Auto, Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1,
-                                  Algorithm::Direct, Algorithm::Winograd}) {
+                                  Algorithm::Direct, Algorithm::Winograd, Algorithm::ImplicitGemm}) {
         convkit::Options o;
         o.algorithm = requested;
         o.math_mode = math;

@@ -79,7 +79,7 @@ std::vector<Case> invalid_cases() {
   for (int bad : {3, -1, 1000})
     cases.push_back({"activation " + std::to_string(bad),
                      [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.activation, bad); }, "activation"});
-  for (int bad : {6, -1, 99})
+  for (int bad : {7, -1, 99})
     cases.push_back({"algorithm " + std::to_string(bad),
                      [bad](convkit_conv2d_desc&, convkit_options& o) { store_int(o.algorithm, bad); }, "algorithm"});
   cases.push_back({"clamp_min > clamp_max",
@@ -326,6 +326,8 @@ TEST_CASE("status and algorithm names") {
   // that holds 42 is undefined behaviour, which UndefinedBehaviorSanitizer reports.
   CHECK(std::string(convkit_algorithm_name(CONVKIT_ALGORITHM_IM2COL_GEMM)) == "im2col_gemm");
   CHECK(std::string(convkit::algorithm_name(convkit::Algorithm::Gemm1x1)) == "gemm_1x1");
+  CHECK(std::string(convkit_algorithm_name(CONVKIT_ALGORITHM_IMPLICIT_GEMM)) == "implicit_gemm");
+  CHECK(std::string(convkit::algorithm_name(convkit::Algorithm::ImplicitGemm)) == "implicit_gemm");
 }
 
 // AddressSanitizer's operator new reports a failed allocation and aborts instead of throwing std::bad_alloc.

@@ -394,27 +394,29 @@ struct Taps {
     }
   }
 
-  // The segments cut into blocks of at most kReductionBlock steps, a segment split where a block ends.
+  // The segments cut at the same blocks of the reduction as packed_b's (b_row / kReductionBlock), so that without
+  // skipped taps the sums are those of the unfolded product, bit for bit.
   static void multiply(const TapGemm& g) {
     TapSegment pieces[kReductionBlock];
-    std::int64_t count = 0, steps = 0;
+    std::int64_t count = 0, window = -1;
     bool first = true;
     for (std::int64_t s = 0; s < g.segment_count; ++s) {
       TapSegment rest = g.segments[s];
       while (rest.length > 0) {
-        const std::int64_t take = rest.length < kReductionBlock - steps ? rest.length : kReductionBlock - steps;
-        pieces[count++] = {rest.a_offset, rest.b_row, take};
-        steps += take;
-        rest = {rest.a_offset + take, rest.b_row + take, rest.length - take};
-        if (steps == kReductionBlock) {
-          const bool last = s + 1 == g.segment_count && rest.length == 0;
-          block(g, pieces, count, first, last);
+        const std::int64_t block_index = rest.b_row / kReductionBlock;
+        const std::int64_t room = (block_index + 1) * kReductionBlock - rest.b_row;
+        const std::int64_t take = rest.length < room ? rest.length : room;
+        if (count > 0 && block_index != window) {
+          block(g, pieces, count, first, false);
           first = false;
-          count = steps = 0;
+          count = 0;
         }
+        window = block_index;
+        pieces[count++] = {rest.a_offset, rest.b_row, take};
+        rest = {rest.a_offset + take, rest.b_row + take, rest.length - take};
       }
     }
-    if (count > 0 || first) block(g, pieces, count, first, true);
+    block(g, pieces, count, first, true);
   }
 };
 
