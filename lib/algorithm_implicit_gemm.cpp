@@ -112,11 +112,17 @@ class ImplicitGemmPrimitive final : public Primitive {
     const std::int64_t row_bytes = padded_row_floats() * static_cast<std::int64_t>(sizeof(float));
     band_rows_ = 1;
     while (band_rows_ < p_.out_height && band_input_rows(band_rows_ + 1) * row_bytes <= kBandTargetBytes) ++band_rows_;
-    bands_ = ceil_div(p_.out_height, band_rows_);
     const int team = threads_worth_using(p_.flops(), threads);
+    // Several units per worker: a team first cuts the images into more bands (inception_3a_5x5 fits one band, and
+    // resnet50_conv1 two unequal ones), then, if the rows run out, the output channels into blocks.
+    const std::int64_t images = p_.batch * p_.groups;
+    const std::int64_t wanted_bands = std::min(p_.out_height, ceil_div(kUnitsPerWorker * team, images));
+    if (team > 1 && ceil_div(p_.out_height, band_rows_) < wanted_bands)
+      band_rows_ = ceil_div(p_.out_height, wanted_bands);
+    bands_ = ceil_div(p_.out_height, band_rows_);
     const std::int64_t strip = ukernels_->strip_columns;
     channel_block_ = p_.group_out_channels;
-    const std::int64_t matrices = p_.batch * p_.groups * bands_;
+    const std::int64_t matrices = images * bands_;
     if (team > 1 && matrices < kUnitsPerWorker * team) {
       // Cut the channels in blocks of whole strips, as many as give each worker kUnitsPerWorker units.
       const std::int64_t wanted = std::min(ceil_div(kUnitsPerWorker * team, matrices), ceil_div(p_.group_out_channels, strip));
