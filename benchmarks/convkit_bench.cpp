@@ -22,6 +22,7 @@
 #include <ctime>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -35,6 +36,7 @@
 #include "blas_core.hpp"
 #include "layer_suite.hpp"
 #include "measure.hpp"
+#include "profile.hpp"  // lib/: the phase timers behind --breakdown
 #include "report_formats.hpp"
 #include "svg_chart.hpp"
 #ifdef CONVKIT_BENCH_HAVE_DNNL
@@ -62,9 +64,9 @@ constexpr double kWorkspaceBudgetPerThread = 2.0 * 1024 * 1024;
 constexpr int kPeakSize = 2048;
 
 // Every algorithm, for parsing names (convkit::algorithm_name spells them) and for --help.
-constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto,     convkit::Algorithm::Im2colGemm,
-                                                 convkit::Algorithm::Gemm1x1,  convkit::Algorithm::Direct,
-                                                 convkit::Algorithm::Winograd, convkit::Algorithm::Reference,
+constexpr convkit::Algorithm kAllAlgorithms[] = {convkit::Algorithm::Auto,        convkit::Algorithm::Im2colGemm,
+                                                 convkit::Algorithm::Gemm1x1,     convkit::Algorithm::Direct,
+                                                 convkit::Algorithm::Winograd,    convkit::Algorithm::Reference,
                                                  convkit::Algorithm::ImplicitGemm};
 
 bool is_toy(const Layer& layer) { return layer.name.rfind(kToyPrefix, 0) == 0; }
@@ -94,6 +96,7 @@ struct Config {
   std::string csv_path, json_path, svg_path;
   bool onednn = true;
   bool quiet = false;
+  bool breakdown = false;
 };
 
 void print_help(std::FILE* out) {
@@ -126,6 +129,11 @@ void print_help(std::FILE* out) {
                "  --json=FILE           the run's context and one object per measurement\n"
                "  --svg=FILE            a chart of GFLOP/s per layer against the peak, a panel per thread count\n"
                "  --quiet               no progress lines on standard error\n"
+               "  --breakdown           after each convkit measurement, time more runs with convkit's phase timers\n"
+               "                        on and print where the time went: unfolding (band copies, staging, input\n"
+               "                        transforms), multiplying, epilogue (transposes, output transforms, separate\n"
+               "                        bias/activation passes) and the rest (waiting, idle threads, dispatch);\n"
+               "                        weights are packed when a plan is made, never in a run\n"
                "  -h, --help            this text\n"
                "\n"
                "Exit status: 0 on success, 1 if a measurement failed (the others still run), 2 for bad options.\n",
@@ -192,7 +200,8 @@ Config parse_options(int argc, char** argv) {
     kJson,
     kSvg,
     kNoOnednn,
-    kQuiet
+    kQuiet,
+    kBreakdown
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -207,6 +216,7 @@ Config parse_options(int argc, char** argv) {
                                     {"svg", required_argument, nullptr, kSvg},
                                     {"no-onednn", no_argument, nullptr, kNoOnednn},
                                     {"quiet", no_argument, nullptr, kQuiet},
+                                    {"breakdown", no_argument, nullptr, kBreakdown},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -285,6 +295,9 @@ Config parse_options(int argc, char** argv) {
         break;
       case kQuiet:
         config.quiet = true;
+        break;
+      case kBreakdown:
+        config.breakdown = true;
         break;
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
@@ -409,6 +422,9 @@ struct Row {
   convkit::Algorithm chosen = convkit::Algorithm::Auto;
   Timing timing;
   std::size_t workspace_bytes = 0;
+  // --breakdown: the shares of the workers' time (threads x wall time) in each phase, then the rest.
+  bool has_breakdown = false;
+  double phase_share[static_cast<int>(convkit::detail::Phase::Count) + 1] = {};
 };
 
 // All measurements at one thread count.
@@ -419,8 +435,33 @@ struct Section {
   std::vector<Row> rows;
 };
 
+// Runs the plan again for about `seconds` with the phase timers on (lib/profile.hpp) and fills the row's shares.
+void measure_breakdown(const std::function<void()>& run, int threads, double seconds, Row& row) {
+  namespace detail = convkit::detail;
+  constexpr int kPhases = static_cast<int>(detail::Phase::Count);
+  detail::reset_phase_seconds();
+  detail::enable_profiling(true);
+  const auto start = std::chrono::steady_clock::now();
+  double wall = 0;
+  do {
+    run();
+    wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  } while (wall < seconds);
+  detail::enable_profiling(false);
+  const detail::PhaseSeconds phases = detail::phase_seconds();
+  const double total = wall * threads;
+  double accounted = 0;
+  for (int i = 0; i < kPhases; ++i) {
+    row.phase_share[i] = phases.seconds[i] / total;
+    accounted += row.phase_share[i];
+  }
+  row.phase_share[kPhases] = std::max(0.0, 1.0 - accounted);
+  row.has_breakdown = true;
+}
+
 Row measure_convkit(const Layer& nchw_layer, std::size_t layer_index, convkit::Layout layout,
-                    convkit::Algorithm algorithm, int threads, double min_time, convkit::MathMode math_mode) {
+                    convkit::Algorithm algorithm, int threads, double min_time, convkit::MathMode math_mode,
+                    bool breakdown) {
   Row row;
   row.layer = layer_index;
   row.layout = layout;
@@ -440,8 +481,9 @@ Row measure_convkit(const Layer& nchw_layer, std::size_t layer_index, convkit::L
     convkit_bench::AlignedArray<unsigned char> workspace(plan.workspace_size());
     row.chosen = plan.algorithm();
     row.workspace_bytes = plan.workspace_size();
-    row.timing = convkit_bench::time_calls(
-        [&] { plan.run(input.data(), output.data(), workspace.data(), workspace.size()); }, min_time);
+    const auto run = [&] { plan.run(input.data(), output.data(), workspace.data(), workspace.size()); };
+    row.timing = convkit_bench::time_calls(run, min_time);
+    if (breakdown) measure_breakdown(run, threads, min_time, row);
   } catch (const convkit::Error& e) {
     row.outcome = e.status() == convkit::Status::Unsupported ? Outcome::Unsupported : Outcome::Failed;
     row.message = e.what();
@@ -513,7 +555,8 @@ void measure_section(Section& section, const std::vector<Layer>& layers, const C
       for (const convkit::Algorithm algorithm : config.algorithms) {
         progress.begin(layer.name + " " + layout_name(layout) + " T" + std::to_string(section.threads) + " " +
                        convkit::algorithm_name(algorithm));
-        Row row = measure_convkit(layer, i, layout, algorithm, section.threads, config.min_time, config.math_mode);
+        Row row = measure_convkit(layer, i, layout, algorithm, section.threads, config.min_time, config.math_mode,
+                                  config.breakdown);
         if (row.outcome == Outcome::Ok) {
           progress.end(gflops_text(convkit_bench::gflops_per_second(layer.flops(), row.timing.median)) + " (" +
                        convkit::algorithm_name(row.chosen) + ")");
@@ -789,6 +832,39 @@ void print_table(const std::vector<Section>& sections, const std::vector<Layer>&
     for (const std::string& text : section_summary(section, layers, config)) table.add_text(text);
     table.add_text("");
   }
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+}
+
+// --breakdown: per measurement, the share of the workers' time in each phase.
+void print_breakdown(const std::vector<Section>& sections, const std::vector<Layer>& layers) {
+  TextTable table({{"layer", false},
+                   {"layout", false},
+                   {"T", true},
+                   {"algorithm", false},
+                   {"chosen", false},
+                   {"time", true},
+                   {"unfold", true},
+                   {"multiply", true},
+                   {"epilogue", true},
+                   {"rest", true}});
+  for (const Section& section : sections)
+    for (const Row& row : section.rows) {
+      if (!row.has_breakdown) continue;
+      std::vector<std::string> cells{layers[row.layer].name,
+                                     layout_name(row.layout),
+                                     std::to_string(section.threads),
+                                     convkit::algorithm_name(row.requested),
+                                     convkit::algorithm_name(row.chosen),
+                                     duration_text(row.timing.median)};
+      for (double share : row.phase_share) {
+        char text[16];
+        std::snprintf(text, sizeof text, "%.0f%%", 100 * share);
+        cells.push_back(text);
+      }
+      table.add(cells);
+    }
+  std::printf(
+      "\nwhere the time goes (--breakdown): shares of threads x wall time; weights are packed at plan creation\n");
   for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
 }
 
@@ -1084,6 +1160,7 @@ int run(int argc, char** argv) {
 
   const double end_load = load_average();
   print_table(sections, layers, config);
+  if (config.breakdown) print_breakdown(sections, layers);
 
   if (csv != nullptr || json != nullptr) {
     std::vector<Record> records;

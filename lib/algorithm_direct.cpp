@@ -21,6 +21,7 @@
 #include "memory.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 
 namespace convkit::detail {
@@ -100,6 +101,7 @@ class DirectPrimitive final : public Primitive {
         const std::int64_t first = block * block_channels_;
         const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
         if (in_place_) {
+          const PhaseTimer timer(Phase::Multiply);
           for (std::int64_t k = first; k < last; ++k)
             compute(input, output, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
           continue;
@@ -117,9 +119,11 @@ class DirectPrimitive final : public Primitive {
           const std::int64_t rows_needed =
               (y_end - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
           if (rows_needed > staged_end) {
+            const PhaseTimer timer(Phase::Unfold);
             stage(input, n, g, staged_end, rows_needed, staged);
             staged_end = rows_needed;
           }
+          const PhaseTimer timer(Phase::Multiply);
           for (std::int64_t k = first; k < last; ++k)
             compute(input, output, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
         }

@@ -39,6 +39,7 @@
 #include "im2col.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 #include "transpose.hpp"
 
@@ -98,7 +99,10 @@ class GemmPrimitive final : public Primitive {
           multiply_channelwise(input, output, tile, block, buffer);
           continue;
         }
-        if (index != unfolded) unfold(input, tile, tile.begin, tile.end, buffer);
+        if (index != unfolded) {
+          const PhaseTimer timer(Phase::Unfold);
+          unfold(input, tile, tile.begin, tile.end, buffer);
+        }
         unfolded = index;
         const std::int64_t c0 = block * tiling_.channel_block;
         multiply(input, output, tile, buffer, product, c0, std::min(c0 + tiling_.channel_block, p_.group_out_channels));
@@ -137,6 +141,7 @@ class GemmPrimitive final : public Primitive {
     const float* rows = buffer;
     std::int64_t lda = taps * channels;
     if (unfold_) {
+      const PhaseTimer timer(Phase::Unfold);
       Problem block_view = p_;
       block_view.group_in_channels = channels;
       im2row(block_view, input + tile.image * p_.in_pixels() * p_.in_channels + g0, tile.begin, tile.end, buffer);
@@ -148,6 +153,7 @@ class GemmPrimitive final : public Primitive {
     const std::int64_t slice = (taps + 1) * channelwise_padded_;
     for (std::int64_t k = 0; k < m; ++k) {
       const float* packed = panels_.get() + k * slice + g0;
+      const PhaseTimer timer(Phase::Multiply);
       tiling_.ukernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
                                      bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels, m,
                                      epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
@@ -196,18 +202,31 @@ class GemmPrimitive final : public Primitive {
       }
       float* out = output + (tile.image * p_.out_channels + channel) * p_.out_pixels() + tile.begin;
       if (tiling_.transposed) {
-        sgemm(true, true, tile.size(), c1 - c0, k, columns, ld, weights, k, 0.0f, product, c1 - c0);
+        {
+          const PhaseTimer timer(Phase::Multiply);
+          sgemm(true, true, tile.size(), c1 - c0, k, columns, ld, weights, k, 0.0f, product, c1 - c0);
+        }
+        const PhaseTimer timer(Phase::Epilogue);
         epilogue_.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
         return;
       }
       if (uses_ukernels()) {
+        const PhaseTimer timer(Phase::Multiply);
         tiling_.ukernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
                                     p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
                                     epilogue_.clamp_max});
         return;
       }
-      const float beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
-      sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
+      float beta = 0.0f;
+      {
+        const PhaseTimer timer(Phase::Epilogue);
+        beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+      }
+      {
+        const PhaseTimer timer(Phase::Multiply);
+        sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
+      }
+      const PhaseTimer timer(Phase::Epilogue);
       epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
@@ -218,22 +237,35 @@ class GemmPrimitive final : public Primitive {
       }
       float* out = output + (tile.image * p_.out_pixels() + tile.begin) * p_.out_channels + channel;
       if (tiling_.transposed) {
-        if (unfold_) {
-          sgemm(false, true, c1 - c0, tile.size(), k, weights, k, rows, ld, 0.0f, product, tile.size());
-        } else {
-          sgemm(false, false, c1 - c0, tile.size(), k, weights, k, buffer, tile.size(), 0.0f, product, tile.size());
+        {
+          const PhaseTimer timer(Phase::Multiply);
+          if (unfold_) {
+            sgemm(false, true, c1 - c0, tile.size(), k, weights, k, rows, ld, 0.0f, product, tile.size());
+          } else {
+            sgemm(false, false, c1 - c0, tile.size(), k, weights, k, buffer, tile.size(), 0.0f, product, tile.size());
+          }
         }
+        const PhaseTimer timer(Phase::Epilogue);
         epilogue_.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
         return;
       }
       if (uses_ukernels()) {
+        const PhaseTimer timer(Phase::Multiply);
         tiling_.ukernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
                                     p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
                                     epilogue_.clamp_max});
         return;
       }
-      const float beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
-      sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
+      float beta = 0.0f;
+      {
+        const PhaseTimer timer(Phase::Epilogue);
+        beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+      }
+      {
+        const PhaseTimer timer(Phase::Multiply);
+        sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
+      }
+      const PhaseTimer timer(Phase::Epilogue);
       epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }

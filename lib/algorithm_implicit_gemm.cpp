@@ -26,6 +26,7 @@
 #include "kernels/gemm_ukernels.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 #include "transpose.hpp"
 
@@ -91,7 +92,10 @@ class ImplicitGemmPrimitive final : public Primitive {
         const std::int64_t band_index = rows % bands_, matrix = rows / bands_;
         const std::int64_t image = matrix / p_.groups, group = matrix % p_.groups;
         const std::int64_t oh0 = band_index * band_rows_, oh1 = std::min(oh0 + band_rows_, p_.out_height);
-        if (rows != copied) copy_band(input, image, group, oh0, oh1, band);
+        if (rows != copied) {
+          const PhaseTimer timer(Phase::Unfold);
+          copy_band(input, image, group, oh0, oh1, band);
+        }
         copied = rows;
         for (std::int64_t oh = oh0; oh < oh1; ++oh)
           multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
@@ -125,7 +129,8 @@ class ImplicitGemmPrimitive final : public Primitive {
     const std::int64_t matrices = images * bands_;
     if (team > 1 && matrices < kUnitsPerWorker * team) {
       // Cut the channels in blocks of whole strips, as many as give each worker kUnitsPerWorker units.
-      const std::int64_t wanted = std::min(ceil_div(kUnitsPerWorker * team, matrices), ceil_div(p_.group_out_channels, strip));
+      const std::int64_t wanted =
+          std::min(ceil_div(kUnitsPerWorker * team, matrices), ceil_div(p_.group_out_channels, strip));
       channel_block_ = round_up(ceil_div(p_.group_out_channels, wanted), strip);
     }
     channel_blocks_ = ceil_div(p_.group_out_channels, channel_block_);
@@ -195,8 +200,8 @@ class ImplicitGemmPrimitive final : public Primitive {
     g.lda = p_.stride_width * p_.group_in_channels;
     g.segments = segments.data();
     g.segment_count = row_segments(oh, segments);
-    g.b = panels_.get() + (group * channel_blocks_ + block) * round_up(channel_block_, ukernels_->strip_columns) *
-                              p_.reduction;
+    g.b = panels_.get() +
+          (group * channel_blocks_ + block) * round_up(channel_block_, ukernels_->strip_columns) * p_.reduction;
     g.k = p_.reduction;
     g.bias = bias_ ? bias_.get() + channel : nullptr;
     g.activation = activation_;
@@ -207,6 +212,7 @@ class ImplicitGemmPrimitive final : public Primitive {
       g.a = row;
       g.c = output + ((image * p_.out_height + oh) * p_.out_width) * p_.out_channels + channel;
       g.ldc = p_.out_channels;
+      const PhaseTimer timer(Phase::Multiply);
       ukernels_->taps(g);
       return;
     }
@@ -216,7 +222,11 @@ class ImplicitGemmPrimitive final : public Primitive {
       g.a = row + ow0 * g.lda;
       g.c = products;
       g.ldc = channels;
-      ukernels_->taps(g);
+      {
+        const PhaseTimer timer(Phase::Multiply);
+        ukernels_->taps(g);
+      }
+      const PhaseTimer timer(Phase::Epilogue);
       transpose(products, channels, g.m, channels, out + ow0, p_.out_pixels());
     }
   }
@@ -261,7 +271,7 @@ std::unique_ptr<Primitive> create_implicit_gemm(const PrimitiveArguments& args) 
 }  // namespace
 
 const Implementation* const* implicit_gemm_implementations() {
-  static const Implementation convkit{"implicit_gemm_convkit", Algorithm::ImplicitGemm,  implicit_gemm_declines,
+  static const Implementation convkit{"implicit_gemm_convkit", Algorithm::ImplicitGemm,     implicit_gemm_declines,
                                       accepts_everything,      implicit_gemm_auto_declines, create_implicit_gemm};
   static const Implementation* const list[] = {&convkit, nullptr};
   return list;

@@ -33,6 +33,7 @@
 #include "memory.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 #include "transpose.hpp"
 
@@ -133,16 +134,19 @@ class WinogradPrimitive final : public Primitive {
           // overwrite M only after the first barrier, which every worker reaches after its previous output transform.
           const std::int64_t mine_begin = first + count * worker / team, mine_end = first + count * (worker + 1) / team;
           for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+            const PhaseTimer timer(Phase::Unfold);
             transform_input_row(input, group, row_begin, row_end, transformed_input + (row_begin - first) * cg, stage);
           });
           team_barrier();
           for (std::int64_t point = points * worker / team; point < points * (worker + 1) / team; ++point) {
+            const PhaseTimer timer(Phase::Multiply);
             sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
                   weights_.get() + (group * points + point) * cg * og, og, 0.0f,
                   products + point * tiling_.block_tiles * og, og);
           }
           team_barrier();
           for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+            const PhaseTimer timer(Phase::Epilogue);
             transform_output_row(products + (row_begin - first) * og, group, row_begin, row_end, output, stage);
           });
         }

@@ -17,6 +17,7 @@
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 
 namespace convkit::detail {
@@ -58,6 +59,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
 
   void run(const float* input, float* output, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
+      const PhaseTimer timer(Phase::Multiply);  // one phase: loops on the input as it lies (or on a staged copy)
       const std::int64_t C = p_.groups, Wo = p_.out_width, taps = p_.kernel_height * p_.kernel_width;
       DepthwiseNhwcTask t;
       t.channels = C;

@@ -15,6 +15,7 @@
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
+#include "profile.hpp"
 #include "threading.hpp"
 
 namespace convkit::detail {
@@ -77,6 +78,7 @@ class ScalarDirectPrimitive final : public Primitive {
 
   void run(const float* input, float* output, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
+      const PhaseTimer timer(Phase::Multiply);  // one phase: loops on the input as it lies (or on a staged copy)
       float* patch = static_cast<float*>(patches_.slice(workspace, worker));
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t image_group = unit / blocks_per_group_, block = unit % blocks_per_group_;

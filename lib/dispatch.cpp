@@ -15,15 +15,15 @@ namespace {
 // The families in the order auto tries them. gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. In
 // the fast math mode only, Winograd next, for 3x3 stride-1 layers with enough channels per group. Then direct, which
 // takes the shapes where unfolding and a GEMM cost more than the arithmetic (its auto_declines holds the
-// thresholds), then im2col_gemm for everything the BLAS can index, and the reference for the rest. Within a family,
+// thresholds), then implicit_gemm where it beats unfolding (NHWC rows of 5 pixels and more; NCHW long reductions on
+// small images), then im2col_gemm for everything the BLAS can index, and the reference for the rest. Within a family,
 // its entries in their own order (each family's file says why).
 using Family = const Implementation* const* (*)();
-constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations,
-                                      implicit_gemm_implementations, im2col_gemm_implementations,
-                                      reference_implementations};
-constexpr Family kFastFamilies[] = {gemm_1x1_implementations,      winograd_implementations,
-                                    direct_implementations,        implicit_gemm_implementations,
-                                    im2col_gemm_implementations,   reference_implementations};
+constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations, implicit_gemm_implementations,
+                                      im2col_gemm_implementations, reference_implementations};
+constexpr Family kFastFamilies[] = {gemm_1x1_implementations,    winograd_implementations,
+                                    direct_implementations,      implicit_gemm_implementations,
+                                    im2col_gemm_implementations, reference_implementations};
 
 // The flat lists, built once (a call on the lesson's shapes takes well under a microsecond: no allocation per call).
 template <std::size_t kCount>

@@ -54,10 +54,10 @@ inline bool algorithm_supports(convkit::Algorithm algorithm, const convkit::Conv
 }
 
 inline const std::vector<convkit::Algorithm>& all_algorithms() {
-  static const std::vector<convkit::Algorithm> algorithms{convkit::Algorithm::Auto,       convkit::Algorithm::Reference,
-                                                          convkit::Algorithm::Im2colGemm, convkit::Algorithm::Gemm1x1,
-                                                          convkit::Algorithm::Direct,     convkit::Algorithm::Winograd,
-                                                          convkit::Algorithm::ImplicitGemm};
+  static const std::vector<convkit::Algorithm> algorithms{
+      convkit::Algorithm::Auto,        convkit::Algorithm::Reference, convkit::Algorithm::Im2colGemm,
+      convkit::Algorithm::Gemm1x1,     convkit::Algorithm::Direct,    convkit::Algorithm::Winograd,
+      convkit::Algorithm::ImplicitGemm};
   return algorithms;
 }
 

@@ -97,8 +97,8 @@ int wait_for(pid_t child, double seconds) {
   return -1;
 }
 
-const Algorithm kAlgorithms[] = {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
-                                 Algorithm::Winograd,  Algorithm::ImplicitGemm};
+const Algorithm kAlgorithms[] = {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1,
+                                 Algorithm::Direct,    Algorithm::Winograd,   Algorithm::ImplicitGemm};
 
 }  // namespace
 

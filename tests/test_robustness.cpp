@@ -156,9 +156,8 @@ TEST_CASE("stress: many plans run from many threads at once, every result checke
 
 TEST_CASE("the same bits from run to run and for every thread count, on every algorithm") {
   for (Layout layout : {Layout::NCHW, Layout::NHWC})
-    for (Algorithm algorithm :
-         {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct, Algorithm::Winograd,
-          Algorithm::ImplicitGemm}) {
+    for (Algorithm algorithm : {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
+                                Algorithm::Winograd, Algorithm::ImplicitGemm}) {
       const convkit::Conv2dDesc d = make_desc(2, 24, 17, 20, algorithm == Algorithm::Gemm1x1 ? 1 : 3, 1, 1, layout);
       const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
       const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 31);
@@ -184,9 +183,8 @@ TEST_CASE("the same bits from run to run and for every thread count, on every al
 
 TEST_CASE("NaN and infinity reach exactly the outputs that depend on them, on every path") {
   for (Layout layout : {Layout::NCHW, Layout::NHWC})
-    for (Algorithm algorithm :
-         {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct, Algorithm::Winograd,
-          Algorithm::ImplicitGemm}) {
+    for (Algorithm algorithm : {Algorithm::Reference, Algorithm::Im2colGemm, Algorithm::Gemm1x1, Algorithm::Direct,
+                                Algorithm::Winograd, Algorithm::ImplicitGemm}) {
       const bool one_by_one = algorithm == Algorithm::Gemm1x1;
       convkit::Conv2dDesc d = make_desc(2, 16, 13, 18, one_by_one ? 1 : 3, 1, 2, layout);
       if (algorithm == Algorithm::Direct) d.stride_height = 2;  // and a strided shape on the direct path

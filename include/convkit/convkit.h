@@ -43,13 +43,13 @@ typedef enum convkit_layout { CONVKIT_LAYOUT_NCHW = 0, CONVKIT_LAYOUT_NHWC = 1 }
 typedef enum convkit_weights_layout { CONVKIT_WEIGHTS_OIHW = 0, CONVKIT_WEIGHTS_OHWI = 1 } convkit_weights_layout;
 
 typedef enum convkit_algorithm {
-  CONVKIT_ALGORITHM_AUTO = 0,        /* the library chooses among the algorithms below */
-  CONVKIT_ALGORITHM_REFERENCE = 1,   /* plain loops; accepts every valid shape */
-  CONVKIT_ALGORITHM_IM2COL_GEMM = 2, /* im2col (im2row for NHWC) + one BLAS GEMM per image and group */
-  CONVKIT_ALGORITHM_GEMM_1X1 = 3,    /* 1x1 kernels only: a matrix product on the input as it lies */
-  CONVKIT_ALGORITHM_DIRECT = 4,      /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
-  CONVKIT_ALGORITHM_WINOGRAD = 5,    /* 3x3 stride 1 only, Winograd F(2x2)/F(4x4) as BLAS GEMMs; a larger error, so
-                                        AUTO uses it only in CONVKIT_MATH_FAST (docs/algorithms.md, "Winograd's error") */
+  CONVKIT_ALGORITHM_AUTO = 0,         /* the library chooses among the algorithms below */
+  CONVKIT_ALGORITHM_REFERENCE = 1,    /* plain loops; accepts every valid shape */
+  CONVKIT_ALGORITHM_IM2COL_GEMM = 2,  /* im2col (im2row for NHWC) + one BLAS GEMM per image and group */
+  CONVKIT_ALGORITHM_GEMM_1X1 = 3,     /* 1x1 kernels only: a matrix product on the input as it lies */
+  CONVKIT_ALGORITHM_DIRECT = 4,       /* vector loops without unfolding: depthwise, small kernels, tiny shapes */
+  CONVKIT_ALGORITHM_WINOGRAD = 5,     /* 3x3 stride 1 only, Winograd F(2x2)/F(4x4) as BLAS GEMMs; a larger error, so
+                                         AUTO uses it only in CONVKIT_MATH_FAST (docs/algorithms.md, "Winograd's error") */
   CONVKIT_ALGORITHM_IMPLICIT_GEMM = 6 /* convkit's GEMM microkernel reading each tap where it lies, no unfolding copy;
                                          needs AVX2+FMA (CONVKIT_STATUS_UNSUPPORTED below) */
 } convkit_algorithm;

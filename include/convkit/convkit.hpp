@@ -26,8 +26,15 @@ enum class Layout : int { NCHW = 0, NHWC = 1 };
 enum class WeightsLayout : int { OIHW = 0, OHWI = 1 };
 
 /// The algorithms; values equal the C API's convkit_algorithm. See docs/algorithms.md.
-enum class Algorithm : int { Auto = 0, Reference = 1, Im2colGemm = 2, Gemm1x1 = 3, Direct = 4, Winograd = 5,
-                            ImplicitGemm = 6 };
+enum class Algorithm : int {
+  Auto = 0,
+  Reference = 1,
+  Im2colGemm = 2,
+  Gemm1x1 = 3,
+  Direct = 4,
+  Winograd = 5,
+  ImplicitGemm = 6
+};
 
 /// Activation fused into the output: none, max(x, 0), or min(max(x, clamp_min), clamp_max). NaN stays NaN.
 enum class Activation : int { None = 0, Relu = 1, Clamp = 2 };

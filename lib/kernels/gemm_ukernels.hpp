@@ -62,8 +62,8 @@ struct TapSegment {
 // C[m x n] = activation(bias + sum over the segments of A_s[m x length] * B[b_row .. b_row + length)[n]): the GEMM of
 // the NHWC orientation (A row-major, B packed in strips of strip_columns over its `k` rows) whose reduction is a list
 // of segments of A read where they lie, one per tap, instead of one unfolded row per pixel. The segments are summed in
-// order, in the blocks of kReductionBlock rows of B that packed_b sums (../accumulation.hpp). Reads no float of A outside the
-// segments' ranges for i < m.
+// order, in the blocks of kReductionBlock rows of B that packed_b sums (../accumulation.hpp). Reads no float of A
+// outside the segments' ranges for i < m.
 struct TapGemm {
   std::int64_t m, n;
   const float* a;

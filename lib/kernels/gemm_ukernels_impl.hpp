@@ -296,8 +296,8 @@ struct Taps {
   static constexpr std::int64_t kColumns = Base::kColumns;
 
   template <int kTileRows, int kTileVectors, bool kEdge>
-  static void tile(const TapGemm& g, const TapSegment* segments, std::int64_t count, std::int64_t i0,
-                   std::int64_t j0, bool first, bool last) {
+  static void tile(const TapGemm& g, const TapSegment* segments, std::int64_t count, std::int64_t i0, std::int64_t j0,
+                   bool first, bool last) {
     constexpr std::int64_t kTileColumns = kTileVectors * kWidth;
     const std::int64_t columns = g.n - j0 < kTileColumns ? g.n - j0 : kTileColumns;
     const std::int64_t lda = g.lda, ldc = g.ldc;
@@ -390,7 +390,7 @@ struct Taps {
       }
       for (; j0 < g.n; j0 += kColumns)
         (g.n - j0 >= kColumns ? kRowTiles<kVectors, false> : kRowTiles<kVectors, true>)[index](g, segments, count, i0,
-                                                                                            j0, first, last);
+                                                                                               j0, first, last);
     }
   }
 

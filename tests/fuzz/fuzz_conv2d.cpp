@@ -82,7 +82,7 @@ bool valid(const convkit_conv2d_desc& d, const convkit_options& o) {
     return false;
   if (d.dilation_height * (d.kernel_height - 1) + 1 > d.in_height + d.pad_top + d.pad_bottom) return false;
   if (d.dilation_width * (d.kernel_width - 1) + 1 > d.in_width + d.pad_left + d.pad_right) return false;
-  if (load_int(o.algorithm) < CONVKIT_ALGORITHM_AUTO || load_int(o.algorithm) > CONVKIT_ALGORITHM_WINOGRAD)
+  if (load_int(o.algorithm) < CONVKIT_ALGORITHM_AUTO || load_int(o.algorithm) > CONVKIT_ALGORITHM_IMPLICIT_GEMM)
     return false;
   if (load_int(o.activation) < CONVKIT_ACTIVATION_NONE || load_int(o.activation) > CONVKIT_ACTIVATION_CLAMP)
     return false;
@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   store_int(d.weights_layout, in.field(0, 1));
   convkit_options o;
   convkit_options_init(&o);
-  store_int(o.algorithm, in.field(0, 5));
+  store_int(o.algorithm, in.field(0, 6));
   store_int(o.activation, in.field(0, 2));
   o.clamp_min = -0.5f + 0.01f * static_cast<float>(in.next() % 64);
   o.clamp_max = -0.5f + 0.02f * static_cast<float>(in.next() % 64);
