@@ -45,14 +45,28 @@ constexpr std::int64_t kChunkPixels = 240;
 // NHWC: an output row is a register tile of its own (its pixels are the tile's rows), so rows of fewer pixels than
 // this leave the tile too short (late_3x3_on_4x4, head_3x3_on_2x2_s2); im2col_gemm's tiles run across rows.
 constexpr std::int64_t kNhwcMinOutputWidth = 5;
-// NCHW: the input is transposed into the band and each output row back, a cost per input and output element that
-// only a long reduction pays for (regnet_3x3_16ch, separable_3x1 and downsample_1x1_s2 lost, K = 144-256; 400 and up
-// won), and that grows on large planes (yolo_3x3_c32_208, unet_3x3_c128_64 and vgg16_conv1_2 lost, 64x64 outputs and
-// up; 56x56 and smaller won).
+// NCHW in the transposed form (outputs narrower than kNativeNchwMinWidth, or strided columns): the input is
+// transposed into the band and each output row back, a cost per input and output element that only a long reduction
+// pays for (regnet_3x3_16ch, separable_3x1 and downsample_1x1_s2 lost, K = 144-256; 400 and up won), and that grows
+// on large planes (56x56 and smaller won).
 constexpr std::int64_t kNchwMinReduction = 384;
 constexpr std::int64_t kNchwMaxOutputPixels = 56 * 56;
+// NCHW in its own orientation: no transposes, so only the shortest reductions lose, where each tap's row of B is a
+// run of one or few channels (a grayscale 3x3, K = 9, lost 5%; vgg16's first layer, K = 27, was level; K = 72 and
+// up won 1.1-1.2x).
+constexpr std::int64_t kNativeNchwMinReduction = 32;
 // Images with fewer bands than this per worker also split their output channels (in multiples of the strip).
 constexpr std::int64_t kUnitsPerWorker = 4;
+
+// NCHW outputs at least this wide run in their own orientation (multiply_native_row): their rows fill the
+// microkernel's strips of pixels, and the transposes of the other form (the input into an NHWC band, each output row
+// back) cost 15-20% on planes of 64x64 and more (vgg16_conv1_2, unet_3x3_c128_64, yolo_3x3_c32_208). Narrower ones
+// leave the last strip of each row partly empty and take the transposed form.
+constexpr std::int64_t kNativeNchwMinWidth = 64;
+
+bool runs_native_nchw(const Problem& p) {
+  return p.layout == Layout::NCHW && p.stride_width == 1 && p.out_width >= kNativeNchwMinWidth;
+}
 
 bool all_finite(const float* values, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i)
@@ -67,13 +81,25 @@ class ImplicitGemmPrimitive final : public Primitive {
         ukernels_(gemm_ukernels()),
         padded_width_(p_.pad_left + p_.in_width + p_.pad_right),
         skip_padding_rows_(all_finite(args.weights, p_.weights_elements)),
+        native_nchw_(runs_native_nchw(p_)),
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
     choose_tiling(args.threads);
-    const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
-    panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
+    if (native_nchw_) {
+      // The reduction in im2col's order (c, i, j), each row of B one tap's input row in the band [c][row][column].
+      const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OIHW);
+      panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->panel_rows);
+      const std::int64_t rows = band_input_rows(band_rows_);
+      for (std::int64_t c = 0; c < p_.group_in_channels; ++c)
+        for (std::int64_t i = 0; i < p_.kernel_height; ++i)
+          for (std::int64_t j = 0; j < p_.kernel_width; ++j)
+            b_rows_.push_back((c * rows + i * p_.dilation_height) * padded_width_ + j * p_.dilation_width);
+    } else {
+      const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
+      panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
+    }
     slices_ = WorkerSlices(worker_floats() * sizeof(float), workers_);
   }
 
@@ -97,9 +123,14 @@ class ImplicitGemmPrimitive final : public Primitive {
           copy_band(input, image, group, oh0, oh1, band);
         }
         copied = rows;
-        for (std::int64_t oh = oh0; oh < oh1; ++oh)
-          multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
-                       segments, products);
+        for (std::int64_t oh = oh0; oh < oh1; ++oh) {
+          if (native_nchw_) {
+            multiply_native_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_width_);
+          } else {
+            multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
+                         segments, products);
+          }
+        }
       }
     });
   }
@@ -136,7 +167,8 @@ class ImplicitGemmPrimitive final : public Primitive {
     channel_blocks_ = ceil_div(p_.group_out_channels, channel_block_);
     workers_ = team_size(team, matrices * channel_blocks_);
     band_floats_ = band_input_rows(band_rows_) * padded_row_floats();
-    product_floats_ = p_.layout == Layout::NCHW ? std::min(kChunkPixels, p_.out_width) * channel_block_ : 0;
+    product_floats_ =
+        p_.layout == Layout::NCHW && !native_nchw_ ? std::min(kChunkPixels, p_.out_width) * channel_block_ : 0;
   }
 
   // The padded input rows of output rows [oh0, oh1) of one image and group, NHWC, into `band`.
@@ -145,8 +177,12 @@ class ImplicitGemmPrimitive final : public Primitive {
     const std::int64_t cig = p_.group_in_channels, row_floats = padded_row_floats();
     const std::int64_t first = oh0 * p_.stride_height - p_.pad_top;  // input row of the band's row 0
     for (std::int64_t r = 0; r < band_input_rows(oh1 - oh0); ++r) {
-      float* target = band + r * row_floats;
       const std::int64_t y = first + r;
+      if (native_nchw_) {
+        copy_native_row(input, image, group, y, r, band);
+        continue;
+      }
+      float* target = band + r * row_floats;
       if (y < 0 || y >= p_.in_height) {
         std::memset(target, 0, static_cast<std::size_t>(row_floats) * sizeof(float));
         continue;
@@ -170,6 +206,25 @@ class ImplicitGemmPrimitive final : public Primitive {
     }
   }
 
+  // Input row y (padded row r of the band) of the group's channels into the NCHW band [c][row][column], zeros where
+  // it is padding.
+  void copy_native_row(const float* input, std::int64_t image, std::int64_t group, std::int64_t y, std::int64_t r,
+                       float* band) const {
+    const std::int64_t rows = band_input_rows(band_rows_);
+    for (std::int64_t c = 0; c < p_.group_in_channels; ++c) {
+      float* target = band + (c * rows + r) * padded_width_;
+      if (y < 0 || y >= p_.in_height) {
+        std::memset(target, 0, static_cast<std::size_t>(padded_width_) * sizeof(float));
+        continue;
+      }
+      std::memset(target, 0, static_cast<std::size_t>(p_.pad_left) * sizeof(float));
+      std::memset(target + p_.pad_left + p_.in_width, 0, static_cast<std::size_t>(p_.pad_right) * sizeof(float));
+      const float* source =
+          input + ((image * p_.in_channels + group * p_.group_in_channels + c) * p_.in_height + y) * p_.in_width;
+      std::memcpy(target + p_.pad_left, source, static_cast<std::size_t>(p_.in_width) * sizeof(float));
+    }
+  }
+
   // The segments of output row oh: one per tap whose input row is not padding (or every tap), the taps of a kernel
   // row merged into one when they lie side by side (dilation 1).
   std::int64_t row_segments(std::int64_t oh, std::vector<TapSegment>& segments) const {
@@ -189,6 +244,30 @@ class ImplicitGemmPrimitive final : public Primitive {
       }
     }
     return count;
+  }
+
+  // Output row oh of an NCHW layer in its own orientation: channels x pixels, each row of B a tap's input row in the
+  // band (MicroGemm::b_rows), the padding rows multiplied as zeros.
+  void multiply_native_row(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
+                           const float* rows) const {
+    const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
+    const std::int64_t channel = group * p_.group_out_channels + c0;
+    MicroGemm g{};
+    g.m = channels;
+    g.n = p_.out_width;
+    g.k = p_.reduction;
+    g.a = panels_.get() +
+          (group * channel_blocks_ + block) * round_up(channel_block_, ukernels_->panel_rows) * p_.reduction;
+    g.b = rows;
+    g.c = output + (image * p_.out_channels + channel) * p_.out_pixels() + oh * p_.out_width;
+    g.ldc = p_.out_pixels();
+    g.bias = bias_ ? bias_.get() + channel : nullptr;
+    g.activation = activation_;
+    g.clamp_min = clamp_min_;
+    g.clamp_max = clamp_max_;
+    g.b_rows = b_rows_.data();
+    const PhaseTimer timer(Phase::Multiply);
+    ukernels_->packed_a_rows(g);
   }
 
   void multiply_row(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
@@ -235,6 +314,8 @@ class ImplicitGemmPrimitive final : public Primitive {
   const GemmUkernels* ukernels_;
   const std::int64_t padded_width_;
   const bool skip_padding_rows_;
+  const bool native_nchw_;  // see runs_native_nchw
+  std::vector<std::int64_t> b_rows_;
   AlignedFloats bias_;
   const Activation activation_;
   const float clamp_min_, clamp_max_;
@@ -255,6 +336,10 @@ DeclineReason implicit_gemm_auto_declines(const Problem& p) {
     return "depthwise: a group's segment is one step per tap, the channelwise kernels put the groups in the lanes";
   if (p.layout == Layout::NHWC) {
     if (p.out_width < kNhwcMinOutputWidth) return "NHWC outputs narrower than 5 pixels: each row too short a tile";
+    return nullptr;
+  }
+  if (runs_native_nchw(p)) {
+    if (p.reduction < kNativeNchwMinReduction) return "NCHW with a reduction below 32: rows of B too short";
     return nullptr;
   }
   if (p.reduction < kNchwMinReduction)

@@ -29,6 +29,7 @@ struct MicroGemm {
   const float* bias;  // null, or one per row of C (packed_a: an NCHW output's channels) or column (packed_b: NHWC's)
   Activation activation;
   float clamp_min, clamp_max;
+  const std::int64_t* b_rows;  // packed_a_rows only: row p of B starts at b + b_rows[p]
 };
 
 // The products of groups of one input channel (depthwise layers), all the groups of a block at once: each group's
@@ -89,6 +90,9 @@ struct GemmUkernels {
   // A row-major, B packed: pixels times output channels (an NHWC output; A is the unfolded rows). Reads no float of A
   // outside its m x k block.
   void (*packed_b)(const MicroGemm& gemm);
+  // packed_a with each row of B where a table says (MicroGemm::b_rows, ldb unused): the implicit GEMM's NCHW rows,
+  // each tap's input row read where it lies in a padded band. Reads no float of B outside [b_rows[p], + n).
+  void (*packed_a_rows)(const MicroGemm& gemm);
   std::int64_t channelwise_tile;    // channels per register tile of channelwise
   std::int64_t channelwise_pixels;  // pixels per register tile of channelwise (fewer leave the FMAs waiting)
   void (*channelwise)(const ChannelwiseGemm& gemm);

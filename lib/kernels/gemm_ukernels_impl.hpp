@@ -88,13 +88,15 @@ struct Gemm {
   //   else:     a(i, p) = a[i * lda + p] for the kTileRows (= rows) rows; b is a packed strip.
   // kTileVectors < kVectors: a packed-A strip of at most kTileVectors vectors, the last of a narrow matrix;
   // kTileVectors > kVectors: a packed-A tile of few rows, made wider (see kFewRows).
-  template <int kTileRows, int kTileVectors, bool kPackedA, bool kEdge>
+  // kRowsB (packed A only): b(p, j) = b[b_rows[p] + j], each row of B where the caller's table puts it.
+  template <int kTileRows, int kTileVectors, bool kPackedA, bool kEdge, bool kRowsB = false>
   static void tile(const MicroGemm& g, std::int64_t i0, std::int64_t j0, std::int64_t k0, std::int64_t kc) {
     constexpr std::int64_t kTileColumns = kTileVectors * kWidth;
     const std::int64_t rows = g.m - i0 < kTileRows ? g.m - i0 : kTileRows;
     const std::int64_t columns = g.n - j0 < kTileColumns ? g.n - j0 : kTileColumns;
     const float* a = kPackedA ? g.a + i0 * g.k + k0 * kRows : g.a + i0 * g.lda + k0;
-    const float* b = kPackedA ? g.b + k0 * g.ldb + j0 : g.b + j0 * g.k + k0 * kColumns;
+    const float* b = kRowsB ? g.b + j0 : kPackedA ? g.b + k0 * g.ldb + j0 : g.b + j0 * g.k + k0 * kColumns;
+    const std::int64_t* b_rows = kRowsB ? g.b_rows + k0 : nullptr;
     const std::int64_t ldb = kPackedA ? g.ldb : kColumns, lda = g.lda, ldc = g.ldc;
     float* c = g.c + i0 * ldc + j0;
     std::int64_t lanes[kTileVectors];
@@ -123,7 +125,7 @@ struct Gemm {
       Batch bv[kTileVectors];
       CONVKIT_GEMM_UNROLL
       for (int v = 0; v < kTileVectors; ++v) {
-        const float* source = b + p * ldb + v * kWidth;
+        const float* source = (kRowsB ? b + b_rows[p] : b + p * ldb) + v * kWidth;
         bv[v] = kPackedA && kEdge ? load_first(source, lanes[v]) : Batch::load_unaligned(source);
       }
       CONVKIT_GEMM_UNROLL
@@ -157,12 +159,13 @@ struct Gemm {
   // One kernel per row count, for the last row tile: reading the row-major A's rows beyond m is out of bounds, and
   // computing a packed panel's zero rows is wasted work (a group of one output channel, as in im2col_gemm on an NCHW
   // depthwise layer, would run 12 rows for 1).
-  template <int kTileVectors, bool kPackedA, bool kEdge, std::size_t... kIndex>
+  template <int kTileVectors, bool kPackedA, bool kEdge, bool kRowsB, std::size_t... kIndex>
   static constexpr auto row_tiles(std::index_sequence<kIndex...>) {
-    return std::array<TileFunction, kRows>{&tile<static_cast<int>(kIndex) + 1, kTileVectors, kPackedA, kEdge>...};
+    return std::array<TileFunction, kRows>{
+        &tile<static_cast<int>(kIndex) + 1, kTileVectors, kPackedA, kEdge, kRowsB>...};
   }
-  template <int kTileVectors, bool kPackedA, bool kEdge>
-  static constexpr auto kRowTiles = row_tiles<kTileVectors, kPackedA, kEdge>(std::make_index_sequence<kRows>{});
+  template <int kTileVectors, bool kPackedA, bool kEdge, bool kRowsB = false>
+  static constexpr auto kRowTiles = row_tiles<kTileVectors, kPackedA, kEdge, kRowsB>(std::make_index_sequence<kRows>{});
 
   // A packed-A tile of this few rows has too few accumulators, rows x kVectors, to hide the FMA's latency (two FMAs
   // a cycle, four cycles each, want eight independent sums): it runs ceil(8 / rows) vectors wide instead, over as
@@ -172,14 +175,15 @@ struct Gemm {
   static constexpr int wide_vectors(int rows) {
     return (8 + rows - 1) / rows > kVectors ? (8 + rows - 1) / rows : kVectors;
   }
-  template <std::size_t... kIndex>
+  template <bool kRowsB, std::size_t... kIndex>
   static constexpr auto few_row_tiles(std::index_sequence<kIndex...>) {
     return std::array<TileFunction, kFewRows>{
-        &tile<static_cast<int>(kIndex) + 1, wide_vectors(static_cast<int>(kIndex) + 1), true, false>...};
+        &tile<static_cast<int>(kIndex) + 1, wide_vectors(static_cast<int>(kIndex) + 1), true, false, kRowsB>...};
   }
-  static constexpr auto kFewRowTiles = few_row_tiles(std::make_index_sequence<kFewRows>{});
+  template <bool kRowsB>
+  static constexpr auto kFewRowTiles = few_row_tiles<kRowsB>(std::make_index_sequence<kFewRows>{});
 
-  template <bool kPackedA>
+  template <bool kPackedA, bool kRowsB = false>
   static void multiply(const MicroGemm& g) {
     for (std::int64_t k0 = 0; k0 < g.k; k0 += kBlockK) {
       const std::int64_t kc = g.k - k0 < kBlockK ? g.k - k0 : kBlockK;
@@ -188,17 +192,17 @@ struct Gemm {
         std::int64_t j_begin = 0;
         if (kPackedA && row_index < kFewRows) {
           const std::int64_t wide = wide_vectors(static_cast<int>(row_index) + 1) * kWidth;
-          for (; j_begin + wide <= g.n; j_begin += wide) kFewRowTiles[row_index](g, i0, j_begin, k0, kc);
+          for (; j_begin + wide <= g.n; j_begin += wide) kFewRowTiles<kRowsB>[row_index](g, i0, j_begin, k0, kc);
         }
         for (std::int64_t j0 = j_begin; j0 < g.n; j0 += kColumns) {
           const bool whole = g.n - j0 >= kColumns;
           if constexpr (kPackedA) {
             if (whole) {
-              kRowTiles<kVectors, true, false>[row_index](g, i0, j0, k0, kc);
+              kRowTiles<kVectors, true, false, kRowsB>[row_index](g, i0, j0, k0, kc);
             } else if (g.n - j0 <= kWidth) {  // resnet50_res4's 196 pixels end in a strip of 4
-              kRowTiles<1, true, true>[row_index](g, i0, j0, k0, kc);
+              kRowTiles<1, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
             } else {
-              kRowTiles<kVectors, true, true>[row_index](g, i0, j0, k0, kc);
+              kRowTiles<kVectors, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
             }
           } else {
             (whole ? kRowTiles<kVectors, false, false> : kRowTiles<kVectors, false, true>)[row_index](g, i0, j0, k0,
@@ -428,6 +432,7 @@ const GemmUkernels& make_gemm_ukernels(const char* isa) {
                                      Tiles::kColumns,
                                      &Tiles::template multiply<true>,
                                      &Tiles::template multiply<false>,
+                                     &Tiles::template multiply<true, true>,
                                      Channelwise<Arch, 2>::kChannels,
                                      Channelwise<Arch, 2>::kPixels,
                                      &Channelwise<Arch, 2>::multiply,
