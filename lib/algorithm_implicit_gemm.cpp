@@ -23,6 +23,7 @@
 
 #include "arithmetic.hpp"
 #include "error.hpp"
+#include "im2col.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
@@ -55,18 +56,21 @@ constexpr std::int64_t kNchwMaxOutputPixels = 56 * 56;
 // run of one or few channels (a grayscale 3x3, K = 9, lost 5%; vgg16's first layer, K = 27, was level; K = 72 and
 // up won 1.1-1.2x).
 constexpr std::int64_t kNativeNchwMinReduction = 32;
+// With strided columns the band's rows are split into phases, a copy whose cost only enough work per input element
+// repays: output channels per group x taps / strides (resnet50_conv1: 784, 1.09x; a 3x3 stride-2 layer of 64
+// channels on 224 px: 144, 1.22x; of 32 output channels: 72, 0.95x).
+constexpr std::int64_t kStridedNativeMinWork = 128;
 // Images with fewer bands than this per worker also split their output channels (in multiples of the strip).
 constexpr std::int64_t kUnitsPerWorker = 4;
 
 // NCHW outputs at least this wide run in their own orientation (multiply_native_row): their rows fill the
 // microkernel's strips of pixels, and the transposes of the other form (the input into an NHWC band, each output row
 // back) cost 15-20% on planes of 64x64 and more (vgg16_conv1_2, unet_3x3_c128_64, yolo_3x3_c32_208). Narrower ones
-// leave the last strip of each row partly empty and take the transposed form.
+// leave the last strip of each row partly empty and take the transposed form. Any column stride: the band's rows
+// are then split into their phases (copy_native_row).
 constexpr std::int64_t kNativeNchwMinWidth = 64;
 
-bool runs_native_nchw(const Problem& p) {
-  return p.layout == Layout::NCHW && p.stride_width == 1 && p.out_width >= kNativeNchwMinWidth;
-}
+bool runs_native_nchw(const Problem& p) { return p.layout == Layout::NCHW && p.out_width >= kNativeNchwMinWidth; }
 
 bool all_finite(const float* values, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i)
@@ -80,6 +84,7 @@ class ImplicitGemmPrimitive final : public Primitive {
       : p_(args.problem),
         ukernels_(gemm_ukernels()),
         padded_width_(p_.pad_left + p_.in_width + p_.pad_right),
+        phase_width_(ceil_div(padded_width_, p_.stride_width)),
         skip_padding_rows_(all_finite(args.weights, p_.weights_elements)),
         native_nchw_(runs_native_nchw(p_)),
         bias_(copy_bias(p_, args.bias)),
@@ -95,7 +100,10 @@ class ImplicitGemmPrimitive final : public Primitive {
       for (std::int64_t c = 0; c < p_.group_in_channels; ++c)
         for (std::int64_t i = 0; i < p_.kernel_height; ++i)
           for (std::int64_t j = 0; j < p_.kernel_width; ++j)
-            b_rows_.push_back((c * rows + i * p_.dilation_height) * padded_width_ + j * p_.dilation_width);
+            b_rows_.push_back(((c * rows + i * p_.dilation_height) * p_.stride_width +
+                               j * p_.dilation_width % p_.stride_width) *
+                                  phase_width_ +
+                              j * p_.dilation_width / p_.stride_width);
     } else {
       const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
       panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
@@ -125,7 +133,8 @@ class ImplicitGemmPrimitive final : public Primitive {
         copied = rows;
         for (std::int64_t oh = oh0; oh < oh1; ++oh) {
           if (native_nchw_) {
-            multiply_native_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_width_);
+            multiply_native_row(output, image, group, block, oh,
+                                band + (oh - oh0) * p_.stride_height * native_row_floats());
           } else {
             multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
                          segments, products);
@@ -137,6 +146,8 @@ class ImplicitGemmPrimitive final : public Primitive {
 
  private:
   std::int64_t padded_row_floats() const { return padded_width_ * p_.group_in_channels; }
+  // One channel's padded input row in the native NCHW band: its stride_width phases, phase_width_ columns each.
+  std::int64_t native_row_floats() const { return p_.stride_width * phase_width_; }
   // Input rows (padded) a band of `rows` output rows covers.
   std::int64_t band_input_rows(std::int64_t rows) const {
     return (rows - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
@@ -166,9 +177,11 @@ class ImplicitGemmPrimitive final : public Primitive {
     }
     channel_blocks_ = ceil_div(p_.group_out_channels, channel_block_);
     workers_ = team_size(team, matrices * channel_blocks_);
-    band_floats_ = band_input_rows(band_rows_) * padded_row_floats();
+    band_floats_ = band_input_rows(band_rows_) *
+                   (native_nchw_ ? p_.group_in_channels * native_row_floats() : padded_row_floats());
     product_floats_ =
         p_.layout == Layout::NCHW && !native_nchw_ ? std::min(kChunkPixels, p_.out_width) * channel_block_ : 0;
+    if (native_nchw_ && p_.stride_width > 1) product_floats_ = padded_width_;  // copy_native_row's padded row
   }
 
   // The padded input rows of output rows [oh0, oh1) of one image and group, NHWC, into `band`.
@@ -179,7 +192,7 @@ class ImplicitGemmPrimitive final : public Primitive {
     for (std::int64_t r = 0; r < band_input_rows(oh1 - oh0); ++r) {
       const std::int64_t y = first + r;
       if (native_nchw_) {
-        copy_native_row(input, image, group, y, r, band);
+        copy_native_row(input, image, group, y, r, band, band + band_floats_);
         continue;
       }
       float* target = band + r * row_floats;
@@ -206,22 +219,30 @@ class ImplicitGemmPrimitive final : public Primitive {
     }
   }
 
-  // Input row y (padded row r of the band) of the group's channels into the NCHW band [c][row][column], zeros where
-  // it is padding.
+  // Input row y (padded row r of the band) of the group's channels into the NCHW band [c][row][phase][column], zeros
+  // where it is padding. With a column stride s the row is split into its s phases (columns x with x % s = phase, at
+  // x / s), so that the columns one tap reads for consecutive output pixels lie side by side (resnet50_conv1).
   void copy_native_row(const float* input, std::int64_t image, std::int64_t group, std::int64_t y, std::int64_t r,
-                       float* band) const {
-    const std::int64_t rows = band_input_rows(band_rows_);
+                       float* band, float* padded_row) const {
+    const std::int64_t rows = band_input_rows(band_rows_), s = p_.stride_width, row_floats = native_row_floats();
     for (std::int64_t c = 0; c < p_.group_in_channels; ++c) {
-      float* target = band + (c * rows + r) * padded_width_;
+      float* target = band + (c * rows + r) * row_floats;
       if (y < 0 || y >= p_.in_height) {
-        std::memset(target, 0, static_cast<std::size_t>(padded_width_) * sizeof(float));
+        std::memset(target, 0, static_cast<std::size_t>(row_floats) * sizeof(float));
         continue;
       }
-      std::memset(target, 0, static_cast<std::size_t>(p_.pad_left) * sizeof(float));
-      std::memset(target + p_.pad_left + p_.in_width, 0, static_cast<std::size_t>(p_.pad_right) * sizeof(float));
       const float* source =
           input + ((image * p_.in_channels + group * p_.group_in_channels + c) * p_.in_height + y) * p_.in_width;
-      std::memcpy(target + p_.pad_left, source, static_cast<std::size_t>(p_.in_width) * sizeof(float));
+      if (s == 1) {
+        std::memset(target, 0, static_cast<std::size_t>(p_.pad_left) * sizeof(float));
+        std::memset(target + p_.pad_left + p_.in_width, 0, static_cast<std::size_t>(p_.pad_right) * sizeof(float));
+        std::memcpy(target + p_.pad_left, source, static_cast<std::size_t>(p_.in_width) * sizeof(float));
+        continue;
+      }
+      std::memset(padded_row, 0, static_cast<std::size_t>(p_.pad_left) * sizeof(float));
+      std::memset(padded_row + p_.pad_left + p_.in_width, 0, static_cast<std::size_t>(p_.pad_right) * sizeof(float));
+      std::memcpy(padded_row + p_.pad_left, source, static_cast<std::size_t>(p_.in_width) * sizeof(float));
+      deinterleave(padded_row, padded_width_, s, phase_width_, target);
     }
   }
 
@@ -312,7 +333,7 @@ class ImplicitGemmPrimitive final : public Primitive {
 
   const Problem p_;
   const GemmUkernels* ukernels_;
-  const std::int64_t padded_width_;
+  const std::int64_t padded_width_, phase_width_;
   const bool skip_padding_rows_;
   const bool native_nchw_;  // see runs_native_nchw
   std::vector<std::int64_t> b_rows_;
@@ -340,6 +361,10 @@ DeclineReason implicit_gemm_auto_declines(const Problem& p) {
   }
   if (runs_native_nchw(p)) {
     if (p.reduction < kNativeNchwMinReduction) return "NCHW with a reduction below 32: rows of B too short";
+    const std::int64_t work = p.group_out_channels * p.kernel_height * p.kernel_width /
+                              (p.stride_height * p.stride_width);
+    if (p.stride_width > 1 && work < kStridedNativeMinWork)
+      return "NCHW with strided columns and little work per input element: splitting the rows costs more";
     return nullptr;
   }
   if (p.reduction < kNchwMinReduction)

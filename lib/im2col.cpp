@@ -24,24 +24,6 @@ inline void copy_strided(float* dst, const float* src, std::int64_t n, std::int6
   }
 }
 
-// phases[r * length + t] = row[t * stride + r] for every t * stride + r < width.
-inline void deinterleave(const float* row, std::int64_t width, std::int64_t stride, std::int64_t length,
-                         float* phases) {
-  if (stride == 2) {  // a form the compiler vectorises (two loads, two shuffles)
-    float* even = phases;
-    float* odd = phases + length;
-    const std::int64_t pairs = width / 2;
-    for (std::int64_t t = 0; t < pairs; ++t) {
-      even[t] = row[2 * t];
-      odd[t] = row[2 * t + 1];
-    }
-    if (width % 2 != 0) even[pairs] = row[width - 1];
-    return;
-  }
-  for (std::int64_t r = 0; r < stride; ++r)
-    for (std::int64_t t = 0; t * stride + r < width; ++t) phases[r * length + t] = row[t * stride + r];
-}
-
 inline void zero(float* dst, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) dst[k] = 0.0f;
 }
@@ -273,6 +255,23 @@ void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std
       }
     }
   }
+}
+
+void deinterleave(const float* row, std::int64_t width, std::int64_t stride, std::int64_t length,
+                         float* phases) {
+  if (stride == 2) {  // a form the compiler vectorises (two loads, two shuffles)
+    float* even = phases;
+    float* odd = phases + length;
+    const std::int64_t pairs = width / 2;
+    for (std::int64_t t = 0; t < pairs; ++t) {
+      even[t] = row[2 * t];
+      odd[t] = row[2 * t + 1];
+    }
+    if (width % 2 != 0) even[pairs] = row[width - 1];
+    return;
+  }
+  for (std::int64_t r = 0; r < stride; ++r)
+    for (std::int64_t t = 0; t * stride + r < width; ++t) phases[r * length + t] = row[t * stride + r];
 }
 
 }  // namespace convkit::detail

@@ -23,4 +23,8 @@ void im2col(const Problem& problem, const float* channels, std::int64_t pixel_be
 // Writes (end - begin) x reduction floats.
 void im2row(const Problem& problem, const float* pixels, std::int64_t pixel_begin, std::int64_t pixel_end, float* rows);
 
+// A row split into its stride phases: phases[r * length + t] = row[t * stride + r] for every t * stride + r < width
+// (the other elements untouched), so that every kernel column of a strided convolution reads a contiguous run.
+void deinterleave(const float* row, std::int64_t width, std::int64_t stride, std::int64_t length, float* phases);
+
 }  // namespace convkit::detail

@@ -205,16 +205,18 @@ TEST_CASE("on every layer of the suite, the description names an entry of the li
 TEST_CASE("implicit_gemm gives im2col_gemm_convkit's bits where no tap is skipped, in both forms and layouts") {
   if (!has_gemm_microkernels()) return;
   struct Shape {
-    std::int64_t in_channels, out_channels, groups, height, width, kernel_h, kernel_w, stride_h, dilation;
+    std::int64_t in_channels, out_channels, groups, height, width, kernel_h, kernel_w, stride_h, stride_w, dilation;
     bool native;  // an NCHW output at least 64 wide
   };
   const Shape shapes[] = {
-      {16, 40, 1, 9, 70, 3, 3, 1, 1, true},    // 68 wide: strips of 32 and a ragged one
-      {24, 13, 1, 7, 70, 3, 5, 2, 1, true},    // strided rows, 5 columns of taps
-      {8, 33, 1, 12, 71, 3, 3, 1, 2, true},    // dilation 2
-      {32, 32, 2, 6, 64, 2, 1, 1, 1, true},    // groups, a 2x1 kernel
-      {40, 29, 1, 11, 12, 3, 3, 1, 1, false},  // rows of 10 pixels
-      {600, 20, 1, 5, 6, 3, 3, 1, 1, false},   // K = 5400: many reduction blocks, split inside a tap
+      {16, 40, 1, 9, 70, 3, 3, 1, 1, 1, true},    // 68 wide: strips of 32 and a ragged one
+      {24, 13, 1, 7, 70, 3, 5, 2, 1, 1, true},    // strided rows, 5 columns of taps
+      {8, 33, 1, 12, 71, 3, 3, 1, 1, 2, true},    // dilation 2
+      {32, 32, 2, 6, 64, 2, 1, 1, 1, 1, true},    // groups, a 2x1 kernel
+      {3, 20, 1, 9, 141, 7, 7, 2, 2, 1, true},    // strided columns: the band split into phases (a first layer)
+      {5, 9, 1, 6, 200, 3, 4, 1, 3, 1, true},     // three phases, a kernel wider than the stride
+      {40, 29, 1, 11, 12, 3, 3, 1, 1, 1, false},  // rows of 10 pixels
+      {600, 20, 1, 5, 6, 3, 3, 1, 1, 1, false},   // K = 5400: many reduction blocks, split inside a tap
   };
   for (const Shape& s : shapes) {
     convkit::Conv2dDesc d;
@@ -227,6 +229,7 @@ TEST_CASE("implicit_gemm gives im2col_gemm_convkit's bits where no tap is skippe
     d.kernel_height = s.kernel_h;
     d.kernel_width = s.kernel_w;
     d.stride_height = s.stride_h;
+    d.stride_width = s.stride_w;
     d.dilation_height = d.dilation_width = s.dilation;
     CAPTURE(s.width);
     CAPTURE(s.in_channels);
@@ -278,19 +281,19 @@ TEST_CASE("implicit_gemm against the oracle: NCHW outputs 64 and more wide, padd
   if (!has_gemm_microkernels()) return;
   for (std::int64_t width : {64, 65, 97})
     for (std::int64_t kernel : {1, 3, 5})
-      for (std::int64_t stride : {1, 2})
+      for (std::int64_t stride : {1, 2, 3})
         convkit_test::ConvTester()
             .batch(2)
             .channels(12, 20)
             .groups(kernel == 5 ? 2 : 1)
-            .input(7, width + kernel - 1)
+            .input(7, stride * (width - 1) + kernel)
             .kernel(kernel, kernel)
-            .stride(stride, 1)
+            .stride(stride, stride)
             .padding(kernel / 2, kernel / 2, 1, kernel / 2)
             .dilation(1, kernel == 3 ? 2 : 1)
             .bias(true)
             .activation(convkit::Activation::Clamp)
-            .threads(stride)
+            .threads(stride == 1 ? 1 : 2)
             .layout(Layout::NCHW)
             .test(Algorithm::ImplicitGemm);
 }

@@ -53,7 +53,10 @@ TEST_CASE("auto's choice is reported by conv2d, chosen_algorithm and the C API a
   const bool microkernels = isa == "avx2+fma" || isa == "avx512f";
   CHECK(convkit::chosen_algorithm(wide) ==
         (microkernels ? convkit::Algorithm::ImplicitGemm : convkit::Algorithm::Im2colGemm));
-  wide.in_height = wide.in_width = 80;  // NCHW outputs above 56x56: implicit_gemm's transposes cost more
+  // NCHW outputs above 56x56 but narrower than 64: implicit_gemm's transposed form costs more than unfolding.
+  wide.in_height = wide.in_width = 120;
+  wide.stride_height = wide.stride_width = 2;
+  wide.pad_top = wide.pad_left = wide.pad_bottom = wide.pad_right = 1;
   CHECK(convkit::chosen_algorithm(wide) == convkit::Algorithm::Im2colGemm);
 
   convkit_conv2d_desc d;
