@@ -60,8 +60,13 @@ constexpr std::int64_t kNativeNchwMinReduction = 32;
 // repays: output channels per group x taps / strides (resnet50_conv1: 784, 1.09x; a 3x3 stride-2 layer of 64
 // channels on 224 px: 144, 1.22x; of 32 output channels: 72, 0.95x).
 constexpr std::int64_t kStridedNativeMinWork = 128;
+// Weights of a group larger than this (about an L2) are split among a team's workers rather than its rows.
+constexpr std::int64_t kLargeWeightsBytes = std::int64_t{1} << 20;
+// An NCHW output in the transposed form is multiplied several rows at a time, into a per-worker block of at most this
+// many floats (rows x pixels x channels), then transposed row by row.
+constexpr std::int64_t kProductBlockFloats = std::int64_t{64} << 10;
 // Images with fewer bands than this per worker also split their output channels (in multiples of the strip).
-constexpr std::int64_t kUnitsPerWorker = 4;
+constexpr std::int64_t kUnitsPerWorker = 2;
 
 // NCHW outputs at least this wide run in their own orientation (multiply_native_row): their rows fill the
 // microkernel's strips of pixels, and the transposes of the other form (the input into an NHWC band, each output row
@@ -100,10 +105,10 @@ class ImplicitGemmPrimitive final : public Primitive {
       for (std::int64_t c = 0; c < p_.group_in_channels; ++c)
         for (std::int64_t i = 0; i < p_.kernel_height; ++i)
           for (std::int64_t j = 0; j < p_.kernel_width; ++j)
-            b_rows_.push_back(((c * rows + i * p_.dilation_height) * p_.stride_width +
-                               j * p_.dilation_width % p_.stride_width) *
-                                  phase_width_ +
-                              j * p_.dilation_width / p_.stride_width);
+            b_rows_.push_back(
+                ((c * rows + i * p_.dilation_height) * p_.stride_width + j * p_.dilation_width % p_.stride_width) *
+                    phase_width_ +
+                j * p_.dilation_width / p_.stride_width);
     } else {
       const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
       panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
@@ -125,20 +130,25 @@ class ImplicitGemmPrimitive final : public Primitive {
         const std::int64_t block = unit % channel_blocks_, rows = unit / channel_blocks_;
         const std::int64_t band_index = rows % bands_, matrix = rows / bands_;
         const std::int64_t image = matrix / p_.groups, group = matrix % p_.groups;
-        const std::int64_t oh0 = band_index * band_rows_, oh1 = std::min(oh0 + band_rows_, p_.out_height);
+        const std::int64_t oh0 = band_begin(band_index), oh1 = band_begin(band_index + 1);
         if (rows != copied) {
           const PhaseTimer timer(Phase::Unfold);
           copy_band(input, image, group, oh0, oh1, band);
         }
         copied = rows;
-        for (std::int64_t oh = oh0; oh < oh1; ++oh) {
-          if (native_nchw_) {
+        if (native_nchw_) {
+          for (std::int64_t oh = oh0; oh < oh1; ++oh)
             multiply_native_row(output, image, group, block, oh,
                                 band + (oh - oh0) * p_.stride_height * native_row_floats());
-          } else {
-            multiply_row(output, image, group, block, oh, band + (oh - oh0) * p_.stride_height * padded_row_floats(),
-                         segments, products);
-          }
+          continue;
+        }
+        // Runs of rows whose taps meet the same input rows share their segments, and one call.
+        for (std::int64_t oh = oh0; oh < oh1;) {
+          std::int64_t count = 1;
+          while (oh + count < oh1 && count < rows_per_call_ && same_taps(oh, oh + count)) ++count;
+          multiply_rows(output, image, group, block, oh, count,
+                        band + (oh - oh0) * p_.stride_height * padded_row_floats(), segments, products);
+          oh += count;
         }
       }
     });
@@ -152,6 +162,8 @@ class ImplicitGemmPrimitive final : public Primitive {
   std::int64_t band_input_rows(std::int64_t rows) const {
     return (rows - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
   }
+  // The first output row of band `band` (bands_ for the end): bands differ by at most one row.
+  std::int64_t band_begin(std::int64_t band) const { return band * p_.out_height / bands_; }
   std::size_t worker_floats() const { return static_cast<std::size_t>(band_floats_ + product_floats_); }
 
   void choose_tiling(int threads) {
@@ -159,28 +171,43 @@ class ImplicitGemmPrimitive final : public Primitive {
     band_rows_ = 1;
     while (band_rows_ < p_.out_height && band_input_rows(band_rows_ + 1) * row_bytes <= kBandTargetBytes) ++band_rows_;
     const int team = threads_worth_using(p_.flops(), threads);
-    // Several units per worker: a team first cuts the images into more bands (inception_3a_5x5 fits one band, and
-    // resnet50_conv1 two unequal ones), then, if the rows run out, the output channels into blocks.
-    const std::int64_t images = p_.batch * p_.groups;
-    const std::int64_t wanted_bands = std::min(p_.out_height, ceil_div(kUnitsPerWorker * team, images));
-    if (team > 1 && ceil_div(p_.out_height, band_rows_) < wanted_bands)
-      band_rows_ = ceil_div(p_.out_height, wanted_bands);
-    bands_ = ceil_div(p_.out_height, band_rows_);
-    const std::int64_t strip = ukernels_->strip_columns;
+    const std::int64_t images = p_.batch * p_.groups, strip = ukernels_->strip_columns;
+    const std::int64_t strips = ceil_div(p_.group_out_channels, strip);
+    const std::int64_t weights_bytes = p_.reduction * p_.group_out_channels * static_cast<std::int64_t>(sizeof(float));
     channel_block_ = p_.group_out_channels;
-    const std::int64_t matrices = images * bands_;
-    if (team > 1 && matrices < kUnitsPerWorker * team) {
-      // Cut the channels in blocks of whole strips, as many as give each worker kUnitsPerWorker units.
-      const std::int64_t wanted =
-          std::min(ceil_div(kUnitsPerWorker * team, matrices), ceil_div(p_.group_out_channels, strip));
-      channel_block_ = round_up(ceil_div(p_.group_out_channels, wanted), strip);
+    if (team > 1 && weights_bytes > kLargeWeightsBytes && strips >= team) {
+      // Weights beyond the L2 are read from farther for every call: a team splits them, one block per worker, and
+      // each worker multiplies whole bands with its block (resnet50_res5_3x3, 9.4 MB: cut into bands of one row, every
+      // unit read half of them again).
+      channel_block_ = round_up(ceil_div(p_.group_out_channels, team), strip);
+    } else if (team > 1) {
+      // Several units per worker: a team first cuts the images into more bands (inception_3a_5x5 fits one band, and
+      // resnet50_conv1 two unequal ones), then, if the rows run out, the output channels into blocks.
+      const std::int64_t wanted_bands = std::min(p_.out_height, ceil_div(kUnitsPerWorker * team, images));
+      if (ceil_div(p_.out_height, band_rows_) < wanted_bands) band_rows_ = ceil_div(p_.out_height, wanted_bands);
+      const std::int64_t matrices = images * ceil_div(p_.out_height, band_rows_);
+      if (matrices < kUnitsPerWorker * team) {
+        // Cut the channels in blocks of whole strips, as many as give each worker kUnitsPerWorker units.
+        const std::int64_t wanted = std::min(ceil_div(kUnitsPerWorker * team, matrices), strips);
+        channel_block_ = round_up(ceil_div(p_.group_out_channels, wanted), strip);
+      }
     }
+    // Bands of equal height but for one row (band_begin): 28 rows in 8 bands are 4 bands of 4 and 4 of 3, not 7 of 4.
+    bands_ = ceil_div(p_.out_height, band_rows_);
+    band_rows_ = ceil_div(p_.out_height, bands_);
+    const std::int64_t matrices = images * bands_;
     channel_blocks_ = ceil_div(p_.group_out_channels, channel_block_);
     workers_ = team_size(team, matrices * channel_blocks_);
-    band_floats_ = band_input_rows(band_rows_) *
-                   (native_nchw_ ? p_.group_in_channels * native_row_floats() : padded_row_floats());
-    product_floats_ =
-        p_.layout == Layout::NCHW && !native_nchw_ ? std::min(kChunkPixels, p_.out_width) * channel_block_ : 0;
+    band_floats_ =
+        band_input_rows(band_rows_) * (native_nchw_ ? p_.group_in_channels * native_row_floats() : padded_row_floats());
+    rows_per_call_ = band_rows_;
+    product_floats_ = 0;
+    if (p_.layout == Layout::NCHW && !native_nchw_) {
+      const std::int64_t row_floats = std::min(kChunkPixels, p_.out_width) * channel_block_;
+      rows_per_call_ =
+          p_.out_width <= kChunkPixels ? std::clamp(kProductBlockFloats / row_floats, std::int64_t{1}, band_rows_) : 1;
+      product_floats_ = rows_per_call_ * row_floats;
+    }
     if (native_nchw_ && p_.stride_width > 1) product_floats_ = padded_width_;  // copy_native_row's padded row
   }
 
@@ -291,8 +318,26 @@ class ImplicitGemmPrimitive final : public Primitive {
     ukernels_->packed_a_rows(g);
   }
 
-  void multiply_row(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
-                    const float* row, std::vector<TapSegment>& segments, float* products) const {
+  // The kernel rows whose input rows are padding (skipped) for output row oh: those before `first`, from `end` on.
+  void valid_taps(std::int64_t oh, std::int64_t& first, std::int64_t& end) const {
+    first = 0;
+    end = p_.kernel_height;
+    if (!skip_padding_rows_) return;
+    const std::int64_t y0 = oh * p_.stride_height - p_.pad_top, dh = p_.dilation_height;
+    while (first < end && y0 + first * dh < 0) ++first;
+    while (end > first && y0 + (end - 1) * dh >= p_.in_height) --end;
+  }
+
+  bool same_taps(std::int64_t oh, std::int64_t other) const {
+    std::int64_t first = 0, end = 0, other_first = 0, other_end = 0;
+    valid_taps(oh, first, end);
+    valid_taps(other, other_first, other_end);
+    return first == other_first && end == other_end;
+  }
+
+  // Output rows [oh, oh + rows), whose taps meet the same input rows.
+  void multiply_rows(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
+                     std::int64_t rows, const float* row, std::vector<TapSegment>& segments, float* products) const {
     const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
     const std::int64_t channel = group * p_.group_out_channels + c0;  // first output channel
     TapGemm g{};
@@ -307,16 +352,35 @@ class ImplicitGemmPrimitive final : public Primitive {
     g.activation = activation_;
     g.clamp_min = clamp_min_;
     g.clamp_max = clamp_max_;
+    g.rows = rows;
+    g.a_row_stride = p_.stride_height * padded_row_floats();
     if (p_.layout == Layout::NHWC) {
       g.m = p_.out_width;
       g.a = row;
       g.c = output + ((image * p_.out_height + oh) * p_.out_width) * p_.out_channels + channel;
       g.ldc = p_.out_channels;
+      g.c_row_stride = p_.out_width * p_.out_channels;
       const PhaseTimer timer(Phase::Multiply);
       ukernels_->taps(g);
       return;
     }
     float* out = output + (image * p_.out_channels + channel) * p_.out_pixels() + oh * p_.out_width;
+    if (p_.out_width <= kChunkPixels) {  // the rows at once, into `products` [row][pixel][channel]
+      g.m = p_.out_width;
+      g.a = row;
+      g.c = products;
+      g.ldc = channels;
+      g.c_row_stride = p_.out_width * channels;
+      {
+        const PhaseTimer timer(Phase::Multiply);
+        ukernels_->taps(g);
+      }
+      const PhaseTimer timer(Phase::Epilogue);
+      for (std::int64_t r = 0; r < rows; ++r)
+        transpose(products + r * g.c_row_stride, channels, g.m, channels, out + r * p_.out_width, p_.out_pixels());
+      return;
+    }
+    g.rows = 1;  // rows_per_call_ is 1 then
     for (std::int64_t ow0 = 0; ow0 < p_.out_width; ow0 += kChunkPixels) {
       g.m = std::min(kChunkPixels, p_.out_width - ow0);
       g.a = row + ow0 * g.lda;
@@ -342,6 +406,7 @@ class ImplicitGemmPrimitive final : public Primitive {
   const float clamp_min_, clamp_max_;
   std::int64_t band_rows_ = 1, bands_ = 1, channel_block_ = 1, channel_blocks_ = 1;
   std::int64_t band_floats_ = 0, product_floats_ = 0;
+  std::int64_t rows_per_call_ = 1;  // output rows one TapGemm may take (multiply_rows)
   int workers_ = 1;
   AlignedFloats panels_;
   WorkerSlices slices_;
@@ -361,8 +426,8 @@ DeclineReason implicit_gemm_auto_declines(const Problem& p) {
   }
   if (runs_native_nchw(p)) {
     if (p.reduction < kNativeNchwMinReduction) return "NCHW with a reduction below 32: rows of B too short";
-    const std::int64_t work = p.group_out_channels * p.kernel_height * p.kernel_width /
-                              (p.stride_height * p.stride_width);
+    const std::int64_t work =
+        p.group_out_channels * p.kernel_height * p.kernel_width / (p.stride_height * p.stride_width);
     if (p.stride_width > 1 && work < kStridedNativeMinWork)
       return "NCHW with strided columns and little work per input element: splitting the rows costs more";
     return nullptr;

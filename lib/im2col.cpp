@@ -257,8 +257,7 @@ void im2row(const Problem& p, const float* pixels, std::int64_t pixel_begin, std
   }
 }
 
-void deinterleave(const float* row, std::int64_t width, std::int64_t stride, std::int64_t length,
-                         float* phases) {
+void deinterleave(const float* row, std::int64_t width, std::int64_t stride, std::int64_t length, float* phases) {
   if (stride == 2) {  // a form the compiler vectorises (two loads, two shuffles)
     float* even = phases;
     float* odd = phases + length;

@@ -78,6 +78,10 @@ struct TapGemm {
   const float* bias;  // null, or one per column
   Activation activation;
   float clamp_min, clamp_max;
+  // Several output rows with the same segments, each reduction block run over all of them so that its block of
+  // weights is read from cache once per call rather than once per row: row r's A at a + r * a_row_stride, its C at
+  // c + r * c_row_stride (rows 0 or 1: one row).
+  std::int64_t rows, a_row_stride, c_row_stride;
 };
 
 struct GemmUkernels {

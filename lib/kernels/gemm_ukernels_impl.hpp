@@ -382,7 +382,16 @@ struct Taps {
 
   // One block of the reduction over C: the rows in equal tiles of at most kRows (a row of 56 pixels runs 12 + 4 x 11,
   // not 4 x 12 + 8), each along every strip of columns.
-  static void block(const TapGemm& g, const TapSegment* segments, std::int64_t count, bool first, bool last) {
+  static void block(const TapGemm& all, const TapSegment* segments, std::int64_t count, bool first, bool last) {
+    for (std::int64_t r = 0; r < (all.rows > 1 ? all.rows : 1); ++r) {
+      TapGemm row = all;
+      row.a += r * all.a_row_stride;
+      row.c += r * all.c_row_stride;
+      block_row(row, segments, count, first, last);
+    }
+  }
+
+  static void block_row(const TapGemm& g, const TapSegment* segments, std::int64_t count, bool first, bool last) {
     const std::int64_t tiles = (g.m + kRows - 1) / kRows, rows = (g.m + tiles - 1) / tiles;
     for (std::int64_t i0 = 0; i0 < g.m; i0 += rows) {
       const std::int64_t tile_rows = g.m - i0 < rows ? g.m - i0 : rows;
