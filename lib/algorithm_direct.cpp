@@ -18,6 +18,7 @@
 #include "direct.hpp"
 #include "epilogue.hpp"
 #include "kernels/direct_ukernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
 #include "primitive.hpp"
@@ -266,6 +267,14 @@ DeclineReason direct_auto_declines(const Problem& p) {
   if (p.layout == Layout::NHWC && !is_depthwise_nhwc(p) && p.group_out_channels > 16)
     return "an NHWC output of more than 16 channels per group outside the depthwise kernel: the GEMM's tile writes "
            "whole vectors of channels";
+  // convkit's GEMM microkernels (and implicit_gemm, which reads the taps in place) moved the line down to 8 output
+  // channels per group, measured on 1-16 input channels, 3x3 and 5x5, strides 1-2 (benchmarks/small_layers.txt and
+  // first layers, docs/tuning-log.md): above it the GEMM paths ran 1.3-2.5x faster in both layouts; at 8, NHWC still
+  // ran faster here, and NCHW too where the reduction is as short as a grayscale 3x3's.
+  if (gemm_ukernels() != nullptr && p.group_out_channels > 8 && !is_depthwise_nhwc(p))
+    return "more than 8 output channels per group: convkit's GEMM microkernels are faster";
+  if (gemm_ukernels() != nullptr && p.layout == Layout::NCHW && p.group_out_channels == 8 && p.reduction >= 16)
+    return "NCHW, 8 output channels per group over a reduction of 16 or more: convkit's GEMM microkernels are faster";
   if (p.reduction <= 72) return nullptr;
   const bool unrolled_kernel = p.kernel_height == p.kernel_width && (p.kernel_height == 3 || p.kernel_height == 5) &&
                                p.stride_height == 1 && p.dilation_height == 1;
