@@ -113,7 +113,7 @@ struct DepthwiseNhwc {
         for (int u = 0; u < kPixels; ++u) {
           const std::int64_t column = left + u * sw + j * dw;
           if (kCheck && (column < 0 || column >= t.in_width)) continue;
-          acc[u] = xsimd::fma(load<kFull>(row + column * C, count), w, acc[u]);
+          acc[u] = fused_multiply_add(load<kFull>(row + column * C, count), w, acc[u]);
         }
       }
     }
@@ -147,7 +147,8 @@ struct DepthwiseNhwc {
           CONVKIT_UNROLL
           for (int u = 0; u < kPixels; ++u) {
             const int j = m - u * kStride;
-            if (j >= 0 && j < kKw) acc[v][u] = xsimd::fma(value, w[v][j], acc[v][u]);  // resolved at compile time
+            if (j >= 0 && j < kKw)
+              acc[v][u] = fused_multiply_add(value, w[v][j], acc[v][u]);  // resolved at compile time
           }
         }
       }

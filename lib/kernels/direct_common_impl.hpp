@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "activation_impl.hpp"
+#include "fused_multiply_add_impl.hpp"
 
 // Loops over register tiles must unroll completely, or the accumulators live in memory.
 #if defined(__clang__)

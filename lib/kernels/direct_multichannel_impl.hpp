@@ -80,7 +80,7 @@ struct DirectMultichannel : DirectVectors<Arch> {
             if (i < 0 || i >= t.kernel_height) continue;
             const Batch weight(w_c[i * t.weight_stride_i + j * t.weight_stride_j]);
             CONVKIT_UNROLL
-            for (int s = 0; s < kStrip; ++s) acc[r][s] = xsimd::fma(in[s], weight, acc[r][s]);
+            for (int s = 0; s < kStrip; ++s) acc[r][s] = fused_multiply_add(in[s], weight, acc[r][s]);
           }
         }
       }
@@ -118,7 +118,7 @@ struct DirectMultichannel : DirectVectors<Arch> {
             const int i = ir - r;
             if (i < 0 || i >= kKh) continue;  // resolved at compile time once unrolled
             CONVKIT_UNROLL
-            for (int s = 0; s < kStrip; ++s) acc[r][s] = xsimd::fma(in[s], weight[i][j], acc[r][s]);
+            for (int s = 0; s < kStrip; ++s) acc[r][s] = fused_multiply_add(in[s], weight[i][j], acc[r][s]);
           }
         }
       }
@@ -150,7 +150,8 @@ struct DirectMultichannel : DirectVectors<Arch> {
           const Batch weight(w[j * t.weight_stride_j]);
           const float* src = row + t.tap_offsets[j];
           CONVKIT_UNROLL
-          for (int s = 0; s < kStrip; ++s) acc[s] = xsimd::fma(Batch::load_unaligned(src + s * kWidth), weight, acc[s]);
+          for (int s = 0; s < kStrip; ++s)
+            acc[s] = fused_multiply_add(Batch::load_unaligned(src + s * kWidth), weight, acc[s]);
         }
       }
     }

@@ -43,7 +43,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
         CONVKIT_UNROLL
         for (int r = 0; r < kRows; ++r) {
           const int i = ir - r * kSh;  // the kernel row that meets input row ir in output row y + r
-          if (i >= 0 && i < kKh) acc[r] = xsimd::fma(in, w[i][j], acc[r]);  // resolved at compile time
+          if (i >= 0 && i < kKh) acc[r] = fused_multiply_add(in, w[i][j], acc[r]);  // resolved at compile time
         }
       }
     }

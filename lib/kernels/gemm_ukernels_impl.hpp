@@ -20,6 +20,7 @@
 #endif
 
 #include "activation_impl.hpp"
+#include "fused_multiply_add_impl.hpp"
 
 // The register tile's loops must unroll completely, or its accumulators live in memory (at less than half the
 // speed; docs/tuning-log.md).
@@ -132,7 +133,7 @@ struct Gemm {
       for (int i = 0; i < kTileRows; ++i) {
         const Batch ai(kPackedA ? a[p * kRows + i] : a[i * lda + p]);
         CONVKIT_GEMM_UNROLL
-        for (int v = 0; v < kTileVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < kTileVectors; ++v) acc[i][v] = fused_multiply_add(ai, bv[v], acc[i][v]);
       }
     }
     const bool last = k0 + kc >= g.k;
@@ -248,7 +249,7 @@ struct Channelwise {
         for (int v = 0; v < kVectors; ++v) {
           const float* source = a + i * g.lda + v * kWidth;
           const Batch x = kEdge ? Lanes::load_first(source, lanes[v]) : Batch::load_unaligned(source);
-          acc[i][v] = xsimd::fma(x, w[v], acc[i][v]);
+          acc[i][v] = fused_multiply_add(x, w[v], acc[i][v]);
         }
       }
     }
@@ -334,7 +335,7 @@ struct Taps {
         for (int i = 0; i < kTileRows; ++i) {
           const Batch ai(a[i * lda + p]);
           CONVKIT_GEMM_UNROLL
-          for (int v = 0; v < kTileVectors; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+          for (int v = 0; v < kTileVectors; ++v) acc[i][v] = fused_multiply_add(ai, bv[v], acc[i][v]);
         }
       }
     }

@@ -19,6 +19,7 @@
 #endif
 
 #include "activation_impl.hpp"
+#include "fused_multiply_add_impl.hpp"
 
 #if defined(__clang__)
 #define CONVKIT_WINOGRAD_UNROLL _Pragma("unroll")
@@ -58,12 +59,12 @@ struct WinogradMatrices<4> {
     const V a = d[4] - d[2], b = d[3] - d[1];
     const V c = xsimd::fnma(four, d[2], d[4]);  // d4 - 4 d2
     const V e = xsimd::fnma(four, d[1], d[3]);  // d3 - 4 d1
-    r[0] = xsimd::fma(four, d[0], xsimd::fnma(five, d[2], d[4]));
+    r[0] = fused_multiply_add(four, d[0], xsimd::fnma(five, d[2], d[4]));
     r[1] = c + e;
     r[2] = c - e;
-    r[3] = xsimd::fma(two, b, a);
+    r[3] = fused_multiply_add(two, b, a);
     r[4] = xsimd::fnma(two, b, a);
-    r[5] = xsimd::fma(four, d[1], xsimd::fnma(five, d[3], d[5]));
+    r[5] = fused_multiply_add(four, d[1], xsimd::fnma(five, d[3], d[5]));
   }
   template <class V>
   static void output(const V (&s)[6], V (&y)[4]) {
@@ -71,9 +72,9 @@ struct WinogradMatrices<4> {
     const V sum12 = s[1] + s[2], diff12 = s[1] - s[2];
     const V sum34 = s[3] + s[4], diff34 = s[3] - s[4];
     y[0] = s[0] + sum12 + sum34;
-    y[1] = xsimd::fma(two, diff34, diff12);
-    y[2] = xsimd::fma(four, sum34, sum12);
-    y[3] = xsimd::fma(eight, diff34, diff12) + s[5];
+    y[1] = fused_multiply_add(two, diff34, diff12);
+    y[2] = fused_multiply_add(four, sum34, sum12);
+    y[3] = fused_multiply_add(eight, diff34, diff12) + s[5];
   }
 };
 
