@@ -11,11 +11,15 @@
 // Plan made once, with a workspace of plan.workspace_size() bytes; "ws/thread" is that size over the thread count.
 // Run with --help for the options. Exit status: 0, 1 when a measurement failed, 2 for bad options or suite files.
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <convkit/convkit.hpp>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +101,7 @@ struct Config {
   bool onednn = true;
   bool quiet = false;
   bool breakdown = false;
+  int neighbours = 0;  // --neighbours: busy processes beside the measurements
 };
 
 void print_help(std::FILE* out) {
@@ -123,6 +128,9 @@ void print_help(std::FILE* out) {
                "  --math=M              strict or fast: the math mode of every convkit run; in fast mode auto\n"
                "                        may choose Winograd (default: strict)\n"
                "  --min-time=SECONDS    time per measurement, at least three samples (default: 0.3)\n"
+               "  --neighbours=N        run N busy-looping processes beside every measurement after the peaks (a\n"
+               "                        server's other work on shared cores) and print each layer's time at every\n"
+               "                        thread count over its time at 1 thread, convkit's and oneDNN's\n"
                "  --no-onednn           skip the oneDNN comparison%s\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
@@ -201,7 +209,8 @@ Config parse_options(int argc, char** argv) {
     kSvg,
     kNoOnednn,
     kQuiet,
-    kBreakdown
+    kBreakdown,
+    kNeighbours
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -217,6 +226,7 @@ Config parse_options(int argc, char** argv) {
                                     {"no-onednn", no_argument, nullptr, kNoOnednn},
                                     {"quiet", no_argument, nullptr, kQuiet},
                                     {"breakdown", no_argument, nullptr, kBreakdown},
+                                    {"neighbours", required_argument, nullptr, kNeighbours},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -299,6 +309,14 @@ Config parse_options(int argc, char** argv) {
       case kBreakdown:
         config.breakdown = true;
         break;
+      case kNeighbours: {
+        char* end = nullptr;
+        const long count = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || count < 0 || count > 64)
+          throw UsageError("--neighbours: expected a count from 0 to 64, got '" + value + "'");
+        config.neighbours = static_cast<int>(count);
+        break;
+      }
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
       default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
@@ -868,6 +886,99 @@ void print_breakdown(const std::vector<Section>& sections, const std::vector<Lay
   for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
 }
 
+// --neighbours: processes that spin on the cores while convkit and oneDNN are measured, as a server's other work
+// would. Each is a forked child that only loops (it touches no lock the parent's threads may hold) and dies with the
+// tool.
+class BusyNeighbours {
+ public:
+  explicit BusyNeighbours(int count) {
+    for (int i = 0; i < count; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (volatile std::uint64_t spin = 0;; spin = spin + 1) {
+        }
+      }
+      if (pid < 0) throw std::runtime_error("--neighbours: fork failed");
+      children_.push_back(pid);
+    }
+  }
+  ~BusyNeighbours() {
+    for (const pid_t pid : children_) kill(pid, SIGKILL);
+    for (const pid_t pid : children_) waitpid(pid, nullptr, 0);
+  }
+  BusyNeighbours(const BusyNeighbours&) = delete;
+  BusyNeighbours& operator=(const BusyNeighbours&) = delete;
+
+ private:
+  std::vector<pid_t> children_;
+};
+
+// --neighbours: per layer, layout and algorithm, the median time at each thread count over the time at 1 thread.
+// Above 1 a second thread costs more than it brings; the bound for a shared machine is 2.
+void print_shared_cores(const std::vector<Section>& sections, const std::vector<Layer>& layers, const Config& config) {
+  const auto one = std::find_if(sections.begin(), sections.end(), [](const Section& s) { return s.threads == 1; });
+  if (one == sections.end()) {
+    std::printf("\nshared cores: no 1-thread measurement to compare with (add 1 to --threads)\n");
+    return;
+  }
+  std::vector<TextTable::Column> columns{{"layer", false}, {"layout", false}, {"algorithm", false}, {"T1", true}};
+  for (const Section& section : sections)
+    if (section.threads != 1) {
+      const std::string t = "T" + std::to_string(section.threads);
+      columns.push_back({t, true});
+      columns.push_back({t + "/T1", true});
+    }
+  if (config.onednn) {
+    columns.push_back({"oneDNN T1", true});
+    for (const Section& section : sections)
+      if (section.threads != 1) {
+        const std::string t = "T" + std::to_string(section.threads);
+        columns.push_back({t, true});
+        columns.push_back({t + "/T1", true});
+      }
+  }
+  TextTable table(columns);
+  std::map<int, double> worst_convkit, worst_onednn;
+  for (std::size_t r = 0; r < one->rows.size(); ++r) {
+    const Row& base = one->rows[r];
+    if (base.outcome != Outcome::Ok) continue;
+    std::vector<std::string> cells{layers[base.layer].name, layout_name(base.layout),
+                                   convkit::algorithm_name(base.requested), duration_text(base.timing.median)};
+    for (const Section& section : sections) {
+      if (section.threads == 1) continue;
+      const Row& row = section.rows[r];
+      const double ratio = row.outcome == Outcome::Ok ? row.timing.median / base.timing.median : missing();
+      cells.push_back(row.outcome == Outcome::Ok ? duration_text(row.timing.median) : "-");
+      cells.push_back(fixed(ratio, 2));
+      if (std::isfinite(ratio)) worst_convkit[section.threads] = std::max(worst_convkit[section.threads], ratio);
+    }
+    if (config.onednn) {
+      const Timing& onednn_one = one->baselines[base.layer].onednn;
+      cells.push_back(onednn_one.measured() ? duration_text(onednn_one.median) : "-");
+      for (const Section& section : sections) {
+        if (section.threads == 1) continue;
+        const Timing& timing = section.baselines[base.layer].onednn;
+        const double ratio = timing.measured() && onednn_one.measured() ? timing.median / onednn_one.median : missing();
+        cells.push_back(timing.measured() ? duration_text(timing.median) : "-");
+        cells.push_back(fixed(ratio, 2));
+        if (std::isfinite(ratio)) worst_onednn[section.threads] = std::max(worst_onednn[section.threads], ratio);
+      }
+    }
+    table.add(cells);
+  }
+  std::printf(
+      "\nshared cores (--neighbours=%d busy processes beside every measurement): median time at T threads "
+      "over the time at 1 thread\n",
+      config.neighbours);
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+  for (const auto& [threads, worst] : worst_convkit) {
+    std::printf("  worst T%d/T1: convkit %.2f", threads, worst);
+    if (worst_onednn.count(threads) != 0) std::printf(", oneDNN %.2f", worst_onednn[threads]);
+    std::printf("\n");
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Context, CSV, JSON, SVG
 
@@ -1156,11 +1267,15 @@ int run(int argc, char** argv) {
   std::printf("\n");
   std::fflush(stdout);
 
-  for (Section& section : sections) measure_section(section, layers, config, progress, failures);
+  {
+    const BusyNeighbours neighbours(config.neighbours);
+    for (Section& section : sections) measure_section(section, layers, config, progress, failures);
+  }
 
   const double end_load = load_average();
   print_table(sections, layers, config);
   if (config.breakdown) print_breakdown(sections, layers);
+  if (config.neighbours > 0) print_shared_cores(sections, layers, config);
 
   if (csv != nullptr || json != nullptr) {
     std::vector<Record> records;

@@ -92,44 +92,47 @@ class DirectPrimitive final : public Primitive {
       const std::int64_t column = j * p_.dilation_width;
       tap_offsets[j] = (column % p_.stride_width) * row_floats_ + column / p_.stride_width;
     }
-    parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* staged = static_cast<float*>(staging_.slice(bytes + offsets_bytes_, worker));
-      std::int64_t staged_unit = -1;  // (image, group) now in `staged`, its rows [0, staged_end) staged
-      std::int64_t staged_end = 0;
-      for (std::int64_t unit = begin; unit < end; ++unit) {
-        const std::int64_t image_group = unit / blocks_per_group_, block = unit % blocks_per_group_;
-        const std::int64_t n = image_group / p_.groups, g = image_group % p_.groups;
-        const std::int64_t first = block * block_channels_;
-        const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
-        if (in_place_) {
-          const PhaseTimer timer(Phase::Multiply);
-          for (std::int64_t k = first; k < last; ++k)
-            compute(input, output, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
-          continue;
-        }
-        if (image_group != staged_unit) {
-          staged_unit = image_group;
-          staged_end = 0;
-        }
-        // Bands of output rows, each staging only the rows it adds, meant to let the kernel read rows staged moments
-        // before rather than a whole staged plane (mobilenetv2_dw_s2 stages 52 KiB per channel). Measured alone on
-        // mobilenetv2_dw and _dw_s2 the bands gained nothing, and lost on mobilenetv2_dw (docs/tuning-log.md); the
-        // staged kernels were then tuned on top of them, so they stay.
-        for (std::int64_t y = 0; y < p_.out_height; y += kBandRows) {
-          const std::int64_t y_end = std::min(p_.out_height, y + kBandRows);
-          const std::int64_t rows_needed =
-              (y_end - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
-          if (rows_needed > staged_end) {
-            const PhaseTimer timer(Phase::Unfold);
-            stage(input, n, g, staged_end, rows_needed, staged);
-            staged_end = rows_needed;
+    parallel_for(
+        workers_, units_,
+        [&](std::int64_t begin, std::int64_t end, int worker) {
+          float* staged = static_cast<float*>(staging_.slice(bytes + offsets_bytes_, worker));
+          std::int64_t staged_unit = -1;  // (image, group) now in `staged`, its rows [0, staged_end) staged
+          std::int64_t staged_end = 0;
+          for (std::int64_t unit = begin; unit < end; ++unit) {
+            const std::int64_t image_group = unit / blocks_per_group_, block = unit % blocks_per_group_;
+            const std::int64_t n = image_group / p_.groups, g = image_group % p_.groups;
+            const std::int64_t first = block * block_channels_;
+            const std::int64_t last = std::min(p_.group_out_channels, first + block_channels_);
+            if (in_place_) {
+              const PhaseTimer timer(Phase::Multiply);
+              for (std::int64_t k = first; k < last; ++k)
+                compute(input, output, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
+              continue;
+            }
+            if (image_group != staged_unit) {
+              staged_unit = image_group;
+              staged_end = 0;
+            }
+            // Bands of output rows, each staging only the rows it adds, meant to let the kernel read rows staged
+            // moments before rather than a whole staged plane (mobilenetv2_dw_s2 stages 52 KiB per channel). Measured
+            // alone on mobilenetv2_dw and _dw_s2 the bands gained nothing, and lost on mobilenetv2_dw
+            // (docs/tuning-log.md); the staged kernels were then tuned on top of them, so they stay.
+            for (std::int64_t y = 0; y < p_.out_height; y += kBandRows) {
+              const std::int64_t y_end = std::min(p_.out_height, y + kBandRows);
+              const std::int64_t rows_needed =
+                  (y_end - 1) * p_.stride_height + (p_.kernel_height - 1) * p_.dilation_height + 1;
+              if (rows_needed > staged_end) {
+                const PhaseTimer timer(Phase::Unfold);
+                stage(input, n, g, staged_end, rows_needed, staged);
+                staged_end = rows_needed;
+              }
+              const PhaseTimer timer(Phase::Multiply);
+              for (std::int64_t k = first; k < last; ++k)
+                compute(input, output, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
+            }
           }
-          const PhaseTimer timer(Phase::Multiply);
-          for (std::int64_t k = first; k < last; ++k)
-            compute(input, output, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
-        }
-      }
-    });
+        },
+        blocks_per_group_);
   }
 
  private:

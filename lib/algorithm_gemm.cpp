@@ -88,26 +88,30 @@ class GemmPrimitive final : public Primitive {
   std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
 
   void run(const float* input, float* output, void* workspace) const override {
-    parallel_for(tiling_.workers, tiling_.unit_count(), [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* buffer = static_cast<float*>(slices_.slice(workspace, worker));
-      float* product = buffer == nullptr ? nullptr : buffer + tiling_.buffer_floats;
-      std::int64_t unfolded = -1;  // the tile now in this worker's buffer
-      for (std::int64_t unit = begin; unit < end; ++unit) {
-        const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
-        const Tile tile = tile_at(index);
-        if (tiling_.channelwise) {  // each unit unfolds channels of its own
-          multiply_channelwise(input, output, tile, block, buffer);
-          continue;
-        }
-        if (index != unfolded) {
-          const PhaseTimer timer(Phase::Unfold);
-          unfold(input, tile, tile.begin, tile.end, buffer);
-        }
-        unfolded = index;
-        const std::int64_t c0 = block * tiling_.channel_block;
-        multiply(input, output, tile, buffer, product, c0, std::min(c0 + tiling_.channel_block, p_.group_out_channels));
-      }
-    });
+    parallel_for(
+        tiling_.workers, tiling_.unit_count(),
+        [&](std::int64_t begin, std::int64_t end, int worker) {
+          float* buffer = static_cast<float*>(slices_.slice(workspace, worker));
+          float* product = buffer == nullptr ? nullptr : buffer + tiling_.buffer_floats;
+          std::int64_t unfolded = -1;  // the tile now in this worker's buffer
+          for (std::int64_t unit = begin; unit < end; ++unit) {
+            const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
+            const Tile tile = tile_at(index);
+            if (tiling_.channelwise) {  // each unit unfolds channels of its own
+              multiply_channelwise(input, output, tile, block, buffer);
+              continue;
+            }
+            if (index != unfolded) {
+              const PhaseTimer timer(Phase::Unfold);
+              unfold(input, tile, tile.begin, tile.end, buffer);
+            }
+            unfolded = index;
+            const std::int64_t c0 = block * tiling_.channel_block;
+            multiply(input, output, tile, buffer, product, c0,
+                     std::min(c0 + tiling_.channel_block, p_.group_out_channels));
+          }
+        },
+        tiling_.channel_blocks);
   }
 
  private:

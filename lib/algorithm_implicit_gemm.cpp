@@ -113,7 +113,7 @@ class ImplicitGemmPrimitive final : public Primitive {
       const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
       panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
     }
-    slices_ = WorkerSlices(worker_floats() * sizeof(float), workers_);
+    slices_ = WorkerSlices(worker_floats() * sizeof(float) + segment_bytes(), workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::ImplicitGemm; }
@@ -121,37 +121,40 @@ class ImplicitGemmPrimitive final : public Primitive {
 
   void run(const float* input, float* output, void* workspace) const override {
     const std::int64_t units = p_.batch * p_.groups * bands_ * channel_blocks_;
-    parallel_for(workers_, units, [&](std::int64_t begin, std::int64_t end, int worker) {
-      float* band = static_cast<float*>(slices_.slice(workspace, worker));
-      float* products = band + band_floats_;
-      std::int64_t copied = -1;  // the (image, group, band) now in this worker's buffer
-      std::vector<TapSegment> segments(static_cast<std::size_t>(p_.kernel_height * p_.kernel_width));
-      for (std::int64_t unit = begin; unit < end; ++unit) {
-        const std::int64_t block = unit % channel_blocks_, rows = unit / channel_blocks_;
-        const std::int64_t band_index = rows % bands_, matrix = rows / bands_;
-        const std::int64_t image = matrix / p_.groups, group = matrix % p_.groups;
-        const std::int64_t oh0 = band_begin(band_index), oh1 = band_begin(band_index + 1);
-        if (rows != copied) {
-          const PhaseTimer timer(Phase::Unfold);
-          copy_band(input, image, group, oh0, oh1, band);
-        }
-        copied = rows;
-        if (native_nchw_) {
-          for (std::int64_t oh = oh0; oh < oh1; ++oh)
-            multiply_native_row(output, image, group, block, oh,
-                                band + (oh - oh0) * p_.stride_height * native_row_floats());
-          continue;
-        }
-        // Runs of rows whose taps meet the same input rows share their segments, and one call.
-        for (std::int64_t oh = oh0; oh < oh1;) {
-          std::int64_t count = 1;
-          while (oh + count < oh1 && count < rows_per_call_ && same_taps(oh, oh + count)) ++count;
-          multiply_rows(output, image, group, block, oh, count,
-                        band + (oh - oh0) * p_.stride_height * padded_row_floats(), segments, products);
-          oh += count;
-        }
-      }
-    });
+    parallel_for(
+        workers_, units,
+        [&](std::int64_t begin, std::int64_t end, int worker) {
+          float* band = static_cast<float*>(slices_.slice(workspace, worker));
+          float* products = band + band_floats_;
+          std::int64_t copied = -1;  // the (image, group, band) now in this worker's buffer
+          auto* segments = reinterpret_cast<TapSegment*>(band + worker_floats());
+          for (std::int64_t unit = begin; unit < end; ++unit) {
+            const std::int64_t block = unit % channel_blocks_, rows = unit / channel_blocks_;
+            const std::int64_t band_index = rows % bands_, matrix = rows / bands_;
+            const std::int64_t image = matrix / p_.groups, group = matrix % p_.groups;
+            const std::int64_t oh0 = band_begin(band_index), oh1 = band_begin(band_index + 1);
+            if (rows != copied) {
+              const PhaseTimer timer(Phase::Unfold);
+              copy_band(input, image, group, oh0, oh1, band);
+            }
+            copied = rows;
+            if (native_nchw_) {
+              for (std::int64_t oh = oh0; oh < oh1; ++oh)
+                multiply_native_row(output, image, group, block, oh,
+                                    band + (oh - oh0) * p_.stride_height * native_row_floats());
+              continue;
+            }
+            // Runs of rows whose taps meet the same input rows share their segments, and one call.
+            for (std::int64_t oh = oh0; oh < oh1;) {
+              std::int64_t count = 1;
+              while (oh + count < oh1 && count < rows_per_call_ && same_taps(oh, oh + count)) ++count;
+              multiply_rows(output, image, group, block, oh, count,
+                            band + (oh - oh0) * p_.stride_height * padded_row_floats(), segments, products);
+              oh += count;
+            }
+          }
+        },
+        channel_blocks_);
   }
 
  private:
@@ -164,7 +167,14 @@ class ImplicitGemmPrimitive final : public Primitive {
   }
   // The first output row of band `band` (bands_ for the end): bands differ by at most one row.
   std::int64_t band_begin(std::int64_t band) const { return band * p_.out_height / bands_; }
-  std::size_t worker_floats() const { return static_cast<std::size_t>(band_floats_ + product_floats_); }
+  // A worker's band and products, rounded up to whole TapSegments, then its list of segments.
+  std::size_t worker_floats() const {
+    const auto floats_per_segment = static_cast<std::int64_t>(sizeof(TapSegment) / sizeof(float));
+    return static_cast<std::size_t>(round_up(band_floats_ + product_floats_, floats_per_segment));
+  }
+  std::size_t segment_bytes() const {
+    return static_cast<std::size_t>(p_.kernel_height * p_.kernel_width) * sizeof(TapSegment);
+  }
 
   void choose_tiling(int threads) {
     const std::int64_t row_bytes = padded_row_floats() * static_cast<std::int64_t>(sizeof(float));
@@ -275,7 +285,7 @@ class ImplicitGemmPrimitive final : public Primitive {
 
   // The segments of output row oh: one per tap whose input row is not padding (or every tap), the taps of a kernel
   // row merged into one when they lie side by side (dilation 1).
-  std::int64_t row_segments(std::int64_t oh, std::vector<TapSegment>& segments) const {
+  std::int64_t row_segments(std::int64_t oh, TapSegment* segments) const {
     const std::int64_t cig = p_.group_in_channels, row_floats = padded_row_floats();
     std::int64_t count = 0;
     for (std::int64_t i = 0; i < p_.kernel_height; ++i) {
@@ -284,11 +294,11 @@ class ImplicitGemmPrimitive final : public Primitive {
       for (std::int64_t j = 0; j < p_.kernel_width; ++j) {
         const TapSegment tap{i * p_.dilation_height * row_floats + j * p_.dilation_width * cig,
                              (i * p_.kernel_width + j) * cig, cig};
-        TapSegment* last = count > 0 ? &segments[static_cast<std::size_t>(count - 1)] : nullptr;
+        TapSegment* last = count > 0 ? &segments[count - 1] : nullptr;
         if (last != nullptr && last->a_offset + last->length == tap.a_offset && last->b_row + last->length == tap.b_row)
           last->length += tap.length;
         else
-          segments[static_cast<std::size_t>(count++)] = tap;
+          segments[count++] = tap;
       }
     }
     return count;
@@ -337,13 +347,13 @@ class ImplicitGemmPrimitive final : public Primitive {
 
   // Output rows [oh, oh + rows), whose taps meet the same input rows.
   void multiply_rows(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
-                     std::int64_t rows, const float* row, std::vector<TapSegment>& segments, float* products) const {
+                     std::int64_t rows, const float* row, TapSegment* segments, float* products) const {
     const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
     const std::int64_t channel = group * p_.group_out_channels + c0;  // first output channel
     TapGemm g{};
     g.n = channels;
     g.lda = p_.stride_width * p_.group_in_channels;
-    g.segments = segments.data();
+    g.segments = segments;
     g.segment_count = row_segments(oh, segments);
     g.b = panels_.get() +
           (group * channel_blocks_ + block) * round_up(channel_block_, ukernels_->strip_columns) * p_.reduction;

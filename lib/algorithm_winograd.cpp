@@ -123,35 +123,36 @@ class WinogradPrimitive final : public Primitive {
     float* const transformed_input = static_cast<float*>(workspace);                // V: [point][tile][cg]
     float* const products = transformed_input + points * tiling_.block_tiles * cg;  // M: [point][tile][og]
     float* const staging = products + points * tiling_.block_tiles * og;
-    parallel_team(workers_, [&](int worker, int team) noexcept {
-      float* const stage = static_cast<float*>(staging_.slice(staging, worker));
-      for (std::int64_t group = 0; group < p_.groups; ++group) {
-        for (std::int64_t block = 0; block < tiling_.blocks; ++block) {
-          const std::int64_t first = block * tiling_.block_tiles;
-          const std::int64_t count = std::min(tiling_.block_tiles, tiling_.tiles - first);
-          // The phases' barriers also keep blocks apart: a block's input transform overwrites V only after every
-          // worker passed the previous block's second barrier (its GEMMs, the readers of V, are done), and its GEMMs
-          // overwrite M only after the first barrier, which every worker reaches after its previous output transform.
-          const std::int64_t mine_begin = first + count * worker / team, mine_end = first + count * (worker + 1) / team;
-          for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+    // Three jobs per block of tiles, each ending when its work is done: a block's GEMMs read V only after its input
+    // transform's job returned, and its output transform reads M only after the GEMMs' job returned.
+    for (std::int64_t group = 0; group < p_.groups; ++group) {
+      for (std::int64_t block = 0; block < tiling_.blocks; ++block) {
+        const std::int64_t first = block * tiling_.block_tiles;
+        const std::int64_t count = std::min(tiling_.block_tiles, tiling_.tiles - first);
+        parallel_for(workers_, count, [&](std::int64_t begin, std::int64_t end, int worker) {
+          float* const stage = static_cast<float*>(staging_.slice(staging, worker));
+          for_each_tile_row(first + begin, first + end, [&](std::int64_t row_begin, std::int64_t row_end) {
             const PhaseTimer timer(Phase::Unfold);
             transform_input_row(input, group, row_begin, row_end, transformed_input + (row_begin - first) * cg, stage);
           });
-          team_barrier();
-          for (std::int64_t point = points * worker / team; point < points * (worker + 1) / team; ++point) {
+        });
+        parallel_for(workers_, points, [&](std::int64_t begin, std::int64_t end, int) {
+          for (std::int64_t point = begin; point < end; ++point) {
             const PhaseTimer timer(Phase::Multiply);
             sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
                   weights_.get() + (group * points + point) * cg * og, og, 0.0f,
                   products + point * tiling_.block_tiles * og, og);
           }
-          team_barrier();
-          for_each_tile_row(mine_begin, mine_end, [&](std::int64_t row_begin, std::int64_t row_end) {
+        });
+        parallel_for(workers_, count, [&](std::int64_t begin, std::int64_t end, int worker) {
+          float* const stage = static_cast<float*>(staging_.slice(staging, worker));
+          for_each_tile_row(first + begin, first + end, [&](std::int64_t row_begin, std::int64_t row_end) {
             const PhaseTimer timer(Phase::Epilogue);
             transform_output_row(products + (row_begin - first) * og, group, row_begin, row_end, output, stage);
           });
-        }
+        });
       }
-    });
+    }
   }
 
  private:

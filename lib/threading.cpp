@@ -5,17 +5,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "floating_point.hpp"
 
 namespace convkit::detail {
 namespace {
 
-// libgomp keeps the threads of a team alive between regions, and a fork()ed child inherits the bookkeeping of that
-// pool but not its threads: the child's next team waits forever for threads that do not exist. So once convkit has
-// opened a team, a fork handler marks the child, and every call in that child runs on its calling thread.
+// A fork()ed child inherits the worker pool's bookkeeping but not its threads: its next job would wait for threads
+// that do not exist. So once convkit has started threads, a fork handler marks the child, and every call in that
+// child runs on its calling thread.
 std::atomic<bool> forked_after_teams{false};
 
 void mark_forked_child() { forked_after_teams.store(true, std::memory_order_relaxed); }
@@ -25,9 +30,8 @@ void note_team_opened() {
   std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, mark_forked_child); });
 }
 
-// Threads a region may open now: one inside the host's active parallel region (the host's team already occupies
-// the cores, and with nesting enabled each of its threads would start a team of its own) or in a child forked after
-// convkit opened teams; else what the plan was made with.
+// Workers a job may use now: one inside the host's active OpenMP parallel region (the host's team already occupies
+// the cores) or in a child forked after convkit started threads; else what the plan was made with.
 int team_limit_now(int threads) {
   if (forked_after_teams.load(std::memory_order_relaxed) || omp_in_parallel()) return 1;
   return threads;
@@ -49,56 +53,273 @@ int team_size(int threads, std::int64_t count) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(std::max(threads, 1), count)));
 }
 
-void parallel_for(int threads, std::int64_t count,
-                  FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body) {
-  if (count <= 0) return;
-  const int team = team_size(team_limit_now(threads), count);
-  if (team == 1) {
-    const FlushSubnormals flush;
-    body(0, count, 0);
-    return;
-  }
-  note_team_opened();
-  std::exception_ptr error;
-  std::mutex error_mutex;
-#pragma omp parallel num_threads(team)
-  {
-    // The team may be smaller than asked (nested regions, OMP_THREAD_LIMIT): split by its real size.
-    const std::int64_t size = omp_get_num_threads();
-    const std::int64_t rank = omp_get_thread_num();
-    const std::int64_t begin = count * rank / size;
-    const std::int64_t end = count * (rank + 1) / size;
-    // A worker that calls BLAS must not start a second level of threads under this one.
-    omp_set_num_threads(1);
-    const FlushSubnormals flush;
-    try {
-      if (begin < end) body(begin, end, static_cast<int>(rank));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
+namespace {
+
+using Body = FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)>;
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins of a waiting thread before it yields its core: about a microsecond of pause instructions. A waiter yields
+// rather than spins on, so that the thread it waits for gets the core when both share one.
+constexpr int kSpinsBeforeYield = 64;
+
+// A lock held for a few instructions (a range's two ends). A waiter yields after a short spin, so a holder that was
+// descheduled inside gets its core back.
+class RangeLock {
+ public:
+  void lock() {
+    for (int spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
+      while (locked_.load(std::memory_order_relaxed)) {
+        if (++spins < kSpinsBeforeYield) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();
+        }
+      }
     }
   }
-  if (error) std::rethrow_exception(error);
-}
+  void unlock() { locked_.store(false, std::memory_order_release); }
 
-void parallel_team(int threads, FunctionRef<void(int worker, int team)> body) {
-  const int team = team_size(team_limit_now(threads), threads);
-  if (team == 1) {
-    const FlushSubnormals flush;
-    body(0, 1);
-    return;
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+// What a worker may still take of one job: the units [begin, end) of its share, or of what it stole. A slot belongs
+// to one job at a time: a claim made with another job's generation finds nothing.
+struct alignas(64) WorkerSlot {
+  RangeLock lock;
+  std::uint64_t generation = 0;
+  std::int64_t begin = 0, end = 0;
+};
+
+struct Chunk {
+  std::int64_t begin = 0, end = 0;
+};
+
+std::int64_t round_up_to(std::int64_t n, std::int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+thread_local bool inside_pool_job = false;
+
+// The workers behind parallel_for: threads that wait between jobs, and a job that ends when its units are done,
+// never when every thread has arrived. Each worker starts on its contiguous share (so a quiet machine runs exactly
+// the static split), takes it in halving chunks, and when it runs dry steals the upper half of the fullest share
+// still open. The caller is worker 0: if a partner has not woken yet, or was descheduled by another process, the
+// caller takes its units, and waits only for the chunks partners are computing. With a barrier (OpenMP's region
+// end) a 2-thread call on a shared core waited for the partner's next time slice, and Winograd's two barriers per
+// block of tiles made that up to 18x slower than one thread (docs/tuning-log.md).
+class WorkerPool {
+ public:
+  static WorkerPool& instance() {
+    // Never destroyed: its threads wait for jobs until the process ends, and a convkit call made while static
+    // objects are destroyed still finds it.
+    static WorkerPool* const pool = new WorkerPool(std::max(1, omp_get_num_procs()));
+    return *pool;
   }
-  note_team_opened();
-#pragma omp parallel num_threads(team)
-  {
+
+  // Runs body over [0, count) on up to `team` workers, the calling thread included. False when another thread's job
+  // holds the pool (the caller then runs alone: two jobs never share the cores' workers).
+  bool try_run(int team, std::int64_t count, std::int64_t grain, Body body) {
+    bool idle = false;
+    if (!busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) return false;
+    team = start_threads(std::min(team, slot_count_));
+    if (team <= 1) {
+      busy_.store(false, std::memory_order_release);
+      return false;
+    }
+    std::uint64_t generation = 0;
+    {
+      const std::lock_guard<std::mutex> guard(state_);
+      generation = ++generation_value_;
+      job_team_ = team;
+      job_grain_ = grain;
+      job_body_ = &body;
+      error_ = nullptr;
+      remaining_.store(count, std::memory_order_relaxed);
+      for (int w = 0; w < team; ++w) {
+        WorkerSlot& slot = slots_[static_cast<std::size_t>(w)];
+        const std::lock_guard<RangeLock> range(slot.lock);
+        slot.generation = generation;
+        slot.begin = count * w / team;
+        slot.end = count * (w + 1) / team;
+      }
+      generation_.store(generation, std::memory_order_release);
+      if (sleepers_ > 0) wake_.notify_all();
+    }
+    work(0, generation, team, grain, body);
+    // Only chunks that partners have taken are left: wait for those, yielding the core to whoever computes them.
+    for (int spins = 0; remaining_.load(std::memory_order_acquire) > 0; ++spins) {
+      if (spins < kSpinsBeforeYield) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    std::exception_ptr error;
+    {
+      const std::lock_guard<std::mutex> guard(state_);
+      job_body_ = nullptr;
+      error = error_;
+      error_ = nullptr;
+    }
+    busy_.store(false, std::memory_order_release);
+    if (error) std::rethrow_exception(error);
+    return true;
+  }
+
+ private:
+  explicit WorkerPool(int slots) : slot_count_(slots), slots_(static_cast<std::size_t>(slots)) {}
+
+  // Starts threads up to a team of `team` (the caller is the first) and answers the team there are threads for.
+  int start_threads(int team) {
+    const std::lock_guard<std::mutex> guard(state_);
+    try {
+      while (static_cast<int>(threads_started_) + 1 < team) {
+        const int index = static_cast<int>(threads_started_) + 1;
+        std::thread(&WorkerPool::wait_for_jobs, this, index).detach();
+        ++threads_started_;
+        note_team_opened();
+      }
+    } catch (const std::system_error&) {
+      // The system would start no more threads: run with those there are.
+    }
+    return std::min(team, static_cast<int>(threads_started_) + 1);
+  }
+
+  void wait_for_jobs(int index) {
+    pthread_setname_np(pthread_self(), "convkit-worker");  // what a profiler or `top -H` shows
+    // Work done here that calls BLAS must not open a second level of threads.
     omp_set_num_threads(1);
-    const FlushSubnormals flush;
-    body(omp_get_thread_num(), omp_get_num_threads());
+    std::uint64_t seen = 0;
+    for (;;) {
+      // Between jobs of a network's layers a worker stays awake for a moment, then sleeps until the next job.
+      for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < kSpinsBeforeSleep; ++spins)
+        cpu_relax();
+      int team = 0;
+      std::int64_t grain = 1;
+      std::optional<Body> body;  // refers to the caller's callable, which outlives the job
+      {
+        std::unique_lock<std::mutex> guard(state_);
+        if (generation_value_ == seen) {
+          ++sleepers_;
+          wake_.wait(guard, [&] { return generation_value_ != seen; });
+          --sleepers_;
+        }
+        seen = generation_value_;
+        if (job_body_ == nullptr || index >= job_team_) continue;
+        team = job_team_;
+        grain = job_grain_;
+        body = *job_body_;  // copied while the job is open: job_body_ is in the caller's frame
+      }
+      work(index, seen, team, grain, *body);
+    }
   }
-}
 
-void team_barrier() {
-#pragma omp barrier
+  // Takes chunks of the worker's own share, then steals, until no unit of the job is left to take.
+  void work(int worker, std::uint64_t generation, int team, std::int64_t grain, Body body) {
+    const FlushSubnormals flush;
+    inside_pool_job = true;
+    for (;;) {
+      Chunk chunk;
+      if (take_own(worker, generation, grain, chunk)) {
+        run_chunk(worker, body, chunk);
+      } else if (!steal(worker, generation, team, grain)) {
+        break;
+      }
+    }
+    inside_pool_job = false;
+  }
+
+  // The next chunk of the worker's share: half of what is left, ending on a multiple of the grain (units that share
+  // a staged input, so that a chunk rarely stages one twice).
+  bool take_own(int worker, std::uint64_t generation, std::int64_t grain, Chunk& chunk) {
+    WorkerSlot& slot = slots_[static_cast<std::size_t>(worker)];
+    const std::lock_guard<RangeLock> range(slot.lock);
+    if (slot.generation != generation || slot.begin >= slot.end) return false;
+    const std::int64_t half = (slot.end - slot.begin + 1) / 2;
+    chunk.begin = slot.begin;
+    chunk.end = std::min(slot.end, round_up_to(slot.begin + half, grain));
+    slot.begin = chunk.end;
+    return true;
+  }
+
+  // Moves the upper half (from a multiple of the grain) of the largest share still open to the worker's own slot.
+  bool steal(int worker, std::uint64_t generation, int team, std::int64_t grain) {
+    for (;;) {
+      int victim = -1;
+      std::int64_t largest = 0;
+      for (int v = 0; v < team; ++v) {
+        if (v == worker) continue;
+        WorkerSlot& slot = slots_[static_cast<std::size_t>(v)];
+        const std::lock_guard<RangeLock> range(slot.lock);
+        if (slot.generation == generation && slot.end - slot.begin > largest) {
+          largest = slot.end - slot.begin;
+          victim = v;
+        }
+      }
+      if (victim < 0) return false;
+      Chunk stolen;
+      {
+        WorkerSlot& slot = slots_[static_cast<std::size_t>(victim)];
+        const std::lock_guard<RangeLock> range(slot.lock);
+        if (slot.generation != generation || slot.begin >= slot.end) continue;  // taken meanwhile: look again
+        std::int64_t from = (slot.end - (slot.end - slot.begin) / 2) / grain * grain;
+        if (from <= slot.begin || from >= slot.end) from = slot.begin;
+        stolen = {from, slot.end};
+        slot.end = from;
+      }
+      WorkerSlot& own = slots_[static_cast<std::size_t>(worker)];
+      const std::lock_guard<RangeLock> range(own.lock);
+      own.begin = stolen.begin;
+      own.end = stolen.end;
+      return true;
+    }
+  }
+
+  void run_chunk(int worker, Body body, Chunk chunk) {
+    try {
+      body(chunk.begin, chunk.end, worker);
+    } catch (...) {
+      const std::lock_guard<std::mutex> guard(state_);
+      if (!error_) error_ = std::current_exception();
+    }
+    remaining_.fetch_sub(chunk.end - chunk.begin, std::memory_order_acq_rel);
+  }
+
+  // Spins of a worker between jobs before it sleeps: a few hundred microseconds.
+  static constexpr int kSpinsBeforeSleep = 8192;
+
+  const int slot_count_;
+  std::vector<WorkerSlot> slots_;
+  std::atomic<bool> busy_{false};             // a job holds the pool
+  std::atomic<std::uint64_t> generation_{0};  // the newest job, for spinning workers
+  std::atomic<std::int64_t> remaining_{0};    // units of the job not yet computed
+  std::mutex state_;                          // guards the fields below
+  std::condition_variable wake_;
+  std::uint64_t generation_value_ = 0;
+  int job_team_ = 0;
+  std::int64_t job_grain_ = 1;
+  const Body* job_body_ = nullptr;  // null once the job has ended
+  std::exception_ptr error_;
+  int sleepers_ = 0;
+  std::size_t threads_started_ = 0;
+};
+
+}  // namespace
+
+void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t, std::int64_t, int)> body,
+                  std::int64_t grain) {
+  if (count <= 0) return;
+  const int team = inside_pool_job ? 1 : team_size(team_limit_now(threads), count);
+  if (team > 1) {
+    const BlasThreads single(1);  // the caller is worker 0: its BLAS calls stay on its thread
+    if (WorkerPool::instance().try_run(team, count, std::max<std::int64_t>(grain, 1), body)) return;
+  }
+  const FlushSubnormals flush;
+  body(0, count, 0);
 }
 
 namespace {

@@ -1,5 +1,6 @@
-// The only code that touches OpenMP. Every parallel loop of the library goes through parallel_for, and every BLAS
-// call states how many threads it may use through BlasThreads.
+// The only code that touches threads: convkit's worker pool, and the OpenMP settings that OpenBLAS's OpenMP build
+// follows. Every parallel loop of the library goes through parallel_for, and every BLAS call states how many threads
+// it may use through BlasThreads.
 #pragma once
 
 #include <cstddef>
@@ -50,26 +51,21 @@ int threads_worth_using(double flops, int threads);
 // The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
 int team_size(int threads, std::int64_t count);
 
-// Every worker of parallel_for and parallel_team (the calling thread included) computes with subnormals flushed to
-// zero and restores its floating-point state afterwards (floating_point.hpp).
+// Every worker of parallel_for (the calling thread included) computes with subnormals flushed to zero and restores
+// its floating-point state afterwards (floating_point.hpp).
 
-// Calls body(begin, end, worker) on disjoint contiguous ranges covering [0, count), one range per worker, on at most
-// team_size(threads, count) threads; worker < team_size identifies per-worker scratch. Each unit of work is done the
-// same way whatever the split, so results never depend on the thread count. Runs on the calling thread when one
-// worker suffices, when called inside an active OpenMP parallel region (the caller's team already has the cores),
-// and in a process fork()ed after convkit opened a team (libgomp's pool does not survive fork). An exception thrown
-// by any body is rethrown here after all have finished.
+// Calls body(begin, end, worker) on disjoint ranges covering [0, count), on at most team_size(threads, count)
+// workers; worker < team_size identifies per-worker scratch, and no two calls running at once share a worker index.
+// Each worker starts on its contiguous share of the static split and takes it in chunks; a worker that runs dry takes
+// over the rest of another's share, so the call ends when the work is done, not when every thread has arrived: a
+// partner that has not woken or was descheduled by another process costs the caller at most the chunk it holds.
+// Chunks end on multiples of `grain` where they can (units that share a staged input). Each unit of work is done the
+// same way whatever the split, so results never depend on the thread count or on who ran what. Runs on the calling
+// thread when one worker suffices, inside another parallel_for's body, inside an active OpenMP parallel region (the
+// host's team already has the cores), when another thread's call holds the workers, and in a process fork()ed after
+// convkit started threads. An exception thrown by any body is rethrown here after all units are done.
 void parallel_for(int threads, std::int64_t count,
-                  FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body);
-
-// Calls body(worker, team) once on each of team_size(threads, threads) workers (one in the cases parallel_for
-// names), for work that the whole team does
-// together and that needs team_barrier() between its phases. A body that waits at a barrier must not throw (every
-// worker has to reach every barrier), so bodies given here are noexcept.
-void parallel_team(int threads, FunctionRef<void(int worker, int team)> body);
-
-// Waits until every worker of the enclosing parallel_team has arrived. A no-op for a team of one.
-void team_barrier();
+                  FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body, std::int64_t grain = 1);
 
 // Each worker's scratch in one workspace, on 4 KiB pages of its own. With slices back to back, im2col_gemm on
 // mobilenetv2_dw (NCHW, 2 threads, 29 KiB buffers) left the first worker waiting a third of its time for the second,

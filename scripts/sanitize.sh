@@ -2,17 +2,19 @@
 # The test suite under the sanitizers, as CI runs it:
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer (GCC): every test but the package consumers (which build
 #      their own programs without the sanitizer runtime). Any report fails the run: UBSan halts on the first.
-#   2. ThreadSanitizer (GCC): the concurrency tests (many plans from many threads, one plan from four threads).
-#      Every convkit call there runs single-threaded (CONVKIT_STRESS_PLAN_THREADS=1, OMP_NUM_THREADS=1), so all the
-#      parallelism is std::thread's: libgomp is not built for ThreadSanitizer, which cannot see its barriers and
-#      would report every team's shared buffer as a race.
+#   2. ThreadSanitizer (GCC): convkit's worker pool (test_threading: every unit once, stealing, nested calls, calls
+#      from many threads), then the concurrency tests (many plans from many threads, one plan from four threads).
+#      Every convkit call in the latter runs single-threaded (CONVKIT_STRESS_PLAN_THREADS=1, OMP_NUM_THREADS=1):
+#      OpenBLAS's OpenMP threads are not built for ThreadSanitizer, which cannot see their synchronisation.
+# The GEMM microkernel files build at -O1 (CONVKIT_GEMM_KERNEL_OPTIONS): instrumented at -O2, GCC spends most of
+# CI's time on their unrolled register tiles; at -O1 seconds. Everything else builds as RelWithDebInfo.
 # Usage: scripts/sanitize.sh [asan|tsan] (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 which=${1:-all}
-common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVKIT_BUILD_BENCHMARKS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF -Wno-dev)
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVKIT_GEMM_KERNEL_OPTIONS=-O1 -DCONVKIT_BUILD_BENCHMARKS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF -Wno-dev)
 
 if [ "$which" = all ] || [ "$which" = asan ]; then
   flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -29,7 +31,8 @@ if [ "$which" = all ] || [ "$which" = tsan ]; then
   flags="-fsanitize=thread -fno-omit-frame-pointer"
   cmake -S . -B build/tsan "${common[@]}" -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="$flags"
-  cmake --build build/tsan -j "$jobs" --target test_robustness test_plan
+  cmake --build build/tsan -j "$jobs" --target test_robustness test_plan test_threading
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/test_threading
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1 CONVKIT_STRESS_PLAN_THREADS=1
   export CONVKIT_STRESS_SECONDS=5
   build/tsan/tests/test_robustness --test-case='stress*'

@@ -133,8 +133,7 @@ TEST_CASE("a run with a caller workspace allocates nothing, at any alignment, on
 TEST_CASE("no thread keeps a core busy after a call returns") {
   // An engine runs its own work between convolutions: idle library threads must sleep, not spin. The call uses
   // two threads; then the process sleeps and must use little CPU time meanwhile (a spinning worker would use all of
-  // it). OMP_WAIT_POLICY=active would make libgomp spin on purpose, so the check only means something without it.
-  if (const char* policy = std::getenv("OMP_WAIT_POLICY"); policy != nullptr && std::string(policy) == "active") return;
+  // it). convkit's pool spins for a moment after a job, then sleeps, whatever OMP_WAIT_POLICY says.
   const auto d = make_desc(32, 32, 1, 48, 3, Layout::NCHW);
   const auto sizes = convkit::tensor_sizes(d);
   const auto x = convkit_test::random_floats(static_cast<size_t>(sizes.input), 3);
@@ -157,7 +156,7 @@ TEST_CASE("no thread keeps a core busy after a call returns") {
     const double busy = cpu_seconds() - before;
     std::printf("%s: %.1f ms of CPU time in the 500 ms after a two-thread call\n", convkit::algorithm_name(algorithm),
                 busy * 1e3);
-    CHECK(busy < 0.25);
+    CHECK(busy < 0.05);
   }
 }
 
