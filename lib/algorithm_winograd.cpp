@@ -48,6 +48,10 @@ constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
 // tiles beat rows cut into 16, docs/tuning-log.md; the buffer stays below 400 KiB for 64 channels).
 constexpr std::int64_t kRowTiles = 64;
 
+// Blocks per worker from which each worker runs whole blocks of its own, rather than the team sharing each block:
+// enough for the last block not to leave a worker idle for long.
+constexpr std::int64_t kBlocksPerWorker = 4;
+
 struct WinogradTiling {
   int tile;                       // m: output pixels per tile side
   int points;                     // (m + 2)^2
@@ -100,7 +104,10 @@ class WinogradPrimitive final : public Primitive {
                             ? std::max((tiling_.tile + 2) * (row_tiles_ * tiling_.tile + 2) * p_.group_in_channels,
                                        tiling_.tile * row_tiles_ * tiling_.tile * p_.group_out_channels)
                             : 0),
-        staging_(staging_floats_ * sizeof(float), workers_),
+        block_floats_(tiling_.points * tiling_.block_tiles * (p_.group_in_channels + p_.group_out_channels)),
+        own_blocks_(workers_ > 1 && p_.groups * tiling_.blocks >= kBlocksPerWorker * workers_),
+        staging_((staging_floats_ + static_cast<std::size_t>(own_blocks_ ? block_floats_ : 0)) * sizeof(float),
+                 workers_),
         weights_(pack_winograd_weights(p_, args.weights, tiling_.tile)),
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
@@ -110,46 +117,51 @@ class WinogradPrimitive final : public Primitive {
 
   Algorithm algorithm() const override { return Algorithm::Winograd; }
 
-  // V and M of a block, shared by the team, and each worker's staging buffer for NCHW tile rows.
+  // V and M of a block (each worker's own, or one the team shares), and each worker's staging buffer for NCHW tile
+  // rows.
   std::size_t workspace_bytes() const override {
-    return static_cast<std::size_t>(tiling_.points * tiling_.block_tiles *
-                                    (p_.group_in_channels + p_.group_out_channels)) *
-               sizeof(float) +
-           staging_.workspace_bytes();
+    return (own_blocks_ ? 0 : static_cast<std::size_t>(block_floats_) * sizeof(float)) + staging_.workspace_bytes();
   }
 
   void run(const float* input, float* output, void* workspace) const override {
-    const std::int64_t cg = p_.group_in_channels, og = p_.group_out_channels, points = tiling_.points;
-    float* const transformed_input = static_cast<float*>(workspace);                // V: [point][tile][cg]
-    float* const products = transformed_input + points * tiling_.block_tiles * cg;  // M: [point][tile][og]
-    float* const staging = products + points * tiling_.block_tiles * og;
-    // Three jobs per block of tiles, each ending when its work is done: a block's GEMMs read V only after its input
-    // transform's job returned, and its output transform reads M only after the GEMMs' job returned.
+    const std::int64_t blocks = tiling_.blocks;
+    if (own_blocks_) {
+      // Each worker takes whole blocks through all three phases in V and M of its own: one job for the layer, no
+      // worker ever waits for another's phase.
+      parallel_for(workers_, p_.groups * blocks, [&](std::int64_t begin, std::int64_t end, int worker) {
+        float* const transformed_input = static_cast<float*>(staging_.slice(workspace, worker));
+        float* const products = transformed_input + tiling_.points * tiling_.block_tiles * p_.group_in_channels;
+        float* const stage = products + tiling_.points * tiling_.block_tiles * p_.group_out_channels;
+        for (std::int64_t unit = begin; unit < end; ++unit) {
+          const std::int64_t group = unit / blocks, first = unit % blocks * tiling_.block_tiles;
+          const std::int64_t count = std::min(tiling_.block_tiles, tiling_.tiles - first);
+          transform_inputs(input, group, first, first, first + count, transformed_input, stage);
+          multiply(group, count, 0, tiling_.points, transformed_input, products);
+          transform_outputs(products, group, first, first, first + count, output, stage);
+        }
+      });
+      return;
+    }
+    // Fewer blocks than it takes to keep every worker busy: the team shares each block, in three jobs per block. A
+    // block's GEMMs read V only after its input transform's job returned, and its output transform reads M only
+    // after the GEMMs' job returned.
+    float* const transformed_input = static_cast<float*>(workspace);  // V: [point][tile][cg]
+    float* const products = transformed_input + tiling_.points * tiling_.block_tiles * p_.group_in_channels;
+    void* const staging = products + tiling_.points * tiling_.block_tiles * p_.group_out_channels;
     for (std::int64_t group = 0; group < p_.groups; ++group) {
-      for (std::int64_t block = 0; block < tiling_.blocks; ++block) {
+      for (std::int64_t block = 0; block < blocks; ++block) {
         const std::int64_t first = block * tiling_.block_tiles;
         const std::int64_t count = std::min(tiling_.block_tiles, tiling_.tiles - first);
         parallel_for(workers_, count, [&](std::int64_t begin, std::int64_t end, int worker) {
           float* const stage = static_cast<float*>(staging_.slice(staging, worker));
-          for_each_tile_row(first + begin, first + end, [&](std::int64_t row_begin, std::int64_t row_end) {
-            const PhaseTimer timer(Phase::Unfold);
-            transform_input_row(input, group, row_begin, row_end, transformed_input + (row_begin - first) * cg, stage);
-          });
+          transform_inputs(input, group, first, first + begin, first + end, transformed_input, stage);
         });
-        parallel_for(workers_, points, [&](std::int64_t begin, std::int64_t end, int) {
-          for (std::int64_t point = begin; point < end; ++point) {
-            const PhaseTimer timer(Phase::Multiply);
-            sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
-                  weights_.get() + (group * points + point) * cg * og, og, 0.0f,
-                  products + point * tiling_.block_tiles * og, og);
-          }
+        parallel_for(workers_, tiling_.points, [&](std::int64_t begin, std::int64_t end, int) {
+          multiply(group, count, begin, end, transformed_input, products);
         });
         parallel_for(workers_, count, [&](std::int64_t begin, std::int64_t end, int worker) {
           float* const stage = static_cast<float*>(staging_.slice(staging, worker));
-          for_each_tile_row(first + begin, first + end, [&](std::int64_t row_begin, std::int64_t row_end) {
-            const PhaseTimer timer(Phase::Epilogue);
-            transform_output_row(products + (row_begin - first) * og, group, row_begin, row_end, output, stage);
-          });
+          transform_outputs(products, group, first, first + begin, first + end, output, stage);
         });
       }
     }
@@ -176,6 +188,38 @@ class WinogradPrimitive final : public Primitive {
       body(first, end);
       first = end;
     }
+  }
+
+  // Tiles [begin, end) of the block starting at tile `first`: input transforms into V, one tile row at a time.
+  void transform_inputs(const float* input, std::int64_t group, std::int64_t first, std::int64_t begin,
+                        std::int64_t end, float* transformed_input, float* stage) const {
+    for_each_tile_row(begin, end, [&](std::int64_t row_begin, std::int64_t row_end) {
+      const PhaseTimer timer(Phase::Unfold);
+      transform_input_row(input, group, row_begin, row_end,
+                          transformed_input + (row_begin - first) * p_.group_in_channels, stage);
+    });
+  }
+
+  // M = V x U for transform points [point_begin, point_end) of a block of `count` tiles.
+  void multiply(std::int64_t group, std::int64_t count, std::int64_t point_begin, std::int64_t point_end,
+                const float* transformed_input, float* products) const {
+    const std::int64_t cg = p_.group_in_channels, og = p_.group_out_channels;
+    for (std::int64_t point = point_begin; point < point_end; ++point) {
+      const PhaseTimer timer(Phase::Multiply);
+      sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
+            weights_.get() + (group * tiling_.points + point) * cg * og, og, 0.0f,
+            products + point * tiling_.block_tiles * og, og);
+    }
+  }
+
+  // Tiles [begin, end) of the block starting at tile `first`: output transforms from M into the output.
+  void transform_outputs(const float* products, std::int64_t group, std::int64_t first, std::int64_t begin,
+                         std::int64_t end, float* output, float* stage) const {
+    for_each_tile_row(begin, end, [&](std::int64_t row_begin, std::int64_t row_end) {
+      const PhaseTimer timer(Phase::Epilogue);
+      transform_output_row(products + (row_begin - first) * p_.group_out_channels, group, row_begin, row_end, output,
+                           stage);
+    });
   }
 
   // Input tiles [begin, end) of one tile row into V (tile `begin` at `transformed`, the others after it).
@@ -285,7 +329,9 @@ class WinogradPrimitive final : public Primitive {
   int workers_;
   std::int64_t row_tiles_;      // the most tiles of one tile row handled at once
   std::size_t staging_floats_;  // per worker: the pixels under row_tiles_ input or output tiles (NCHW only)
-  WorkerSlices staging_;
+  std::int64_t block_floats_;   // V and M of one block
+  bool own_blocks_;             // each worker runs whole blocks in V and M of its own
+  WorkerSlices staging_;        // per worker: V and M when own_blocks_, then the staging buffer
   AlignedFloats weights_;
   AlignedFloats bias_;
   Activation activation_;

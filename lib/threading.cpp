@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -150,13 +151,14 @@ class WorkerPool {
       if (sleepers_ > 0) wake_.notify_all();
     }
     work(0, generation, team, grain, body);
-    // Only chunks that partners have taken are left: wait for those, yielding the core to whoever computes them.
-    for (int spins = 0; remaining_.load(std::memory_order_acquire) > 0; ++spins) {
-      if (spins < kSpinsBeforeYield) {
-        cpu_relax();
-      } else {
+    // Only chunks that partners are computing are left. Spin for them: a yield here handed the core to the busy
+    // process beside us for its whole time slice (2 threads then ran no faster than 1, docs/tuning-log.md). Yield
+    // only after a while, when the partner may be waiting for this very core.
+    const auto waiting_since = std::chrono::steady_clock::now();
+    for (int spins = 1; remaining_.load(std::memory_order_acquire) > 0; ++spins) {
+      cpu_relax();
+      if (spins % kSpinsPerClockRead == 0 && std::chrono::steady_clock::now() - waiting_since > kSpinningForPartners)
         std::this_thread::yield();
-      }
     }
     std::exception_ptr error;
     {
@@ -195,9 +197,13 @@ class WorkerPool {
     omp_set_num_threads(1);
     std::uint64_t seen = 0;
     for (;;) {
-      // Between jobs of a network's layers a worker stays awake for a moment, then sleeps until the next job.
-      for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < kSpinsBeforeSleep; ++spins)
+      // Between the jobs of a network's layers a worker spins for a while, then sleeps until the next job.
+      const auto idle_since = std::chrono::steady_clock::now();
+      for (int spins = 1; generation_.load(std::memory_order_acquire) == seen; ++spins) {
         cpu_relax();
+        if (spins % kSpinsPerClockRead == 0 && std::chrono::steady_clock::now() - idle_since > kSpinningBetweenJobs)
+          break;
+      }
       int team = 0;
       std::int64_t grain = 1;
       std::optional<Body> body;  // refers to the caller's callable, which outlives the job
@@ -289,8 +295,13 @@ class WorkerPool {
     remaining_.fetch_sub(chunk.end - chunk.begin, std::memory_order_acq_rel);
   }
 
-  // Spins of a worker between jobs before it sleeps: a few hundred microseconds.
-  static constexpr int kSpinsBeforeSleep = 8192;
+  // How long a worker spins between jobs before it sleeps. With another process busy on the cores, a worker that
+  // slept sooner, or that yielded its core while it waited, came to each job late, after the caller had done the work
+  // alone: 2 threads then ran no faster than 1 on half of the suite's layers (docs/tuning-log.md). libgomp's default
+  // spin is of the same order.
+  static constexpr auto kSpinningBetweenJobs = std::chrono::milliseconds(2);
+  static constexpr auto kSpinningForPartners = std::chrono::milliseconds(1);
+  static constexpr int kSpinsPerClockRead = 64;
 
   const int slot_count_;
   std::vector<WorkerSlot> slots_;

@@ -239,27 +239,31 @@ TEST_CASE("winograd declines what it cannot compute, by name and through the C A
 }
 
 TEST_CASE("winograd: the same bits for every thread count, and at most 2 MiB of workspace per thread") {
-  for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
-    convkit::Conv2dDesc d;
-    d.batch = 2;
-    d.in_channels = 48;
-    d.out_channels = 40;
-    d.in_height = d.in_width = 30;
-    d.kernel_height = d.kernel_width = 3;
-    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
-    d.layout = layout;
-    const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
-    const std::vector<float> x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 21);
-    const std::vector<float> w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 22);
-    std::vector<float> first(static_cast<std::size_t>(sizes.output)), other(first.size());
-    for (int threads : {1, 2, 3, 4}) {
-      convkit::Options options;
-      options.algorithm = Algorithm::Winograd;
-      options.threads = threads;
-      convkit::conv2d(d, x.data(), w.data(), nullptr, threads == 1 ? first.data() : other.data(), options);
-      if (threads > 1) CHECK_MESSAGE(other == first, "threads=", threads);
+  // 2 x 30x30 (2 blocks of tiles): the team shares each block; 4 x 56x56 (10 blocks): at 2 threads each worker runs
+  // whole blocks of its own, at 3 and 4 the team shares them again.
+  for (const std::int64_t size : {30, 56})
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      CAPTURE(size);
+      convkit::Conv2dDesc d;
+      d.batch = size == 30 ? 2 : 4;
+      d.in_channels = 48;
+      d.out_channels = 40;
+      d.in_height = d.in_width = size;
+      d.kernel_height = d.kernel_width = 3;
+      d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+      d.layout = layout;
+      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+      const std::vector<float> x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 21);
+      const std::vector<float> w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 22);
+      std::vector<float> first(static_cast<std::size_t>(sizes.output)), other(first.size());
+      for (int threads : {1, 2, 3, 4}) {
+        convkit::Options options;
+        options.algorithm = Algorithm::Winograd;
+        options.threads = threads;
+        convkit::conv2d(d, x.data(), w.data(), nullptr, threads == 1 ? first.data() : other.data(), options);
+        if (threads > 1) CHECK_MESSAGE(other == first, "threads=", threads);
+      }
     }
-  }
   for (const convkit_bench::Layer& layer : convkit_bench::load_layer_suite(CONVKIT_LAYER_SUITE)) {
     if (!is_winograd_layer(layer.desc)) continue;
     for (Layout layout : {Layout::NCHW, Layout::NHWC})
