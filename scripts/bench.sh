@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds convkit (Release) and runs convkit_bench at 1 and 2 threads, in both layouts, every figure measured in this
 # run against the 2048^3 SGEMM peak, bare OpenBLAS on the layer's own GEMM shape, and oneDNN in its preferred layouts
-# (about 3 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
+# (about 4 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
 #   1. the whole layer suite, strict math: auto and im2col_gemm  -> build/release/convkit_bench.{txt,json,csv,svg}
 #   2. the suite's 3x3 stride-1 layers, fast math: auto (which then picks Winograd), winograd and im2col_gemm
 #                                                               -> build/release/convkit_bench_fast.{txt,json,csv,svg}
-# Extra arguments go to both runs of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
+#   3. shared cores: the whole suite, auto and oneDNN, with one busy process beside every measurement, and each
+#      layer's 2-thread time over its 1-thread time                -> build/release/convkit_bench_shared.txt
+# Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +25,4 @@ out=build/release/convkit_bench
 layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3x3,vgg16_conv1_2,resnet50_res4_3x3_b8
 "$bench" --layers="$layers_3x3" --math=fast --algorithms=auto,winograd,im2col_gemm --layout=both \
   --json="${out}_fast.json" --csv="${out}_fast.csv" --svg="${out}_fast.svg" "$@" | tee "${out}_fast.txt"
+"$bench" --neighbours=1 --algorithms=auto --layout=both "$@" | tee "${out}_shared.txt"
