@@ -110,8 +110,8 @@ thread_local bool inside_pool_job = false;
 // the static split), takes it in halving chunks, and when it runs dry steals the upper half of the fullest share
 // still open. The caller is worker 0: if a partner has not woken yet, or was descheduled by another process, the
 // caller takes its units, and waits only for the chunks partners are computing. With a barrier (OpenMP's region
-// end) a 2-thread call on a shared core waited for the partner's next time slice, and Winograd's two barriers per
-// block of tiles made that up to 18x slower than one thread (docs/tuning-log.md).
+// end) a 2-thread call on a shared core waited for the partner's next time slice, once per barrier
+// (docs/performance.md, shared cores).
 class WorkerPool {
  public:
   static WorkerPool& instance() {
