@@ -6,15 +6,15 @@
 #      from many threads), then the concurrency tests (many plans from many threads, one plan from four threads).
 #      Every convkit call in the latter runs single-threaded (CONVKIT_STRESS_PLAN_THREADS=1, OMP_NUM_THREADS=1):
 #      OpenBLAS's OpenMP threads are not built for ThreadSanitizer, which cannot see their synchronisation.
-# The GEMM microkernel files build at -O1 (CONVKIT_GEMM_KERNEL_OPTIONS): instrumented at -O2, GCC spends most of
-# CI's time on their unrolled register tiles; at -O1 seconds. Everything else builds as RelWithDebInfo.
+# The per-ISA kernel files build at -O1 (CONVKIT_KERNEL_OPTIONS): instrumented at -O2, GCC spends most of CI's time
+# on their unrolled register tiles; at -O1 seconds. Everything else builds as RelWithDebInfo.
 # Usage: scripts/sanitize.sh [asan|tsan] (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 which=${1:-all}
-common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVKIT_GEMM_KERNEL_OPTIONS=-O1 -DCONVKIT_BUILD_BENCHMARKS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF -Wno-dev)
+common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVKIT_KERNEL_OPTIONS=-O1 -DCONVKIT_BUILD_BENCHMARKS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF -Wno-dev)
 
 if [ "$which" = all ] || [ "$which" = asan ]; then
   flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
