@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "arithmetic.hpp"
 #include "floating_point.hpp"
 
 namespace convkit::detail {
@@ -24,6 +25,9 @@ namespace {
 // child runs on its calling thread.
 std::atomic<bool> forked_after_teams{false};
 
+// Set while a thread computes a parallel_for job's units: a parallel_for inside them runs on that thread.
+thread_local bool inside_pool_job = false;
+
 void mark_forked_child() { forked_after_teams.store(true, std::memory_order_relaxed); }
 
 void note_team_opened() {
@@ -31,10 +35,11 @@ void note_team_opened() {
   std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, mark_forked_child); });
 }
 
-// Workers a job may use now: one inside the host's active OpenMP parallel region (the host's team already occupies
-// the cores) or in a child forked after convkit started threads; else what the plan was made with.
+// Workers a job may use now: one inside another job's units, inside the host's active OpenMP parallel region (the
+// host's team already occupies the cores) or in a child forked after convkit started threads; else what the plan
+// was made with.
 int team_limit_now(int threads) {
-  if (forked_after_teams.load(std::memory_order_relaxed) || omp_in_parallel()) return 1;
+  if (inside_pool_job || forked_after_teams.load(std::memory_order_relaxed) || omp_in_parallel()) return 1;
   return threads;
 }
 
@@ -100,10 +105,6 @@ struct alignas(64) WorkerSlot {
 struct Chunk {
   std::int64_t begin = 0, end = 0;
 };
-
-std::int64_t round_up_to(std::int64_t n, std::int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
-
-thread_local bool inside_pool_job = false;
 
 // The workers behind parallel_for: threads that wait between jobs, and a job that ends when its units are done,
 // never when every thread has arrived. Each worker starts on its contiguous share (so a quiet machine runs exactly
@@ -247,7 +248,7 @@ class WorkerPool {
     if (slot.generation != generation || slot.begin >= slot.end) return false;
     const std::int64_t half = (slot.end - slot.begin + 1) / 2;
     chunk.begin = slot.begin;
-    chunk.end = std::min(slot.end, round_up_to(slot.begin + half, grain));
+    chunk.end = std::min(slot.end, round_up(slot.begin + half, grain));
     slot.begin = chunk.end;
     return true;
   }
@@ -324,7 +325,7 @@ class WorkerPool {
 void parallel_for(int threads, std::int64_t count, FunctionRef<void(std::int64_t, std::int64_t, int)> body,
                   std::int64_t grain) {
   if (count <= 0) return;
-  const int team = inside_pool_job ? 1 : team_size(team_limit_now(threads), count);
+  const int team = team_size(team_limit_now(threads), count);
   if (team > 1) {
     const BlasThreads single(1);  // the caller is worker 0: its BLAS calls stay on its thread
     if (WorkerPool::instance().try_run(team, count, std::max<std::int64_t>(grain, 1), body)) return;
