@@ -311,16 +311,20 @@ std::unique_ptr<Primitive> create_inplace(const PrimitiveArguments& args) {
 
 }  // namespace
 
-// The direct family in the order it tries its entries: NHWC depthwise layers on their channel-vector kernel,
-// narrow outputs on the scalar path, NCHW depthwise 3x3 read in place (AVX-512), and the staged kernels for the
-// rest.
+// The direct family in the order it tries its entries: NHWC depthwise layers on their channel-vector kernel, NCHW
+// depthwise layers of narrow outputs in flat form, other narrow outputs on the scalar path, NCHW depthwise 3x3 read in
+// place (AVX-512), and the staged kernels for the rest.
 const Implementation* const* direct_implementations() {
   static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct,    inplace_declines,
                                       accepts_everything,         direct_auto_declines, create_inplace};
   static const Implementation staged{"direct_staged",    Algorithm::Direct,    accepts_everything,
                                      accepts_everything, direct_auto_declines, create_staged};
-  static const Implementation* const list[] = {&direct_depthwise_nhwc_implementation(), &direct_scalar_implementation(),
-                                               &inplace, &staged, nullptr};
+  static const Implementation* const list[] = {&direct_depthwise_nhwc_implementation(),
+                                               &direct_depthwise_planes_implementation(),
+                                               &direct_scalar_implementation(),
+                                               &inplace,
+                                               &staged,
+                                               nullptr};
   return list;
 }
 

@@ -14,6 +14,9 @@ DeclineReason direct_auto_declines(const Problem& problem);
 // NHWC depthwise layers on their channel-vector kernel (direct_depthwise.cpp).
 const Implementation& direct_depthwise_nhwc_implementation();
 
+// NCHW groups of one input channel (depthwise, any multiplier) in flat form (direct_depthwise_planes.cpp).
+const Implementation& direct_depthwise_planes_implementation();
+
 // Outputs narrower than half a vector: scalar loops on the input as it lies (direct_scalar.cpp).
 const Implementation& direct_scalar_implementation();
 

@@ -68,6 +68,7 @@ std::vector<Expectation> expectations() {
       {"winograd_f4x4", make_desc(32, 32, 1, 28, 3, Layout::NCHW), Algorithm::Auto, fast, none, none, none},
       {"winograd_f2x2", make_desc(64, 64, 1, 12, 3, Layout::NHWC), Algorithm::Auto, fast, none, none, none},
       {"direct_depthwise_nhwc", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
+      {"direct_depthwise_planes", make_desc(96, 96, 96, 7, 5, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
       {"direct_scalar", make_desc(8, 8, 1, 5, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
       {"direct_depthwise_inplace", make_desc(32, 32, 32, 56, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
        "direct_staged"},

@@ -506,6 +506,59 @@ TEST_CASE(
         .test(Algorithm::Direct);
 }
 
+TEST_CASE(
+    "NCHW depthwise in flat form: narrow outputs of every kernel shape, strides 1-2, bands of rows and multipliers") {
+  // Outputs at most a vector wide run as one flat run per band of rows (DepthwisePlanesTask): rows running on into
+  // the next, staged phase planes for a stride of 2, and tall images cut into bands (a 9-wide output of 600 rows is
+  // two bands of a few hundred). Widths 1-16, odd and even, strides mixed, dilation and kernels up to 7x7.
+  struct Form {
+    std::int64_t kh, kw, stride_h, stride_w, dilation_h, dilation_w;
+  };
+  for (const Form f : {Form{3, 3, 1, 1, 1, 1}, Form{3, 3, 2, 2, 1, 1}, Form{5, 5, 1, 1, 1, 1}, Form{5, 5, 2, 2, 1, 1},
+                       Form{7, 7, 1, 1, 1, 1}, Form{1, 9, 1, 1, 1, 1}, Form{3, 1, 2, 1, 1, 1}, Form{3, 3, 1, 2, 2, 1},
+                       Form{3, 3, 2, 1, 1, 3}})
+    for (std::int64_t out_height : {1, 2, 7, 600})
+      for (std::int64_t out_width : {1, 2, 7, 9, 14, 16}) {
+        const std::int64_t pad_h = f.kh / 2, pad_w = f.kw / 2;
+        const std::int64_t in_height = (out_height - 1) * f.stride_h + (f.kh - 1) * f.dilation_h + 1 - 2 * pad_h;
+        const std::int64_t in_width = (out_width - 1) * f.stride_w + (f.kw - 1) * f.dilation_w + 1 - 2 * pad_w;
+        if (in_height < 1 || in_width < 1) continue;
+        CAPTURE(f.kh);
+        CAPTURE(f.kw);
+        CAPTURE(f.stride_h);
+        CAPTURE(f.stride_w);
+        CAPTURE(out_height);
+        CAPTURE(out_width);
+        const std::int64_t multiplier = out_height == 600 ? 1 : 2;
+        for (bool plan : {false, true})  // the plan runs in a caller workspace of NaNs
+          ConvTester()
+              .channels(3, 3 * multiplier)
+              .groups(3)
+              .input(in_height, in_width)
+              .kernel(f.kh, f.kw)
+              .stride(f.stride_h, f.stride_w)
+              .dilation(f.dilation_h, f.dilation_w)
+              .padding(pad_h, pad_w, pad_h + 1, pad_w)  // uneven: one more row at the bottom
+              .bias(plan)
+              .activation(Activation::Clamp, -0.3f, 0.4f)
+              .through_plan(plan)
+              .test(Algorithm::Direct);
+      }
+  // Planes of several images, split between threads.
+  for (int threads : {1, 2, 3})
+    ConvTester()
+        .batch(3)
+        .channels(5, 5)
+        .groups(5)
+        .input(7, 7)
+        .kernel(3, 3)
+        .padding(1, 1, 1, 1)
+        .threads(threads)
+        .bias(true)
+        .activation(Activation::Relu)
+        .test(Algorithm::Direct);
+}
+
 TEST_CASE("a random sweep of 400 shapes over every feature") {
   std::mt19937 rng(convkit_test::kSeed);
   const auto pick = [&](std::int64_t lo, std::int64_t hi) {

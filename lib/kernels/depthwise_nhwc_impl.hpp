@@ -25,53 +25,16 @@ struct DepthwiseNhwc {
   static Batch activate(Batch v, const DepthwiseNhwcTask& t) { return activate_batch(v, t); }
 
   // The last channel block may be partial: no lane beyond `count` is read from the input or written to the output.
-  // AVX-512 and AVX2 mask their loads and stores; below them the lanes go through a full vector on the stack (an
-  // element-by-element copy, which on AVX-512 made 12 and 24 channels slower than the GEMM path's channelwise kernel).
-#if defined(__AVX2__)
-  static __m256i lane_mask(std::int64_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-#endif
-
   template <bool kFull>
   static Batch load(const float* source, std::int64_t count) {
-    if constexpr (kFull) {
-      return Batch::load_unaligned(source);
-    } else {
-#if defined(__AVX512F__)
-      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>)
-        return Batch(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1u), source));
-#endif
-#if defined(__AVX2__)
-      if constexpr (kWidth == 8) return Batch(_mm256_maskload_ps(source, lane_mask(count)));
-#endif
-      alignas(64) float lanes[kWidth] = {};
-      for (std::int64_t k = 0; k < count; ++k) lanes[k] = source[k];
-      return Batch::load_aligned(lanes);
-    }
+    if constexpr (kFull) return Batch::load_unaligned(source);
+    return PartialVectors<Arch>::load(source, count);
   }
 
   template <bool kFull>
   static void store(const Batch& v, float* target, std::int64_t count) {
-    if constexpr (kFull) {
-      v.store_unaligned(target);
-    } else {
-#if defined(__AVX512F__)
-      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-        _mm512_mask_storeu_ps(target, static_cast<__mmask16>((1u << count) - 1u), v);
-        return;
-      }
-#endif
-#if defined(__AVX2__)
-      if constexpr (kWidth == 8) {
-        _mm256_maskstore_ps(target, lane_mask(count), v);
-        return;
-      }
-#endif
-      alignas(64) float lanes[kWidth];
-      v.store_aligned(lanes);
-      for (std::int64_t k = 0; k < count; ++k) target[k] = lanes[k];
-    }
+    if constexpr (kFull) return v.store_unaligned(target);
+    PartialVectors<Arch>::store(v, target, count);
   }
 
   // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels.

@@ -73,6 +73,34 @@ struct DepthwiseNhwcTask {
   std::int64_t row_begin, row_end;
 };
 
+// Depthwise convolution on NCHW planes (a group of one input channel, any channel multiplier), in flat form: the
+// plane is staged with its padding as zeros, split for a stride of 2 into phase planes (even and odd rows by even
+// and odd columns), each phase_width floats wide. Output pixel (y, x) then reads tap (i, j) at staged[tap_offsets[t]
+// + y*phase_width + x], so every tap is one shift of the whole staged plane: the outputs of a band of rows are one
+// run of flat positions y*phase_width + x, computed a whole vector at a time straight across the row ends, and the
+// phase_width - out_width columns past each row's end are computed too and dropped. Rows of any width thus fill
+// whole vectors (a 7x7 output: 49 of 64 lanes, where a vector per row fills 7 of 16).
+struct DepthwisePlanesTask {
+  const float* input;  // input plane g of one image: element (h, w) at input[h*in_width + w]
+  std::int64_t in_height, in_width, pad_top, pad_left;
+  std::int64_t stride_height, stride_width;       // 1 or 2 each
+  std::int64_t taps;                              // kernel_height * kernel_width, at most kReductionBlock
+  const std::int64_t* tap_offsets;                // per tap, as above (the driver's, from the kernel shape)
+  std::int64_t phase_width, phase_floats;         // phase plane (p, q) at staged + (p*stride_width + q)*phase_floats
+  std::int64_t kernel_rows_span;                  // (kernel_height - 1)*dilation_height + 1
+  std::int64_t out_height, out_width, band_rows;  // bands of band_rows output rows, each staged once
+  // The output channels of the group: channel k (k < multiplier) has weights[k*taps + t], bias[k] and its plane at
+  // output + k*out_height*out_width.
+  std::int64_t multiplier;
+  const float* weights;
+  const float* bias;
+  float* output;
+  Activation activation;
+  float clamp_min, clamp_max;
+  float* staged;  // scratch, 64-byte aligned: stride_height*stride_width*phase_floats floats
+  float* flat;    // scratch, 64-byte aligned: flat_floats(band_rows, phase_width) floats
+};
+
 struct DirectUkernels {
   const char* isa;             // "sse2", "sse4.2", "avx2+fma", "avx512f"
   std::int64_t vector_floats;  // floats per vector register
@@ -83,6 +111,7 @@ struct DirectUkernels {
   void (*stage_rows)(const float* source, std::int64_t source_stride, std::int64_t rows, std::int64_t width,
                      std::int64_t pad_left, std::int64_t stride, std::int64_t length, float* staged);
   void (*depthwise_nhwc_rows)(const DepthwiseNhwcTask& task);
+  void (*depthwise_planes)(const DepthwisePlanesTask& task);
   // For j < taps, copies `count` floats from row + tap_offsets[j] to dst + j * ld: one output row's kernel columns
   // out of a staged row, for im2col (lib/im2col.cpp), inline rather than a library call per run.
   void (*copy_taps)(const float* row, const std::int64_t* tap_offsets, std::int64_t taps, std::int64_t count,

@@ -8,6 +8,7 @@
 //   direct_single_channel_impl.hpp  DirectSingleChannel: groups of one channel, staged or (AVX-512) read in place
 //   direct_staging_impl.hpp         DirectStaging: stage_rows and im2col's copy_taps
 //   depthwise_nhwc_impl.hpp         DepthwiseNhwc: depthwise on NHWC, along the channels
+//   depthwise_planes_impl.hpp       DepthwisePlanes: depthwise on NCHW planes, in flat form
 // This header puts them together into the ISA's table.
 #pragma once
 
@@ -16,6 +17,7 @@
 #endif
 
 #include "depthwise_nhwc_impl.hpp"
+#include "depthwise_planes_impl.hpp"
 #include "direct_multichannel_impl.hpp"
 #include "direct_single_channel_impl.hpp"
 #include "direct_staging_impl.hpp"
@@ -44,6 +46,7 @@ const DirectUkernels& make_direct_ukernels(const char* isa) {
                                        &direct_rows<Arch>,
                                        &DirectStaging<Arch>::stage_rows,
                                        &DepthwiseNhwc<Arch>::rows,
+                                       &DepthwisePlanes<Arch>::planes,
                                        &DirectStaging<Arch>::copy_taps,
                                        DirectSingleChannel<Arch>::kReadsInPlace};
   return ukernels;
