@@ -63,9 +63,9 @@ class DepthwisePlanesPrimitive final : public Primitive {
     staged_floats_ = sh * sw * phase_floats_;
     // The flat outputs of a band; with a column stride of 2 also one padded input row before its columns are split
     // (the whole row, padding and 2*phase_width columns, and the vectors its stores run on by).
-    flat_floats_ = round_up(std::max(band_rows_ * phase_width_,
-                                     p_.pad_left + p_.in_width + 2 * phase_width_ + 3 * kMaxVectorFloats),
-                            kMaxVectorFloats);
+    flat_floats_ = round_up(
+        std::max(band_rows_ * phase_width_, p_.pad_left + p_.in_width + 2 * phase_width_ + 3 * kMaxVectorFloats),
+        kMaxVectorFloats);
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.groups;
     workers_ = team_size(threads, units_);
@@ -150,8 +150,8 @@ std::unique_ptr<Primitive> create_planes(const PrimitiveArguments& args) {
 }  // namespace
 
 const Implementation& direct_depthwise_planes_implementation() {
-  static const Implementation entry{"direct_depthwise_planes", Algorithm::Direct,    planes_declines,
-                                    planes_defers,             direct_auto_declines, create_planes};
+  static const Implementation entry{"direct_depthwise_planes", Algorithm::Direct, planes_declines, planes_defers,
+                                    direct_auto_declines,      create_planes};
   return entry;
 }
 

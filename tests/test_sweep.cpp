@@ -329,9 +329,9 @@ TEST_CASE(
 TEST_CASE(
     "NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every "
     "kernel form") {
-  // The channel-vectorised kernel: full and partial channel blocks, interior tiles of 10 pixels by two vectors
-  // (AVX-512), 8, 4 and 1 pixels by one, and the tested border columns, the unrolled 3- and 5-wide kernels at strides
-  // 1 and 2 and the general loop otherwise.
+  // The channel-vectorised kernel: full and partial channel blocks, tiles of 10 pixels by two vectors (AVX-512),
+  // 8, 4, 2 and 1 pixels by one, each inside or over the border columns (tested per column), the unrolled 3- and
+  // 5-wide kernels at strides 1 and 2, 7-wide at stride 1, and the general loop otherwise.
   for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65})
     for (WeightsLayout weights : kWeightsLayouts)
       ConvTester()
@@ -345,8 +345,8 @@ TEST_CASE(
           .weights_layout(weights)
           .bias(true)
           .test(Algorithm::Direct);
-  for (std::int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 17, 21, 22, 25})
-    for (std::int64_t k : {1, 3, 5})
+  for (std::int64_t width : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 21, 22, 25})
+    for (std::int64_t k : {1, 3, 5, 7})
       for (std::int64_t stride : {1, 2, 3}) {
         const std::int64_t in_width = (width - 1) * stride + k - 2;
         if (in_width < 1) continue;

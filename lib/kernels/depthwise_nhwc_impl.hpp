@@ -53,16 +53,13 @@ struct DepthwiseNhwc {
     for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
   }
 
-  // kPixels consecutive output pixels of row y from column x, channels [c, c + count). kCheck tests every tap's
-  // column against the input (the border columns); kernel rows outside the input were cut to [i_begin, i_end).
-  // kKw > 0 fixes the kernel width at compile time (the border columns of 3- and 5-wide kernels; decided on
-  // mobilenetv2_dw NHWC, where 2 of 56 columns are border and yet the runtime-width loop took a share of the time
-  // out of proportion to them; docs/tuning-log.md).
-  template <int kPixels, bool kFull, bool kCheck, int kKw = 0>
+  // kPixels consecutive output pixels of row y from column x, channels [c, c + count), any kernel width, stride and
+  // dilation. kCheck tests every tap's column against the input (tiles that reach the border columns); kernel rows
+  // outside the input were cut to [i_begin, i_end).
+  template <int kPixels, bool kFull, bool kCheck>
   static void tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end, std::int64_t x,
                    std::int64_t c, std::int64_t count) {
-    const std::int64_t C = t.channels, sw = t.stride_width, dw = t.dilation_width;
-    const std::int64_t kw = kKw > 0 ? kKw : t.kernel_width;
+    const std::int64_t C = t.channels, sw = t.stride_width, dw = t.dilation_width, kw = t.kernel_width;
     const std::int64_t left = x * sw - t.pad_left;  // input column of tap 0 of the first pixel
     Batch acc[kPixels];
     start<kPixels>(acc, t, c);
@@ -83,20 +80,21 @@ struct DepthwiseNhwc {
     finish<kPixels, kFull>(acc, t, y, x, c, count);
   }
 
-  // tile<kPixels, true, false> for a kernel kKw wide, with stride kStride and dilation 1 along the width, over
+  // tile<kPixels, true, kCheck> for a kernel kKw wide, with stride kStride and dilation 1 along the width, over
   // kVectors consecutive channel vectors: the pixels of a kernel row overlap, so each input vector is loaded once and
-  // meets every weight that touches it.
-  template <int kPixels, int kKw, int kStride, int kVectors>
+  // meets every weight that touches it. kCheck tests each input column once, not each tap (a tile over the border
+  // columns then runs as fast as one inside: on 7- and 14-wide outputs the border is a third of the pixels).
+  template <int kPixels, int kKw, int kStride, int kVectors, bool kCheck>
   static void tile_fixed(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                          std::int64_t x, std::int64_t c) {
     constexpr int kSpan = (kPixels - 1) * kStride + kKw;  // input columns the tile reads in one kernel row
-    const std::int64_t C = t.channels;
+    const std::int64_t C = t.channels, left = x * kStride - t.pad_left;
     Batch acc[kVectors][kPixels];
     CONVKIT_UNROLL
     for (int v = 0; v < kVectors; ++v) start<kPixels>(acc[v], t, c + v * kWidth);
     for (std::int64_t i = i_begin; i < i_end; ++i) {
       const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
-      const float* in = t.input + (h * t.in_width + x * kStride - t.pad_left) * C + c;
+      const float* row = t.input + h * t.in_width * C + c;
       const float* w_row = t.weights + i * kKw * t.padded_channels + c;
       Batch w[kVectors][kKw];
       CONVKIT_UNROLL
@@ -104,9 +102,10 @@ struct DepthwiseNhwc {
       for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
       CONVKIT_UNROLL
       for (int m = 0; m < kSpan; ++m) {
+        if (kCheck && (left + m < 0 || left + m >= t.in_width)) continue;
         CONVKIT_UNROLL
         for (int v = 0; v < kVectors; ++v) {
-          const Batch value = Batch::load_unaligned(in + m * C + v * kWidth);
+          const Batch value = Batch::load_unaligned(row + (left + m) * C + v * kWidth);
           CONVKIT_UNROLL
           for (int u = 0; u < kPixels; ++u) {
             const int j = m - u * kStride;
@@ -131,18 +130,24 @@ struct DepthwiseNhwc {
     for (int v = 0; v < kVectors; ++v) finish<kPixels, true>(acc[v], t, y, x, c + v * kWidth, kWidth);
   }
 
-  template <int kPixels, int kVectors>
+  template <int kPixels, int kVectors, bool kCheck>
   static void full_tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                         std::int64_t x, std::int64_t c) {
     if (t.dilation_width == 1) {
       const std::int64_t kw = t.kernel_width, sw = t.stride_width;
-      if (kw == 3 && sw == 1) return tile_fixed<kPixels, 3, 1, kVectors>(t, y, i_begin, i_end, x, c);
-      if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kVectors>(t, y, i_begin, i_end, x, c);
-      if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kVectors>(t, y, i_begin, i_end, x, c);
-      if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kVectors>(t, y, i_begin, i_end, x, c);
+      if (kw == 3 && sw == 1) return tile_fixed<kPixels, 3, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 7 && sw == 1) {  // ConvNeXt's: one vector at a time, or 14 weights and 20 sums outgrow the registers
+        CONVKIT_UNROLL
+        for (int v = 0; v < kVectors; ++v)
+          tile_fixed<kPixels, 7, 1, 1, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth);
+        return;
+      }
     }
     CONVKIT_UNROLL
-    for (int v = 0; v < kVectors; ++v) tile<kPixels, true, false>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
+    for (int v = 0; v < kVectors; ++v) tile<kPixels, true, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
   }
 
   // Every channel block of kPixels pixels; the input pixels of the tile stay in L1 across the blocks.
@@ -150,28 +155,25 @@ struct DepthwiseNhwc {
   static void pixels(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                      std::int64_t x) {
     std::int64_t c = 0;
-    if constexpr (kCheck) {
-      const std::int64_t kw = t.kernel_width;
-      for (; c + kWidth <= t.channels; c += kWidth) {
-        if (kw == 3) {
-          tile<kPixels, true, true, 3>(t, y, i_begin, i_end, x, c, kWidth);
-        } else if (kw == 5) {
-          tile<kPixels, true, true, 5>(t, y, i_begin, i_end, x, c, kWidth);
-        } else {
-          tile<kPixels, true, true>(t, y, i_begin, i_end, x, c, kWidth);
-        }
-      }
-    } else {
-      constexpr int kVectors = kPixels == kTilePixels ? kTileVectors : 1;
-      if constexpr (kVectors > 1) {
-        for (; c + kVectors * kWidth <= t.channels; c += kVectors * kWidth)
-          full_tile<kPixels, kVectors>(t, y, i_begin, i_end, x, c);
-      }
-      for (; c + kWidth <= t.channels; c += kWidth) full_tile<kPixels, 1>(t, y, i_begin, i_end, x, c);
+    constexpr int kVectors = kPixels == kTilePixels ? kTileVectors : 1;
+    if constexpr (kVectors > 1) {
+      for (; c + kVectors * kWidth <= t.channels; c += kVectors * kWidth)
+        full_tile<kPixels, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
     }
+    for (; c + kWidth <= t.channels; c += kWidth) full_tile<kPixels, 1, kCheck>(t, y, i_begin, i_end, x, c);
     if (c < t.channels) tile<kPixels, false, kCheck>(t, y, i_begin, i_end, x, c, t.channels - c);
   }
 
+  // kPixels pixels from column x, tested against the border only where the tile reaches it.
+  template <int kPixels>
+  static void pixels_at(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                        std::int64_t x) {
+    if (x >= t.interior_begin && x + kPixels <= t.interior_end) return pixels<kPixels, false>(t, y, i_begin, i_end, x);
+    pixels<kPixels, true>(t, y, i_begin, i_end, x);
+  }
+
+  // A row in tiles of kTilePixels, the rest in tiles of 8, 4, 2 and 1 (at most four), border tiles included: a
+  // 14-wide output is two tiles, not a tile and four single pixels.
   static void rows(const DepthwiseNhwcTask& t) {
     for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
       const std::int64_t top = y * t.stride_height - t.pad_top, dh = t.dilation_height;
@@ -180,12 +182,13 @@ struct DepthwiseNhwc {
       const std::int64_t rows_inside = top >= t.in_height ? 0 : (t.in_height - top + dh - 1) / dh;
       const std::int64_t i_end = rows_inside < t.kernel_height ? rows_inside : t.kernel_height;
       std::int64_t x = 0;
-      for (; x < t.interior_begin; ++x) pixels<1, true>(t, y, i_begin, i_end, x);
-      for (; x + kTilePixels <= t.interior_end; x += kTilePixels) pixels<kTilePixels, false>(t, y, i_begin, i_end, x);
-      for (; x + 8 <= t.interior_end; x += 8) pixels<8, false>(t, y, i_begin, i_end, x);
-      for (; x + 4 <= t.interior_end; x += 4) pixels<4, false>(t, y, i_begin, i_end, x);
-      for (; x < t.interior_end; ++x) pixels<1, false>(t, y, i_begin, i_end, x);
-      for (; x < t.out_width; ++x) pixels<1, true>(t, y, i_begin, i_end, x);
+      for (; x + kTilePixels <= t.out_width; x += kTilePixels) pixels_at<kTilePixels>(t, y, i_begin, i_end, x);
+      if constexpr (kTilePixels > 8) {
+        if (x + 8 <= t.out_width) pixels_at<8>(t, y, i_begin, i_end, x), x += 8;
+      }
+      if (x + 4 <= t.out_width) pixels_at<4>(t, y, i_begin, i_end, x), x += 4;
+      if (x + 2 <= t.out_width) pixels_at<2>(t, y, i_begin, i_end, x), x += 2;
+      if (x < t.out_width) pixels_at<1>(t, y, i_begin, i_end, x);
     }
   }
 };
