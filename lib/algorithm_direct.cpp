@@ -320,6 +320,7 @@ const Implementation* const* direct_implementations() {
   static const Implementation staged{"direct_staged",    Algorithm::Direct,    accepts_everything,
                                      accepts_everything, direct_auto_declines, create_staged};
   static const Implementation* const list[] = {&direct_depthwise_nhwc_implementation(),
+                                               &direct_depthwise_blocked_implementation(),
                                                &direct_depthwise_planes_implementation(),
                                                &direct_scalar_implementation(),
                                                &inplace,

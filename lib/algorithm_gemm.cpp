@@ -218,7 +218,7 @@ class GemmPrimitive final : public Primitive {
         const PhaseTimer timer(Phase::Multiply);
         tiling_.ukernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
                                     p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                    epilogue_.clamp_max});
+                                    epilogue_.clamp_max, nullptr});
         return;
       }
       float beta = 0.0f;
@@ -257,7 +257,7 @@ class GemmPrimitive final : public Primitive {
         const PhaseTimer timer(Phase::Multiply);
         tiling_.ukernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
                                     p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                    epilogue_.clamp_max});
+                                    epilogue_.clamp_max, nullptr});
         return;
       }
       float beta = 0.0f;

@@ -19,34 +19,93 @@
 #include "packing.hpp"
 #include "profile.hpp"
 #include "threading.hpp"
+#include "transpose.hpp"
 
 namespace convkit::detail {
 namespace {
 
+// The fields of a DepthwiseNhwcTask that the problem decides: everything but the tensors, the channel count and
+// the rows. Interior columns are those whose kernel columns all lie inside the input: x*sw - pad_left >= 0 and
+// x*sw - pad_left + (kw - 1)*dw <= in_width - 1.
+DepthwiseNhwcTask depthwise_task(const Problem& p, Activation activation, float clamp_min, float clamp_max,
+                                 std::int64_t padded_channels) {
+  DepthwiseNhwcTask t{};
+  t.in_height = p.in_height;
+  t.in_width = p.in_width;
+  t.out_width = p.out_width;
+  t.kernel_height = p.kernel_height;
+  t.kernel_width = p.kernel_width;
+  t.stride_height = p.stride_height;
+  t.stride_width = p.stride_width;
+  t.dilation_height = p.dilation_height;
+  t.dilation_width = p.dilation_width;
+  t.pad_top = p.pad_top;
+  t.pad_left = p.pad_left;
+  const std::int64_t sw = p.stride_width, span = (p.kernel_width - 1) * p.dilation_width;
+  t.interior_begin = std::min(p.out_width, ceil_div(p.pad_left, sw));
+  const std::int64_t last_start = p.in_width - 1 + p.pad_left - span;  // largest x*sw allowed
+  t.interior_end = last_start < 0 ? t.interior_begin : std::clamp(last_start / sw + 1, t.interior_begin, p.out_width);
+  t.padded_channels = padded_channels;
+  t.activation = activation;
+  t.clamp_min = clamp_min;
+  t.clamp_max = clamp_max;
+  return t;
+}
+
+// The weights that are NaN or infinite, usually none: the kernels skip the taps that fall on padding, while every
+// other algorithm multiplies the padding's zeros like any input, so such a weight there makes its output NaN (0 * inf
+// and 0 * NaN are NaN). NonfiniteTaps gives those outputs the same answer.
+class NonfiniteTaps {
+ public:
+  NonfiniteTaps(const Problem& p, const float* weights) : p_(p) {
+    const std::int64_t taps = p.kernel_height * p.kernel_width;
+    for (std::int64_t o = 0; o < p.out_channels; ++o)
+      for (std::int64_t tap = 0; tap < taps; ++tap)
+        if (!std::isfinite(weights[o * taps + tap])) taps_.push_back({o, tap});
+  }
+
+  bool empty() const { return taps_.empty(); }
+
+  // Rows [row_begin, row_end) of output channels [first, first + count) of one image, channel o's pixel (y, x) at
+  // output[(y*out_width + x)*pixel_stride + (o - first)*channel_stride].
+  void apply(float* output, std::int64_t pixel_stride, std::int64_t channel_stride, std::int64_t first,
+             std::int64_t count, std::int64_t row_begin, std::int64_t row_end) const {
+    const std::int64_t kw = p_.kernel_width;
+    for (const WeightTap& w : taps_) {
+      if (w.out_channel < first || w.out_channel >= first + count) continue;
+      const std::int64_t i = w.tap / kw, j = w.tap % kw;
+      for (std::int64_t y = row_begin; y < row_end; ++y) {
+        const std::int64_t ih = y * p_.stride_height - p_.pad_top + i * p_.dilation_height;
+        const bool row_outside = ih < 0 || ih >= p_.in_height;
+        for (std::int64_t x = 0; x < p_.out_width; ++x) {
+          const std::int64_t iw = x * p_.stride_width - p_.pad_left + j * p_.dilation_width;
+          if (row_outside || iw < 0 || iw >= p_.in_width)
+            output[(y * p_.out_width + x) * pixel_stride + (w.out_channel - first) * channel_stride] =
+                std::numeric_limits<float>::quiet_NaN();
+        }
+      }
+    }
+  }
+
+ private:
+  struct WeightTap {
+    std::int64_t out_channel, tap;
+  };
+  Problem p_;
+  std::vector<WeightTap> taps_;
+};
+
 class DepthwiseNhwcPrimitive final : public Primitive {
  public:
   explicit DepthwiseNhwcPrimitive(const PrimitiveArguments& args)
-      : p_(args.problem),
-        ukernels_(direct_ukernels()),
-        activation_(args.activation),
-        clamp_min_(args.clamp_min),
-        clamp_max_(args.clamp_max) {
-    const std::int64_t taps = p_.kernel_height * p_.kernel_width;
+      : p_(args.problem), ukernels_(direct_ukernels()), nonfinite_(args.problem, args.weights) {
     multiplier_ = p_.out_channels / p_.groups;
     // Slices of the channel multiplier, the channels in the lanes (packing.hpp).
     ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
     packed_ = std::move(slices.floats);
     padded_channels_ = slices.padded;
     slice_floats_ = slices.slice_floats;
-    for (std::int64_t o = 0; o < p_.out_channels; ++o)
-      for (std::int64_t tap = 0; tap < taps; ++tap)
-        if (!std::isfinite(args.weights[o * taps + tap])) nonfinite_taps_.push_back({o, tap});
-    // Output columns whose kernel columns all lie inside the input: x*sw - pad_left >= 0 and
-    // x*sw - pad_left + (kw - 1)*dw <= in_width - 1.
-    const std::int64_t sw = p_.stride_width, span = (p_.kernel_width - 1) * p_.dilation_width;
-    interior_begin_ = std::min(p_.out_width, ceil_div(p_.pad_left, sw));
-    const std::int64_t last_start = p_.in_width - 1 + p_.pad_left - span;  // largest x*sw allowed
-    interior_end_ = last_start < 0 ? interior_begin_ : std::clamp(last_start / sw + 1, interior_begin_, p_.out_width);
+    task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
@@ -61,25 +120,8 @@ class DepthwiseNhwcPrimitive final : public Primitive {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: loops on the input as it lies (or on a staged copy)
       const std::int64_t C = p_.groups, Wo = p_.out_width, taps = p_.kernel_height * p_.kernel_width;
-      DepthwiseNhwcTask t;
+      DepthwiseNhwcTask t = task_;
       t.channels = C;
-      t.in_height = p_.in_height;
-      t.in_width = p_.in_width;
-      t.out_width = Wo;
-      t.kernel_height = p_.kernel_height;
-      t.kernel_width = p_.kernel_width;
-      t.stride_height = p_.stride_height;
-      t.stride_width = p_.stride_width;
-      t.dilation_height = p_.dilation_height;
-      t.dilation_width = p_.dilation_width;
-      t.pad_top = p_.pad_top;
-      t.pad_left = p_.pad_left;
-      t.interior_begin = interior_begin_;
-      t.interior_end = interior_end_;
-      t.padded_channels = padded_channels_;
-      t.activation = activation_;
-      t.clamp_min = clamp_min_;
-      t.clamp_max = clamp_max_;
       t.out_pixel_stride = C;
       float* row = static_cast<float*>(rows_.slice(workspace, worker));  // null without a multiplier
       // The range may span images: one pass per image it touches.
@@ -113,49 +155,114 @@ class DepthwiseNhwcPrimitive final : public Primitive {
             }
           }
         }
-        if (!nonfinite_taps_.empty()) multiply_padding(image_output, first_row, last_row);
+        if (!nonfinite_.empty())
+          nonfinite_.apply(image_output, p_.out_channels, 1, 0, p_.out_channels, first_row, last_row);
         unit = image_end;
       }
     });
   }
 
  private:
-  struct WeightTap {
-    std::int64_t out_channel, tap;
-  };
-
-  // The kernels skip the taps that fall on padding. Every other algorithm multiplies the padding's zeros like any
-  // input, so a non-finite weight there makes its output NaN (0 * inf and 0 * NaN are NaN); this gives rows
-  // [row_begin, row_end) of one image's output the same answer, for the few weights that are not finite.
-  void multiply_padding(float* image_output, std::int64_t row_begin, std::int64_t row_end) const {
-    const std::int64_t kw = p_.kernel_width;
-    for (const WeightTap& w : nonfinite_taps_) {
-      const std::int64_t i = w.tap / kw, j = w.tap % kw;
-      for (std::int64_t y = row_begin; y < row_end; ++y) {
-        const std::int64_t ih = y * p_.stride_height - p_.pad_top + i * p_.dilation_height;
-        const bool row_outside = ih < 0 || ih >= p_.in_height;
-        for (std::int64_t x = 0; x < p_.out_width; ++x) {
-          const std::int64_t iw = x * p_.stride_width - p_.pad_left + j * p_.dilation_width;
-          if (row_outside || iw < 0 || iw >= p_.in_width)
-            image_output[(y * p_.out_width + x) * p_.out_channels + w.out_channel] =
-                std::numeric_limits<float>::quiet_NaN();
-        }
-      }
-    }
-  }
-
   Problem p_;
   const DirectUkernels& ukernels_;
-  Activation activation_;
-  float clamp_min_, clamp_max_;
+  NonfiniteTaps nonfinite_;
+  DepthwiseNhwcTask task_;  // what the problem decides (depthwise_task)
   std::int64_t multiplier_, padded_channels_, slice_floats_;
   AlignedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
-  std::int64_t interior_begin_, interior_end_;
   std::int64_t units_;
   int workers_;
-  WorkerSlices rows_;                      // per worker, with a multiplier: one output row of one slice
-  std::vector<WeightTap> nonfinite_taps_;  // weights that are NaN or infinite, usually none
+  WorkerSlices rows_;  // per worker, with a multiplier: one output row of one slice
 };
+
+// NCHW depthwise of small planes, computed along the channels: a block of planes is transposed into a pixel-major
+// copy (channels in the lanes), run through the NHWC kernel, and the outputs transposed back. The 7x7 and 14x14
+// planes of the last stages leave a kernel along the width a fixed cost per plane (staging, copying out) as large
+// as the arithmetic; along the channels a tile of 10 pixels by 32 channels fills every lane whatever the width, and
+// the transposes cost less than the per-plane work they replace.
+class DepthwiseBlockedPrimitive final : public Primitive {
+ public:
+  explicit DepthwiseBlockedPrimitive(const PrimitiveArguments& args)
+      : p_(args.problem), ukernels_(direct_ukernels()), nonfinite_(args.problem, args.weights) {
+    ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
+    packed_ = std::move(slices.floats);
+    padded_channels_ = slices.padded;
+    task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
+    const int threads = threads_worth_using(p_.flops(), args.threads);
+    // Blocks of two vectors (the kernel's widest tile) while they give every worker several; one vector otherwise.
+    const std::int64_t vector = ukernels_.vector_floats;
+    block_ = p_.groups >= 2 * vector * 4 * threads ? 2 * vector : vector;
+    blocks_ = ceil_div(p_.groups, block_);
+    units_ = p_.batch * blocks_;
+    workers_ = team_size(threads, units_);
+    staged_floats_ = round_up(p_.in_pixels() * block_, 16);
+    scratch_ =
+        WorkerSlices(static_cast<std::size_t>(staged_floats_ + p_.out_pixels() * block_) * sizeof(float), workers_);
+  }
+
+  Algorithm algorithm() const override { return Algorithm::Direct; }
+  std::size_t workspace_bytes() const override { return scratch_.workspace_bytes(); }
+
+  void run(const float* input, float* output, void* workspace) const override {
+    parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
+      const PhaseTimer timer(Phase::Multiply);  // one phase: the transposes are a small part of each block
+      float* staged = static_cast<float*>(scratch_.slice(workspace, worker));
+      float* computed = staged + staged_floats_;
+      const std::int64_t C = p_.groups, in_pixels = p_.in_pixels(), out_pixels = p_.out_pixels();
+      const std::int64_t taps = p_.kernel_height * p_.kernel_width;
+      for (std::int64_t unit = begin; unit < end; ++unit) {
+        const std::int64_t n = unit / blocks_, first = unit % blocks_ * block_;
+        const std::int64_t count = std::min(block_, C - first);
+        transpose(input + (n * C + first) * in_pixels, in_pixels, count, in_pixels, staged, count);
+        DepthwiseNhwcTask t = task_;
+        t.input = staged;
+        t.channels = count;
+        t.weights = packed_.get() + first;
+        t.bias = packed_.get() + taps * padded_channels_ + first;
+        t.output = computed;
+        t.out_pixel_stride = count;
+        t.out_row_stride = p_.out_width * count;
+        t.row_begin = 0;
+        t.row_end = p_.out_height;
+        ukernels_.depthwise_nhwc_rows(t);
+        if (!nonfinite_.empty()) nonfinite_.apply(computed, count, 1, first, count, 0, p_.out_height);
+        transpose(computed, count, out_pixels, count, output + (n * C + first) * out_pixels, out_pixels);
+      }
+    });
+  }
+
+ private:
+  Problem p_;
+  const DirectUkernels& ukernels_;
+  NonfiniteTaps nonfinite_;
+  DepthwiseNhwcTask task_;
+  std::int64_t padded_channels_;
+  AlignedFloats packed_;  // weights [tap][padded_channels], then bias [padded_channels]
+  std::int64_t block_, blocks_, units_, staged_floats_;
+  int workers_;
+  WorkerSlices scratch_;  // per worker: a block's planes pixel-major, then its outputs alike
+};
+
+// Input planes of at most this many pixels: a block's copy of them (32 channels) then stays within 128 KiB of L2.
+constexpr std::int64_t kBlockedPlanePixels = 1024;
+
+DeclineReason depthwise_blocked_declines(const Problem& p, const Tuning&) {
+  if (p.layout != Layout::NCHW || p.groups != p.in_channels || p.groups < 2 || p.group_out_channels != 1)
+    return "NCHW depthwise layers without a channel multiplier only";
+  if (p.in_pixels() > kBlockedPlanePixels) return "input planes of more than 1024 pixels (the pixel-major copy)";
+  return nullptr;
+}
+
+// Where rows wider than a vector fill the row kernels' lanes, they need no transposes (decided alike to
+// direct_depthwise_planes, docs/tuning-log.md).
+DeclineReason depthwise_blocked_defers(const Problem& p, const Tuning&) {
+  if (p.out_width > direct_ukernels().vector_floats)
+    return "output rows wider than a vector: the row kernels fill their lanes without transposes";
+  return nullptr;
+}
+
+std::unique_ptr<Primitive> create_depthwise_blocked(const PrimitiveArguments& args) {
+  return std::make_unique<DepthwiseBlockedPrimitive>(args);
+}
 
 DeclineReason depthwise_nhwc_declines(const Problem& p, const Tuning&) {
   if (!is_depthwise_nhwc(p)) return "NHWC depthwise layers only (groups == in_channels > 1)";
@@ -172,6 +279,12 @@ std::unique_ptr<Primitive> create_depthwise_nhwc(const PrimitiveArguments& args)
 // would fill one lane of each vector and run the output channels as a channel multiplier, one slice at a time.
 bool is_depthwise_nhwc(const Problem& p) {
   return p.layout == Layout::NHWC && p.groups == p.in_channels && p.groups > 1;
+}
+
+const Implementation& direct_depthwise_blocked_implementation() {
+  static const Implementation entry{"direct_depthwise_blocked", Algorithm::Direct,    depthwise_blocked_declines,
+                                    depthwise_blocked_defers,   direct_auto_declines, create_depthwise_blocked};
+  return entry;
 }
 
 const Implementation& direct_depthwise_nhwc_implementation() {
