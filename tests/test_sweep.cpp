@@ -329,9 +329,9 @@ TEST_CASE(
 TEST_CASE(
     "NHWC depthwise: channels around the vector, widths around the 10-, 8- and 4-pixel tiles, multipliers, every "
     "kernel form") {
-  // The channel-vectorised kernel: full and partial channel blocks, tiles of 10 pixels by two vectors (AVX-512),
-  // 8, 4, 2 and 1 pixels by one, each inside or over the border columns (tested per column), the unrolled 3- and
-  // 5-wide kernels at strides 1 and 2, 7-wide at stride 1, and the general loop otherwise.
+  // The channel-vectorised kernel: full and partial channel blocks, rows in even tiles of 1-10 pixels (10 by two
+  // vectors on AVX-512, the others by one), each inside or over the border columns (tested per column), the
+  // unrolled 3- and 5-wide kernels at strides 1 and 2, 7-wide at stride 1, and the general loop otherwise.
   for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65})
     for (WeightsLayout weights : kWeightsLayouts)
       ConvTester()

@@ -15,7 +15,7 @@ template <class Arch>
 struct DepthwiseNhwc {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
-  // The interior's register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
+  // The widest register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
   // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and
   // _dw_s2 in NHWC with AVX-512: 10 x 2 ahead of 8 x 1, 8 x 2 and 12 x 2 (docs/tuning-log.md).
   static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
@@ -172,9 +172,21 @@ struct DepthwiseNhwc {
     pixels<kPixels, true>(t, y, i_begin, i_end, x);
   }
 
-  // A row in tiles of kTilePixels, the rest in tiles of 8, 4, 2 and 1 (at most four), border tiles included: a
-  // 14-wide output is two tiles, not a tile and four single pixels.
+  template <int kPixels>
+  static void pixels_any(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
+                         std::int64_t x, std::int64_t count) {
+    if constexpr (kPixels > 1) {
+      if (count < kPixels) return pixels_any<kPixels - 1>(t, y, i_begin, i_end, x, count);
+    }
+    pixels_at<kPixels>(t, y, i_begin, i_end, x);
+  }
+
+  // A row in as few tiles as kTilePixels allows, of sizes as even as they divide (a 7-wide output is one tile of 7,
+  // 14 two of 7, 56 six of 9 or 10): the weights of a kernel row are loaded once per tile, and a tile of few pixels
+  // pays them for little work. Border tiles included.
   static void rows(const DepthwiseNhwcTask& t) {
+    const std::int64_t tiles = (t.out_width + kTilePixels - 1) / kTilePixels;
+    const std::int64_t base = t.out_width / tiles, longer = t.out_width % tiles;  // `longer` tiles of base + 1
     for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
       const std::int64_t top = y * t.stride_height - t.pad_top, dh = t.dilation_height;
       // Kernel rows inside the input: top + i*dh in [0, in_height).
@@ -182,13 +194,11 @@ struct DepthwiseNhwc {
       const std::int64_t rows_inside = top >= t.in_height ? 0 : (t.in_height - top + dh - 1) / dh;
       const std::int64_t i_end = rows_inside < t.kernel_height ? rows_inside : t.kernel_height;
       std::int64_t x = 0;
-      for (; x + kTilePixels <= t.out_width; x += kTilePixels) pixels_at<kTilePixels>(t, y, i_begin, i_end, x);
-      if constexpr (kTilePixels > 8) {
-        if (x + 8 <= t.out_width) pixels_at<8>(t, y, i_begin, i_end, x), x += 8;
+      for (std::int64_t tile = 0; tile < tiles; ++tile) {
+        const std::int64_t count = base + (tile < longer ? 1 : 0);
+        pixels_any<kTilePixels>(t, y, i_begin, i_end, x, count);
+        x += count;
       }
-      if (x + 4 <= t.out_width) pixels_at<4>(t, y, i_begin, i_end, x), x += 4;
-      if (x + 2 <= t.out_width) pixels_at<2>(t, y, i_begin, i_end, x), x += 2;
-      if (x < t.out_width) pixels_at<1>(t, y, i_begin, i_end, x);
     }
   }
 };
