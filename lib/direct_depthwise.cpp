@@ -182,7 +182,10 @@ class DepthwiseNhwcPrimitive final : public Primitive {
 class DepthwiseBlockedPrimitive final : public Primitive {
  public:
   explicit DepthwiseBlockedPrimitive(const PrimitiveArguments& args)
-      : p_(args.problem), ukernels_(direct_ukernels()), nonfinite_(args.problem, args.weights) {
+      : p_(args.problem),
+        ukernels_(direct_ukernels()),
+        transpose_(ukernels_.transpose != nullptr ? ukernels_.transpose : &transpose),
+        nonfinite_(args.problem, args.weights) {
     ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
     packed_ = std::move(slices.floats);
     padded_channels_ = slices.padded;
@@ -212,7 +215,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
       for (std::int64_t unit = begin; unit < end; ++unit) {
         const std::int64_t n = unit / blocks_, first = unit % blocks_ * block_;
         const std::int64_t count = std::min(block_, C - first);
-        transpose(input + (n * C + first) * in_pixels, in_pixels, count, in_pixels, staged, count);
+        transpose_(input + (n * C + first) * in_pixels, in_pixels, count, in_pixels, staged, count);
         DepthwiseNhwcTask t = task_;
         t.input = staged;
         t.channels = count;
@@ -225,7 +228,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
         t.row_end = p_.out_height;
         ukernels_.depthwise_nhwc_rows(t);
         if (!nonfinite_.empty()) nonfinite_.apply(computed, count, 1, first, count, 0, p_.out_height);
-        transpose(computed, count, out_pixels, count, output + (n * C + first) * out_pixels, out_pixels);
+        transpose_(computed, count, out_pixels, count, output + (n * C + first) * out_pixels, out_pixels);
       }
     });
   }
@@ -233,6 +236,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
  private:
   Problem p_;
   const DirectUkernels& ukernels_;
+  decltype(DirectUkernels::transpose) transpose_;  // the ISA's, or the portable one
   NonfiniteTaps nonfinite_;
   DepthwiseNhwcTask task_;
   std::int64_t padded_channels_;

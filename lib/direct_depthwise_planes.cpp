@@ -66,6 +66,7 @@ class DepthwisePlanesPrimitive final : public Primitive {
     flat_floats_ = round_up(
         std::max(band_rows_ * phase_width_, p_.pad_left + p_.in_width + 2 * phase_width_ + 3 * kMaxVectorFloats),
         kMaxVectorFloats);
+    flat_floats_ += kMaxVectorFloats;  // the last flat vector's whole-vector stores and loads, whatever the ISA
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.groups;
     workers_ = team_size(threads, units_);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <vector>
 
@@ -204,6 +205,34 @@ TEST_CASE("direct ukernels: copy_taps copies per its contract (bitwise)") {
         CopyTapsTester().offsets({0, 1, 2, 3, 4}).count(count).ld_extra(ld_extra).test(*table);
         CopyTapsTester().offsets({0, row_floats, 1}).count(count).ld_extra(ld_extra).test(*table);
         CopyTapsTester().offsets({3, 2 * row_floats + 1, row_floats}).count(count).ld_extra(ld_extra).test(*table);
+      }
+  }
+}
+
+TEST_CASE("direct ukernels: transpose, where an ISA has one, moves every element and nothing else (bitwise)") {
+  // Rows and columns around the 16 x 16 register block, leading dimensions beyond them; the target starts out NaN so
+  // that an element left unwritten fails, and its padding between rows must stay NaN.
+  for (const DirectUkernels* table : direct_tables()) {
+    if (table->transpose == nullptr) continue;
+    CAPTURE(table->isa);
+    for (std::int64_t rows : {1, 3, 15, 16, 17, 32, 33})
+      for (std::int64_t columns : {1, 2, 7, 16, 17, 49}) {
+        CAPTURE(rows);
+        CAPTURE(columns);
+        const std::int64_t source_ld = columns + 3, target_ld = rows + 5;
+        std::vector<float> source(static_cast<std::size_t>(rows * source_ld));
+        for (std::size_t k = 0; k < source.size(); ++k) source[k] = static_cast<float>(k) * 0.5f - 7.0f;
+        std::vector<float> target(static_cast<std::size_t>(columns * target_ld), std::nanf(""));
+        table->transpose(source.data(), source_ld, rows, columns, target.data(), target_ld);
+        std::int64_t wrong = 0, touched = 0;
+        for (std::int64_t j = 0; j < columns; ++j)
+          for (std::int64_t k = 0; k < target_ld; ++k) {
+            const float got = target[static_cast<std::size_t>(j * target_ld + k)];
+            if (k < rows && got != source[static_cast<std::size_t>(k * source_ld + j)]) ++wrong;
+            if (k >= rows && !std::isnan(got)) ++touched;
+          }
+        CHECK(wrong == 0);
+        CHECK(touched == 0);
       }
   }
 }

@@ -141,7 +141,7 @@ struct DepthwisePlanes {
       float* target = plane + (y0 + y) * wo;
       std::int64_t x = 0;
       for (; x + kWidth <= wo; x += kWidth) Batch::load_unaligned(source + x).store_unaligned(target + x);
-      if (x < wo) PartialVectors<Arch>::store(Batch::load_unaligned(source + x), target + x, wo - x);
+      if (x < wo) PartialVectors<Arch>::store(PartialVectors<Arch>::load(source + x, wo - x), target + x, wo - x);
     }
   }
 

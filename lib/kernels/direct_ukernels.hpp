@@ -117,6 +117,10 @@ struct DirectUkernels {
   void (*copy_taps)(const float* row, const std::int64_t* tap_offsets, std::int64_t taps, std::int64_t count,
                     float* dst, std::int64_t ld);
   bool reads_in_place;  // see the top of this file
+  // target[j * target_ld + i] = source[i * source_ld + j] for i < rows, j < columns, in 16 x 16 register blocks
+  // (AVX-512); null where the ISA has none, and the portable transpose (../transpose.hpp) serves.
+  void (*transpose)(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns, float* target,
+                    std::int64_t target_ld);
 };
 
 // One table per ISA compiled in.

@@ -9,6 +9,7 @@
 //   direct_staging_impl.hpp         DirectStaging: stage_rows and im2col's copy_taps
 //   depthwise_nhwc_impl.hpp         DepthwiseNhwc: depthwise on NHWC, along the channels
 //   depthwise_planes_impl.hpp       DepthwisePlanes: depthwise on NCHW planes, in flat form
+//   direct_transpose_impl.hpp       Avx512Transpose: the blocked transpose in registers (AVX-512 only)
 // This header puts them together into the ISA's table.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "direct_multichannel_impl.hpp"
 #include "direct_single_channel_impl.hpp"
 #include "direct_staging_impl.hpp"
+#include "direct_transpose_impl.hpp"
 #include "direct_ukernels.hpp"
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
@@ -40,6 +42,14 @@ void direct_rows(const DirectRowsTask& t) {
 }
 
 template <class Arch>
+auto transpose_kernel() -> void (*)(const float*, std::int64_t, std::int64_t, std::int64_t, float*, std::int64_t) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return &Avx512Transpose::transpose;
+#endif
+  return nullptr;
+}
+
+template <class Arch>
 const DirectUkernels& make_direct_ukernels(const char* isa) {
   static const DirectUkernels ukernels{isa,
                                        DirectVectors<Arch>::kWidth,
@@ -48,7 +58,8 @@ const DirectUkernels& make_direct_ukernels(const char* isa) {
                                        &DepthwiseNhwc<Arch>::rows,
                                        &DepthwisePlanes<Arch>::planes,
                                        &DirectStaging<Arch>::copy_taps,
-                                       DirectSingleChannel<Arch>::kReadsInPlace};
+                                       DirectSingleChannel<Arch>::kReadsInPlace,
+                                       transpose_kernel<Arch>()};
   return ukernels;
 }
 
