@@ -246,21 +246,28 @@ class DepthwiseBlockedPrimitive final : public Primitive {
   WorkerSlices scratch_;  // per worker: a block's planes pixel-major, then its outputs alike
 };
 
-// Input planes of at most this many pixels: a block's copy of them (32 channels) then stays within 128 KiB of L2.
-constexpr std::int64_t kBlockedPlanePixels = 1024;
+// Input planes of at most this many pixels (64x64): a block's copies of its planes (32 channels) then stay within
+// 1 MiB, an L2 cache; the 112x112 planes of the stems are left to the row kernels.
+constexpr std::int64_t kBlockedPlanePixels = 4096;
 
 DeclineReason depthwise_blocked_declines(const Problem& p, const Tuning&) {
   if (p.layout != Layout::NCHW || p.groups != p.in_channels || p.groups < 2 || p.group_out_channels != 1)
     return "NCHW depthwise layers without a channel multiplier only";
-  if (p.in_pixels() > kBlockedPlanePixels) return "input planes of more than 1024 pixels (the pixel-major copy)";
+  if (p.in_pixels() > kBlockedPlanePixels) return "input planes of more than 4096 pixels (the channels-last copy)";
   return nullptr;
 }
 
-// Where rows wider than a vector fill the row kernels' lanes, they need no transposes (decided alike to
-// direct_depthwise_planes, docs/tuning-log.md).
+// Rows wider than a vector where the row kernels have an unrolled form that fills their lanes (3x3 at strides 1-2
+// and 5x5 at stride 1, no dilation) need no transposes; everything else runs faster along the channels. Decided on
+// the depthwise suite in NCHW, AVX-512 (docs/tuning-log.md): 7x7 on 56x56 0.86 -> 1.42 of oneDNN, 1x9 0.20 -> 0.44,
+// 3x1 0.28 -> 0.57, dilated 3x3 0.26 -> 0.48, 5x5 at stride 2 on 56x56 0.63 -> 0.83; 3x3 on 28x28 and 56x56 at
+// either stride level or behind.
 DeclineReason depthwise_blocked_defers(const Problem& p, const Tuning&) {
-  if (p.out_width > direct_ukernels().vector_floats)
-    return "output rows wider than a vector: the row kernels fill their lanes without transposes";
+  const bool undilated = p.dilation_height == 1 && p.dilation_width == 1 && p.kernel_height == p.kernel_width;
+  const bool unrolled_rows =
+      undilated && ((p.kernel_height == 3 && p.stride_height <= 2) || (p.kernel_height == 5 && p.stride_height == 1));
+  if (p.out_width > direct_ukernels().vector_floats && unrolled_rows)
+    return "3x3 or 5x5 rows wider than a vector: the row kernels fill their lanes without transposes";
   return nullptr;
 }
 

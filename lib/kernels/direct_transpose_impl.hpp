@@ -19,8 +19,8 @@ namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 struct Avx512Transpose {
   static __mmask16 lanes(std::int64_t count) { return static_cast<__mmask16>((1u << count) - 1u); }
 
-  static void block(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns,
-                    float* target, std::int64_t target_ld) {
+  static void block(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns, float* target,
+                    std::int64_t target_ld) {
     __m512 r[16], t[16];
     const __mmask16 column_lanes = lanes(columns);
     for (int i = 0; i < 16; ++i)
@@ -37,7 +37,8 @@ struct Avx512Transpose {
     }
     const __mmask16 row_lanes = lanes(rows);
     for (int j = 0; j < 4; ++j) {
-      const __m512 low_ab = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44), high_ab = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+      const __m512 low_ab = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44),
+                   high_ab = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
       const __m512 low_cd = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
       const __m512 high_cd = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
       const __m512 column[4] = {_mm512_shuffle_f32x4(low_ab, low_cd, 0x88), _mm512_shuffle_f32x4(low_ab, low_cd, 0xDD),
