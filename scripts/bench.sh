@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds convkit (Release) and runs convkit_bench at 1 and 2 threads, in both layouts, every figure measured in this
 # run against the 2048^3 SGEMM peak, bare OpenBLAS on the layer's own GEMM shape, and oneDNN in its preferred layouts
-# (about 4 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
+# (about 5 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
 #   1. the whole layer suite, strict math: auto and im2col_gemm  -> build/release/convkit_bench.{txt,json,csv,svg}
 #   2. the suite's 3x3 stride-1 layers, fast math: auto (which then picks Winograd), winograd and im2col_gemm
 #                                                               -> build/release/convkit_bench_fast.{txt,json,csv,svg}
 #   3. shared cores: the whole suite, auto and oneDNN, with one busy process beside every measurement, and each
 #      layer's 2-thread time over its 1-thread time                -> build/release/convkit_bench_shared.txt
+#   4. the depthwise layers of real networks (benchmarks/depthwise.txt), auto
+#                                                          -> build/release/convkit_bench_depthwise.{txt,json,csv}
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -26,3 +28,5 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
 "$bench" --layers="$layers_3x3" --math=fast --algorithms=auto,winograd,im2col_gemm --layout=both \
   --json="${out}_fast.json" --csv="${out}_fast.csv" --svg="${out}_fast.svg" "$@" | tee "${out}_fast.txt"
 "$bench" --neighbours=1 --algorithms=auto --layout=both "$@" | tee "${out}_shared.txt"
+"$bench" --suite=benchmarks/depthwise.txt --algorithms=auto --layout=both \
+  --json="${out}_depthwise.json" --csv="${out}_depthwise.csv" "$@" | tee "${out}_depthwise.txt"
