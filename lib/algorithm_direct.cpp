@@ -312,8 +312,9 @@ std::unique_ptr<Primitive> create_inplace(const PrimitiveArguments& args) {
 }  // namespace
 
 // The direct family in the order it tries its entries: NHWC depthwise layers on their channel-vector kernel, NCHW
-// depthwise layers of narrow outputs in flat form, other narrow outputs on the scalar path, NCHW depthwise 3x3 read in
-// place (AVX-512), and the staged kernels for the rest.
+// depthwise layers of small planes or general kernels on the same kernel between transposes, the other NCHW groups
+// of one channel with narrow outputs in flat form, other narrow outputs on the scalar path, NCHW depthwise 3x3 read
+// in place (AVX-512), and the staged kernels for the rest.
 const Implementation* const* direct_implementations() {
   static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct,    inplace_declines,
                                       accepts_everything,         direct_auto_declines, create_inplace};

@@ -14,7 +14,8 @@ DeclineReason direct_auto_declines(const Problem& problem);
 // NHWC depthwise layers on their channel-vector kernel (direct_depthwise.cpp).
 const Implementation& direct_depthwise_nhwc_implementation();
 
-// NCHW depthwise layers of small planes, computed along the channels between two transposes (direct_depthwise.cpp).
+// NCHW depthwise layers of small planes, or of kernels without an unrolled row form, computed along the channels
+// between two transposes (direct_depthwise.cpp).
 const Implementation& direct_depthwise_blocked_implementation();
 
 // NCHW groups of one input channel (depthwise, any multiplier) in flat form (direct_depthwise_planes.cpp).

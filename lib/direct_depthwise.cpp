@@ -6,6 +6,10 @@
 // With a channel multiplier m, output channel g*m + k reads input channel g: slice k of the multiplier is again one
 // output channel per input channel, computed a row at a time into the worker's scratch row and then spread into
 // the output's channels with stride m.
+//
+// The same kernel serves NCHW depthwise layers whose planes are small or whose kernels the NCHW row kernels have no
+// unrolled form for (direct_depthwise_blocked): a block of planes is transposed channels-last into scratch, computed
+// there, and transposed back.
 #include <algorithm>
 #include <cmath>
 #include <limits>
