@@ -311,16 +311,17 @@ std::unique_ptr<Primitive> create_inplace(const PrimitiveArguments& args) {
 
 }  // namespace
 
-// The direct family in the order it tries its entries: NHWC depthwise layers on their channel-vector kernel, NCHW
-// depthwise layers of small planes or general kernels on the same kernel between transposes, the other NCHW groups
-// of one channel with narrow outputs in flat form, other narrow outputs on the scalar path, NCHW depthwise 3x3 read
-// in place (AVX-512), and the staged kernels for the rest.
+// The direct family in the order it tries its entries: calls of a few thousand FLOPs on their tap lists, NHWC depthwise
+// layers on their channel-vector kernel, NCHW depthwise layers of small planes or general kernels on the same kernel
+// between transposes, the other NCHW groups of one channel with narrow outputs in flat form, other narrow outputs on
+// the scalar path, NCHW depthwise 3x3 read in place (AVX-512), and the staged kernels for the rest.
 const Implementation* const* direct_implementations() {
   static const Implementation inplace{"direct_depthwise_inplace", Algorithm::Direct,    inplace_declines,
                                       accepts_everything,         direct_auto_declines, create_inplace};
   static const Implementation staged{"direct_staged",    Algorithm::Direct,    accepts_everything,
                                      accepts_everything, direct_auto_declines, create_staged};
-  static const Implementation* const list[] = {&direct_depthwise_nhwc_implementation(),
+  static const Implementation* const list[] = {&direct_tiny_implementation(),
+                                               &direct_depthwise_nhwc_implementation(),
                                                &direct_depthwise_blocked_implementation(),
                                                &direct_depthwise_planes_implementation(),
                                                &direct_scalar_implementation(),

@@ -19,8 +19,6 @@ namespace convkit {
 namespace detail {
 namespace {
 
-constexpr std::size_t kLocalWorkspaceBytes = 8192;
-
 // The kernels want 64-byte aligned scratch; a caller's workspace may have any alignment, so the size a plan reports
 // includes the slack to align it.
 constexpr std::size_t kWorkspaceAlignment = 64;
@@ -106,7 +104,7 @@ void execute(const PlanState& plan, const float* input, float* output, void* wor
     return;
   }
   // Small workspaces live on the stack, so the lesson-sized calls allocate nothing.
-  alignas(64) unsigned char local[kLocalWorkspaceBytes];
+  alignas(64) unsigned char local[kStackWorkspaceBytes];
   if (bytes <= sizeof local) {
     plan.primitive->run(input, output, local);
     return;

@@ -11,6 +11,10 @@ bool is_depthwise_nhwc(const Problem& problem);
 // Where auto prefers the GEMM path to any direct entry (algorithm_direct.cpp).
 DeclineReason direct_auto_declines(const Problem& problem);
 
+// Calls of a few thousand FLOPs: per-pixel tap lists made with the plan (direct_tiny.cpp). Also the first entry auto
+// tries, before every family (tiny_call_implementations, primitive.hpp).
+const Implementation& direct_tiny_implementation();
+
 // NHWC depthwise layers on their channel-vector kernel (direct_depthwise.cpp).
 const Implementation& direct_depthwise_nhwc_implementation();
 

@@ -1,6 +1,7 @@
 // Choosing the implementation: one ordered list of named entries; the first that takes the problem wins, and the
 // reference, which accepts everything, is last. Every entry that passes gives a one-line reason, and
 // CONVKIT_VERBOSE=1 prints them all.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -12,27 +13,31 @@
 namespace convkit::detail {
 namespace {
 
-// The families in the order auto tries them. gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. In
+// The families in the order auto tries them, after direct_tiny, which takes calls of a few thousand FLOPs before any
+// family's setup would (direct_tiny.cpp). gemm_1x1 first: it reads a unit-stride unpadded 1x1 input in place. In
 // the fast math mode only, Winograd next, for 3x3 stride-1 layers with enough channels per group. Then direct, which
 // takes the shapes where unfolding and a GEMM cost more than the arithmetic (its auto_declines holds the
 // thresholds), then implicit_gemm where it beats unfolding (NHWC rows of 5 pixels and more; NCHW long reductions on
 // small images), then im2col_gemm for everything the BLAS can index, and the reference for the rest. Within a family,
 // its entries in their own order (each family's file says why).
 using Family = const Implementation* const* (*)();
-constexpr Family kStrictFamilies[] = {gemm_1x1_implementations, direct_implementations, implicit_gemm_implementations,
+constexpr Family kStrictFamilies[] = {tiny_call_implementations,   gemm_1x1_implementations,
+                                      direct_implementations,      implicit_gemm_implementations,
                                       im2col_gemm_implementations, reference_implementations};
-constexpr Family kFastFamilies[] = {gemm_1x1_implementations,    winograd_implementations,
-                                    direct_implementations,      implicit_gemm_implementations,
-                                    im2col_gemm_implementations, reference_implementations};
+constexpr Family kFastFamilies[] = {
+    tiny_call_implementations,     gemm_1x1_implementations,    winograd_implementations, direct_implementations,
+    implicit_gemm_implementations, im2col_gemm_implementations, reference_implementations};
 
-// The flat lists, built once (a call on the lesson's shapes takes well under a microsecond: no allocation per call).
+// The flat lists, each entry once (direct_tiny comes first, not again in its family), built once (a call on the
+// lesson's shapes takes well under a microsecond: no allocation per call).
 template <std::size_t kCount>
 struct OrderedList {
   const Implementation* entries[32] = {};
   explicit OrderedList(const Family (&families)[kCount]) {
     std::size_t count = 0;
     for (Family family : families)
-      for (const Implementation* const* next = family(); *next != nullptr; ++next) entries[count++] = *next;
+      for (const Implementation* const* next = family(); *next != nullptr; ++next)
+        if (std::find(entries, entries + count, *next) == entries + count) entries[count++] = *next;
   }
 };
 

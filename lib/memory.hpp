@@ -19,4 +19,10 @@ inline AlignedFloats allocate_floats(std::size_t count) {
   return AlignedFloats(static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{64})));
 }
 
+inline AlignedFloats zeroed_floats(std::size_t count) {
+  AlignedFloats floats = allocate_floats(count);
+  for (std::size_t i = 0; i < count; ++i) floats[i] = 0.0f;
+  return floats;
+}
+
 }  // namespace convkit::detail

@@ -22,6 +22,10 @@ class Primitive {
   virtual void run(const float* input, float* output, void* workspace) const = 0;
 };
 
+// A run whose workspace_bytes() is at most this, and whose caller passes no workspace, gets it on the stack: calls of
+// the lesson's size allocate nothing.
+constexpr std::size_t kStackWorkspaceBytes = 8192;
+
 // What a Primitive is created from: everything is copied, so the caller may free its buffers afterwards.
 struct PrimitiveArguments {
   const Problem& problem;
@@ -61,6 +65,9 @@ struct Implementation {
 };
 
 // Each family's entries, best first, null-terminated: the order in which the family tries them.
+// tiny_call_implementations is not a family: the entries auto tries before every family, for calls of a few thousand
+// FLOPs, where any family's setup would cost more than the arithmetic (direct_tiny, also first in its own family).
+const Implementation* const* tiny_call_implementations();
 const Implementation* const* gemm_1x1_implementations();
 const Implementation* const* im2col_gemm_implementations();
 const Implementation* const* implicit_gemm_implementations();

@@ -5,14 +5,11 @@
 namespace convkit::detail {
 namespace {
 
-std::atomic<bool> g_enabled{false};
 std::atomic<std::int64_t> g_nanoseconds[static_cast<int>(Phase::Count)];
 
 }  // namespace
 
-void enable_profiling(bool enabled) { g_enabled.store(enabled, std::memory_order_relaxed); }
-
-bool profiling_enabled() { return g_enabled.load(std::memory_order_relaxed); }
+void enable_profiling(bool enabled) { g_profiling_enabled.store(enabled, std::memory_order_relaxed); }
 
 void reset_phase_seconds() {
   for (auto& counter : g_nanoseconds) counter.store(0, std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // worker. The weights are packed when a plan is made, never in a run, so packing has no phase.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -20,8 +21,11 @@ struct PhaseSeconds {
   double seconds[static_cast<int>(Phase::Count)];
 };
 
+// Inline, so that a PhaseTimer costs a load and a test, not a call: the lesson's calls take tens of nanoseconds.
+inline std::atomic<bool> g_profiling_enabled{false};
+
 void enable_profiling(bool enabled);
-bool profiling_enabled();
+inline bool profiling_enabled() { return g_profiling_enabled.load(std::memory_order_relaxed); }
 void reset_phase_seconds();
 PhaseSeconds phase_seconds();
 void add_phase_nanoseconds(Phase phase, std::int64_t nanoseconds);

@@ -67,6 +67,7 @@ std::vector<Expectation> expectations() {
       {"gemm_1x1_openblas", make_desc(64, 8, 1, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
       {"winograd_f4x4", make_desc(32, 32, 1, 28, 3, Layout::NCHW), Algorithm::Auto, fast, none, none, none},
       {"winograd_f2x2", make_desc(64, 64, 1, 12, 3, Layout::NHWC), Algorithm::Auto, fast, none, none, none},
+      {"direct_tiny", make_desc(2, 3, 1, 3, 2, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
       {"direct_depthwise_nhwc", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
       {"direct_depthwise_blocked", make_desc(96, 96, 96, 7, 5, Layout::NCHW), Algorithm::Auto, strict, none, none,
        none},
@@ -299,4 +300,98 @@ TEST_CASE("implicit_gemm against the oracle: NCHW outputs 64 and more wide, padd
             .threads(stride == 1 ? 1 : 2)
             .layout(Layout::NCHW)
             .test(Algorithm::ImplicitGemm);
+}
+
+namespace {
+
+// Runs the entry `name` by name (as a plan, in a workspace of NaNs) on random tensors and counts the output elements
+// outside 1e-4 of the oracle's magnitude; nothing may be written around the output.
+std::int64_t wrong_outputs(const char* name, const convkit::Conv2dDesc& d, bool bias, const convkit::Options& options) {
+  const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+  const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 91);
+  const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 92);
+  const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 93);
+  const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), bias ? b.data() : nullptr, options, name);
+  CHECK(plan.description() == name);
+  constexpr std::size_t kGuard = 8;
+  std::vector<float> y(static_cast<std::size_t>(sizes.output) + 2 * kGuard, 777.0f);
+  std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
+  plan.run(x.data(), y.data() + kGuard, workspace.data(), workspace.size());
+  for (std::size_t i = 0; i < kGuard; ++i) {
+    CHECK(y[i] == 777.0f);
+    CHECK(y[y.size() - 1 - i] == 777.0f);
+  }
+  const convkit::OutputSize out = convkit::output_size(d);
+  std::int64_t wrong = 0;
+  for (std::int64_t n = 0; n < d.batch; ++n)
+    for (std::int64_t o = 0; o < d.out_channels; ++o)
+      for (std::int64_t yy = 0; yy < out.height; ++yy)
+        for (std::int64_t xx = 0; xx < out.width; ++xx) {
+          const auto want = convkit_test::oracle_at(d, x.data(), w.data(), bias ? b.data() : nullptr, n, o, yy, xx);
+          const double expected = convkit_test::oracle_activate(want.value, options);
+          const double got = y[kGuard + static_cast<std::size_t>(convkit_test::tensor_offset(
+                                            d.layout, d.out_channels, out.height, out.width, n, o, yy, xx))];
+          if (!(std::fabs(got - expected) <= 1e-4 * want.magnitude)) ++wrong;
+        }
+  return wrong;
+}
+
+}  // namespace
+
+TEST_CASE("direct_tiny: channels around its lane blocks, interior pixels in fours and alone, borders, every feature") {
+  // Each pixel's output channels fill vectors of the baseline ISA (4 floats with SSE2) in blocks of two; interior
+  // pixels run four at a time and the rest one at a time; border pixels have their own tap lists.
+  struct Shape {
+    std::int64_t in_h, in_w, k_h, k_w, stride, pad_top, pad_left, pad_bottom, pad_right, dilation;
+  };
+  const Shape shapes[] = {
+      {3, 3, 2, 2, 1, 0, 0, 0, 0, 1},  // the lesson's: 4 interior pixels
+      {1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  // one pixel
+      {3, 5, 1, 1, 1, 0, 0, 0, 0, 1},  // 15 interior pixels: three fours and three alone
+      {4, 4, 3, 3, 1, 1, 1, 1, 1, 1},  // 4 interior, 12 on the border
+      {5, 4, 1, 3, 2, 0, 1, 0, 0, 1},  // stride 2, padding on the left only
+      {6, 5, 3, 2, 1, 2, 0, 1, 1, 2},  // asymmetric padding, dilation 2
+      {2, 2, 3, 3, 1, 1, 1, 1, 1, 1},  // every pixel on the border
+  };
+  for (const Layout layout : {Layout::NCHW, Layout::NHWC})
+    for (const Shape& s : shapes)
+      for (const std::int64_t group_out : {1, 3, 4, 5, 8, 9, 13})
+        for (const std::int64_t groups : {1, 2}) {
+          convkit::Conv2dDesc d;
+          d.batch = groups == 2 ? 2 : 1;
+          d.in_channels = 2 * groups;
+          d.out_channels = group_out * groups;
+          d.groups = groups;
+          d.in_height = s.in_h;
+          d.in_width = s.in_w;
+          d.kernel_height = s.k_h;
+          d.kernel_width = s.k_w;
+          d.stride_height = d.stride_width = s.stride;
+          d.pad_top = s.pad_top;
+          d.pad_left = s.pad_left;
+          d.pad_bottom = s.pad_bottom;
+          d.pad_right = s.pad_right;
+          d.dilation_height = d.dilation_width = s.dilation;
+          d.layout = layout;
+          d.weights_layout = group_out % 2 == 0 ? convkit::WeightsLayout::OHWI : convkit::WeightsLayout::OIHW;
+          convkit::Options options;
+          options.activation = group_out % 3 == 0   ? convkit::Activation::Relu
+                               : group_out % 3 == 1 ? convkit::Activation::Clamp
+                                                    : convkit::Activation::None;
+          options.clamp_min = -0.3f;
+          options.clamp_max = 0.4f;
+          CAPTURE(convkit_test::describe(d, options, groups == 1));
+          CHECK(wrong_outputs("direct_tiny", d, /*bias=*/groups == 1, options) == 0);
+        }
+  // A reduction of a whole summation block (441 taps) on one pixel, and one tap more, which it declines.
+  convkit::Conv2dDesc d = make_desc(49, 6, 1, 3, 3, Layout::NHWC);
+  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 0;
+  CHECK(wrong_outputs("direct_tiny", d, true, convkit::Options{}) == 0);
+  d.in_channels = 50;
+  try {
+    convkit::detail::plan_with(d, std::vector<float>(50 * 6 * 9).data(), nullptr, convkit::Options{}, "direct_tiny");
+    FAIL("no error");
+  } catch (const convkit::Error& error) {
+    CHECK(error.status() == convkit::Status::Unsupported);
+  }
 }

@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <convkit/convkit.hpp>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,99 @@ TEST_CASE("the caller's floating-point state is restored, flushing on or off") {
   volatile float tiny = FLT_MIN;
   volatile float half = tiny / 2.0f;
   CHECK(std::fpclassify(half) == FP_SUBNORMAL);
+}
+
+// The lesson-sized path (direct_tiny) switches the environment only when an input, weight or bias could make a
+// subnormal (lib/floating_point.hpp): its answers must be those of the flushed computation all the same.
+namespace {
+
+struct TinyCall {
+  convkit::Conv2dDesc desc;
+  std::vector<float> input, weights, bias, output;
+
+  TinyCall(convkit::Layout layout, float input_value, float weight_value, float bias_value) {
+    desc.batch = 2;
+    desc.in_channels = 2;
+    desc.in_height = desc.in_width = 3;
+    desc.out_channels = 3;
+    desc.kernel_height = desc.kernel_width = 2;
+    desc.layout = layout;
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(desc);
+    input.assign(sizes.input, input_value);
+    weights.assign(sizes.weights, weight_value);
+    bias.assign(sizes.bias, bias_value);
+    output.assign(sizes.output, -1.0f);
+  }
+
+  // Runs through direct_tiny (auto's choice) and checks the answer against the reference path's: bit for bit (every
+  // case below but one has exact sums), or within rounding.
+  void run(convkit::Options options = {}, bool exact = true) {
+    const convkit::Plan plan(desc, weights.data(), bias.data(), options);
+    REQUIRE(plan.description() == "direct_tiny");
+    plan.run(input.data(), output.data());
+    options.algorithm = convkit::Algorithm::Reference;
+    std::vector<float> reference(output.size(), -2.0f);
+    convkit::conv2d(desc, input.data(), weights.data(), bias.data(), reference.data(), options);
+    for (std::size_t i = 0; i < output.size(); ++i) {
+      CAPTURE(output[i]);
+      CAPTURE(reference[i]);
+      if (exact) {
+        CHECK(std::memcmp(&output[i], &reference[i], sizeof(float)) == 0);
+      } else {
+        CHECK(std::fabs(output[i] - reference[i]) <= 1e-6f * std::fabs(reference[i]));
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("direct_tiny: subnormal inputs, weights, bias and products are flushed, normal ones are not") {
+  const float subnormal = FLT_MIN / 8;
+  for (convkit::Layout layout : {convkit::Layout::NCHW, convkit::Layout::NHWC}) {
+    const unsigned caller = _mm_getcsr() & ~kFlushBits;
+    _mm_setcsr(caller);
+    {  // one subnormal input among normal ones reads as zero, though its product with 2^40 would be normal
+      TinyCall call(layout, 1.0f, std::ldexp(1.0f, 40), 0.0f);
+      call.input[4] = subnormal;
+      TinyCall zeroed = call;
+      zeroed.input[4] = 0.0f;
+      call.run();
+      zeroed.run();
+      CHECK(call.output == zeroed.output);
+    }
+    {  // subnormal weights read as zero
+      TinyCall call(layout, std::ldexp(1.0f, 40), subnormal, 0.0f);
+      call.run();
+      for (float v : call.output) CHECK(v == 0.0f);
+    }
+    {  // a subnormal bias reads as zero
+      TinyCall call(layout, 0.0f, 1.0f, subnormal);
+      call.run();
+      for (float v : call.output) CHECK(v == 0.0f);
+    }
+    {  // normal inputs and weights whose products are subnormal: flushed (1e-20 * 1e-20 = 1e-40, 8 of them 8e-40)
+      TinyCall call(layout, 1e-20f, 1e-20f, 0.0f);
+      call.run();
+      for (float v : call.output) CHECK(v == 0.0f);
+    }
+    {  // the smallest normal products survive, and the run needed no switch: 2e-19^2 = 4e-38, 8 of them 3.2e-37
+      TinyCall call(layout, 2e-19f, 2e-19f, 0.0f);
+      call.run({}, /*exact=*/false);
+      for (float v : call.output) CHECK(std::fpclassify(v) == FP_NORMAL);
+    }
+    {  // a clamp bound that is subnormal compares as zero: a sum of exactly zero is not below it
+      TinyCall call(layout, 0.0f, 1.0f, 0.0f);
+      convkit::Options options;
+      options.activation = convkit::Activation::Clamp;
+      options.clamp_min = subnormal;
+      options.clamp_max = 1.0f;
+      call.run(options);
+      for (float v : call.output) CHECK(v == 0.0f);
+    }
+    // The caller's modes are as they were (the exception flags, 0x3F, are sticky and set by this test's own code).
+    CHECK((_mm_getcsr() & ~0x3Fu) == (caller & ~0x3Fu));
+  }
 }
 
 #endif  // off x86 the library leaves the floating-point environment alone, and there is nothing to test
