@@ -18,8 +18,12 @@
 // from the planes (as the transforms can) was far slower on vgg16_conv1_2 (docs/tuning-log.md): every vector then
 // touches 16 planes, and the hardware prefetchers cannot follow hundreds of interleaved streams.
 //
+// The products: on AVX2 and AVX-512 CPUs convkit's own GEMM kernels (kernels/gemm_ukernels.hpp), with each point's
+// weights packed into their strips when the plan is made; elsewhere OpenBLAS, which packs them again on every call
+// (a full pass over 16 MiB of weights per call on resnet50_res5_3x3).
+//
 // Threads: the whole team works on each block, one level only: the tiles of the two transforms are shared out, and
-// so are the transform points' GEMMs (OpenBLAS single-threaded on each), with a barrier between the phases. The
+// so are the transform points' GEMMs (single-threaded each), with a barrier between the phases. The
 // block size depends on the problem only, never on the thread count, so results are the same for every count.
 #include <algorithm>
 #include <cstdlib>
@@ -29,6 +33,7 @@
 #include "arithmetic.hpp"
 #include "blas.hpp"
 #include "error.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "kernels/winograd_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
@@ -73,9 +78,18 @@ std::int64_t tiles_of(const Problem& p, int tile) {
 // res4_3x3 (16) and res4_3x3_b8 (128), F(2x2) on res5_3x3 (4 tiles).
 int natural_tile(const Problem& p) { return tiles_of(p, 4) >= 16 ? 4 : 2; }
 
+// A team cuts the tiles into blocks of no fewer than this many to give each worker blocks of its own: two register
+// tiles of convkit's GEMM kernels.
+constexpr std::int64_t kMinTeamBlockTiles = 24;
+
 // The tiling of F(tile x tile, 3 x 3). `forced_block_tiles` > 0: blocks of that many tiles
-// (CONVKIT_WINOGRAD_BLOCK_TILES); auto's choice is made on the tiling the problem gets without it.
-WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t forced_block_tiles = 0) {
+// (CONVKIT_WINOGRAD_BLOCK_TILES); auto's choice is made on the tiling the problem gets without it. `team_workers` > 1:
+// blocks small enough for each of that many workers to run kBlocksPerWorker whole blocks of its own where the tiles
+// allow it, rather than the team sharing each block between barriers (resnet50_res2_3x3 at 2 threads: 196 tiles in 4
+// blocks ran no faster than at 1 thread; in 8 blocks, 1.5-1.7x). Only for convkit's GEMM kernels, which compute each
+// row of a product alike whatever its number of rows, so that the results stay the same for every thread count.
+WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t forced_block_tiles = 0,
+                                      int team_workers = 1) {
   WinogradTiling tiling{};
   tiling.tile = tile;
   tiling.points = (tiling.tile + 2) * (tiling.tile + 2);
@@ -90,6 +104,12 @@ WinogradTiling choose_winograd_tiling(const Problem& p, int tile, std::int64_t f
   // Blocks of equal size: 100 tiles in blocks of at most 64 become 2 blocks of 50, not 64 and 36.
   tiling.blocks = ceil_div(tiling.tiles, block);
   tiling.block_tiles = ceil_div(tiling.tiles, tiling.blocks);
+  const std::int64_t wanted = ceil_div(kBlocksPerWorker * team_workers, p.groups);
+  if (team_workers > 1 && forced_block_tiles == 0 && tiling.blocks < wanted &&
+      tiling.tiles >= wanted * kMinTeamBlockTiles) {
+    tiling.blocks = wanted;
+    tiling.block_tiles = ceil_div(tiling.tiles, tiling.blocks);
+  }
   return tiling;
 }
 
@@ -97,7 +117,8 @@ class WinogradPrimitive final : public Primitive {
  public:
   WinogradPrimitive(const PrimitiveArguments& args, int tile)
       : p_(args.problem),
-        tiling_(choose_winograd_tiling(p_, tile, args.tuning.winograd_block_tiles)),
+        tiling_(choose_winograd_tiling(p_, tile, args.tuning.winograd_block_tiles,
+                                       gemm_ukernels() != nullptr ? threads_worth_using(p_.flops(), args.threads) : 1)),
         workers_(threads_worth_using(p_.flops(), args.threads)),
         row_tiles_(std::min({tiling_.block_tiles, tiling_.tiles_w, kRowTiles})),
         staging_floats_(p_.layout == Layout::NCHW
@@ -113,7 +134,14 @@ class WinogradPrimitive final : public Primitive {
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
-        ukernels_(winograd_ukernels()) {}
+        ukernels_(winograd_ukernels()),
+        gemm_(gemm_ukernels()) {
+    if (gemm_ != nullptr) {  // convkit's kernels read the points' weights in their strips, packed here once
+      weights_ = pack_column_strips(weights_.get(), p_.groups * tiling_.points, p_.group_in_channels,
+                                    p_.group_out_channels, gemm_->strip_columns);
+      point_floats_ = round_up(p_.group_out_channels, gemm_->strip_columns) * p_.group_in_channels;
+    }
+  }
 
   Algorithm algorithm() const override { return Algorithm::Winograd; }
 
@@ -206,9 +234,15 @@ class WinogradPrimitive final : public Primitive {
     const std::int64_t cg = p_.group_in_channels, og = p_.group_out_channels;
     for (std::int64_t point = point_begin; point < point_end; ++point) {
       const PhaseTimer timer(Phase::Multiply);
-      sgemm(false, false, count, og, cg, transformed_input + point * tiling_.block_tiles * cg, cg,
-            weights_.get() + (group * tiling_.points + point) * cg * og, og, 0.0f,
-            products + point * tiling_.block_tiles * og, og);
+      const float* v = transformed_input + point * tiling_.block_tiles * cg;
+      float* m = products + point * tiling_.block_tiles * og;
+      if (gemm_ != nullptr) {
+        gemm_->packed_b({count, og, cg, v, cg, weights_.get() + (group * tiling_.points + point) * point_floats_, 0, m,
+                         og, nullptr, Activation::None, 0.0f, 0.0f, nullptr});
+      } else {
+        sgemm(false, false, count, og, cg, v, cg, weights_.get() + (group * tiling_.points + point) * cg * og, og, 0.0f,
+              m, og);
+      }
     }
   }
 
@@ -337,6 +371,8 @@ class WinogradPrimitive final : public Primitive {
   Activation activation_;
   float clamp_min_, clamp_max_;
   const WinogradUkernels& ukernels_;
+  const GemmUkernels* gemm_;       // convkit's GEMM kernels multiply where the CPU has them, else OpenBLAS
+  std::int64_t point_floats_ = 0;  // one point's weights in strips (gemm_ only)
 };
 
 DeclineReason winograd_declines(const Problem& p, const Tuning&) {
@@ -354,7 +390,8 @@ DeclineReason winograd_declines(const Problem& p, const Tuning&) {
 //
 // F(2x2) saves at most 2.25x of the multiplications, less when the output does not divide into 2x2 tiles, and is
 // chosen for small images only (natural_tile). When a block of transformed data holds few tiles, each transform
-// point's GEMM has as few rows and OpenBLAS runs it far below its speed, which costs more than F(2x2) saves
+// point's GEMM has as few rows and OpenBLAS (not convkit's kernels, which read the weights packed once: 1.2x oneDNN
+// on resnet50_res5_3x3) runs it far below its speed, which costs more than F(2x2) saves
 // (decided on 7x7 images of 512 channels, resnet50_res5_3x3, blocks of 16 tiles whatever the batch: behind
 // im2col_gemm in both layouts at batch 1 and 8; a 10x10 image of 256 channels, 25 tiles in one block, was level;
 // docs/tuning-log.md). F(4x4) gains even on blocks of 8 tiles (resnet50_res4_3x3).
@@ -363,7 +400,7 @@ constexpr std::int64_t kMinF2BlockTiles = 20;
 DeclineReason winograd_auto_declines(const Problem& p) {
   if (p.group_in_channels < 16 || p.group_out_channels < 16) return "fewer than 16 channels per group";
   const WinogradTiling tiling = choose_winograd_tiling(p, natural_tile(p));
-  if (tiling.tile == 2 && tiling.block_tiles < kMinF2BlockTiles)
+  if (gemm_ukernels() == nullptr && tiling.tile == 2 && tiling.block_tiles < kMinF2BlockTiles)
     return "F(2x2) blocks of fewer than 20 tiles (a small image with many channels): its GEMMs are too short";
   return nullptr;
 }

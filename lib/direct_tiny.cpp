@@ -15,7 +15,6 @@
 #include <limits>
 #include <optional>
 #include <vector>
-
 #include <xsimd/xsimd.hpp>
 
 #include "accumulation.hpp"
@@ -91,7 +90,8 @@ class TinyDirectPrimitive final : public Primitive {
             for (std::int64_t j = 0; j < p_.kernel_width; ++j, ++k) {
               const std::int64_t h = top + i * p_.dilation_height, w = left + j * p_.dilation_width;
               if (h < 0 || h >= p_.in_height || w < 0 || w >= p_.in_width) continue;
-              border_offsets_.push_back(static_cast<std::int32_t>(c * channel_stride + h * row_stride + w * column_stride));
+              border_offsets_.push_back(
+                  static_cast<std::int32_t>(c * channel_stride + h * row_stride + w * column_stride));
               border_rows_.push_back(static_cast<std::int32_t>(k * weight_columns_));
             }
         border_taps_.push_back(static_cast<std::int32_t>(border_offsets_.size()));
@@ -126,8 +126,8 @@ class TinyDirectPrimitive final : public Primitive {
         const float* bias = bias_.get() + g * weight_columns_;
         float* out = output + n * Co * P + g * cog * channel_step;
         for (std::int64_t o = 0; o < cog; o += 2 * kVector) {
-          const Channels block{weights + o, bias + o, out + o * channel_step, channel_step, pixel_step,
-                               std::min(cog - o, 2 * kVector)};
+          const Channels block{weights + o,  bias + o,   out + o * channel_step,
+                               channel_step, pixel_step, std::min(cog - o, 2 * kVector)};
           if (block.count > kVector) {
             pixels<2>(in, block);
           } else {
@@ -200,8 +200,8 @@ class TinyDirectPrimitive final : public Primitive {
     }
     if (t < end)
       for (int v = 0; v < kVectors; ++v)
-        even[v] = xsimd::fma(Vector(in[offsets[t]]), Vector::load_aligned(block.weights + rows[t] + v * kVector),
-                             even[v]);
+        even[v] =
+            xsimd::fma(Vector(in[offsets[t]]), Vector::load_aligned(block.weights + rows[t] + v * kVector), even[v]);
     for (int v = 0; v < kVectors; ++v) even[v] += odd[v];
     store<kVectors>(even, block, border_pixels_[b]);
   }
@@ -250,7 +250,7 @@ class TinyDirectPrimitive final : public Primitive {
   Problem p_;
   std::int64_t weight_columns_;
   AlignedFloats weights_, bias_;
-  std::vector<std::int32_t> tap_offsets_;                     // per tap k, from an interior pixel's base
+  std::vector<std::int32_t> tap_offsets_;                       // per tap k, from an interior pixel's base
   std::vector<std::int32_t> interior_pixels_, interior_bases_;  // output pixel, input offset of its tap 0
   // Border pixel b (border_pixels_[b]) has the taps [border_taps_[b], border_taps_[b + 1]) of border_offsets_
   // (input offsets) and border_rows_ (offsets of their rows in the packed weights).
@@ -288,7 +288,7 @@ std::unique_ptr<Primitive> create_tiny(const PrimitiveArguments& args) {
 }  // namespace
 
 const Implementation& direct_tiny_implementation() {
-  static const Implementation entry{"direct_tiny", Algorithm::Direct, tiny_declines,
+  static const Implementation entry{"direct_tiny", Algorithm::Direct,  tiny_declines,
                                     tiny_defers,   accepts_everything, create_tiny};
   return entry;
 }

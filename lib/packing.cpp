@@ -47,6 +47,18 @@ AlignedFloats pack_weight_panels(const Problem& p, const float* reduction_order,
   return packed;
 }
 
+AlignedFloats pack_column_strips(const float* matrices, std::int64_t count, std::int64_t k, std::int64_t n,
+                                 std::int64_t width) {
+  const std::int64_t strips = ceil_div(n, width), matrix_floats = strips * k * width;
+  AlignedFloats packed = allocate_floats(static_cast<std::size_t>(count * matrix_floats));
+  std::fill(packed.get(), packed.get() + count * matrix_floats, 0.0f);
+  for (std::int64_t i = 0; i < count; ++i)
+    for (std::int64_t r = 0; r < k; ++r)
+      for (std::int64_t j = 0; j < n; ++j)
+        packed[i * matrix_floats + (j / width) * k * width + r * width + j % width] = matrices[(i * k + r) * n + j];
+  return packed;
+}
+
 AlignedFloats pack_winograd_weights(const Problem& p, const float* weights, int tile) {
   // G of F(2,3) and F(4,3) (Lavin & Gray, 2016): row r gives transformed tap r from the three kernel taps.
   static constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};

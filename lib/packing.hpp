@@ -23,6 +23,12 @@ AlignedFloats pack_weight_panels(const Problem& problem, const float* reduction_
 // right-hand operand of that point's GEMM. Computed in double, rounded once. The problem's kernel must be 3x3.
 AlignedFloats pack_winograd_weights(const Problem& problem, const float* weights, int tile);
 
+// `count` row-major k x n matrices, one after the other, each cut into strips of `width` columns for the packed-B
+// GEMM kernels (kernels/gemm_ukernels.hpp): strip q of matrix i at (i * strips + q) * k * width, element (r, j) of a
+// strip at r * width + j, zeros beyond n; strips = ceil(n / width). Winograd's per-point weights.
+AlignedFloats pack_column_strips(const float* matrices, std::int64_t count, std::int64_t k, std::int64_t n,
+                                 std::int64_t width);
+
 // Groups of one input channel (depthwise layers with a channel multiplier m), for the microkernels that put the
 // groups in their vector lanes (the direct path's NHWC depthwise kernel, the GEMM path's channelwise one): slice k of
 // the multiplier (output channel g * m + k of group g) is `taps` rows of the groups' weights, then a row of their
