@@ -17,7 +17,8 @@ struct DepthwiseNhwc {
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
   // The widest register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
   // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and
-  // _dw_s2 in NHWC with AVX-512: 10 x 2 ahead of 8 x 1, 8 x 2 and 12 x 2 (docs/tuning-log.md).
+  // _dw_s2 in NHWC with AVX-512: 10 x 2 ahead of 8 x 1, 8 x 2 and 12 x 2 (docs/tuning-log.md). Tiles of fewer
+  // pixels (a row cut evenly: 56 = 2 x 10 + 4 x 9) keep the two vectors.
   static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
   static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
   static constexpr int kTileVectors = kManyRegisters ? 2 : 1;
@@ -117,9 +118,11 @@ struct DepthwiseNhwc {
     }
     // At one thread a large layer's input and output outgrow L2, and rows arrive from L3 unless asked for early:
     // fetch the input rows the next output row adds while this one computes (decided on mobilenetv2_dw in NHWC at
-    // one thread; two rows ahead, or the output lines, gained nothing; docs/tuning-log.md).
+    // one thread; two rows ahead, or the output lines, gained nothing; docs/tuning-log.md). Not at stride 2, whose
+    // tiles already load two input columns per output pixel: the prefetches took load slots the loads needed
+    // (mobilenetv2_dw_s2 118 -> 100 us without them).
     const std::int64_t last_row = y * t.stride_height - t.pad_top + (t.kernel_height - 1) * t.dilation_height;
-    for (std::int64_t r = last_row + 1; r <= last_row + t.stride_height && r < t.in_height; ++r) {
+    for (std::int64_t r = last_row + 1; kStride == 1 && r <= last_row + t.stride_height && r < t.in_height; ++r) {
       if (r < 0) continue;
       const float* next = t.input + (r * t.in_width + x * kStride) * C + c;
       CONVKIT_UNROLL
@@ -155,7 +158,7 @@ struct DepthwiseNhwc {
   static void pixels(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                      std::int64_t x) {
     std::int64_t c = 0;
-    constexpr int kVectors = kPixels == kTilePixels ? kTileVectors : 1;
+    constexpr int kVectors = kTileVectors;
     if constexpr (kVectors > 1) {
       for (; c + kVectors * kWidth <= t.channels; c += kVectors * kWidth)
         full_tile<kPixels, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
