@@ -311,6 +311,8 @@ constexpr std::int64_t kNchwImplicitMinReduction = 1024;
 // Why auto should leave a layer to implicit_gemm although this family could run it: NCHW products of few pixels.
 DeclineReason gemm_auto_declines(const Problem& p) {
   const GemmUkernels* ukernels = gemm_ukernels();
+  if (nchw_few_pixels(p, ukernels))
+    return "NCHW products of at most a third of a strip of pixels: implicit_gemm puts the channels in the lanes";
   if (ukernels == nullptr || p.layout != Layout::NCHW || p.reduction < kNchwImplicitMinReduction) return nullptr;
   const std::int64_t pixels = p.out_pixels();
   if (p.out_width < kNchwImplicitMinWidth && pixels > 1) return nullptr;

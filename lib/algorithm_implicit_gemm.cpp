@@ -23,6 +23,7 @@
 
 #include "arithmetic.hpp"
 #include "error.hpp"
+#include "gemm_tiling.hpp"
 #include "im2col.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "packing.hpp"
@@ -442,7 +443,7 @@ DeclineReason implicit_gemm_auto_declines(const Problem& p) {
       return "NCHW with strided columns and little work per input element: splitting the rows costs more";
     return nullptr;
   }
-  if (p.reduction < kNchwMinReduction)
+  if (p.reduction < kNchwMinReduction && !nchw_few_pixels(p, gemm_ukernels()))
     return "NCHW with a reduction below 384: transposing input and output costs more than unfolding";
   if (p.out_pixels() > kNchwMaxOutputPixels)
     return "NCHW outputs larger than 56x56: transposing input and output costs more than unfolding";

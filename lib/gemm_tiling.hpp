@@ -51,6 +51,18 @@ enum class GemmMultiplier {
 // is unfolded (im2col/im2row) into the workspace; otherwise it is read in place, and an NHWC batch is then one matrix
 // of N*H*W rows. The tiling depends on the problem only, not on `threads` (which sets `workers`): results are the
 // same bits for every thread count. CONVKIT_GEMM_TILE_PIXELS and _CHANNEL_BLOCK in `tuning` override it.
+// An NCHW product of so few pixels that they fill at most a third of a strip of convkit's GEMM kernels (10 of 32
+// with AVX-512), over a reduction long enough to pay for two small transposes: implicit_gemm, whose register tile
+// puts the pixels in its rows and the output channels in its lanes, runs it faster than the GEMM family, whose lanes
+// the pixels would fill (algorithm_gemm.cpp and algorithm_implicit_gemm.cpp both ask). Measured against every entry
+// by name (docs/tuning-log.md): 4 pixels 2.0-2.7x at K = 128-2048, a single pixel 5.4x at K = 256, 9 pixels
+// 1.4-1.5x; 16 pixels level or behind (0.95 at K = 512); level at K = 64.
+constexpr std::int64_t kFewPixelsMinReduction = 128;
+inline bool nchw_few_pixels(const Problem& p, const GemmUkernels* ukernels) {
+  return ukernels != nullptr && p.layout == Layout::NCHW && 3 * p.out_pixels() <= ukernels->strip_columns &&
+         p.reduction >= kFewPixelsMinReduction;
+}
+
 GemmTiling choose_gemm_tiling(const Problem& problem, bool unfold, int threads, const Tuning& tuning,
                               GemmMultiplier multiplier);
 
