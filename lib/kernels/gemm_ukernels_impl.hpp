@@ -384,6 +384,15 @@ struct Taps {
   // One block of the reduction over C: the rows in equal tiles of at most kRows (a row of 56 pixels runs 12 + 4 x 11,
   // not 4 x 12 + 8), each along every strip of columns.
   static void block(const TapGemm& all, const TapSegment* segments, std::int64_t count, bool first, bool last) {
+    // Rows that follow each other in A and in C without a gap are one product of all their pixels, so that a block of
+    // weights too large for L2 is read once per call, not once per row (a 1x1 layer on 2x2 pixels: 2 rows of 2
+    // streamed 4 MiB of weights twice). Each output sums the same products in the same order either way.
+    if (all.rows > 1 && all.a_row_stride == all.m * all.lda && all.c_row_stride == all.m * all.ldc) {
+      TapGemm merged = all;
+      merged.m = all.m * all.rows;
+      merged.rows = 1;
+      return block_row(merged, segments, count, first, last);
+    }
     for (std::int64_t r = 0; r < (all.rows > 1 ? all.rows : 1); ++r) {
       TapGemm row = all;
       row.a += r * all.a_row_stride;
