@@ -205,9 +205,12 @@ struct Gemm {
             } else {
               kRowTiles<kVectors, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
             }
+          } else if (whole) {
+            kRowTiles<kVectors, false, false>[row_index](g, i0, j0, k0, kc);
+          } else if (g.n - j0 <= kWidth) {  // 16 output channels, or 48, 80, 112: a strip's second vector idle
+            kRowTiles<1, false, true>[row_index](g, i0, j0, k0, kc);
           } else {
-            (whole ? kRowTiles<kVectors, false, false> : kRowTiles<kVectors, false, true>)[row_index](g, i0, j0, k0,
-                                                                                                      kc);
+            kRowTiles<kVectors, false, true>[row_index](g, i0, j0, k0, kc);
           }
         }
       }
@@ -411,9 +414,15 @@ struct Taps {
         const std::int64_t wide = wide_vectors(static_cast<int>(tile_rows)) * kWidth;
         for (; j0 + wide <= g.n; j0 += wide) kFewRowTiles[index](g, segments, count, i0, j0, first, last);
       }
-      for (; j0 < g.n; j0 += kColumns)
-        (g.n - j0 >= kColumns ? kRowTiles<kVectors, false> : kRowTiles<kVectors, true>)[index](g, segments, count, i0,
-                                                                                               j0, first, last);
+      for (; j0 < g.n; j0 += kColumns) {
+        if (g.n - j0 >= kColumns) {
+          kRowTiles<kVectors, false>[index](g, segments, count, i0, j0, first, last);
+        } else if (g.n - j0 <= kWidth) {  // 16 output channels, or 48, 80, 112: a strip's second vector idle
+          kRowTiles<1, true>[index](g, segments, count, i0, j0, first, last);
+        } else {
+          kRowTiles<kVectors, true>[index](g, segments, count, i0, j0, first, last);
+        }
+      }
     }
   }
 
