@@ -29,7 +29,10 @@ constexpr std::int64_t kPixelGrain = 16;
 // Images with fewer tiles than this are also cut along the output channels (see choose_channel_blocks).
 constexpr std::int64_t kBalancedUnits = 4;
 constexpr std::int64_t kMinSharedTilePixels = 128;
-constexpr std::int64_t kMinBlockChannels = 128;
+// Blocks of at least this many channels where fewer would leave a worker idle: MobileNetV2's and EfficientNet's
+// 14x14 projections (576 -> 96, 672 -> 112, one tile) ran on one thread at 2 (0.48-0.54 of oneDNN, 0.80-0.99 cut
+// into 2 blocks).
+constexpr std::int64_t kMinBlockChannels = 48;
 // Each block of a tile is one more GEMM call that packs the tile's columns again, so blocks are cut at 256 channels
 // where that still leaves two units for two threads (decided on resnet50_res5_1x1 and res5_3x3: 512 channels, one
 // 7x7 tile; 2 blocks of 256 beat 4 of 128 in both layouts).
@@ -127,8 +130,8 @@ void choose_tiles(const Problem& p, std::int64_t grain, const Tuning& tuning, Ge
 // thread count (OpenBLAS rounds differently when a product's shape changes; the late ResNet stages, decided on
 // resnet50_res3-5_3x3, pay a little speed for it). An image with fewer tiles than kBalancedUnits has its output
 // channels cut into blocks too (of kPreferredBlockChannels, or of at least kMinBlockChannels where that is what gives
-// two units; a multiple of 16), so that up to that many workers share it; a worker that meets the same tile again
-// reuses its unfolded panel.
+// two units, in an even count of units where the blocks allow it; a multiple of 16), so that up to that many workers
+// share it; a worker that meets the same tile again reuses its unfolded panel.
 void choose_channel_blocks(const Problem& p, const Tuning& tuning, GemmTiling& t) {
   std::int64_t blocks = 1;
   if (t.tile_count() < kBalancedUnits) {
@@ -136,6 +139,10 @@ void choose_channel_blocks(const Problem& p, const Tuning& tuning, GemmTiling& t
         std::min(ceil_div(kBalancedUnits, t.tile_count()), ceil_div(p.group_out_channels, kPreferredBlockChannels));
     if (blocks * t.tile_count() < kMinSharedUnits)
       blocks = std::min(ceil_div(kMinSharedUnits, t.tile_count()), ceil_div(p.group_out_channels, kMinBlockChannels));
+    // An even count of units, so that two workers get equal shares: 576 channels in one tile, 3 blocks of 192, left
+    // one worker twice the other's work (4 blocks of 144 instead).
+    if (blocks > 1 && blocks * t.tile_count() % 2 != 0 && p.group_out_channels / (blocks + 1) >= kMinBlockChannels)
+      ++blocks;
   }
   if (tuning.gemm_channel_block > 0) blocks = ceil_div(p.group_out_channels, tuning.gemm_channel_block);
   t.channel_block = blocks > 1 ? round_up(ceil_div(p.group_out_channels, blocks), kChannelGrain) : p.group_out_channels;
