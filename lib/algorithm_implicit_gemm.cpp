@@ -427,6 +427,17 @@ DeclineReason implicit_gemm_declines(const Problem&, const Tuning&) {
   return gemm_ukernels() == nullptr ? "convkit's GEMM microkernels need AVX2 and FMA" : nullptr;
 }
 
+// Grouped NCHW layers of at least 16 channels per group on small images (ResNeXt's and RegNet's later stages):
+// im2col_gemm's panels of 12 output channels run each group's 16-32 channels partly empty, where implicit_gemm puts
+// them in its lanes. Against im2col_gemm by name (docs/tuning-log.md): 1.13-2.66x at 49-196 output pixels and
+// K = 144-288; at 784 pixels level (1.06) or behind (0.90), so larger images keep the reduction threshold above.
+constexpr std::int64_t kGroupedMaxOutputPixels = 196;
+constexpr std::int64_t kGroupedMinReduction = 144;
+bool grouped_small_image(const Problem& p) {
+  return p.groups > 1 && p.group_in_channels > 1 && p.group_out_channels >= 16 &&
+         p.out_pixels() <= kGroupedMaxOutputPixels && p.reduction >= kGroupedMinReduction;
+}
+
 // auto's choice (the thresholds above).
 DeclineReason implicit_gemm_auto_declines(const Problem& p) {
   if (p.groups > 1 && p.group_in_channels == 1)
@@ -443,7 +454,7 @@ DeclineReason implicit_gemm_auto_declines(const Problem& p) {
       return "NCHW with strided columns and little work per input element: splitting the rows costs more";
     return nullptr;
   }
-  if (p.reduction < kNchwMinReduction && !nchw_few_pixels(p, gemm_ukernels()))
+  if (p.reduction < kNchwMinReduction && !nchw_few_pixels(p, gemm_ukernels()) && !grouped_small_image(p))
     return "NCHW with a reduction below 384: transposing input and output costs more than unfolding";
   if (p.out_pixels() > kNchwMaxOutputPixels)
     return "NCHW outputs larger than 56x56: transposing input and output costs more than unfolding";
