@@ -261,17 +261,22 @@ DeclineReason depthwise_blocked_declines(const Problem& p, const Tuning&) {
   return nullptr;
 }
 
-// Rows wider than a vector where the row kernels have an unrolled form that fills their lanes (3x3 at strides 1-2
-// and 5x5 at stride 1, no dilation) need no transposes; everything else runs faster along the channels. Decided on
-// the depthwise suite in NCHW, AVX-512 (docs/tuning-log.md): 7x7 on 56x56 0.86 -> 1.42 of oneDNN, 1x9 0.20 -> 0.44,
-// 3x1 0.28 -> 0.57, dilated 3x3 0.26 -> 0.48, 5x5 at stride 2 on 56x56 0.63 -> 0.83; 3x3 on 28x28 and 56x56 at
-// either stride level or behind.
+// Rows where the row kernels have an unrolled form that fills their lanes (3x3 at strides 1-2 and 5x5 at stride 1,
+// no dilation) and that are wide enough to pay for a block's setup need no transposes; everything else runs faster
+// along the channels. Decided on the depthwise suite in NCHW, AVX-512 (docs/tuning-log.md): 7x7 on 56x56 0.86 -> 1.42
+// of oneDNN, 1x9 0.20 -> 0.44, 3x1 0.28 -> 0.57, dilated 3x3 0.26 -> 0.48, 5x5 at stride 2 on 56x56 0.63 -> 0.83.
+// The widths at stride 1: 3x3 rows of 20-34 columns ran 1.07-1.76x faster blocked, of 40 and more 1.06-2.1x faster
+// in rows; 5x5 rows of 20-48 columns 1.17-2.4x faster blocked, of 56 1.07x faster in rows. 3x3 at stride 2 on rows of
+// 28 columns ran as fast either way, and blocked lost where it had to cut a 56x56 layer into more blocks.
 DeclineReason depthwise_blocked_defers(const Problem& p, const Tuning&) {
   const bool undilated = p.dilation_height == 1 && p.dilation_width == 1 && p.kernel_height == p.kernel_width;
-  const bool unrolled_rows =
-      undilated && ((p.kernel_height == 3 && p.stride_height <= 2) || (p.kernel_height == 5 && p.stride_height == 1));
-  if (p.out_width > direct_ukernels().vector_floats && unrolled_rows)
-    return "3x3 or 5x5 rows wider than a vector: the row kernels fill their lanes without transposes";
+  const std::int64_t vector = direct_ukernels().vector_floats;
+  const bool wide_3x3 = p.kernel_height == 3 && (p.stride_height == 1 ? 2 * p.out_width >= 5 * vector
+                                                                      : p.stride_height == 2 && p.out_width > vector);
+  const bool wide_5x5 = p.kernel_height == 5 && p.stride_height == 1 && 2 * p.out_width >= 7 * vector;
+  if (undilated && (wide_3x3 || wide_5x5))
+    return "3x3 rows of 2.5 vectors or more (stride 2: more than one), 5x5 rows of 3.5 or more: the row kernels fill "
+           "their lanes without transposes";
   return nullptr;
 }
 

@@ -331,7 +331,8 @@ TEST_CASE(
     "kernel form") {
   // The channel-vectorised kernel: full and partial channel blocks, rows in even tiles of 1-10 pixels (10 by two
   // vectors on AVX-512, the others by one), each inside or over the border columns (tested per column), the
-  // unrolled 3- and 5-wide kernels at strides 1 and 2, 7-wide at stride 1, and the general loop otherwise.
+  // unrolled 3- and 5-wide kernels at strides 1 and 2, 1-wide at strides 1 and 2, 7- and 9-wide at stride 1, 3-wide
+  // dilated by 2 and 4, and the general loop otherwise.
   for (std::int64_t channels : {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 65})
     for (WeightsLayout weights : kWeightsLayouts)
       ConvTester()
@@ -359,6 +360,29 @@ TEST_CASE(
             .padding(1, 1, 1, 1)
             .layout(Layout::NHWC)
             .activation(Activation::Clamp, -0.2f, 0.3f)
+            .test(Algorithm::Direct);
+      }
+  // The other unrolled forms: Kx1 kernels at strides 1-2, 1x9, and 3x3 dilated by 2 and 4, over widths around the
+  // tiles with the border inside them; each in NCHW too, which runs them through the channels-last copy.
+  const std::int64_t forms[][4] = {{3, 1, 1, 1}, {9, 1, 1, 1}, {5, 1, 2, 1}, {1, 9, 1, 1}, {3, 3, 1, 2}, {3, 3, 1, 4}};
+  for (const auto& form : forms)
+    for (std::int64_t width : {1, 4, 9, 10, 11, 19, 21, 25})
+      for (Layout layout : {Layout::NHWC, Layout::NCHW}) {
+        const std::int64_t kh = form[0], kw = form[1], stride = form[2], dilation = form[3];
+        const std::int64_t pad_w = (kw - 1) * dilation / 2, pad_h = (kh - 1) * dilation / 2;
+        const std::int64_t in_width = (width - 1) * stride + (kw - 1) * dilation + 1 - 2 * pad_w;
+        if (in_width < 1) continue;
+        ConvTester()
+            .channels(37, 37)
+            .groups(37)
+            .input(7, in_width)
+            .kernel(kh, kw)
+            .stride(stride, stride)
+            .dilation(dilation, dilation)
+            .padding(pad_h, pad_w, pad_h, pad_w)
+            .layout(layout)
+            .bias(true)
+            .activation(Activation::Relu)
             .test(Algorithm::Direct);
       }
   // A channel multiplier: each slice of it is computed into a scratch row and spread with stride `multiplier`.

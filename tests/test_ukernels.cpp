@@ -262,7 +262,8 @@ TEST_CASE("direct ukernels: depthwise_nhwc_rows with other kernels, dilation, pa
         {7, 1, 1, 2, 1, 1, 3, 0, 3, 0}, {4, 3, 2, 1, 1, 1, 1, 1, 2, 1}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
         {3, 3, 2, 2, 1, 3, 1, 3, 1, 3}, {5, 5, 1, 2, 2, 1, 4, 2, 4, 2}, {3, 5, 2, 1, 1, 1, 0, 0, 0, 0},
         {3, 3, 1, 1, 1, 1, 3, 4, 2, 5},  // padding beyond the kernel: outputs with no tap inside the input
-        {3, 3, 2, 2, 1, 1, 0, 1, 1, 0}};
+        {3, 3, 2, 2, 1, 1, 0, 1, 1, 0}, {1, 9, 1, 1, 1, 1, 0, 4, 0, 4}, {3, 1, 2, 2, 1, 1, 1, 0, 1, 0},
+        {3, 3, 1, 1, 4, 4, 4, 4, 4, 4}};
     for (const auto& d : shapes)
       for (std::int64_t channels : sizes({3, v + 1}))
         for (std::int64_t in_width : {4, 23}) {

@@ -23,8 +23,6 @@ struct DepthwiseNhwc {
   static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
   static constexpr int kTileVectors = kManyRegisters ? 2 : 1;
 
-  static Batch activate(Batch v, const DepthwiseNhwcTask& t) { return activate_batch(v, t); }
-
   // The last channel block may be partial: no lane beyond `count` is read from the input or written to the output.
   template <bool kFull>
   static Batch load(const float* source, std::int64_t count) {
@@ -50,8 +48,10 @@ struct DepthwiseNhwc {
   static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t x,
                      std::int64_t c, std::int64_t count) {
     float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u], t), out + u * t.out_pixel_stride, count);
+    with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
+      CONVKIT_UNROLL
+      for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u]), out + u * t.out_pixel_stride, count);
+    });
   }
 
   // kPixels consecutive output pixels of row y from column x, channels [c, c + count), any kernel width, stride and
@@ -81,14 +81,14 @@ struct DepthwiseNhwc {
     finish<kPixels, kFull>(acc, t, y, x, c, count);
   }
 
-  // tile<kPixels, true, kCheck> for a kernel kKw wide, with stride kStride and dilation 1 along the width, over
-  // kVectors consecutive channel vectors: the pixels of a kernel row overlap, so each input vector is loaded once and
-  // meets every weight that touches it. kCheck tests each input column once, not each tap (a tile over the border
+  // tile<kPixels, true, kCheck> for a kernel kKw wide, with stride kStride and dilation kDilation along the width,
+  // over kVectors consecutive channel vectors: the pixels of a kernel row overlap, so each input vector is loaded once
+  // and meets every weight that touches it. kCheck tests each input column once, not each tap (a tile over the border
   // columns then runs as fast as one inside: on 7- and 14-wide outputs the border is a third of the pixels).
-  template <int kPixels, int kKw, int kStride, int kVectors, bool kCheck>
+  template <int kPixels, int kKw, int kStride, int kVectors, bool kCheck, int kDilation = 1>
   static void tile_fixed(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                          std::int64_t x, std::int64_t c) {
-    constexpr int kSpan = (kPixels - 1) * kStride + kKw;  // input columns the tile reads in one kernel row
+    constexpr int kSpan = (kPixels - 1) * kStride + (kKw - 1) * kDilation + 1;  // input columns of one kernel row
     const std::int64_t C = t.channels, left = x * kStride - t.pad_left;
     Batch acc[kVectors][kPixels];
     CONVKIT_UNROLL
@@ -106,11 +106,12 @@ struct DepthwiseNhwc {
         if (kCheck && (left + m < 0 || left + m >= t.in_width)) continue;
         CONVKIT_UNROLL
         for (int v = 0; v < kVectors; ++v) {
-          const Batch value = Batch::load_unaligned(row + (left + m) * C + v * kWidth);
+          Batch value = Batch::load_unaligned(row + (left + m) * C + v * kWidth);
+          keep_in_register(value);
           CONVKIT_UNROLL
           for (int u = 0; u < kPixels; ++u) {
-            const int j = m - u * kStride;
-            if (j >= 0 && j < kKw)
+            const int offset = m - u * kStride, j = offset / kDilation;  // tap j of pixel u reads column m
+            if (offset >= 0 && offset % kDilation == 0 && j < kKw)
               acc[v][u] = fused_multiply_add(value, w[v][j], acc[v][u]);  // resolved at compile time
           }
         }
@@ -142,13 +143,28 @@ struct DepthwiseNhwc {
       if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
       if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
       if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      // Kx1 kernels (the vertical half of a separable pair): nothing shared along the row, but the weights stay in
+      // registers and no tap tests a column.
+      if (kw == 1 && sw == 1) return tile_fixed<kPixels, 1, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 1 && sw == 2) return tile_fixed<kPixels, 1, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
       if (kw == 7 && sw == 1) {  // ConvNeXt's: one vector at a time, or 14 weights and 20 sums outgrow the registers
         CONVKIT_UNROLL
         for (int v = 0; v < kVectors; ++v)
           tile_fixed<kPixels, 7, 1, 1, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth);
         return;
       }
+      if (kw == 9 && sw == 1) {  // 1x9 (the horizontal half of a separable pair), one vector at a time alike
+        CONVKIT_UNROLL
+        for (int v = 0; v < kVectors; ++v)
+          tile_fixed<kPixels, 9, 1, 1, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth);
+        return;
+      }
     }
+    // Dilated 3x3 (DeepLab's atrous layers, rates 2 and 4): the columns a pixel's taps skip are another pixel's.
+    if (t.kernel_width == 3 && t.stride_width == 1 && t.dilation_width == 2)
+      return tile_fixed<kPixels, 3, 1, kVectors, kCheck, 2>(t, y, i_begin, i_end, x, c);
+    if (t.kernel_width == 3 && t.stride_width == 1 && t.dilation_width == 4)
+      return tile_fixed<kPixels, 3, 1, kVectors, kCheck, 4>(t, y, i_begin, i_end, x, c);
     CONVKIT_UNROLL
     for (int v = 0; v < kVectors; ++v) tile<kPixels, true, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
   }

@@ -122,8 +122,10 @@ struct DepthwisePlanes {
       for (int r = 0; r < kVectors; ++r)
         acc[r] = fused_multiply_add(Batch::load_unaligned(at + r * kWidth), weight, acc[r]);
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kVectors; ++r) activate_batch(acc[r], t).store_aligned(t.flat + (v + r) * kWidth);
+    with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
+      CONVKIT_UNROLL
+      for (int r = 0; r < kVectors; ++r) activate(acc[r]).store_aligned(t.flat + (v + r) * kWidth);
+    });
   }
 
   // Output rows [y0, y0 + rows) of one channel, from the staged band, into its plane.

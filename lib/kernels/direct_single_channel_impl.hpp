@@ -15,10 +15,20 @@ namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 template <class Arch>
 struct DirectSingleChannel : DirectVectors<Arch> {
   using Base = DirectVectors<Arch>;
-  using Base::activate;
   using Base::kWidth;
   using Base::store;
   using typename Base::Batch;
+
+  // A block's kRows accumulators, activated, to output rows y.. from column x.
+  template <int kRows, class Vector>
+  static void store_rows(const Vector (&acc)[kRows], const DirectRowsTask& t, std::int64_t y, std::int64_t x,
+                         std::int64_t valid) {
+    with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
+      CONVKIT_UNROLL
+      for (int r = 0; r < kRows; ++r)
+        store(activate(Batch(acc[r])), t, t.output + (y + r) * t.out_row_stride + x, valid);
+    });
+  }
 
   // A group of one input channel (depthwise in NCHW) has too little work per block for the setup of
   // DirectMultichannel::block_fixed: its weights, broadcast again for every block, and 16 accumulators that the
@@ -47,8 +57,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
         }
       }
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r) store(activate(acc[r], t), t, t.output + (y + r) * t.out_row_stride + x, valid);
+    store_rows<kRows>(acc, t, y, x, valid);
   }
 
   // Calls block(rows, y, x, valid) over the task's rows in blocks of kRows rows (single rows for the rest, rows being
@@ -152,9 +161,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
         acc[r] = _mm512_fmadd_ps(next, w[i][2], acc[r]);
       }
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r)
-      store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
+    store_rows<kRows>(acc, t, y, x, valid);
   }
 
   // Column stride 1: the three taps of a row are the vector at padded column x and that vector moved on by one and
@@ -184,9 +191,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
         for (int j = 0; j < 3; ++j) acc[r] = _mm512_fmadd_ps(taps[j], w[i][j], acc[r]);
       }
     }
-    CONVKIT_UNROLL
-    for (int r = 0; r < kRows; ++r)
-      store(activate(Batch(acc[r]), t), t, t.output + (y + r) * t.out_row_stride + x, valid);
+    store_rows<kRows>(acc, t, y, x, valid);
   }
 
   // 8 accumulators, 9 weights, and at most 3 inputs and 3 taps: 23 of the 32 registers.

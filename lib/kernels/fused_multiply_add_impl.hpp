@@ -25,4 +25,17 @@ xsimd::batch<float, Arch> fused_multiply_add(xsimd::batch<float, Arch> a, xsimd:
   return xsimd::fma(a, b, c);
 }
 
+// A loaded vector that several FMAs share stays in its register: without this GCC folded the load into each FMA
+// as a memory operand, loading the vector once per use (a depthwise NHWC tile of 3x3 at stride 1 then loaded every
+// input three times, and ran 20% slower in L1).
+template <class Arch>
+void keep_in_register(xsimd::batch<float, Arch>& v) {
+#if defined(__GNUC__)
+  auto& raw = v.data;
+  asm("" : "+v"(raw));
+#else
+  (void)v;
+#endif
+}
+
 }  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE

@@ -136,23 +136,26 @@ struct Gemm {
         for (int v = 0; v < kTileVectors; ++v) acc[i][v] = fused_multiply_add(ai, bv[v], acc[i][v]);
       }
     }
-    const bool last = k0 + kc >= g.k;
-    CONVKIT_GEMM_UNROLL
-    for (int i = 0; i < kTileRows; ++i) {
-      if (kPackedA && i >= rows) break;
+    const auto write = [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kTileVectors; ++v) {
-        float* target = c + i * ldc + v * kWidth;
-        Batch value = acc[i][v];
-        if (!first) value += kEdge ? load_first(target, lanes[v]) : Batch::load_unaligned(target);
-        if (last) value = activate_batch(value, g);
-        if (kEdge) {
-          store_first(target, value, lanes[v]);
-        } else {
-          value.store_unaligned(target);
+      for (int i = 0; i < kTileRows; ++i) {
+        if (kPackedA && i >= rows) break;
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kTileVectors; ++v) {
+          float* target = c + i * ldc + v * kWidth;
+          Batch value = acc[i][v];
+          if (!first) value += kEdge ? load_first(target, lanes[v]) : Batch::load_unaligned(target);
+          value = activate(value);
+          if (kEdge) {
+            store_first(target, value, lanes[v]);
+          } else {
+            value.store_unaligned(target);
+          }
         }
       }
-    }
+    };
+    if (k0 + kc >= g.k) return with_activation<Batch>(g, write);  // the last block of the reduction
+    write(NoActivation{});
   }
 
   using TileFunction = void (*)(const MicroGemm&, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
@@ -256,25 +259,28 @@ struct Channelwise {
         }
       }
     }
-    CONVKIT_GEMM_UNROLL
-    for (int i = 0; i < kTilePixels; ++i) {
-      float* c = g.c + (p0 + i) * g.ldc + c0 * g.channel_stride;
+    with_activation<Batch>(g, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kVectors; ++v) {
-        const Batch value = activate_batch(acc[i][v], g);
-        if (g.channel_stride == 1) {
-          if (kEdge) {
-            Lanes::store_first(c + v * kWidth, value, lanes[v]);
-          } else {
-            value.store_unaligned(c + v * kWidth);
+      for (int i = 0; i < kTilePixels; ++i) {
+        float* c = g.c + (p0 + i) * g.ldc + c0 * g.channel_stride;
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kVectors; ++v) {
+          const Batch value = activate(acc[i][v]);
+          if (g.channel_stride == 1) {
+            if (kEdge) {
+              Lanes::store_first(c + v * kWidth, value, lanes[v]);
+            } else {
+              value.store_unaligned(c + v * kWidth);
+            }
+          } else {  // a slice of a channel multiplier: every channel_stride-th output channel
+            alignas(64) float spread[kWidth];
+            value.store_aligned(spread);
+            for (std::int64_t lane = 0; lane < lanes[v]; ++lane)
+              c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
           }
-        } else {  // a slice of a channel multiplier: every channel_stride-th output channel
-          alignas(64) float spread[kWidth];
-          value.store_aligned(spread);
-          for (std::int64_t lane = 0; lane < lanes[v]; ++lane) c[(v * kWidth + lane) * g.channel_stride] = spread[lane];
         }
       }
-    }
+    });
   }
 
   template <bool kEdge, std::size_t... kIndex>
@@ -343,21 +349,25 @@ struct Taps {
       }
     }
     float* c = g.c + i0 * ldc + j0;
-    CONVKIT_GEMM_UNROLL
-    for (int i = 0; i < kTileRows; ++i) {
+    const auto write = [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
-      for (int v = 0; v < kTileVectors; ++v) {
-        float* target = c + i * ldc + v * kWidth;
-        Batch value = acc[i][v];
-        if (!first) value += kEdge ? Base::load_first(target, lanes[v]) : Batch::load_unaligned(target);
-        if (last) value = activate_batch(value, g);
-        if (kEdge) {
-          Base::store_first(target, value, lanes[v]);
-        } else {
-          value.store_unaligned(target);
+      for (int i = 0; i < kTileRows; ++i) {
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kTileVectors; ++v) {
+          float* target = c + i * ldc + v * kWidth;
+          Batch value = acc[i][v];
+          if (!first) value += kEdge ? Base::load_first(target, lanes[v]) : Batch::load_unaligned(target);
+          value = activate(value);
+          if (kEdge) {
+            Base::store_first(target, value, lanes[v]);
+          } else {
+            value.store_unaligned(target);
+          }
         }
       }
-    }
+    };
+    if (last) return with_activation<Batch>(g, write);
+    write(NoActivation{});
   }
 
   using TileFunction = void (*)(const TapGemm&, const TapSegment*, std::int64_t, std::int64_t, std::int64_t, bool,
