@@ -101,12 +101,15 @@ struct DepthwiseNhwc {
       CONVKIT_UNROLL
       for (int v = 0; v < kVectors; ++v) CONVKIT_UNROLL
       for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
+      // One pointer walked along the columns: a pointer per column (21 at stride 2) outgrew the general registers,
+      // and their spills took vector registers with them.
+      const float* column = row + left * C;
       CONVKIT_UNROLL
-      for (int m = 0; m < kSpan; ++m) {
+      for (int m = 0; m < kSpan; ++m, column += C) {
         if (kCheck && (left + m < 0 || left + m >= t.in_width)) continue;
         CONVKIT_UNROLL
         for (int v = 0; v < kVectors; ++v) {
-          Batch value = Batch::load_unaligned(row + (left + m) * C + v * kWidth);
+          Batch value = Batch::load_unaligned(column + v * kWidth);
           keep_in_register(value);
           CONVKIT_UNROLL
           for (int u = 0; u < kPixels; ++u) {
@@ -169,35 +172,49 @@ struct DepthwiseNhwc {
     for (int v = 0; v < kVectors; ++v) tile<kPixels, true, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
   }
 
-  // Every channel block of kPixels pixels; the input pixels of the tile stay in L1 across the blocks.
+  // The channel blocks in [c_begin, c_end) of kPixels pixels; the input pixels of the tile stay in L1 across the
+  // blocks.
   template <int kPixels, bool kCheck>
   static void pixels(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
-                     std::int64_t x) {
-    std::int64_t c = 0;
+                     std::int64_t x, std::int64_t c_begin, std::int64_t c_end) {
+    std::int64_t c = c_begin;
     constexpr int kVectors = kTileVectors;
     if constexpr (kVectors > 1) {
-      for (; c + kVectors * kWidth <= t.channels; c += kVectors * kWidth)
+      for (; c + kVectors * kWidth <= c_end; c += kVectors * kWidth)
         full_tile<kPixels, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
     }
-    for (; c + kWidth <= t.channels; c += kWidth) full_tile<kPixels, 1, kCheck>(t, y, i_begin, i_end, x, c);
-    if (c < t.channels) tile<kPixels, false, kCheck>(t, y, i_begin, i_end, x, c, t.channels - c);
+    for (; c + kWidth <= c_end; c += kWidth) full_tile<kPixels, 1, kCheck>(t, y, i_begin, i_end, x, c);
+    if (c < c_end) tile<kPixels, false, kCheck>(t, y, i_begin, i_end, x, c, c_end - c);
   }
 
   // kPixels pixels from column x, tested against the border only where the tile reaches it.
   template <int kPixels>
   static void pixels_at(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
-                        std::int64_t x) {
-    if (x >= t.interior_begin && x + kPixels <= t.interior_end) return pixels<kPixels, false>(t, y, i_begin, i_end, x);
-    pixels<kPixels, true>(t, y, i_begin, i_end, x);
+                        std::int64_t x, std::int64_t c_begin, std::int64_t c_end) {
+    if (x >= t.interior_begin && x + kPixels <= t.interior_end)
+      return pixels<kPixels, false>(t, y, i_begin, i_end, x, c_begin, c_end);
+    pixels<kPixels, true>(t, y, i_begin, i_end, x, c_begin, c_end);
   }
 
   template <int kPixels>
   static void pixels_any(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
-                         std::int64_t x, std::int64_t count) {
+                         std::int64_t x, std::int64_t count, std::int64_t c_begin, std::int64_t c_end) {
     if constexpr (kPixels > 1) {
-      if (count < kPixels) return pixels_any<kPixels - 1>(t, y, i_begin, i_end, x, count);
+      if (count < kPixels) return pixels_any<kPixels - 1>(t, y, i_begin, i_end, x, count, c_begin, c_end);
     }
-    pixels_at<kPixels>(t, y, i_begin, i_end, x);
+    pixels_at<kPixels>(t, y, i_begin, i_end, x, c_begin, c_end);
+  }
+
+  // The channels taken through all the task's rows at a time: as many as keep the input rows one output row reads,
+  // and the output row, within half of L1, so that the next output row finds its input rows there (with every
+  // channel at once a row of mobilenetv2_dw's 144 channels is 32 KiB, and its three input rows came from L2 for
+  // every output row). Whole tiles of channel vectors, at least one tile.
+  static std::int64_t channel_chunk(const DepthwiseNhwcTask& t) {
+    constexpr std::int64_t kL1Budget = 24 * 1024, kTileChannels = kTileVectors * kWidth;
+    const std::int64_t rows = (t.kernel_height - 1) * t.dilation_height + 1 + 1;  // input rows and the output row
+    const std::int64_t row_bytes = (t.in_width > t.out_width ? t.in_width : t.out_width) * 4;
+    const std::int64_t tiles = kL1Budget / (rows * row_bytes * kTileChannels);
+    return tiles < 1 ? kTileChannels : tiles * kTileChannels;
   }
 
   // A row in as few tiles as kTilePixels allows, of sizes as even as they divide (a 7-wide output is one tile of 7,
@@ -206,17 +223,21 @@ struct DepthwiseNhwc {
   static void rows(const DepthwiseNhwcTask& t) {
     const std::int64_t tiles = (t.out_width + kTilePixels - 1) / kTilePixels;
     const std::int64_t base = t.out_width / tiles, longer = t.out_width % tiles;  // `longer` tiles of base + 1
-    for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
-      const std::int64_t top = y * t.stride_height - t.pad_top, dh = t.dilation_height;
-      // Kernel rows inside the input: top + i*dh in [0, in_height).
-      const std::int64_t i_begin = top >= 0 ? 0 : (-top + dh - 1) / dh;
-      const std::int64_t rows_inside = top >= t.in_height ? 0 : (t.in_height - top + dh - 1) / dh;
-      const std::int64_t i_end = rows_inside < t.kernel_height ? rows_inside : t.kernel_height;
-      std::int64_t x = 0;
-      for (std::int64_t tile = 0; tile < tiles; ++tile) {
-        const std::int64_t count = base + (tile < longer ? 1 : 0);
-        pixels_any<kTilePixels>(t, y, i_begin, i_end, x, count);
-        x += count;
+    const std::int64_t chunk = channel_chunk(t);
+    for (std::int64_t c_begin = 0; c_begin < t.channels; c_begin += chunk) {
+      const std::int64_t c_end = t.channels - c_begin < chunk ? t.channels : c_begin + chunk;
+      for (std::int64_t y = t.row_begin; y < t.row_end; ++y) {
+        const std::int64_t top = y * t.stride_height - t.pad_top, dh = t.dilation_height;
+        // Kernel rows inside the input: top + i*dh in [0, in_height).
+        const std::int64_t i_begin = top >= 0 ? 0 : (-top + dh - 1) / dh;
+        const std::int64_t rows_inside = top >= t.in_height ? 0 : (t.in_height - top + dh - 1) / dh;
+        const std::int64_t i_end = rows_inside < t.kernel_height ? rows_inside : t.kernel_height;
+        std::int64_t x = 0;
+        for (std::int64_t tile = 0; tile < tiles; ++tile) {
+          const std::int64_t count = base + (tile < longer ? 1 : 0);
+          pixels_any<kTilePixels>(t, y, i_begin, i_end, x, count, c_begin, c_end);
+          x += count;
+        }
       }
     }
   }
