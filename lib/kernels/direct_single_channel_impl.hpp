@@ -194,6 +194,19 @@ struct DirectSingleChannel : DirectVectors<Arch> {
     store_rows<kRows>(acc, t, y, x, valid);
   }
 
+  // Asks for the input rows [first, first + count) that the next block of rows adds, while this block computes.
+  // Rows past the plane are the next channel's, which the same worker usually takes next (a prefetch never faults).
+  // The hardware's prefetchers missed these: a block reads its rows a vector of columns at a time, 10-17 rows in
+  // turn (mobilenetv2_dw NCHW 107 -> 103 us, _dw_s2 148 -> 137 us, one thread).
+  static void prefetch_rows(const DirectRowsTask& t, std::int64_t first, std::int64_t count) {
+    const std::uintptr_t input = reinterpret_cast<std::uintptr_t>(t.input);  // addresses, not pointers past the end
+    for (std::int64_t r = first < 0 ? 0 : first; r < first + count; ++r) {
+      const std::uintptr_t row = input + static_cast<std::uintptr_t>(r * t.in_width * 4);
+      for (std::int64_t byte = 0; byte < t.in_width * 4; byte += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(row + static_cast<std::uintptr_t>(byte)));
+    }
+  }
+
   // 8 accumulators, 9 weights, and at most 3 inputs and 3 taps: 23 of the 32 registers.
   template <int kSh, int kSw>
   static void in_place_3x3(const DirectRowsTask& t) {
@@ -201,6 +214,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) w[i][j] = _mm512_set1_ps(t.weights[i * t.weight_stride_i + j * t.weight_stride_j]);
     vector_blocks<8>(t, [&](auto rows, std::int64_t y, std::int64_t x, std::int64_t valid) {
+      if (x == 0) prefetch_rows(t, (y + 8) * kSh + 3 - t.pad_top, 8 * kSh);
       if constexpr (kSw == 1) {
         moved_block<kSh, decltype(rows)::value>(t, w, y, x, valid);
       } else {
