@@ -15,13 +15,13 @@ template <class Arch>
 struct DepthwiseNhwc {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
-  // The widest register tile: kTilePixels output pixels by kTileVectors channel vectors, with their
-  // kTileVectors * kw weights, in the vector registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and
-  // _dw_s2 in NHWC with AVX-512: 10 x 2 ahead of 8 x 1, 8 x 2 and 12 x 2 (docs/tuning-log.md). Tiles of fewer
-  // pixels (a row cut evenly: 56 = 2 x 10 + 4 x 9) keep the two vectors.
+  // The register tile: kTilePixels output pixels of one channel vector, with its kw weights, in the vector
+  // registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and _dw_s2 in NHWC with AVX-512: 10 pixels ahead
+  // of 8 and 12 (docs/tuning-log.md); one vector ahead of two (3x3 at stride 2 6-8% faster, 5x5 at stride 2 7-12%,
+  // 3x3 at stride 1 level), whose 20 sums and 6-10 weights left too few registers for the inputs and their
+  // addresses. Tiles of fewer pixels: a row cut evenly, 56 = 2 x 10 + 4 x 9.
   static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
   static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
-  static constexpr int kTileVectors = kManyRegisters ? 2 : 1;
 
   // The last channel block may be partial: no lane beyond `count` is read from the input or written to the output.
   template <bool kFull>
@@ -36,17 +36,18 @@ struct DepthwiseNhwc {
     PartialVectors<Arch>::store(v, target, count);
   }
 
-  // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels.
+  // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels, both
+  // inlined: called, they took the tile's sums through memory (3x3 on 56x56, 77 -> 117 us).
   template <int kPixels>
-  static void start(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t c) {
+  CONVKIT_ALWAYS_INLINE static void start(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t c) {
     const Batch bias = Batch::load_aligned(t.bias + c);
     CONVKIT_UNROLL
     for (int u = 0; u < kPixels; ++u) acc[u] = bias;
   }
 
   template <int kPixels, bool kFull>
-  static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t x,
-                     std::int64_t c, std::int64_t count) {
+  CONVKIT_ALWAYS_INLINE static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y,
+                                           std::int64_t x, std::int64_t c, std::int64_t count) {
     float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
     with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_UNROLL
@@ -81,42 +82,36 @@ struct DepthwiseNhwc {
     finish<kPixels, kFull>(acc, t, y, x, c, count);
   }
 
-  // tile<kPixels, true, kCheck> for a kernel kKw wide, with stride kStride and dilation kDilation along the width,
-  // over kVectors consecutive channel vectors: the pixels of a kernel row overlap, so each input vector is loaded once
-  // and meets every weight that touches it. kCheck tests each input column once, not each tap (a tile over the border
-  // columns then runs as fast as one inside: on 7- and 14-wide outputs the border is a third of the pixels).
-  template <int kPixels, int kKw, int kStride, int kVectors, bool kCheck, int kDilation = 1>
+  // tile<kPixels, true, kCheck> for a kernel kKw wide, with stride kStride and dilation kDilation along the width:
+  // the pixels of a kernel row overlap, so each input vector is loaded once and meets every weight that touches it.
+  // kCheck tests each input column once, not each tap (a tile over the border columns then runs as fast as one
+  // inside: on 7- and 14-wide outputs the border is a third of the pixels).
+  template <int kPixels, int kKw, int kStride, bool kCheck, int kDilation = 1>
   static void tile_fixed(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                          std::int64_t x, std::int64_t c) {
     constexpr int kSpan = (kPixels - 1) * kStride + (kKw - 1) * kDilation + 1;  // input columns of one kernel row
     const std::int64_t C = t.channels, left = x * kStride - t.pad_left;
-    Batch acc[kVectors][kPixels];
-    CONVKIT_UNROLL
-    for (int v = 0; v < kVectors; ++v) start<kPixels>(acc[v], t, c + v * kWidth);
+    Batch acc[kPixels];
+    start<kPixels>(acc, t, c);
     for (std::int64_t i = i_begin; i < i_end; ++i) {
       const std::int64_t h = y * t.stride_height - t.pad_top + i * t.dilation_height;
-      const float* row = t.input + h * t.in_width * C + c;
       const float* w_row = t.weights + i * kKw * t.padded_channels + c;
-      Batch w[kVectors][kKw];
+      Batch w[kKw];
       CONVKIT_UNROLL
-      for (int v = 0; v < kVectors; ++v) CONVKIT_UNROLL
-      for (int j = 0; j < kKw; ++j) w[v][j] = Batch::load_aligned(w_row + j * t.padded_channels + v * kWidth);
+      for (int j = 0; j < kKw; ++j) w[j] = Batch::load_aligned(w_row + j * t.padded_channels);
       // One pointer walked along the columns: a pointer per column (21 at stride 2) outgrew the general registers,
       // and their spills took vector registers with them.
-      const float* column = row + left * C;
+      const float* column = t.input + (h * t.in_width + left) * C + c;
       CONVKIT_UNROLL
       for (int m = 0; m < kSpan; ++m, column += C) {
         if (kCheck && (left + m < 0 || left + m >= t.in_width)) continue;
+        Batch value = Batch::load_unaligned(column);
+        keep_in_register(value);
         CONVKIT_UNROLL
-        for (int v = 0; v < kVectors; ++v) {
-          Batch value = Batch::load_unaligned(column + v * kWidth);
-          keep_in_register(value);
-          CONVKIT_UNROLL
-          for (int u = 0; u < kPixels; ++u) {
-            const int offset = m - u * kStride, j = offset / kDilation;  // tap j of pixel u reads column m
-            if (offset >= 0 && offset % kDilation == 0 && j < kKw)
-              acc[v][u] = fused_multiply_add(value, w[v][j], acc[v][u]);  // resolved at compile time
-          }
+        for (int u = 0; u < kPixels; ++u) {
+          const int offset = m - u * kStride, j = offset / kDilation;  // tap j of pixel u reads column m
+          if (offset >= 0 && offset % kDilation == 0 && j < kKw)
+            acc[u] = fused_multiply_add(value, w[j], acc[u]);  // resolved at compile time
         }
       }
     }
@@ -124,52 +119,37 @@ struct DepthwiseNhwc {
     // fetch the input rows the next output row adds while this one computes (decided on mobilenetv2_dw in NHWC at
     // one thread; two rows ahead, or the output lines, gained nothing; docs/tuning-log.md). Not at stride 2, whose
     // tiles already load two input columns per output pixel: the prefetches took load slots the loads needed
-    // (mobilenetv2_dw_s2 118 -> 100 us without them).
+    // (mobilenetv2_dw_s2 118 -> 100 us without them, and 98 -> 111 us again with the channels in chunks).
     const std::int64_t last_row = y * t.stride_height - t.pad_top + (t.kernel_height - 1) * t.dilation_height;
     for (std::int64_t r = last_row + 1; kStride == 1 && r <= last_row + t.stride_height && r < t.in_height; ++r) {
       if (r < 0) continue;
       const float* next = t.input + (r * t.in_width + x * kStride) * C + c;
       CONVKIT_UNROLL
-      for (int m = 0; m < kPixels * kStride; ++m) CONVKIT_UNROLL
-      for (int v = 0; v < kVectors; ++v) __builtin_prefetch(next + m * C + v * kWidth);
+      for (int m = 0; m < kPixels * kStride; ++m) __builtin_prefetch(next + m * C);
     }
-    CONVKIT_UNROLL
-    for (int v = 0; v < kVectors; ++v) finish<kPixels, true>(acc[v], t, y, x, c + v * kWidth, kWidth);
+    finish<kPixels, true>(acc, t, y, x, c, kWidth);
   }
 
-  template <int kPixels, int kVectors, bool kCheck>
+  template <int kPixels, bool kCheck>
   static void full_tile(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                         std::int64_t x, std::int64_t c) {
-    if (t.dilation_width == 1) {
-      const std::int64_t kw = t.kernel_width, sw = t.stride_width;
-      if (kw == 3 && sw == 1) return tile_fixed<kPixels, 3, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-      if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-      if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-      if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
+    const std::int64_t kw = t.kernel_width, sw = t.stride_width, dw = t.dilation_width;
+    if (dw == 1) {
+      if (kw == 3 && sw == 1) return tile_fixed<kPixels, 3, 1, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 3 && sw == 2) return tile_fixed<kPixels, 3, 2, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 1) return tile_fixed<kPixels, 5, 1, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 5 && sw == 2) return tile_fixed<kPixels, 5, 2, kCheck>(t, y, i_begin, i_end, x, c);
       // Kx1 kernels (the vertical half of a separable pair): nothing shared along the row, but the weights stay in
       // registers and no tap tests a column.
-      if (kw == 1 && sw == 1) return tile_fixed<kPixels, 1, 1, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-      if (kw == 1 && sw == 2) return tile_fixed<kPixels, 1, 2, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-      if (kw == 7 && sw == 1) {  // ConvNeXt's: one vector at a time, or 14 weights and 20 sums outgrow the registers
-        CONVKIT_UNROLL
-        for (int v = 0; v < kVectors; ++v)
-          tile_fixed<kPixels, 7, 1, 1, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth);
-        return;
-      }
-      if (kw == 9 && sw == 1) {  // 1x9 (the horizontal half of a separable pair), one vector at a time alike
-        CONVKIT_UNROLL
-        for (int v = 0; v < kVectors; ++v)
-          tile_fixed<kPixels, 9, 1, 1, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth);
-        return;
-      }
+      if (kw == 1 && sw == 1) return tile_fixed<kPixels, 1, 1, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 1 && sw == 2) return tile_fixed<kPixels, 1, 2, kCheck>(t, y, i_begin, i_end, x, c);
+      if (kw == 7 && sw == 1) return tile_fixed<kPixels, 7, 1, kCheck>(t, y, i_begin, i_end, x, c);  // ConvNeXt's
+      if (kw == 9 && sw == 1) return tile_fixed<kPixels, 9, 1, kCheck>(t, y, i_begin, i_end, x, c);  // 1x9
     }
     // Dilated 3x3 (DeepLab's atrous layers, rates 2 and 4): the columns a pixel's taps skip are another pixel's.
-    if (t.kernel_width == 3 && t.stride_width == 1 && t.dilation_width == 2)
-      return tile_fixed<kPixels, 3, 1, kVectors, kCheck, 2>(t, y, i_begin, i_end, x, c);
-    if (t.kernel_width == 3 && t.stride_width == 1 && t.dilation_width == 4)
-      return tile_fixed<kPixels, 3, 1, kVectors, kCheck, 4>(t, y, i_begin, i_end, x, c);
-    CONVKIT_UNROLL
-    for (int v = 0; v < kVectors; ++v) tile<kPixels, true, kCheck>(t, y, i_begin, i_end, x, c + v * kWidth, kWidth);
+    if (kw == 3 && sw == 1 && dw == 2) return tile_fixed<kPixels, 3, 1, kCheck, 2>(t, y, i_begin, i_end, x, c);
+    if (kw == 3 && sw == 1 && dw == 4) return tile_fixed<kPixels, 3, 1, kCheck, 4>(t, y, i_begin, i_end, x, c);
+    tile<kPixels, true, kCheck>(t, y, i_begin, i_end, x, c, kWidth);
   }
 
   // The channel blocks in [c_begin, c_end) of kPixels pixels; the input pixels of the tile stay in L1 across the
@@ -178,12 +158,7 @@ struct DepthwiseNhwc {
   static void pixels(const DepthwiseNhwcTask& t, std::int64_t y, std::int64_t i_begin, std::int64_t i_end,
                      std::int64_t x, std::int64_t c_begin, std::int64_t c_end) {
     std::int64_t c = c_begin;
-    constexpr int kVectors = kTileVectors;
-    if constexpr (kVectors > 1) {
-      for (; c + kVectors * kWidth <= c_end; c += kVectors * kWidth)
-        full_tile<kPixels, kVectors, kCheck>(t, y, i_begin, i_end, x, c);
-    }
-    for (; c + kWidth <= c_end; c += kWidth) full_tile<kPixels, 1, kCheck>(t, y, i_begin, i_end, x, c);
+    for (; c + kWidth <= c_end; c += kWidth) full_tile<kPixels, kCheck>(t, y, i_begin, i_end, x, c);
     if (c < c_end) tile<kPixels, false, kCheck>(t, y, i_begin, i_end, x, c, c_end - c);
   }
 
@@ -208,13 +183,13 @@ struct DepthwiseNhwc {
   // The channels taken through all the task's rows at a time: as many as keep the input rows one output row reads,
   // and the output row, within half of L1, so that the next output row finds its input rows there (with every
   // channel at once a row of mobilenetv2_dw's 144 channels is 32 KiB, and its three input rows came from L2 for
-  // every output row). Whole tiles of channel vectors, at least one tile.
+  // every output row). Whole pairs of channel vectors, at least one pair.
   static std::int64_t channel_chunk(const DepthwiseNhwcTask& t) {
-    constexpr std::int64_t kL1Budget = 24 * 1024, kTileChannels = kTileVectors * kWidth;
+    constexpr std::int64_t kL1Budget = 24 * 1024, kStep = 2 * kWidth;
     const std::int64_t rows = (t.kernel_height - 1) * t.dilation_height + 1 + 1;  // input rows and the output row
     const std::int64_t row_bytes = (t.in_width > t.out_width ? t.in_width : t.out_width) * 4;
-    const std::int64_t tiles = kL1Budget / (rows * row_bytes * kTileChannels);
-    return tiles < 1 ? kTileChannels : tiles * kTileChannels;
+    const std::int64_t steps = kL1Budget / (rows * row_bytes * kStep);
+    return steps < 1 ? kStep : steps * kStep;
   }
 
   // A row in as few tiles as kTilePixels allows, of sizes as even as they divide (a 7-wide output is one tile of 7,
