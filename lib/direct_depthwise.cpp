@@ -195,8 +195,8 @@ class DepthwiseBlockedPrimitive final : public Primitive {
     padded_channels_ = slices.padded;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
     const int threads = threads_worth_using(p_.flops(), args.threads);
-    // Blocks of two vectors while they give every worker several, one vector otherwise (blocks of 1, 2 or 4 vectors
-    // ran within 5% of each other on 7x7-28x28 planes with the one-vector tiles).
+    // Blocks of two vectors while they give every worker several, one vector otherwise (the block size hardly
+    // matters with one-vector tiles; docs/tuning-log.md).
     const std::int64_t vector = ukernels_.vector_floats;
     block_ = p_.groups >= 2 * vector * 4 * threads ? 2 * vector : vector;
     blocks_ = ceil_div(p_.groups, block_);
@@ -264,11 +264,10 @@ DeclineReason depthwise_blocked_declines(const Problem& p, const Tuning&) {
 
 // Rows where the row kernels have an unrolled form that fills their lanes (3x3 at strides 1-2 and 5x5 at stride 1,
 // no dilation) and that are wide enough to pay for a block's setup need no transposes; everything else runs faster
-// along the channels. Decided on the depthwise suite in NCHW, AVX-512 (docs/tuning-log.md): 7x7 on 56x56 0.86 -> 1.42
-// of oneDNN, 1x9 0.20 -> 0.44, 3x1 0.28 -> 0.57, dilated 3x3 0.26 -> 0.48, 5x5 at stride 2 on 56x56 0.63 -> 0.83.
-// The widths at stride 1: 3x3 rows of 20-34 columns ran 1.07-1.76x faster blocked, of 40 and more 1.06-2.1x faster
-// in rows; 5x5 rows of 20-48 columns 1.17-2.4x faster blocked, of 56 1.07x faster in rows. 3x3 at stride 2 on rows of
-// 28 columns ran as fast either way, and blocked lost where it had to cut a 56x56 layer into more blocks.
+// along the channels. Decided on the depthwise suite in NCHW, AVX-512 (figures in docs/tuning-log.md): 7x7, 1x9, 3x1,
+// dilated 3x3 and 5x5 at stride 2 all ran faster blocked.
+// The widths: narrower 3x3 and 5x5 rows leave the row kernels' lanes partly empty and their per-block setup
+// unshared, and ran faster blocked; 3x3 at stride 2 ran level either way on 28-wide outputs and stays in rows.
 DeclineReason depthwise_blocked_defers(const Problem& p, const Tuning&) {
   const bool undilated = p.dilation_height == 1 && p.dilation_width == 1 && p.kernel_height == p.kernel_width;
   const std::int64_t vector = direct_ukernels().vector_floats;

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 scripts/install-deps.sh clang libclang-rt-14-dev libomp-14-dev
 sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-# The per-ISA kernels at -O1, as in scripts/sanitize.sh: at -O2 with the sanitizers their build was the longest step
-# of CI (about 11 of its 43 minutes), and the fuzzer looks for bad inputs, not speed.
+# The per-ISA kernels at -O1, as in scripts/sanitize.sh: with the sanitizers their build is the longest step of this
+# script, and the fuzzer looks for bad inputs, not speed.
 cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCONVKIT_KERNEL_OPTIONS=-O1 \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitizers" -DCMAKE_EXE_LINKER_FLAGS="$sanitizers" \

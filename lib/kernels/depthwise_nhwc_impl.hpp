@@ -17,8 +17,8 @@ struct DepthwiseNhwc {
   static constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch::size);
   // The register tile: kTilePixels output pixels of one channel vector, with its kw weights, in the vector
   // registers (32 with AVX-512, 16 below). Decided on mobilenetv2_dw and _dw_s2 in NHWC with AVX-512: 10 pixels ahead
-  // of 8 and 12 (docs/tuning-log.md); one vector ahead of two (3x3 at stride 2 6-8% faster, 5x5 at stride 2 7-12%,
-  // 3x3 at stride 1 level), whose 20 sums and 6-10 weights left too few registers for the inputs and their
+  // of 8 and 12 (docs/tuning-log.md); one vector ahead of two (faster at stride 2, level at 3x3
+  // stride 1), whose 20 sums and 6-10 weights left too few registers for the inputs and their
   // addresses. Tiles of fewer pixels: a row cut evenly, 56 = 2 x 10 + 4 x 9.
   static constexpr bool kManyRegisters = std::is_base_of_v<xsimd::avx512f, Arch>;
   static constexpr int kTilePixels = kManyRegisters ? 10 : 8;
@@ -37,7 +37,7 @@ struct DepthwiseNhwc {
   }
 
   // Every tile starts from the bias of its channels and ends with the activation and the store of its pixels, both
-  // inlined: called, they took the tile's sums through memory (3x3 on 56x56, 77 -> 117 us).
+  // inlined: called, they took the tile's sums through memory.
   template <int kPixels>
   CONVKIT_ALWAYS_INLINE static void start(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t c) {
     const Batch bias = Batch::load_aligned(t.bias + c);
@@ -119,7 +119,7 @@ struct DepthwiseNhwc {
     // fetch the input rows the next output row adds while this one computes (decided on mobilenetv2_dw in NHWC at
     // one thread; two rows ahead, or the output lines, gained nothing; docs/tuning-log.md). Not at stride 2, whose
     // tiles already load two input columns per output pixel: the prefetches took load slots the loads needed
-    // (mobilenetv2_dw_s2 118 -> 100 us without them, and 98 -> 111 us again with the channels in chunks).
+    // (mobilenetv2_dw_s2, with the channels whole and in chunks alike).
     const std::int64_t last_row = y * t.stride_height - t.pad_top + (t.kernel_height - 1) * t.dilation_height;
     for (std::int64_t r = last_row + 1; kStride == 1 && r <= last_row + t.stride_height && r < t.in_height; ++r) {
       if (r < 0) continue;

@@ -197,7 +197,7 @@ struct DirectSingleChannel : DirectVectors<Arch> {
   // Asks for the input rows [first, first + count) that the next block of rows adds, while this block computes.
   // Rows past the plane are the next channel's, which the same worker usually takes next (a prefetch never faults).
   // The hardware's prefetchers missed these: a block reads its rows a vector of columns at a time, 10-17 rows in
-  // turn (mobilenetv2_dw NCHW 107 -> 103 us, _dw_s2 148 -> 137 us, one thread).
+  // turn (decided on mobilenetv2_dw and _dw_s2 in NCHW, one thread; docs/tuning-log.md).
   static void prefetch_rows(const DirectRowsTask& t, std::int64_t first, std::int64_t count) {
     const std::uintptr_t input = reinterpret_cast<std::uintptr_t>(t.input);  // addresses, not pointers past the end
     for (std::int64_t r = first < 0 ? 0 : first; r < first + count; ++r) {

@@ -27,7 +27,7 @@ xsimd::batch<float, Arch> fused_multiply_add(xsimd::batch<float, Arch> a, xsimd:
 
 // A loaded vector that several FMAs share stays in its register: without this GCC folded the load into each FMA
 // as a memory operand, loading the vector once per use (a depthwise NHWC tile of 3x3 at stride 1 then loaded every
-// input three times, and ran 20% slower in L1).
+// input three times, and ran measurably slower in L1).
 template <class Arch>
 void keep_in_register(xsimd::batch<float, Arch>& v) {
 #if defined(__GNUC__)
