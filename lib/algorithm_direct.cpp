@@ -36,6 +36,7 @@ class DirectPrimitive final : public Primitive {
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
+        post_(args.post),
         in_place_(in_place) {
     if (args.borrow_weights) {
       weights_ = args.weights;
@@ -85,7 +86,7 @@ class DirectPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return offsets_bytes_ + staging_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     auto* bytes = static_cast<unsigned char*>(workspace);
     auto* tap_offsets = reinterpret_cast<std::int64_t*>(bytes);
     for (std::int64_t j = 0; j < p_.kernel_width; ++j) {
@@ -106,7 +107,7 @@ class DirectPrimitive final : public Primitive {
             if (in_place_) {
               const PhaseTimer timer(Phase::Multiply);
               for (std::int64_t k = first; k < last; ++k)
-                compute(input, output, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
+                compute(input, output, residual_offset, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
               continue;
             }
             if (image_group != staged_unit) {
@@ -128,7 +129,7 @@ class DirectPrimitive final : public Primitive {
               }
               const PhaseTimer timer(Phase::Multiply);
               for (std::int64_t k = first; k < last; ++k)
-                compute(input, output, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
+                compute(input, output, residual_offset, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
             }
           }
         },
@@ -187,8 +188,9 @@ class DirectPrimitive final : public Primitive {
 
   // Output rows [row_begin, row_end) of output channel o of image n, from `staged`, or in place when it is null (a
   // group of one channel: one block).
-  void compute(const float* input, float* output, const float* staged, const std::int64_t* tap_offsets, std::int64_t n,
-               std::int64_t o, std::int64_t row_begin, std::int64_t row_end) const {
+  void compute(const float* input, float* output, std::ptrdiff_t residual_offset, const float* staged,
+               const std::int64_t* tap_offsets, std::int64_t n, std::int64_t o, std::int64_t row_begin,
+               std::int64_t row_end) const {
     const bool nchw = p_.layout == Layout::NCHW;
     DirectRowsTask t;
     t.plane_floats = plane_floats_;
@@ -215,6 +217,8 @@ class DirectPrimitive final : public Primitive {
     t.activation = activation_;
     t.clamp_min = clamp_min_;
     t.clamp_max = clamp_max_;
+    t.post = active_post_ops(post_);
+    t.residual_offset = residual_offset;
     t.output = nchw ? output + (n * p_.out_channels + o) * p_.out_pixels()
                     : output + n * p_.out_pixels() * p_.out_channels + o;
     t.out_row_stride = nchw ? p_.out_width : p_.out_width * p_.out_channels;
@@ -231,6 +235,16 @@ class DirectPrimitive final : public Primitive {
       t.finish = c + t.channels == cig;
       ukernels_.rows(t);
     }
+    // The activations beyond clamp on the rows just written, while they are in cache.
+    if (t.post != nullptr && row_end > row_begin) {
+      if (nchw) {
+        activate_tile(*t.post, t.output + row_begin * t.out_row_stride, row_end - row_begin, p_.out_width,
+                      t.out_row_stride);
+      } else {
+        activate_tile(*t.post, t.output + row_begin * t.out_row_stride, (row_end - row_begin) * p_.out_width, 1,
+                      t.out_col_stride);
+      }
+    }
   }
 
   Problem p_;
@@ -240,6 +254,7 @@ class DirectPrimitive final : public Primitive {
   AlignedFloats owned_weights_, owned_bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
+  PostOps post_;
   bool in_place_;  // the kernel reads the input plane where it lies, nothing is staged
   std::int64_t weight_stride_c_, weight_stride_i_, weight_stride_j_;
   std::int64_t channel_block_;  // input channels per block of the reduction

@@ -69,7 +69,8 @@ class GemmPrimitive final : public Primitive {
         // im2row.
         weights_(pack_weights(p_, args.weights, p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
         bias_(copy_bias(p_, args.bias)),
-        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max},
+        post_(args.post),
+        epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max, active_post_ops(post_), 0},
         slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
     if (tiling_.channelwise) {
       // Slices of the channel multiplier, the groups in the lanes (packing.hpp).
@@ -87,7 +88,9 @@ class GemmPrimitive final : public Primitive {
   Algorithm algorithm() const override { return algorithm_; }
   std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
+    TileEpilogue epilogue = epilogue_;
+    epilogue.residual_offset = residual_offset;
     parallel_for(
         tiling_.workers, tiling_.unit_count(),
         [&](std::int64_t begin, std::int64_t end, int worker) {
@@ -98,7 +101,7 @@ class GemmPrimitive final : public Primitive {
             const std::int64_t index = unit / tiling_.channel_blocks, block = unit % tiling_.channel_blocks;
             const Tile tile = tile_at(index);
             if (tiling_.channelwise) {  // each unit unfolds channels of its own
-              multiply_channelwise(input, output, tile, block, buffer);
+              multiply_channelwise(epilogue, input, output, tile, block, buffer);
               continue;
             }
             if (index != unfolded) {
@@ -107,7 +110,7 @@ class GemmPrimitive final : public Primitive {
             }
             unfolded = index;
             const std::int64_t c0 = block * tiling_.channel_block;
-            multiply(input, output, tile, buffer, product, c0,
+            multiply(epilogue, input, output, tile, buffer, product, c0,
                      std::min(c0 + tiling_.channel_block, p_.group_out_channels));
           }
         },
@@ -126,6 +129,28 @@ class GemmPrimitive final : public Primitive {
 
   const float* bias_of(std::int64_t channel) const { return bias_ ? bias_.get() + channel : nullptr; }
 
+  static MicroGemm micro_gemm(const TileEpilogue& epilogue, std::int64_t m, std::int64_t n, std::int64_t k,
+                              const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+                              std::int64_t ldc, const float* bias) {
+    MicroGemm g{};
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = a;
+    g.lda = lda;
+    g.b = b;
+    g.ldb = ldb;
+    g.c = c;
+    g.ldc = ldc;
+    g.bias = bias;
+    g.activation = epilogue.activation;
+    g.clamp_min = epilogue.clamp_min;
+    g.clamp_max = epilogue.clamp_max;
+    g.post = epilogue.post;
+    g.residual_offset = epilogue.residual_offset;
+    return g;
+  }
+
   Tile tile_at(std::int64_t index) const {
     const std::int64_t matrix = index / tiling_.tiles_per_matrix, t = index % tiling_.tiles_per_matrix;
     const std::int64_t begin = t * tiling_.tile_pixels;
@@ -137,8 +162,8 @@ class GemmPrimitive final : public Primitive {
 
   // Groups [g0, g0 + channel_block) of the tile: their channels unfolded together (im2row on a view of the problem
   // whose groups are that block), then one channelwise product per slice of the channel multiplier.
-  void multiply_channelwise(const float* input, float* output, const Tile& tile, std::int64_t block,
-                            float* buffer) const {
+  void multiply_channelwise(const TileEpilogue& epilogue, const float* input, float* output, const Tile& tile,
+                            std::int64_t block, float* buffer) const {
     const std::int64_t g0 = block * tiling_.channel_block;
     const std::int64_t channels = std::min(tiling_.channel_block, p_.groups - g0);
     const std::int64_t taps = p_.kernel_height * p_.kernel_width, m = p_.group_out_channels;
@@ -158,9 +183,24 @@ class GemmPrimitive final : public Primitive {
     for (std::int64_t k = 0; k < m; ++k) {
       const float* packed = panels_.get() + k * slice + g0;
       const PhaseTimer timer(Phase::Multiply);
-      tiling_.ukernels->channelwise({tile.size(), channels, taps, rows, lda, packed, channelwise_padded_,
-                                     bias_ ? packed + taps * channelwise_padded_ : nullptr, out + k, p_.out_channels, m,
-                                     epilogue_.activation, epilogue_.clamp_min, epilogue_.clamp_max});
+      ChannelwiseGemm g{};
+      g.pixels = tile.size();
+      g.channels = channels;
+      g.taps = taps;
+      g.a = rows;
+      g.lda = lda;
+      g.w = packed;
+      g.ldw = channelwise_padded_;
+      g.bias = bias_ ? packed + taps * channelwise_padded_ : nullptr;
+      g.c = out + k;
+      g.ldc = p_.out_channels;
+      g.channel_stride = m;
+      g.activation = epilogue.activation;
+      g.clamp_min = epilogue.clamp_min;
+      g.clamp_max = epilogue.clamp_max;
+      g.post = epilogue.post;
+      g.residual_offset = epilogue.residual_offset;
+      tiling_.ukernels->channelwise(g);
     }
   }
 
@@ -192,8 +232,8 @@ class GemmPrimitive final : public Primitive {
 
   // Output channels [c0, c1) of the group over the tile, with their bias and activation. A transposed tiling
   // computes them into `product` (tile x channels in NCHW, channels x tile in NHWC) and transposes that into place.
-  void multiply(const float* input, float* output, const Tile& tile, const float* buffer, float* product,
-                std::int64_t c0, std::int64_t c1) const {
+  void multiply(const TileEpilogue& epilogue, const float* input, float* output, const Tile& tile, const float* buffer,
+                float* product, std::int64_t c0, std::int64_t c1) const {
     const std::int64_t k = p_.reduction, channel = tile.group * p_.group_out_channels + c0;
     const float* weights = uses_ukernels() ? nullptr : weights_.get() + channel * k;
     if (p_.layout == Layout::NCHW) {
@@ -211,27 +251,26 @@ class GemmPrimitive final : public Primitive {
           sgemm(true, true, tile.size(), c1 - c0, k, columns, ld, weights, k, 0.0f, product, c1 - c0);
         }
         const PhaseTimer timer(Phase::Epilogue);
-        epilogue_.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
+        epilogue.store_transposed(product, tile.size(), c1 - c0, c1 - c0, false, out, p_.out_pixels(), channel);
         return;
       }
       if (uses_ukernels()) {
         const PhaseTimer timer(Phase::Multiply);
-        tiling_.ukernels->packed_a({c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns, ld, out,
-                                    p_.out_pixels(), bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                    epilogue_.clamp_max, nullptr});
+        tiling_.ukernels->packed_a(micro_gemm(epilogue, c1 - c0, tile.size(), k, panels_of(tile.group, c0), 0, columns,
+                                              ld, out, p_.out_pixels(), bias_of(channel)));
         return;
       }
       float beta = 0.0f;
       {
         const PhaseTimer timer(Phase::Epilogue);
-        beta = epilogue_.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
+        beta = epilogue.seed_channels_by_row(out, c1 - c0, tile.size(), p_.out_pixels(), channel);
       }
       {
         const PhaseTimer timer(Phase::Multiply);
         sgemm(false, false, c1 - c0, tile.size(), k, weights, k, columns, ld, beta, out, p_.out_pixels());
       }
       const PhaseTimer timer(Phase::Epilogue);
-      epilogue_.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
+      epilogue.activate_block(out, c1 - c0, tile.size(), p_.out_pixels());
     } else {
       const float* rows = buffer;
       std::int64_t ld = k;
@@ -250,27 +289,26 @@ class GemmPrimitive final : public Primitive {
           }
         }
         const PhaseTimer timer(Phase::Epilogue);
-        epilogue_.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
+        epilogue.store_transposed(product, c1 - c0, tile.size(), tile.size(), true, out, p_.out_channels, channel);
         return;
       }
       if (uses_ukernels()) {
         const PhaseTimer timer(Phase::Multiply);
-        tiling_.ukernels->packed_b({tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0, out,
-                                    p_.out_channels, bias_of(channel), epilogue_.activation, epilogue_.clamp_min,
-                                    epilogue_.clamp_max, nullptr});
+        tiling_.ukernels->packed_b(micro_gemm(epilogue, tile.size(), c1 - c0, k, rows, ld, panels_of(tile.group, c0), 0,
+                                              out, p_.out_channels, bias_of(channel)));
         return;
       }
       float beta = 0.0f;
       {
         const PhaseTimer timer(Phase::Epilogue);
-        beta = epilogue_.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
+        beta = epilogue.seed_channels_by_column(out, tile.size(), c1 - c0, p_.out_channels, channel);
       }
       {
         const PhaseTimer timer(Phase::Multiply);
         sgemm(false, true, tile.size(), c1 - c0, k, rows, ld, weights, k, beta, out, p_.out_channels);
       }
       const PhaseTimer timer(Phase::Epilogue);
-      epilogue_.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
+      epilogue.activate_block(out, tile.size(), c1 - c0, p_.out_channels);
     }
   }
 
@@ -280,7 +318,8 @@ class GemmPrimitive final : public Primitive {
   GemmTiling tiling_;
   AlignedFloats weights_;  // [Co][K] in the unfolding's reduction order, for the BLAS; empty when the kernels run
   AlignedFloats bias_;
-  Epilogue epilogue_;
+  PostOps post_;
+  TileEpilogue epilogue_;  // its residual_offset is each run's
   WorkerSlices slices_;   // each worker's buffer and product
   AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
                           // see pack_channel_slices

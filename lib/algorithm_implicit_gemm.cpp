@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "arithmetic.hpp"
+#include "epilogue.hpp"
 #include "error.hpp"
 #include "gemm_tiling.hpp"
 #include "im2col.hpp"
@@ -96,7 +97,8 @@ class ImplicitGemmPrimitive final : public Primitive {
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
         clamp_min_(args.clamp_min),
-        clamp_max_(args.clamp_max) {
+        clamp_max_(args.clamp_max),
+        post_(args.post) {
     choose_tiling(args.threads);
     if (native_nchw_) {
       // The reduction in im2col's order (c, i, j), each row of B one tap's input row in the band [c][row][column].
@@ -120,7 +122,7 @@ class ImplicitGemmPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::ImplicitGemm; }
   std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     const std::int64_t units = p_.batch * p_.groups * bands_ * channel_blocks_;
     parallel_for(
         workers_, units,
@@ -141,7 +143,7 @@ class ImplicitGemmPrimitive final : public Primitive {
             copied = rows;
             if (native_nchw_) {
               for (std::int64_t oh = oh0; oh < oh1; ++oh)
-                multiply_native_row(output, image, group, block, oh,
+                multiply_native_row(output, residual_offset, image, group, block, oh,
                                     band + (oh - oh0) * p_.stride_height * native_row_floats());
               continue;
             }
@@ -149,7 +151,7 @@ class ImplicitGemmPrimitive final : public Primitive {
             for (std::int64_t oh = oh0; oh < oh1;) {
               std::int64_t count = 1;
               while (oh + count < oh1 && count < rows_per_call_ && same_taps(oh, oh + count)) ++count;
-              multiply_rows(output, image, group, block, oh, count,
+              multiply_rows(output, residual_offset, image, group, block, oh, count,
                             band + (oh - oh0) * p_.stride_height * padded_row_floats(), segments, products);
               oh += count;
             }
@@ -307,8 +309,8 @@ class ImplicitGemmPrimitive final : public Primitive {
 
   // Output row oh of an NCHW layer in its own orientation: channels x pixels, each row of B a tap's input row in the
   // band (MicroGemm::b_rows), the padding rows multiplied as zeros.
-  void multiply_native_row(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
-                           const float* rows) const {
+  void multiply_native_row(float* output, std::ptrdiff_t residual_offset, std::int64_t image, std::int64_t group,
+                           std::int64_t block, std::int64_t oh, const float* rows) const {
     const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
     const std::int64_t channel = group * p_.group_out_channels + c0;
     MicroGemm g{};
@@ -324,6 +326,8 @@ class ImplicitGemmPrimitive final : public Primitive {
     g.activation = activation_;
     g.clamp_min = clamp_min_;
     g.clamp_max = clamp_max_;
+    g.post = active_post_ops(post_);
+    g.residual_offset = residual_offset;
     g.b_rows = b_rows_.data();
     const PhaseTimer timer(Phase::Multiply);
     ukernels_->packed_a_rows(g);
@@ -347,8 +351,9 @@ class ImplicitGemmPrimitive final : public Primitive {
   }
 
   // Output rows [oh, oh + rows), whose taps meet the same input rows.
-  void multiply_rows(float* output, std::int64_t image, std::int64_t group, std::int64_t block, std::int64_t oh,
-                     std::int64_t rows, const float* row, TapSegment* segments, float* products) const {
+  void multiply_rows(float* output, std::ptrdiff_t residual_offset, std::int64_t image, std::int64_t group,
+                     std::int64_t block, std::int64_t oh, std::int64_t rows, const float* row, TapSegment* segments,
+                     float* products) const {
     const std::int64_t c0 = block * channel_block_, channels = std::min(channel_block_, p_.group_out_channels - c0);
     const std::int64_t channel = group * p_.group_out_channels + c0;  // first output channel
     TapGemm g{};
@@ -363,6 +368,8 @@ class ImplicitGemmPrimitive final : public Primitive {
     g.activation = activation_;
     g.clamp_min = clamp_min_;
     g.clamp_max = clamp_max_;
+    g.post = active_post_ops(post_);
+    g.residual_offset = residual_offset;
     g.rows = rows;
     g.a_row_stride = p_.stride_height * padded_row_floats();
     if (p_.layout == Layout::NHWC) {
@@ -376,6 +383,21 @@ class ImplicitGemmPrimitive final : public Primitive {
       return;
     }
     float* out = output + (image * p_.out_channels + channel) * p_.out_pixels() + oh * p_.out_width;
+    // The products are [pixel][channel], not the output's layout: with post-ops they come out bare and the
+    // transpose into the output finishes them (residual, then every activation).
+    const bool finish_in_transpose = g.post != nullptr;
+    const TileEpilogue finish{nullptr, activation_, clamp_min_, clamp_max_, g.post, residual_offset};
+    if (finish_in_transpose) {
+      g.activation = Activation::None;
+      g.post = nullptr;
+    }
+    const auto store = [&](const float* product, std::int64_t pixels, float* target) {
+      if (finish_in_transpose) {
+        finish.store_transposed(product, pixels, channels, channels, false, target, p_.out_pixels(), 0);
+      } else {
+        transpose(product, channels, pixels, channels, target, p_.out_pixels());
+      }
+    };
     if (p_.out_width <= kChunkPixels) {  // the rows at once, into `products` [row][pixel][channel]
       g.m = p_.out_width;
       g.a = row;
@@ -387,8 +409,7 @@ class ImplicitGemmPrimitive final : public Primitive {
         ukernels_->taps(g);
       }
       const PhaseTimer timer(Phase::Epilogue);
-      for (std::int64_t r = 0; r < rows; ++r)
-        transpose(products + r * g.c_row_stride, channels, g.m, channels, out + r * p_.out_width, p_.out_pixels());
+      for (std::int64_t r = 0; r < rows; ++r) store(products + r * g.c_row_stride, g.m, out + r * p_.out_width);
       return;
     }
     g.rows = 1;  // rows_per_call_ is 1 then
@@ -402,7 +423,7 @@ class ImplicitGemmPrimitive final : public Primitive {
         ukernels_->taps(g);
       }
       const PhaseTimer timer(Phase::Epilogue);
-      transpose(products, channels, g.m, channels, out + ow0, p_.out_pixels());
+      store(products, g.m, out + ow0);
     }
   }
 
@@ -415,6 +436,7 @@ class ImplicitGemmPrimitive final : public Primitive {
   AlignedFloats bias_;
   const Activation activation_;
   const float clamp_min_, clamp_max_;
+  const PostOps post_;
   std::int64_t band_rows_ = 1, bands_ = 1, channel_block_ = 1, channel_blocks_ = 1;
   std::int64_t band_floats_ = 0, product_floats_ = 0;
   std::int64_t rows_per_call_ = 1;  // output rows one TapGemm may take (multiply_rows)

@@ -17,12 +17,13 @@ class ReferencePrimitive final : public Primitive {
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
+        post_(args.post),
         threads_(threads_worth_using(p_.flops(), args.threads)) {}
 
   Algorithm algorithm() const override { return Algorithm::Reference; }
   std::size_t workspace_bytes() const override { return 0; }
 
-  void run(const float* input, float* output, void*) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void*) const override {
     const Problem& p = p_;
     const bool nhwc = p.layout == Layout::NHWC;
     // Element strides of (image, channel, row, column) in the input and output.
@@ -53,8 +54,9 @@ class ReferencePrimitive final : public Primitive {
                 }
               }
             }
-            output[n * out_n + o * out_c + y * out_h + x * out_w] =
-                activate(static_cast<float>(sum), activation_, clamp_min_, clamp_max_);
+            float* target = output + n * out_n + o * out_c + y * out_h + x * out_w;
+            if (post_.residual) sum += static_cast<double>(post_.residual_scale) * *residual_at(target, residual_offset);
+            *target = activate_value(post_, static_cast<float>(sum));
           }
         }
       }
@@ -67,6 +69,7 @@ class ReferencePrimitive final : public Primitive {
   AlignedFloats bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
+  PostOps post_;  // the whole epilogue: the reference applies every part of it itself
   int threads_;
 };
 

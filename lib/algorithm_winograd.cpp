@@ -32,6 +32,7 @@
 
 #include "arithmetic.hpp"
 #include "blas.hpp"
+#include "epilogue.hpp"
 #include "error.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "kernels/winograd_ukernels.hpp"
@@ -132,6 +133,7 @@ class WinogradPrimitive final : public Primitive {
         weights_(pack_winograd_weights(p_, args.weights, tiling_.tile)),
         bias_(copy_bias(p_, args.bias)),
         activation_(args.activation),
+        post_(args.post),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
         ukernels_(winograd_ukernels()),
@@ -151,7 +153,7 @@ class WinogradPrimitive final : public Primitive {
     return (own_blocks_ ? 0 : static_cast<std::size_t>(block_floats_) * sizeof(float)) + staging_.workspace_bytes();
   }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     const std::int64_t blocks = tiling_.blocks;
     if (own_blocks_) {
       // Each worker takes whole blocks through all three phases in V and M of its own: one job for the layer, no
@@ -165,7 +167,7 @@ class WinogradPrimitive final : public Primitive {
           const std::int64_t count = std::min(tiling_.block_tiles, tiling_.tiles - first);
           transform_inputs(input, group, first, first, first + count, transformed_input, stage);
           multiply(group, count, 0, tiling_.points, transformed_input, products);
-          transform_outputs(products, group, first, first, first + count, output, stage);
+          transform_outputs(products, group, first, first, first + count, output, residual_offset, stage);
         }
       });
       return;
@@ -189,7 +191,7 @@ class WinogradPrimitive final : public Primitive {
         });
         parallel_for(workers_, count, [&](std::int64_t begin, std::int64_t end, int worker) {
           float* const stage = static_cast<float*>(staging_.slice(staging, worker));
-          transform_outputs(products, group, first, first + begin, first + end, output, stage);
+          transform_outputs(products, group, first, first + begin, first + end, output, residual_offset, stage);
         });
       }
     }
@@ -238,7 +240,7 @@ class WinogradPrimitive final : public Primitive {
       float* m = products + point * tiling_.block_tiles * og;
       if (gemm_ != nullptr) {
         gemm_->packed_b({count, og, cg, v, cg, weights_.get() + (group * tiling_.points + point) * point_floats_, 0, m,
-                         og, nullptr, Activation::None, 0.0f, 0.0f, nullptr});
+                         og, nullptr, Activation::None, 0.0f, 0.0f, nullptr, 0, nullptr});
       } else {
         sgemm(false, false, count, og, cg, v, cg, weights_.get() + (group * tiling_.points + point) * cg * og, og, 0.0f,
               m, og);
@@ -248,11 +250,11 @@ class WinogradPrimitive final : public Primitive {
 
   // Tiles [begin, end) of the block starting at tile `first`: output transforms from M into the output.
   void transform_outputs(const float* products, std::int64_t group, std::int64_t first, std::int64_t begin,
-                         std::int64_t end, float* output, float* stage) const {
+                         std::int64_t end, float* output, std::ptrdiff_t residual_offset, float* stage) const {
     for_each_tile_row(begin, end, [&](std::int64_t row_begin, std::int64_t row_end) {
       const PhaseTimer timer(Phase::Epilogue);
       transform_output_row(products + (row_begin - first) * p_.group_out_channels, group, row_begin, row_end, output,
-                           stage);
+                           residual_offset, stage);
     });
   }
 
@@ -313,14 +315,15 @@ class WinogradPrimitive final : public Primitive {
 
   // Output tiles [begin, end) of one tile row from M (tile `begin` at `products`), with bias and activation.
   void transform_output_row(const float* products, std::int64_t group, std::int64_t begin, std::int64_t end,
-                            float* output, float* stage) const {
+                            float* output, std::ptrdiff_t residual_offset, float* stage) const {
     const TilePosition first = position(begin);
     const int m = tiling_.tile;
     const std::int64_t og = p_.group_out_channels, channel0 = group * og;
     const std::int64_t stage_width = (end - begin) * m;
     float* base;
     std::int64_t row_stride, pixel_stride;
-    if (p_.layout == Layout::NHWC) {
+    const bool nhwc = p_.layout == Layout::NHWC, finish_in_transpose = post_.active();
+    if (nhwc) {
       base = output + ((first.image * p_.out_height + first.y) * p_.out_width + first.x) * p_.out_channels + channel0;
       row_stride = p_.out_width * p_.out_channels, pixel_stride = p_.out_channels;
     } else {
@@ -335,16 +338,23 @@ class WinogradPrimitive final : public Primitive {
           pixels[i * m + j] = first.y + i < p_.out_height && first.x + column + j < p_.out_width
                                   ? base + i * row_stride + (column + j) * pixel_stride
                                   : nullptr;
-      const WinogradOutputTask task{m,
-                                    products + (index - begin) * og,
-                                    tiling_.block_tiles * og,
-                                    og,
-                                    pixels,
-                                    1,
-                                    bias_ ? bias_.get() + channel0 : nullptr,
-                                    activation_,
-                                    clamp_min_,
-                                    clamp_max_};
+      WinogradOutputTask task{m,
+                              products + (index - begin) * og,
+                              tiling_.block_tiles * og,
+                              og,
+                              pixels,
+                              1,
+                              bias_ ? bias_.get() + channel0 : nullptr,
+                              activation_,
+                              clamp_min_,
+                              clamp_max_};
+      // NCHW stages the tiles [pixel][channel]: the transpose into the planes finishes them (residual, activation).
+      if (nhwc) {
+        task.post = active_post_ops(post_);
+        task.residual_offset = residual_offset;
+      } else if (finish_in_transpose) {
+        task.activation = Activation::None;
+      }
       ukernels_.output(task);
     }
     if (p_.layout == Layout::NCHW) {
@@ -352,9 +362,15 @@ class WinogradPrimitive final : public Primitive {
       float* planes = output + (first.image * p_.out_channels + channel0) * p_.out_pixels();
       const std::int64_t rows = std::min<std::int64_t>(m, p_.out_height - first.y);
       const std::int64_t columns = std::min<std::int64_t>(stage_width, p_.out_width - first.x);
-      for (std::int64_t i = 0; i < rows; ++i)  // (column j, channel c) -> (channel c, column j)
-        transpose(stage + i * stage_width * og, og, columns, og, planes + (first.y + i) * p_.out_width + first.x,
-                  p_.out_pixels());
+      const TileEpilogue finish{nullptr, activation_, clamp_min_, clamp_max_, active_post_ops(post_), residual_offset};
+      for (std::int64_t i = 0; i < rows; ++i) {  // (column j, channel c) -> (channel c, column j)
+        float* target = planes + (first.y + i) * p_.out_width + first.x;
+        if (finish_in_transpose) {
+          finish.store_transposed(stage + i * stage_width * og, columns, og, og, false, target, p_.out_pixels(), 0);
+        } else {
+          transpose(stage + i * stage_width * og, og, columns, og, target, p_.out_pixels());
+        }
+      }
     }
   }
 
@@ -369,6 +385,7 @@ class WinogradPrimitive final : public Primitive {
   AlignedFloats weights_;
   AlignedFloats bias_;
   Activation activation_;
+  PostOps post_;
   float clamp_min_, clamp_max_;
   const WinogradUkernels& ukernels_;
   const GemmUkernels* gemm_;       // convkit's GEMM kernels multiply where the CPU has them, else OpenBLAS

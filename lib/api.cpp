@@ -51,15 +51,17 @@ namespace {
 
 // Binds `entry` to the problem: the plan's primitive, described by the entry's name.
 PlanState bind(const Problem& problem, const float* weights, const float* bias, const Options& options,
-               bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
-  PlanState plan{problem, nullptr, entry.name};
+               const PlanEpilogue& epilogue, bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
+  PlanState plan{problem, nullptr, entry.name, epilogue.epilogue, epilogue.post.residual};
   try {
+    const PostOps& post = epilogue.post;
     const PrimitiveArguments arguments{plan.problem,
                                        weights,
                                        bias,
-                                       options.activation,
-                                       options.clamp_min,
-                                       options.clamp_max,
+                                       post.register_activation(),
+                                       post.clamp_min,
+                                       post.clamp_max,
+                                       post,
                                        resolve_threads(options),
                                        tuning,
                                        borrow_weights};
@@ -72,41 +74,60 @@ PlanState bind(const Problem& problem, const float* weights, const float* bias, 
 
 }  // namespace
 
-PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                    bool borrow_weights) {
+PlanEpilogue plan_epilogue(const Options& options, const Epilogue* epilogue) {
   validate_options(options);
+  if (epilogue == nullptr) {
+    const Epilogue own = epilogue_of(options);
+    Options none = options;
+    none.activation = Activation::None;
+    return {own, make_post_ops(own, none)};
+  }
+  return {*epilogue, make_post_ops(*epilogue, options)};
+}
+
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    bool borrow_weights, const Epilogue* epilogue) {
+  const PlanEpilogue fused = plan_epilogue(options, epilogue);
   if (weights == nullptr) invalid("weights is null");
   const Tuning tuning = read_tuning();
   const Implementation& entry = choose_implementation(problem, options.algorithm, options.math_mode, tuning);
-  return bind(problem, weights, bias, options, borrow_weights, entry, tuning);
+  return bind(problem, weights, bias, options, fused, borrow_weights, entry, tuning);
 }
 
 PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                         const char* implementation) {
-  validate_options(options);
+                         const char* implementation, const Epilogue* epilogue) {
+  const PlanEpilogue fused = plan_epilogue(options, epilogue);
   if (weights == nullptr) invalid("weights is null");
   const Implementation* entry = find_implementation(implementation);
   if (entry == nullptr) invalid("no implementation is named \"", implementation, "\"");
   const Tuning tuning = read_tuning();
   if (const DeclineReason reason = entry->declines(problem, tuning))
     fail(Status::Unsupported, entry->name, " declines ", describe(problem), ": ", reason);
-  return bind(problem, weights, bias, options, /*borrow_weights=*/false, *entry, tuning);
+  return bind(problem, weights, bias, options, fused, /*borrow_weights=*/false, *entry, tuning);
 }
 
-void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size) {
+void execute(const PlanState& plan, const float* input, const float* residual, float* output, void* workspace,
+             std::size_t workspace_size) {
   const std::size_t bytes = plan.primitive->workspace_bytes();
+  if (plan.residual) {
+    check_residual(plan.problem, input, residual, output, workspace,
+                   workspace == nullptr ? 0 : reported_workspace_bytes(bytes));
+  } else if (residual != nullptr) {
+    invalid("residual is given but the plan's epilogue has none (epilogue.residual is not set)");
+  }
+  const std::ptrdiff_t offset = residual_offset(residual, output);
   if (workspace != nullptr) {
     const std::size_t required = reported_workspace_bytes(bytes);
     if (workspace_size < required)
       invalid("workspace_size = ", workspace_size, " is smaller than the ", required, " bytes the plan needs");
     check_disjoint_workspace(plan.problem, input, output, workspace, required);
-    plan.primitive->run(input, output, bytes == 0 ? nullptr : align_workspace(workspace));
+    plan.primitive->run(input, output, offset, bytes == 0 ? nullptr : align_workspace(workspace));
     return;
   }
   // Small workspaces live on the stack, so the lesson-sized calls allocate nothing.
   alignas(64) unsigned char local[kStackWorkspaceBytes];
   if (bytes <= sizeof local) {
-    plan.primitive->run(input, output, local);
+    plan.primitive->run(input, output, offset, local);
     return;
   }
   AlignedFloats heap;
@@ -115,7 +136,7 @@ void execute(const PlanState& plan, const float* input, float* output, void* wor
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory for a workspace of ", bytes, " bytes for ", describe(plan.problem));
   }
-  plan.primitive->run(input, output, heap.get());
+  plan.primitive->run(input, output, offset, heap.get());
 }
 
 }  // namespace detail
@@ -127,8 +148,8 @@ namespace detail {
 Plan PlanAccess::plan(PlanState state) { return Plan(std::make_unique<Plan::Impl>(Plan::Impl{std::move(state)})); }
 
 Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
-               const char* implementation) {
-  return PlanAccess::plan(make_plan_with(make_problem(desc), weights, bias, options, implementation));
+               const char* implementation, const Epilogue* epilogue) {
+  return PlanAccess::plan(make_plan_with(make_problem(desc), weights, bias, options, implementation, epilogue));
 }
 
 }  // namespace detail
@@ -138,6 +159,13 @@ Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, cons
           Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false)})) {}
 Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options)
     : impl_(std::make_unique<Impl>(Impl{detail::make_concat_plan(branches.data(), branches.size(), options)})) {}
+Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
+           const Epilogue& epilogue)
+    : impl_(std::make_unique<Impl>(Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options,
+                                                          /*borrow_weights=*/false, &epilogue)})) {}
+Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options, const Epilogue& epilogue)
+    : impl_(std::make_unique<Impl>(
+          Impl{detail::make_concat_plan(branches.data(), branches.size(), options, &epilogue)})) {}
 Plan::Plan(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
@@ -160,7 +188,25 @@ void Plan::run(const float* input, float* output, void* workspace, std::size_t w
   if (input == nullptr) detail::invalid("input is null");
   if (output == nullptr) detail::invalid("output is null");
   detail::check_disjoint_output(impl_->problem, input, output);
-  detail::execute(*impl_, input, output, workspace, workspace_size);
+  if (impl_->residual)
+    detail::invalid("the plan's epilogue has a residual: run it with run_residual (C: convkit_plan_run_residual)");
+  detail::execute(*impl_, input, nullptr, output, workspace, workspace_size);
+}
+
+void Plan::run_residual(const float* input, const float* residual, float* output, void* workspace,
+                        std::size_t workspace_size) const {
+  if (!impl_) detail::invalid("the plan is empty: it was moved from");
+  if (input == nullptr) detail::invalid("input is null");
+  if (output == nullptr) detail::invalid("output is null");
+  detail::check_disjoint_output(impl_->problem, input, output);
+  if (!impl_->residual)
+    detail::invalid("the plan's epilogue has no residual (epilogue.residual is not set): run it with run");
+  detail::execute(*impl_, input, residual, output, workspace, workspace_size);
+}
+
+const Epilogue& Plan::epilogue() const noexcept {
+  static const Epilogue none;
+  return impl_ ? impl_->epilogue : none;
 }
 
 // The one-shot call is a plan that borrows the caller's weights for the duration of the call.
@@ -169,7 +215,17 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
   const detail::Problem problem = detail::make_problem(desc);
   detail::validate_buffers(problem, input, weights, bias, output);
   const detail::PlanState plan = detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true);
-  detail::execute(plan, input, output, nullptr, 0);
+  detail::execute(plan, input, nullptr, output, nullptr, 0);
+  return plan.primitive->algorithm();
+}
+
+Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias,
+                 const float* residual, float* output, const Options& options, const Epilogue& epilogue) {
+  const detail::Problem problem = detail::make_problem(desc);
+  detail::validate_buffers(problem, input, weights, bias, output);
+  const detail::PlanState plan =
+      detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true, &epilogue);
+  detail::execute(plan, input, residual, output, nullptr, 0);
   return plan.primitive->algorithm();
 }
 

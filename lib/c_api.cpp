@@ -24,6 +24,9 @@ static_assert(static_cast<int>(convkit::WeightsLayout::OHWI) == CONVKIT_WEIGHTS_
 static_assert(static_cast<int>(convkit::MathMode::Fast) == CONVKIT_MATH_FAST, "math modes differ");
 static_assert(static_cast<int>(convkit::SamePadding::Lower) == CONVKIT_SAME_LOWER, "same padding modes differ");
 
+static_assert(static_cast<int>(convkit::Activation::GeluTanh) == CONVKIT_ACTIVATION_GELU_TANH, "activations differ");
+static_assert(static_cast<int>(convkit::Activation::LeakyRelu) == CONVKIT_ACTIVATION_LEAKY_RELU, "activations differ");
+
 // The message of this thread's last failed call; the one piece of state the C API keeps, by its contract.
 thread_local std::string last_error;
 
@@ -240,6 +243,99 @@ convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, fl
 }
 
 void convkit_plan_destroy(convkit_plan* plan) { delete plan; }
+
+void convkit_epilogue_init(convkit_epilogue* epilogue) {
+  if (epilogue == nullptr) return;
+  const convkit::Epilogue defaults;
+  epilogue->struct_size = sizeof(convkit_epilogue);
+  epilogue->activation = CONVKIT_ACTIVATION_NONE;
+  epilogue->clamp_min = defaults.clamp_min;
+  epilogue->clamp_max = defaults.clamp_max;
+  epilogue->leaky_relu_alpha = defaults.leaky_relu_alpha;
+  epilogue->hard_sigmoid_alpha = defaults.hard_sigmoid_alpha;
+  epilogue->hard_sigmoid_beta = defaults.hard_sigmoid_beta;
+  epilogue->residual = 0;
+  epilogue->residual_scale = defaults.residual_scale;
+}
+
+namespace {
+
+// Version 1 is the only one; a later header's larger struct is refused rather than half read.
+convkit::Epilogue to_cpp(const convkit_epilogue& e) {
+  if (e.struct_size != sizeof(convkit_epilogue))
+    throw convkit::Error(convkit::Status::InvalidArgument,
+                         "epilogue->struct_size = " + std::to_string(e.struct_size) +
+                             " is not the size of a convkit_epilogue of this library (" +
+                             std::to_string(sizeof(convkit_epilogue)) + "): initialise it with convkit_epilogue_init");
+  convkit::Epilogue epilogue;
+  epilogue.activation = read_enum<convkit::Activation>(e.activation);
+  epilogue.clamp_min = e.clamp_min;
+  epilogue.clamp_max = e.clamp_max;
+  epilogue.leaky_relu_alpha = e.leaky_relu_alpha;
+  epilogue.hard_sigmoid_alpha = e.hard_sigmoid_alpha;
+  epilogue.hard_sigmoid_beta = e.hard_sigmoid_beta;
+  epilogue.residual = e.residual != 0;
+  epilogue.residual_scale = e.residual_scale;
+  return epilogue;
+}
+
+}  // namespace
+
+convkit_status convkit_plan_create_fused(const convkit_conv2d_desc* desc, const float* weights, const float* bias,
+                                         const convkit_options* options, const convkit_epilogue* epilogue,
+                                         convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (epilogue == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "epilogue is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *plan = new convkit_plan{convkit::Plan(to_cpp(*desc), weights, bias, cpp_options, to_cpp(*epilogue))};
+  });
+}
+
+convkit_status convkit_plan_create_concat_fused(const convkit_conv2d_desc* descs, const float* const* weights,
+                                                const float* const* biases, size_t count,
+                                                const convkit_options* options, const convkit_epilogue* epilogue,
+                                                convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (count == 0)
+    return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "count = 0: a concatenated plan needs at least one branch");
+  if (descs == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "descs is null");
+  if (weights == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "weights is null");
+  if (epilogue == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "epilogue is null");
+  return guarded([&] {
+    std::vector<convkit::ConcatBranch> branches(count);
+    for (size_t b = 0; b < count; ++b) {
+      branches[b].desc = to_cpp(descs[b]);
+      branches[b].weights = weights[b];
+      branches[b].bias = biases != nullptr ? biases[b] : nullptr;
+    }
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *plan = new convkit_plan{convkit::Plan(branches, cpp_options, to_cpp(*epilogue))};
+  });
+}
+
+convkit_status convkit_plan_run_residual(const convkit_plan* plan, const float* input, const float* residual,
+                                         float* output, void* workspace, size_t workspace_size) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  return guarded([&] { plan->plan.run_residual(input, residual, output, workspace, workspace_size); });
+}
+
+convkit_status convkit_conv2d_fused(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                                    const float* bias, const float* residual, float* output,
+                                    const convkit_options* options, const convkit_epilogue* epilogue) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (epilogue == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "epilogue is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    const convkit::Epilogue cpp_epilogue = to_cpp(*epilogue);
+    if (!cpp_epilogue.residual && residual != nullptr)
+      throw convkit::Error(convkit::Status::InvalidArgument, "residual is given but epilogue->residual is 0");
+    convkit::conv2d(to_cpp(*desc), input, weights, bias, residual, output, cpp_options, cpp_epilogue);
+  });
+}
 
 convkit_status convkit_same_padding(int64_t input_size, int64_t kernel_size, int64_t stride, int64_t dilation,
                                     convkit_same_padding_mode mode, int64_t* pad_begin, int64_t* pad_end) {

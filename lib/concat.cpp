@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "arithmetic.hpp"
+#include "epilogue.hpp"
 #include "error.hpp"
 #include "packing.hpp"
 #include "plan.hpp"
@@ -49,8 +50,8 @@ void require_same(std::size_t branch, const char* field, std::int64_t value, std
 
 class ConcatPrimitive final : public Primitive {
  public:
-  ConcatPrimitive(const Problem& whole, std::vector<Part> parts, int threads)
-      : whole_(whole), parts_(std::move(parts)), threads_(threads) {
+  ConcatPrimitive(const Problem& whole, std::vector<Part> parts, int threads, const PostOps& post)
+      : whole_(whole), parts_(std::move(parts)), threads_(threads), post_(post) {
     for (const Part& part : parts_)
       workspace_bytes_ = std::max(workspace_bytes_, part.scratch_bytes + part.plan.primitive->workspace_bytes());
   }
@@ -58,7 +59,7 @@ class ConcatPrimitive final : public Primitive {
   Algorithm algorithm() const override { return parts_.front().plan.primitive->algorithm(); }
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     const std::int64_t in_image = whole_.input_elements / whole_.batch;
     const std::int64_t out_image = whole_.output_elements / whole_.batch;
     // An output channel's offset within an image: a plane in NCHW, one float in NHWC.
@@ -68,30 +69,38 @@ class ConcatPrimitive final : public Primitive {
       if (!part.via_workspace) {
         const std::int64_t offset = part.segments.front().out_channel * channel_step;
         if (!part.per_image) {
-          primitive.run(input, output + offset, workspace);
+          primitive.run(input, output + offset, residual_offset, workspace);
         } else {
           for (std::int64_t n = 0; n < whole_.batch; ++n)
-            primitive.run(input + n * in_image, output + n * out_image + offset, workspace);
+            primitive.run(input + n * in_image, output + n * out_image + offset, residual_offset, workspace);
         }
         continue;
       }
       float* scratch = static_cast<float*>(workspace);
       void* part_workspace = static_cast<unsigned char*>(workspace) + part.scratch_bytes;
       for (std::int64_t n = 0; n < whole_.batch; ++n) {
-        primitive.run(input + n * in_image, scratch, part_workspace);
-        scatter(part, scratch, output + n * out_image);
+        primitive.run(input + n * in_image, scratch, 0, part_workspace);
+        scatter(part, scratch, output + n * out_image, residual_offset);
       }
     }
   }
 
  private:
-  // Copies one image of a part's output (in the workspace) into its channels of the output image.
-  void scatter(const Part& part, const float* scratch, float* out_image) const {
+  // Copies one image of a part's output (in the workspace) into its channels of the output image. A part computed
+  // in the workspace has no epilogue of its own (its residual would be read in the workspace's layout): the copy
+  // finishes it, residual and activation, as it stores it.
+  void scatter(const Part& part, const float* scratch, float* out_image, std::ptrdiff_t residual_offset) const {
     const std::int64_t pixels = whole_.out_pixels(), part_channels = part.plan.problem.out_channels;
+    const auto store = [&](float* target, const float* source, std::int64_t count) {
+      if (!post_.residual && post_.activation == Activation::None) {
+        std::memcpy(target, source, static_cast<std::size_t>(count) * sizeof(float));
+      } else {
+        finish_copy(post_, target, source, count, residual_offset);
+      }
+    };
     if (whole_.layout == Layout::NCHW) {
       for (const Segment& s : part.segments)
-        std::memcpy(out_image + s.out_channel * pixels, scratch + s.part_channel * pixels,
-                    static_cast<std::size_t>(s.channels * pixels) * sizeof(float));
+        store(out_image + s.out_channel * pixels, scratch + s.part_channel * pixels, s.channels * pixels);
       return;
     }
     const std::int64_t total = whole_.out_channels;
@@ -99,8 +108,7 @@ class ConcatPrimitive final : public Primitive {
     parallel_for(threads, pixels, [&](std::int64_t begin, std::int64_t end, int) {
       for (std::int64_t x = begin; x < end; ++x)
         for (const Segment& s : part.segments)
-          std::memcpy(out_image + x * total + s.out_channel, scratch + x * part_channels + s.part_channel,
-                      static_cast<std::size_t>(s.channels) * sizeof(float));
+          store(out_image + x * total + s.out_channel, scratch + x * part_channels + s.part_channel, s.channels);
     });
   }
 
@@ -108,6 +116,7 @@ class ConcatPrimitive final : public Primitive {
   Problem whole_;
   std::vector<Part> parts_;
   int threads_;  // for the copies
+  PostOps post_;  // applied by the copies of the parts computed in the workspace
   std::size_t workspace_bytes_ = 0;
 };
 
@@ -232,7 +241,8 @@ PartWeights stack_weights(const Branches& branches, const std::vector<std::size_
 
 // The part computing these members: its convolution (an image at a time when it covers only some channels of a
 // batch), where its channels go, whether it goes through the workspace, and its plan.
-Part make_part(const Branches& branches, const std::vector<std::size_t>& members, const Options& options) {
+Part make_part(const Branches& branches, const std::vector<std::size_t>& members, const Options& options,
+               const Epilogue& epilogue) {
   Conv2dDesc desc = branches.given[members.front()].desc;
   desc.out_channels = 0;
   for (std::size_t b : members) desc.out_channels += branches.problems[b].out_channels;
@@ -251,7 +261,12 @@ Part make_part(const Branches& branches, const std::vector<std::size_t>& members
           ? static_cast<std::size_t>(round_up(problem.output_elements * static_cast<std::int64_t>(sizeof(float)), 64))
           : 0;
   const PartWeights weights = stack_weights(branches, members, problem, desc.weights_layout);
-  part.plan = make_plan(problem, weights.weights, weights.bias, options, /*borrow_weights=*/false);
+  // A part computed in the workspace takes only the bias; its copy into the output applies the rest (scatter).
+  Options part_options = options;
+  part_options.activation = Activation::None;
+  const Epilogue none{};
+  part.plan = make_plan(problem, weights.weights, weights.bias, part_options, /*borrow_weights=*/false,
+                        part.via_workspace ? &none : &epilogue);
   return part;
 }
 
@@ -264,10 +279,11 @@ void describe_part(const Part& part, const std::vector<std::size_t>& members, st
 
 }  // namespace
 
-PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options) {
+PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options,
+                           const Epilogue* epilogue) {
   if (count == 0) invalid("count = 0: a concatenated plan needs at least one branch");
   if (branches == nullptr) invalid("branches is null");
-  validate_options(options);
+  const PlanEpilogue fused = plan_epilogue(options, epilogue);
   const Branches checked = validate_branches(branches, count);
 
   // The whole: the input as the branches read it, the output with every branch's channels. Its kernel and padding
@@ -275,20 +291,21 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
   Conv2dDesc whole_desc = branches[0].desc;
   whole_desc.out_channels = checked.total_channels;
   whole_desc.groups = 1;
-  PlanState result{make_problem(whole_desc), nullptr, ""};
+  PlanState result{make_problem(whole_desc), nullptr, "", fused.epilogue, fused.post.residual};
 
   const std::vector<std::vector<std::size_t>> groups = group_branches(checked.problems);
   std::vector<Part> parts;
   try {
     for (const std::vector<std::size_t>& members : groups) {
-      parts.push_back(make_part(checked, members, options));
+      parts.push_back(make_part(checked, members, options, fused.epilogue));
       describe_part(parts.back(), members, result.description);
     }
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while stacking the weights of a concatenated plan of ", count,
          " branches");
   }
-  result.primitive = std::make_unique<ConcatPrimitive>(result.problem, std::move(parts), resolve_threads(options));
+  result.primitive =
+      std::make_unique<ConcatPrimitive>(result.problem, std::move(parts), resolve_threads(options), fused.post);
   return result;
 }
 

@@ -18,6 +18,7 @@
 
 #include "arithmetic.hpp"
 #include "direct.hpp"
+#include "epilogue.hpp"
 #include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "packing.hpp"
@@ -110,6 +111,8 @@ class DepthwiseNhwcPrimitive final : public Primitive {
     padded_channels_ = slices.padded;
     slice_floats_ = slices.slice_floats;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
+    post_ = args.post;
+    task_.post = active_post_ops(post_);
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
@@ -120,11 +123,18 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return rows_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: loops on the input as it lies (or on a staged copy)
       const std::int64_t C = p_.groups, Wo = p_.out_width, taps = p_.kernel_height * p_.kernel_width;
       DepthwiseNhwcTask t = task_;
+      t.residual_offset = residual_offset;
+      // With a multiplier the kernel writes one slice's row apart, and the copy into the output finishes it.
+      const PostOps* post = t.post;
+      if (multiplier_ != 1 && post != nullptr) {
+        t.post = nullptr;
+        t.activation = Activation::None;
+      }
       t.channels = C;
       t.out_pixel_stride = C;
       float* row = static_cast<float*>(rows_.slice(workspace, worker));  // null without a multiplier
@@ -154,6 +164,13 @@ class DepthwiseNhwcPrimitive final : public Primitive {
               t.bias = t.weights + taps * padded_channels_;
               ukernels_.depthwise_nhwc_rows(t);
               float* out = image_output + y * Wo * p_.out_channels + k;
+              if (multiplier_ != 1 && post != nullptr) {
+                for (std::int64_t x = 0; x < Wo; ++x)
+                  for (std::int64_t g = 0; g < C; ++g)
+                    finish_copy(*post, out + x * p_.out_channels + g * multiplier_, row + x * C + g, 1,
+                                residual_offset);
+                continue;
+              }
               for (std::int64_t x = 0; x < Wo; ++x)
                 for (std::int64_t g = 0; g < C; ++g) out[x * p_.out_channels + g * multiplier_] = row[x * C + g];
             }
@@ -171,6 +188,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   const DirectUkernels& ukernels_;
   NonfiniteTaps nonfinite_;
   DepthwiseNhwcTask task_;  // what the problem decides (depthwise_task)
+  PostOps post_;            // task_.post points here
   std::int64_t multiplier_, padded_channels_, slice_floats_;
   AlignedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t units_;
@@ -194,6 +212,8 @@ class DepthwiseBlockedPrimitive final : public Primitive {
     packed_ = std::move(slices.floats);
     padded_channels_ = slices.padded;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
+    post_ = args.post;
+    if (post_.active()) task_.activation = Activation::None;  // the transpose back finishes the block
     const int threads = threads_worth_using(p_.flops(), args.threads);
     // Blocks of two vectors while they give every worker several, one vector otherwise (the block size hardly
     // matters with one-vector tiles; docs/tuning-log.md).
@@ -210,7 +230,9 @@ class DepthwiseBlockedPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return scratch_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
+    const TileEpilogue finish{nullptr, post_.register_activation(), post_.clamp_min, post_.clamp_max, &post_,
+                          residual_offset};
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: the transposes are a small part of each block
       float* staged = static_cast<float*>(scratch_.slice(workspace, worker));
@@ -233,7 +255,12 @@ class DepthwiseBlockedPrimitive final : public Primitive {
         t.row_end = p_.out_height;
         ukernels_.depthwise_nhwc_rows(t);
         if (!nonfinite_.empty()) nonfinite_.apply(computed, count, 1, first, count, 0, p_.out_height);
-        transpose_(computed, count, out_pixels, count, output + (n * C + first) * out_pixels, out_pixels);
+        float* target = output + (n * C + first) * out_pixels;
+        if (post_.active()) {
+          finish.store_transposed(computed, out_pixels, count, count, false, target, out_pixels, 0);
+        } else {
+          transpose_(computed, count, out_pixels, count, target, out_pixels);
+        }
       }
     });
   }
@@ -244,6 +271,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
   decltype(DirectUkernels::transpose) transpose_;  // the ISA's, or the portable one
   NonfiniteTaps nonfinite_;
   DepthwiseNhwcTask task_;
+  PostOps post_;
   std::int64_t padded_channels_;
   AlignedFloats packed_;  // weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t block_, blocks_, units_, staged_floats_;

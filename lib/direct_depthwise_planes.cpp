@@ -36,6 +36,7 @@ class DepthwisePlanesPrimitive final : public Primitive {
       : p_(args.problem),
         ukernels_(direct_ukernels()),
         activation_(args.activation),
+        post_(args.post),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max) {
     const std::int64_t kh = p_.kernel_height, kw = p_.kernel_width, sh = p_.stride_height, sw = p_.stride_width;
@@ -76,7 +77,7 @@ class DepthwisePlanesPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return scratch_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: staging is a small part of each band
       float* scratch = static_cast<float*>(scratch_.slice(workspace, worker));
@@ -100,6 +101,9 @@ class DepthwisePlanesPrimitive final : public Primitive {
       t.activation = activation_;
       t.clamp_min = clamp_min_;
       t.clamp_max = clamp_max_;
+      t.post = active_post_ops(post_);
+      t.residual_offset = residual_offset;
+      if (t.post != nullptr) t.activation = Activation::None;  // the copy out of the flat sums finishes them
       t.staged = scratch;
       t.flat = scratch + staged_floats_;
       for (std::int64_t unit = begin; unit < end; ++unit) {  // unit = n * groups + g: input plane `unit`
@@ -117,6 +121,7 @@ class DepthwisePlanesPrimitive final : public Primitive {
   Problem p_;
   const DirectUkernels& ukernels_;
   Activation activation_;
+  PostOps post_;
   float clamp_min_, clamp_max_;
   AlignedFloats weights_, bias_;
   std::int64_t taps_, phase_width_, phase_floats_, kernel_rows_span_, band_rows_;

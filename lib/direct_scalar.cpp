@@ -24,7 +24,11 @@ namespace {
 class ScalarDirectPrimitive final : public Primitive {
  public:
   explicit ScalarDirectPrimitive(const PrimitiveArguments& args)
-      : p_(args.problem), activation_(args.activation), clamp_min_(args.clamp_min), clamp_max_(args.clamp_max) {
+      : p_(args.problem),
+        activation_(args.activation),
+        clamp_min_(args.clamp_min),
+        clamp_max_(args.clamp_max),
+        post_(args.post) {
     if (args.borrow_weights) {
       weights_ = args.weights;
       bias_ = args.bias;
@@ -76,7 +80,7 @@ class ScalarDirectPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return patches_.workspace_bytes(); }
 
-  void run(const float* input, float* output, void* workspace) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: loops on the input as it lies (or on a staged copy)
       float* patch = static_cast<float*>(patches_.slice(workspace, worker));
@@ -84,7 +88,8 @@ class ScalarDirectPrimitive final : public Primitive {
         const std::int64_t image_group = unit / blocks_per_group_, block = unit % blocks_per_group_;
         const std::int64_t n = image_group / p_.groups, g = image_group % p_.groups;
         const std::int64_t first = block * block_channels_;
-        compute(input, output, n, g, first, std::min(p_.group_out_channels, first + block_channels_), patch);
+        compute(input, output, residual_offset, n, g, first, std::min(p_.group_out_channels, first + block_channels_),
+                patch);
       }
     });
   }
@@ -94,8 +99,8 @@ class ScalarDirectPrimitive final : public Primitive {
   // gathered once into `patch` (in the order of the weights, zero where a tap falls in the padding), then every
   // output channel of the block is one dot product with it: the gather is shared by the channels and the dot
   // product has no bounds test. The valid taps of a pixel are worked out before the loops over them.
-  void compute(const float* input, float* output, std::int64_t n, std::int64_t g, std::int64_t first, std::int64_t last,
-               float* patch) const {
+  void compute(const float* input, float* output, std::ptrdiff_t residual_offset, std::int64_t n, std::int64_t g,
+               std::int64_t first, std::int64_t last, float* patch) const {
     // Locals, not members: the compiler then keeps them in registers across the stores to output.
     const bool nchw = p_.layout == Layout::NCHW;
     const std::int64_t H = p_.in_height, W = p_.in_width, Ho = p_.out_height, Wo = p_.out_width;
@@ -146,7 +151,9 @@ class ScalarDirectPrimitive final : public Primitive {
             for (; t < end; ++t) partial[0] += patch[t] * w[t];
             sum += (partial[0] + partial[1]) + (partial[2] + partial[3]);
           }
-          pixel[k * out_channel_stride] = activate(sum, activation, lo, hi);
+          float* target = pixel + k * out_channel_stride;
+          if (post_.residual) sum += post_.residual_scale * *residual_at(target, residual_offset);
+          *target = post_.in_registers() ? activate(sum, activation, lo, hi) : activate_value(post_, sum);
         }
       }
     }
@@ -174,6 +181,7 @@ class ScalarDirectPrimitive final : public Primitive {
   AlignedFloats owned_weights_, owned_bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
+  PostOps post_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;
   WorkerSlices patches_;  // per worker: the receptive field of one pixel

@@ -47,7 +47,8 @@ class TinyDirectPrimitive final : public Primitive {
         weight_columns_(round_up(p_.group_out_channels, kVector)),
         activation_(args.activation),
         clamp_min_(args.clamp_min),
-        clamp_max_(args.clamp_max) {
+        clamp_max_(args.clamp_max),
+        post_(args.post) {
     const std::int64_t K = p_.reduction, cog = p_.group_out_channels;
     // Each group's weights as [K][Co/g rounded up to the lanes], zeros in the rounding, taps in (c, i, j) order;
     // the bias rounded up alike.
@@ -109,7 +110,7 @@ class TinyDirectPrimitive final : public Primitive {
   Algorithm algorithm() const override { return Algorithm::Direct; }
   std::size_t workspace_bytes() const override { return 0; }
 
-  void run(const float* input, float* output, void* /*workspace*/) const override {
+  void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* /*workspace*/) const override {
     const PhaseTimer timer(Phase::Multiply);  // one phase: the loops on the input as it lies
     std::optional<FlushSubnormals> flush;
     if (!check_inputs_ || has_magnitude_below(input, p_.input_elements, input_floor_)) flush.emplace();
@@ -127,7 +128,7 @@ class TinyDirectPrimitive final : public Primitive {
         float* out = output + n * Co * P + g * cog * channel_step;
         for (std::int64_t o = 0; o < cog; o += 2 * kVector) {
           const Channels block{weights + o,  bias + o,   out + o * channel_step,
-                               channel_step, pixel_step, std::min(cog - o, 2 * kVector)};
+                               channel_step, pixel_step, std::min(cog - o, 2 * kVector), residual_offset};
           if (block.count > kVector) {
             pixels<2>(in, block);
           } else {
@@ -145,6 +146,7 @@ class TinyDirectPrimitive final : public Primitive {
     const float* bias;
     float* out;
     std::int64_t channel_step, pixel_step, count;
+    std::ptrdiff_t residual_offset;  // the run's (post_ops.hpp)
   };
 
   template <int kVectors>
@@ -210,6 +212,18 @@ class TinyDirectPrimitive final : public Primitive {
   // block's channels of one pixel: one vector store where they are contiguous and whole, else one store per channel.
   template <int kVectors>
   void store(const Vector* sum, const Channels& block, std::int64_t pixel) const {
+    if (post_.active()) {  // residual or the activations beyond clamp: one channel at a time, on calls this small
+      alignas(64) float values[kVectors * kVector];
+      for (int v = 0; v < kVectors; ++v) sum[v].store_aligned(values + v * kVector);
+      float* out = block.out + pixel * block.pixel_step;
+      for (std::int64_t l = 0; l < block.count; ++l) {
+        float* target = out + l * block.channel_step;
+        float value = values[l];
+        if (post_.residual) value += post_.residual_scale * *residual_at(target, block.residual_offset);
+        *target = activate_value(post_, value);
+      }
+      return;
+    }
     Vector x[kVectors];
     for (int v = 0; v < kVectors; ++v) {
       x[v] = sum[v];
@@ -257,6 +271,7 @@ class TinyDirectPrimitive final : public Primitive {
   std::vector<std::int32_t> border_pixels_, border_taps_, border_offsets_, border_rows_;
   Activation activation_;
   float clamp_min_, clamp_max_;
+  PostOps post_;
   float input_floor_;  // an input of smaller nonzero magnitude could make a subnormal
   bool check_inputs_;  // else every run flushes
 };

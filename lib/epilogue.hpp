@@ -7,14 +7,22 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
+#include <cstddef>
 #include <cstdint>
+
+#include "post_ops.hpp"
 
 namespace convkit::detail {
 
-struct Epilogue {
+// With post-ops (post_ops.hpp) the residual goes into the seed with the bias, read where the block is before the
+// GEMM overwrites it (so the in-place form works), and the activations beyond clamp follow the register ones in
+// activate_block.
+struct TileEpilogue {
   const float* bias;  // out_channels floats or null
   Activation activation;
   float clamp_min, clamp_max;
+  const PostOps* post;            // null: none
+  std::ptrdiff_t residual_offset;  // of the run (residual_offset())
 
   // Prepares a rows x cols block (leading dimension ld) for the GEMM that computes it and returns the GEMM's beta:
   // 1 after writing the bias into the block, 0 when there is none. In channels_by_row form row r holds channel
@@ -36,6 +44,11 @@ struct Epilogue {
 };
 
 // The activation of one value; NaN stays NaN (comparisons with NaN are false).
+// Writes target[i] = activation(source[i] + residual_scale * residual of target[i]) for i < count: the finish of a
+// block computed elsewhere (a concatenated plan's part computed in its workspace). target may hold its own residual.
+void finish_copy(const PostOps& post, float* target, const float* source, std::int64_t count,
+                 std::ptrdiff_t residual_offset);
+
 inline float activate(float x, Activation activation, float lo, float hi) {
   switch (activation) {
     case Activation::Relu:

@@ -16,30 +16,45 @@ struct PlanState {
   Problem problem;
   std::unique_ptr<Primitive> primitive;
   std::string description;  // Plan::description()
+  Epilogue epilogue;        // Plan::epilogue()
+  bool residual;            // runs take a residual
 };
+
+// A plan's epilogue as the caller gave it, and in the kernels' form.
+struct PlanEpilogue {
+  Epilogue epilogue;
+  PostOps post;
+};
+
+// Validates the options and the epilogue (null: the options' activation only).
+PlanEpilogue plan_epilogue(const Options& options, const Epilogue* epilogue);
 
 // Validates the options, chooses the algorithm and binds it to `problem`. `borrow_weights`: the primitive may read the
 // caller's weights as they lie, because it lives only for one call (see PrimitiveArguments).
+// `epilogue`: null for a plan made from options alone (their activation), else the options have none.
 PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                    bool borrow_weights);
+                    bool borrow_weights, const Epilogue* epilogue = nullptr);
 
 // A plan bound to the entry of the implementation list named `implementation` (primitive.hpp), for tests and tools
 // that ask for one path: InvalidArgument for an unknown name, Unsupported when the entry declines the problem.
 PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                         const char* implementation);
+                         const char* implementation, const Epilogue* epilogue = nullptr);
 
 // The same as a convkit::Plan (the C++ test hook).
 Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
-               const char* implementation);
+               const char* implementation, const Epilogue* epilogue = nullptr);
 
 struct PlanAccess {
   static Plan plan(PlanState state);
 };
 
 // Runs a plan on buffers already checked, with the caller's workspace (checked against the plan's size) or its own.
-void execute(const PlanState& plan, const float* input, float* output, void* workspace, std::size_t workspace_size);
+// `residual`: null for a plan without a residual, checked otherwise.
+void execute(const PlanState& plan, const float* input, const float* residual, float* output, void* workspace,
+             std::size_t workspace_size);
 
 // A plan for convolutions that read the same input, whose outputs are concatenated along the channels (concat.cpp).
-PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options);
+PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options,
+                           const Epilogue* epilogue = nullptr);
 
 }  // namespace convkit::detail

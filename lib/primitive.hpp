@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "post_ops.hpp"
 #include "problem.hpp"
 #include "tuning.hpp"
 
@@ -18,8 +19,10 @@ class Primitive {
   virtual Algorithm algorithm() const = 0;
   // Bytes of scratch memory a run needs (may be 0); 64-byte alignment is expected.
   virtual std::size_t workspace_bytes() const = 0;
-  // Computes the whole convolution into output. `workspace` holds workspace_bytes() bytes.
-  virtual void run(const float* input, float* output, void* workspace) const = 0;
+  // Computes the whole convolution into output. `workspace` holds workspace_bytes() bytes. With the residual post-op,
+  // the residual of output element i is output[i + residual_offset] (post_ops.hpp; 0: in place), read before
+  // element i is written.
+  virtual void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const = 0;
 };
 
 // A run whose workspace_bytes() is at most this, and whose caller passes no workspace, gets it on the stack: calls of
@@ -31,8 +34,9 @@ struct PrimitiveArguments {
   const Problem& problem;
   const float* weights;  // in problem.weights_layout
   const float* bias;     // out_channels floats or null
-  Activation activation;
+  Activation activation;  // the activation in registers: post.register_activation()
   float clamp_min, clamp_max;
+  const PostOps& post;    // the residual sum and the activation (all of it, the register part included)
   int threads;           // resolved: >= 1
   const Tuning& tuning;  // the tuning variables, read once for this plan (tuning.hpp)
   // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that

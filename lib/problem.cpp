@@ -146,6 +146,55 @@ void validate_options(const Options& options) {
     invalid("math_mode = ", math_mode, " is not a math mode (STRICT = 0, FAST = 1)");
 }
 
+PostOps make_post_ops(const Epilogue& e, const Options& options) {
+  if (options.activation != Activation::None)
+    invalid("options.activation = ", static_cast<int>(options.activation),
+            " with an epilogue: the epilogue holds the activation, so options.activation must be NONE");
+  const int activation = static_cast<int>(e.activation);
+  if (activation < static_cast<int>(Activation::None) || activation > static_cast<int>(Activation::GeluTanh))
+    invalid("epilogue.activation = ", activation, " is not an activation (NONE = 0 to GELU_TANH = 10)");
+  PostOps post;
+  post.activation = e.activation;
+  switch (e.activation) {
+    case Activation::Clamp:
+      if (std::isnan(e.clamp_min)) invalid("epilogue.clamp_min is NaN; a clamp bound must be a number");
+      if (std::isnan(e.clamp_max)) invalid("epilogue.clamp_max is NaN; a clamp bound must be a number");
+      if (e.clamp_min > e.clamp_max)
+        invalid("epilogue.clamp_min = ", e.clamp_min, " must not exceed epilogue.clamp_max = ", e.clamp_max);
+      post.clamp_min = e.clamp_min;
+      post.clamp_max = e.clamp_max;
+      break;
+    case Activation::LeakyRelu:
+      if (!std::isfinite(e.leaky_relu_alpha))
+        invalid("epilogue.leaky_relu_alpha = ", e.leaky_relu_alpha, " must be a finite number");
+      post.alpha = e.leaky_relu_alpha;
+      break;
+    case Activation::HardSigmoid:
+      if (!std::isfinite(e.hard_sigmoid_alpha))
+        invalid("epilogue.hard_sigmoid_alpha = ", e.hard_sigmoid_alpha, " must be a finite number");
+      if (!std::isfinite(e.hard_sigmoid_beta))
+        invalid("epilogue.hard_sigmoid_beta = ", e.hard_sigmoid_beta, " must be a finite number");
+      post.alpha = e.hard_sigmoid_alpha;
+      post.beta = e.hard_sigmoid_beta;
+      break;
+    default:
+      break;
+  }
+  if (e.residual && !std::isfinite(e.residual_scale))
+    invalid("epilogue.residual_scale = ", e.residual_scale, " must be a finite number");
+  post.residual = e.residual;
+  post.residual_scale = e.residual ? e.residual_scale : 0.0f;
+  return post;
+}
+
+Epilogue epilogue_of(const Options& options) {
+  Epilogue e;
+  e.activation = options.activation;
+  e.clamp_min = options.clamp_min;
+  e.clamp_max = options.clamp_max;
+  return e;
+}
+
 namespace {
 
 // Compare addresses as integers: relational operators on pointers into different objects are unspecified.
@@ -193,6 +242,19 @@ void validate_buffers(const Problem& problem, const float* input, const float* w
     invalid("output overlaps weights; they must be disjoint");
   if (bias != nullptr && overlaps(output, out, bias, problem.out_channels))
     invalid("output overlaps bias; they must be disjoint");
+}
+
+void check_residual(const Problem& problem, const float* input, const float* residual, const float* output,
+                    const void* workspace, std::size_t workspace_bytes) {
+  if (residual == nullptr) invalid("residual is null; a plan with a residual epilogue needs one for every run");
+  if (residual != output && overlaps(output, problem.output_elements, residual, problem.output_elements))
+    invalid("residual overlaps output without being equal to it; it must be the output itself (in place) or disjoint");
+  if (residual != output && overlaps(residual, problem.output_elements, input, problem.input_elements))
+    invalid("residual overlaps input; they must be disjoint");
+  if (workspace != nullptr && workspace_bytes != 0 &&
+      overlaps_bytes(workspace, workspace_bytes, residual,
+                     static_cast<std::size_t>(problem.output_elements) * sizeof(float)))
+    invalid("workspace overlaps residual: the workspace is written during the run, so they must be disjoint");
 }
 
 int resolve_threads(const Options& options) {

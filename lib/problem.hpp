@@ -2,6 +2,8 @@
 // without overflow. Everything past validation works on a Problem and may trust it.
 #pragma once
 
+#include "post_ops.hpp"
+
 #include <convkit/convkit.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +37,18 @@ struct Problem {
 // Throws Error(InvalidArgument) naming the field, value and rule. Enum fields may hold any integer.
 Problem make_problem(const Conv2dDesc& desc);
 void validate_options(const Options& options);
+
+// Validates an epilogue (Error(InvalidArgument) naming the field) and turns it into the kernels' form. The options
+// given with it must have no activation of their own.
+PostOps make_post_ops(const Epilogue& epilogue, const Options& options);
+
+// The epilogue of a plan made from options alone: their activation, no residual.
+Epilogue epilogue_of(const Options& options);
+
+// A residual given to a run: not null, and either the output itself or disjoint from it, and disjoint from the
+// input (which may not overlap the output either) and from the workspace's first workspace_bytes.
+void check_residual(const Problem& problem, const float* input, const float* residual, const float* output,
+                    const void* workspace, std::size_t workspace_bytes);
 
 // Checks the caller's buffers: not null (bias may be), and the output overlapping none of the others.
 void validate_buffers(const Problem& problem, const float* input, const float* weights, const float* bias,

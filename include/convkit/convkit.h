@@ -54,10 +54,25 @@ typedef enum convkit_algorithm {
                                          needs AVX2+FMA (CONVKIT_STATUS_UNSUPPORTED below) */
 } convkit_algorithm;
 
+/* The activations, with the semantics of the ONNX operator named. convkit_options takes NONE, RELU and CLAMP; every
+   one is available through a convkit_epilogue (convkit_plan_create_fused). NaN in gives NaN out for every one of
+   them; the maximum error against the exact function of the float result is given in ulps of the result where it is
+   a normal float, and absolutely below it (tests/test_activations.cpp measures both over the float range):
+     NONE, RELU, CLAMP, LEAKY_RELU, HARD_SIGMOID, HARD_SWISH: exact but for the rounding of one multiply-add;
+     SIGMOID, TANH, SILU: 4 ulps (absolute 1e-37 near 0 for TANH and SILU);
+     GELU_ERF, GELU_TANH: 4 ulps for x > -5, absolute 1e-8 below (the result there is under 1e-6 in size). */
 typedef enum convkit_activation {
   CONVKIT_ACTIVATION_NONE = 0,
-  CONVKIT_ACTIVATION_RELU = 1, /* max(x, 0); NaN stays NaN */
-  CONVKIT_ACTIVATION_CLAMP = 2 /* min(max(x, clamp_min), clamp_max); NaN stays NaN */
+  CONVKIT_ACTIVATION_RELU = 1,          /* Relu: max(x, 0); -0 stays -0 */
+  CONVKIT_ACTIVATION_CLAMP = 2,         /* Clip: min(max(x, clamp_min), clamp_max) */
+  CONVKIT_ACTIVATION_LEAKY_RELU = 3,    /* LeakyRelu: x >= 0 ? x : leaky_relu_alpha * x */
+  CONVKIT_ACTIVATION_SIGMOID = 4,       /* Sigmoid: 1 / (1 + exp(-x)); 0 at -inf, 1 at +inf */
+  CONVKIT_ACTIVATION_TANH = 5,          /* Tanh: -1 at -inf, 1 at +inf */
+  CONVKIT_ACTIVATION_HARD_SIGMOID = 6,  /* HardSigmoid: max(0, min(1, hard_sigmoid_alpha * x + hard_sigmoid_beta)) */
+  CONVKIT_ACTIVATION_HARD_SWISH = 7,    /* HardSwish: x * max(0, min(1, x / 6 + 1 / 2)) */
+  CONVKIT_ACTIVATION_SILU = 8,          /* Swish (alpha 1), PyTorch's SiLU: x * sigmoid(x); -0 at -inf */
+  CONVKIT_ACTIVATION_GELU_ERF = 9,      /* Gelu, approximate "none": x / 2 * (1 + erf(x / sqrt(2))) */
+  CONVKIT_ACTIVATION_GELU_TANH = 10     /* Gelu, approximate "tanh": x / 2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715x^3))) */
 } convkit_activation;
 
 /* The shape of one convolution. Initialise with convkit_conv2d_desc_init, then set the fields. */
@@ -175,6 +190,59 @@ convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, fl
 
 /* Frees the plan. NULL is fine. */
 void convkit_plan_destroy(convkit_plan* plan);
+
+/* ---- Fused epilogues: residual sum and activations ----
+ *
+ *   out = activation(conv(input) + bias + residual_scale * residual)
+ *
+ * The residual (when `residual` is nonzero) is a tensor of the output's shape and layout given to each run; it is
+ * added before the activation, the order of a ResNet block (relu(conv(x) + identity)). It may be the output buffer
+ * itself, which then accumulates in place (read before each element is written); any other overlap with the output
+ * is rejected. Every algorithm applies the epilogue to each tile of the output as it stores it, never as a pass
+ * over the whole output. Version 1 of the struct; later versions only add fields at the end, and struct_size tells
+ * the library which one the caller compiled against. */
+typedef struct convkit_epilogue {
+  uint32_t struct_size; /* sizeof(convkit_epilogue): set by convkit_epilogue_init */
+  convkit_activation activation;
+  float clamp_min, clamp_max;                   /* CLAMP */
+  float leaky_relu_alpha;                       /* LEAKY_RELU */
+  float hard_sigmoid_alpha, hard_sigmoid_beta;  /* HARD_SIGMOID */
+  int32_t residual;                             /* nonzero: runs take a residual (convkit_plan_run_residual) */
+  float residual_scale;                         /* finite */
+} convkit_epilogue;
+
+/* NONE; clamp bounds -inf/+inf; the ONNX defaults leaky_relu_alpha 0.01, hard_sigmoid_alpha 0.2, beta 0.5; no
+   residual, residual_scale 1. */
+void convkit_epilogue_init(convkit_epilogue* epilogue);
+
+/* convkit_plan_create with an epilogue. options->activation must be NONE (the epilogue holds the activation).
+   INVALID_ARGUMENT names the bad field: an unknown activation, a struct_size this library does not know, NaN or
+   inverted clamp bounds, a non-finite parameter. */
+convkit_status convkit_plan_create_fused(const convkit_conv2d_desc* desc, const float* weights,
+                                         const float* bias /* may be NULL */,
+                                         const convkit_options* options /* may be NULL */,
+                                         const convkit_epilogue* epilogue, convkit_plan** plan);
+
+/* convkit_plan_create_concat with an epilogue applied to every branch; the residual has the concatenated output's
+   shape and layout. */
+convkit_status convkit_plan_create_concat_fused(const convkit_conv2d_desc* descs, const float* const* weights,
+                                                const float* const* biases /* may be NULL, or hold NULLs */,
+                                                size_t count, const convkit_options* options /* may be NULL */,
+                                                const convkit_epilogue* epilogue, convkit_plan** plan);
+
+/* convkit_plan_run for a plan whose epilogue has a residual: residual has the output's shape and layout and may be
+   equal to output (in place). INVALID_ARGUMENT for a plan without a residual (use convkit_plan_run), a NULL
+   residual, or one that partly overlaps output or overlaps the workspace. A plan with a residual rejects
+   convkit_plan_run. On failure the output is left untouched. */
+convkit_status convkit_plan_run_residual(const convkit_plan* plan, const float* input, const float* residual,
+                                         float* output, void* workspace /* may be NULL */, size_t workspace_size);
+
+/* The one-shot call with an epilogue: residual is read when epilogue->residual is nonzero (else it must be NULL)
+   and may equal output. */
+convkit_status convkit_conv2d_fused(const convkit_conv2d_desc* desc, const float* input, const float* weights,
+                                    const float* bias /* may be NULL */, const float* residual, float* output,
+                                    const convkit_options* options /* may be NULL */,
+                                    const convkit_epilogue* epilogue);
 
 /* ---- Concatenated branches (Inception-style blocks) ---- */
 

@@ -36,8 +36,22 @@ enum class Algorithm : int {
   ImplicitGemm = 6
 };
 
-/// Activation fused into the output: none, max(x, 0), or min(max(x, clamp_min), clamp_max). NaN stays NaN.
-enum class Activation : int { None = 0, Relu = 1, Clamp = 2 };
+/// Activation fused into the output; the values equal the C API's convkit_activation, which states each one's
+/// formula, its ONNX operator and its maximum error. Options::activation takes None, Relu and Clamp (the others need
+/// the parameters of an Epilogue): none, max(x, 0), min(max(x, clamp_min), clamp_max); NaN stays NaN.
+enum class Activation : int {
+  None = 0,
+  Relu = 1,
+  Clamp = 2,
+  LeakyRelu = 3,    ///< x >= 0 ? x : alpha * x
+  Sigmoid = 4,      ///< 1 / (1 + exp(-x))
+  Tanh = 5,         ///< tanh(x)
+  HardSigmoid = 6,  ///< max(0, min(1, alpha * x + beta))
+  HardSwish = 7,    ///< x * max(0, min(1, x / 6 + 1 / 2))
+  Silu = 8,         ///< x * sigmoid(x) (ONNX Swish with alpha 1)
+  GeluErf = 9,      ///< x / 2 * (1 + erf(x / sqrt(2)))
+  GeluTanh = 10     ///< x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+};
 
 /// Strict computes every product of the definition; Fast may use transforms with a larger, documented error.
 enum class MathMode : int { Strict = 0, Fast = 1 };
@@ -62,6 +76,22 @@ struct Conv2dDesc {
   std::int64_t groups = 1;
   Layout layout = Layout::NCHW;  ///< of both input and output
   WeightsLayout weights_layout = WeightsLayout::OIHW;
+};
+
+/// What is fused into the output after the convolution and its bias (C: convkit_epilogue):
+///   out = activation(conv(input) + bias + residual_scale * residual)
+/// the residual added before the activation, as a ResNet block ends: relu(conv(x) + identity). The residual, when
+/// `residual` is set, is a tensor of the output's shape and layout given to each run (Plan::run_residual); it may
+/// be the output buffer itself (the sum is then accumulated in place) but must not overlap it otherwise. Every
+/// algorithm applies it to each tile of the output as the tile is stored, never as a pass over the whole output.
+struct Epilogue {
+  Activation activation = Activation::None;
+  float clamp_min = -std::numeric_limits<float>::infinity();  ///< Clamp
+  float clamp_max = std::numeric_limits<float>::infinity();   ///< Clamp
+  float leaky_relu_alpha = 0.01f;                             ///< LeakyRelu (ONNX's default)
+  float hard_sigmoid_alpha = 0.2f, hard_sigmoid_beta = 0.5f;  ///< HardSigmoid (ONNX's defaults)
+  bool residual = false;
+  float residual_scale = 1.0f;  ///< finite
 };
 
 /// How to run a convolution.
@@ -98,6 +128,11 @@ TensorSizes tensor_sizes(const Conv2dDesc& desc);
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options = Options{});
 
+/// conv2d with an epilogue (C: convkit_conv2d_fused): residual is read when epilogue.residual is set (null
+/// otherwise) and may equal output; options.activation must then be None (the epilogue holds the activation).
+Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias,
+                 const float* residual, float* output, const Options& options, const Epilogue& epilogue);
+
 /// One branch of a concatenated plan (see Plan's second constructor): a convolution, its weights (in
 /// desc.weights_layout) and its bias (desc.out_channels floats, or null). The plan copies what it needs.
 struct ConcatBranch {
@@ -127,6 +162,13 @@ class Plan {
   /// Throws Error(InvalidArgument) for an empty list, a branch that is invalid on its own, or branches that
   /// disagree on the input or on the output height and width (the message names the branch and the field).
   Plan(const std::vector<ConcatBranch>& branches, const Options& options = Options{});
+  /// A plan with an epilogue (C: convkit_plan_create_fused): options.activation must be None, the epilogue holding
+  /// the activation. With epilogue.residual set, the plan runs with run_residual only.
+  Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
+       const Epilogue& epilogue);
+  /// A concatenated plan with an epilogue, applied to every branch: the residual has the concatenated output's
+  /// shape (C: convkit_plan_create_concat_fused).
+  Plan(const std::vector<ConcatBranch>& branches, const Options& options, const Epilogue& epilogue);
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -148,6 +190,14 @@ class Plan {
   /// smaller than workspace_size(), or whose first workspace_size() bytes overlap input or output, throws
   /// Error(InvalidArgument).
   void run(const float* input, float* output, void* workspace = nullptr, std::size_t workspace_size = 0) const;
+  /// run for a plan whose epilogue has a residual (C: convkit_plan_run_residual): output = activation(conv(input) +
+  /// bias + residual_scale * residual). residual has the output's shape and layout; it may be output itself (read
+  /// before each element is written), and must not otherwise overlap output. Throws Error(InvalidArgument) for a
+  /// plan without a residual, a null residual, or a residual that partly overlaps output or overlaps the workspace.
+  void run_residual(const float* input, const float* residual, float* output, void* workspace = nullptr,
+                    std::size_t workspace_size = 0) const;
+  /// The plan's epilogue (for a plan made without one: its Options' activation and clamp bounds, no residual).
+  const Epilogue& epilogue() const noexcept;
 
   struct Impl;
 

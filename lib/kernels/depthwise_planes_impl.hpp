@@ -142,9 +142,33 @@ struct DepthwisePlanes {
       const float* source = t.flat + y * t.phase_width;
       float* target = plane + (y0 + y) * wo;
       std::int64_t x = 0;
+      if (t.post != nullptr) {  // the flat sums are bare: the copy adds the residual, then activates
+        finish_row(*t.post, source, target, wo, t.residual_offset);
+        continue;
+      }
       for (; x + kWidth <= wo; x += kWidth) Batch::load_unaligned(source + x).store_unaligned(target + x);
       if (x < wo) PartialVectors<Arch>::store(PartialVectors<Arch>::load(source + x, wo - x), target + x, wo - x);
     }
+  }
+
+  static Batch finish(const PostOps& post, Batch v, const float* residual) {
+    if (post.residual) v = fused_multiply_add(Batch(post.residual_scale), Batch::load_unaligned(residual), v);
+    return activate_batch(v, post);
+  }
+
+  static void finish_row(const PostOps& post, const float* source, float* target, std::int64_t width,
+                         std::ptrdiff_t residual_offset) {
+    const float* residual = residual_at(target, residual_offset);
+    std::int64_t x = 0;
+    for (; x + kWidth <= width; x += kWidth)
+      finish(post, Batch::load_unaligned(source + x), residual + x).store_unaligned(target + x);
+    if (x < width) {
+      alignas(64) float tail[kWidth] = {};
+      for (std::int64_t i = x; i < width; ++i) tail[i - x] = residual[i];
+      const Batch v = finish(post, PartialVectors<Arch>::load(source + x, width - x), tail);
+      PartialVectors<Arch>::store(v, target + x, width - x);
+    }
+    activate_tile(post, target, 1, width, width);
   }
 
   static void planes(const DepthwisePlanesTask& t) {

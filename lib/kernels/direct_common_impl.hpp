@@ -108,6 +108,12 @@ struct DirectVectors {
     for (std::int64_t k = 0; k < count; ++k) lanes[k] = out[k * t.out_col_stride];
     return Batch::load_aligned(lanes);
   }
+
+  // v plus the scaled residual of the `count` outputs at out (read before they are stored: in place they hold it).
+  static Batch add_residual(Batch v, const DirectRowsTask& t, const float* out, std::int64_t count) {
+    if (t.post == nullptr || !t.post->residual) return v;
+    return xsimd::fma(Batch(t.post->residual_scale), load(t, residual_at(out, t.residual_offset), count), v);
+  }
 };
 
 }  // namespace convkit::detail::CONVKIT_ISA_NAMESPACE

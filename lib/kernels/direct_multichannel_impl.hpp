@@ -27,7 +27,7 @@ struct DirectMultichannel : DirectVectors<Arch> {
 
   // The block's sum for the `count` outputs at out, plus what the blocks before left there, activated after the last.
   static Batch result(Batch sum, const DirectRowsTask& t, const float* out, std::int64_t count) {
-    if (t.accumulate) sum += load(t, out, count);
+    sum = t.accumulate ? sum + load(t, out, count) : Base::add_residual(sum, t, out, count);
     return t.finish ? activate(sum, t) : sum;
   }
 

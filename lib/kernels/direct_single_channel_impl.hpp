@@ -25,8 +25,10 @@ struct DirectSingleChannel : DirectVectors<Arch> {
                          std::int64_t valid) {
     with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_UNROLL
-      for (int r = 0; r < kRows; ++r)
-        store(activate(Batch(acc[r])), t, t.output + (y + r) * t.out_row_stride + x, valid);
+      for (int r = 0; r < kRows; ++r) {
+        float* out = t.output + (y + r) * t.out_row_stride + x;
+        store(activate(Base::add_residual(Batch(acc[r]), t, out, valid)), t, out, valid);
+      }
     });
   }
 

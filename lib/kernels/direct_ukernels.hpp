@@ -20,7 +20,10 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
+#include <cstddef>
 #include <cstdint>
+
+#include "../post_ops.hpp"
 
 namespace convkit::detail {
 
@@ -46,6 +49,9 @@ struct DirectRowsTask {
   bool finish;      // apply the activation; when false, store the sum as it is
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
   float* output;  // element (y, x) at output[y*out_row_stride + x*out_col_stride]
   std::int64_t out_row_stride, out_col_stride, out_width;
   std::int64_t row_begin, row_end;
@@ -70,6 +76,9 @@ struct DepthwiseNhwcTask {
   std::int64_t padded_channels;
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
   std::int64_t row_begin, row_end;
 };
 
@@ -97,6 +106,9 @@ struct DepthwisePlanesTask {
   float* output;
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
   float* staged;  // scratch, 64-byte aligned: stride_height*stride_width*phase_floats floats
   float* flat;    // scratch, 64-byte aligned: flat_floats(band_rows, phase_width) floats
 };
@@ -121,6 +133,8 @@ struct DirectUkernels {
   // (AVX-512); null where the ISA has none, and the portable transpose (../transpose.hpp) serves.
   void (*transpose)(const float* source, std::int64_t source_ld, std::int64_t rows, std::int64_t columns, float* target,
                     std::int64_t target_ld);
+  // activate_tile of ../post_ops.hpp.
+  void (*activate_tile)(const PostOps& post, float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld);
 };
 
 // One table per ISA compiled in.

@@ -10,6 +10,7 @@
 //   depthwise_nhwc_impl.hpp         DepthwiseNhwc: depthwise on NHWC, along the channels
 //   depthwise_planes_impl.hpp       DepthwisePlanes: depthwise on NCHW planes, in flat form
 //   direct_transpose_impl.hpp       Avx512Transpose: the blocked transpose in registers (AVX-512 only)
+//   activation_tile_impl.hpp        ActivationTile: the activations beyond ReLU and clamp, on a stored tile
 // This header puts them together into the ISA's table.
 #pragma once
 
@@ -17,6 +18,7 @@
 #error "define CONVKIT_ISA_NAMESPACE before including direct_ukernels_impl.hpp"
 #endif
 
+#include "activation_tile_impl.hpp"
 #include "depthwise_nhwc_impl.hpp"
 #include "depthwise_planes_impl.hpp"
 #include "direct_multichannel_impl.hpp"
@@ -59,7 +61,8 @@ const DirectUkernels& make_direct_ukernels(const char* isa) {
                                        &DepthwisePlanes<Arch>::planes,
                                        &DirectStaging<Arch>::copy_taps,
                                        DirectSingleChannel<Arch>::kReadsInPlace,
-                                       transpose_kernel<Arch>()};
+                                       transpose_kernel<Arch>(),
+                                       &ActivationTile<Arch>::tile};
   return ukernels;
 }
 

@@ -9,7 +9,10 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
+#include <cstddef>
 #include <cstdint>
+
+#include "../post_ops.hpp"
 
 namespace convkit::detail {
 
@@ -29,6 +32,9 @@ struct MicroGemm {
   const float* bias;  // null, or one per row of C (packed_a: an NCHW output's channels) or column (packed_b: NHWC's)
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
   const std::int64_t* b_rows;  // packed_a_rows only: row p of B starts at b + b_rows[p]
 };
 
@@ -51,6 +57,9 @@ struct ChannelwiseGemm {
   std::int64_t ldc, channel_stride;  // channel_stride > 1: one slice of a channel multiplier
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
 };
 
 // One run of the reduction of an implicit GEMM (algorithm_implicit_gemm.cpp): `length` consecutive input channels of
@@ -78,6 +87,9 @@ struct TapGemm {
   const float* bias;  // null, or one per column
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
   // Several output rows with the same segments, each reduction block run over all of them so that its block of
   // weights is read from cache once per call rather than once per row: row r's A at a + r * a_row_stride, its C at
   // c + r * c_row_stride (rows 0 or 1: one row).

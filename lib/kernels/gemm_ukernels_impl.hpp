@@ -136,6 +136,21 @@ struct Gemm {
         for (int v = 0; v < kTileVectors; ++v) acc[i][v] = fused_multiply_add(ai, bv[v], acc[i][v]);
       }
     }
+    // The residual joins the sums on the first block of the reduction, before anything of the tile is stored: in
+    // place, the output still holds it.
+    if (first && g.post != nullptr && g.post->residual) {
+      const Batch scale(g.post->residual_scale);
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTileRows; ++i) {
+        if (kPackedA && i >= rows) break;
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kTileVectors; ++v) {
+          const float* residual = residual_at(c + i * ldc + v * kWidth, g.residual_offset);
+          const Batch r = kEdge ? load_first(residual, lanes[v]) : Batch::load_unaligned(residual);
+          acc[i][v] = fused_multiply_add(scale, r, acc[i][v]);
+        }
+      }
+    }
     const auto write = [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
       for (int i = 0; i < kTileRows; ++i) {
@@ -154,8 +169,9 @@ struct Gemm {
         }
       }
     };
-    if (k0 + kc >= g.k) return with_activation<Batch>(g, write);  // the last block of the reduction
-    write(NoActivation{});
+    if (k0 + kc < g.k) return write(NoActivation{});
+    with_activation<Batch>(g, write);  // the last block of the reduction
+    if (g.post != nullptr) activate_tile(*g.post, c, rows, columns, ldc);
   }
 
   using TileFunction = void (*)(const MicroGemm&, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
@@ -259,6 +275,27 @@ struct Channelwise {
         }
       }
     }
+    if (g.post != nullptr && g.post->residual) {
+      const Batch scale(g.post->residual_scale);
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTilePixels; ++i) {
+        const float* c = g.c + (p0 + i) * g.ldc + c0 * g.channel_stride;
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kVectors; ++v) {
+          Batch r;
+          if (g.channel_stride == 1) {
+            const float* residual = residual_at(c + v * kWidth, g.residual_offset);
+            r = kEdge ? Lanes::load_first(residual, lanes[v]) : Batch::load_unaligned(residual);
+          } else {
+            alignas(64) float gathered[kWidth] = {};
+            for (std::int64_t lane = 0; lane < lanes[v]; ++lane)
+              gathered[lane] = *residual_at(c + (v * kWidth + lane) * g.channel_stride, g.residual_offset);
+            r = Batch::load_aligned(gathered);
+          }
+          acc[i][v] = fused_multiply_add(scale, r, acc[i][v]);
+        }
+      }
+    }
     with_activation<Batch>(g, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
       for (int i = 0; i < kTilePixels; ++i) {
@@ -281,6 +318,14 @@ struct Channelwise {
         }
       }
     });
+    if (g.post != nullptr && !g.post->in_registers()) {
+      const std::int64_t count = g.channels - c0 < kChannels ? g.channels - c0 : kChannels;
+      for (int i = 0; i < kTilePixels; ++i) {
+        float* c = g.c + (p0 + i) * g.ldc + c0 * g.channel_stride;
+        activate_tile(*g.post, c, g.channel_stride == 1 ? 1 : count, g.channel_stride == 1 ? count : 1,
+                      g.channel_stride);
+      }
+    }
   }
 
   template <bool kEdge, std::size_t... kIndex>
@@ -349,6 +394,18 @@ struct Taps {
       }
     }
     float* c = g.c + i0 * ldc + j0;
+    if (first && g.post != nullptr && g.post->residual) {  // as in Gemm::tile
+      const Batch scale(g.post->residual_scale);
+      CONVKIT_GEMM_UNROLL
+      for (int i = 0; i < kTileRows; ++i) {
+        CONVKIT_GEMM_UNROLL
+        for (int v = 0; v < kTileVectors; ++v) {
+          const float* residual = residual_at(c + i * ldc + v * kWidth, g.residual_offset);
+          const Batch r = kEdge ? Base::load_first(residual, lanes[v]) : Batch::load_unaligned(residual);
+          acc[i][v] = fused_multiply_add(scale, r, acc[i][v]);
+        }
+      }
+    }
     const auto write = [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_GEMM_UNROLL
       for (int i = 0; i < kTileRows; ++i) {
@@ -366,8 +423,9 @@ struct Taps {
         }
       }
     };
-    if (last) return with_activation<Batch>(g, write);
-    write(NoActivation{});
+    if (!last) return write(NoActivation{});
+    with_activation<Batch>(g, write);
+    if (g.post != nullptr) activate_tile(*g.post, c, kTileRows, columns, ldc);
   }
 
   using TileFunction = void (*)(const TapGemm&, const TapSegment*, std::int64_t, std::int64_t, std::int64_t, bool,

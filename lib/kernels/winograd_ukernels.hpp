@@ -8,7 +8,10 @@
 #pragma once
 
 #include <convkit/convkit.hpp>
+#include <cstddef>
 #include <cstdint>
+
+#include "../post_ops.hpp"
 
 namespace convkit::detail {
 
@@ -34,6 +37,9 @@ struct WinogradOutputTask {
   const float* bias;  // `channels` floats, or null
   Activation activation;
   float clamp_min, clamp_max;
+  // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
+  const PostOps* post = nullptr;
+  std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
 };
 
 struct WinogradUkernels {

@@ -178,9 +178,21 @@ struct Winograd {
         CONVKIT_WINOGRAD_UNROLL
         for (int p = 0; p < M; ++p) {
           float* pixel = task.pixels[p * M + q];
-          if (pixel != nullptr) store(activate_batch(y[p] + bias, task), pixel + c * task.channel_stride, out, count);
+          if (pixel == nullptr) continue;
+          float* target = pixel + c * task.channel_stride;
+          Batch value = y[p] + bias;
+          if (task.post != nullptr && task.post->residual)
+            value = xsimd::fma(Batch(task.post->residual_scale),
+                               load(residual_at(target, task.residual_offset), out, count), value);
+          store(activate_batch(value, task), target, out, count);
         }
       }
+    }
+    if (task.post != nullptr && !task.post->in_registers()) {
+      for (int k = 0; k < M * M; ++k)
+        if (task.pixels[k] != nullptr)
+          activate_tile(*task.post, task.pixels[k], task.channel_stride == 1 ? 1 : task.channels,
+                        task.channel_stride == 1 ? task.channels : 1, task.channel_stride);
     }
   }
 
