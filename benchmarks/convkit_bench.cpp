@@ -40,6 +40,7 @@
 #include "blas_core.hpp"
 #include "layer_suite.hpp"
 #include "measure.hpp"
+#include "network_blocks.hpp"
 #include "profile.hpp"  // lib/: the phase timers behind --breakdown
 #include "report_formats.hpp"
 #include "svg_chart.hpp"
@@ -101,7 +102,8 @@ struct Config {
   bool onednn = true;
   bool quiet = false;
   bool breakdown = false;
-  int neighbours = 0;  // --neighbours: busy processes beside the measurements
+  int neighbours = 0;   // --neighbours: busy processes beside the measurements
+  bool blocks = false;  // --blocks: whole network blocks instead of the layers
 };
 
 void print_help(std::FILE* out) {
@@ -132,6 +134,12 @@ void print_help(std::FILE* out) {
                "                        server's other work on shared cores) and print each layer's time at every\n"
                "                        thread count over its time at 1 thread, convkit's and oneDNN's\n"
                "  --no-onednn           skip the oneDNN comparison%s\n"
+               "  --blocks              time whole network blocks end to end instead of layers (a ResNet-50\n"
+               "                        bottleneck, MobileNetV2 and V3 inverted residuals, Inception 3a): convkit\n"
+               "                        with fused epilogues (Plan + Epilogue, run_residual), the same plans with\n"
+               "                        the residual and activation as separate passes, and oneDNN with post-ops;\n"
+               "                        checks fused against unfused first (exit status 1 beyond 1e-3). Takes\n"
+               "                        --threads, --layout, --math, --min-time, --no-onednn and --quiet only\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -210,7 +218,8 @@ Config parse_options(int argc, char** argv) {
     kNoOnednn,
     kQuiet,
     kBreakdown,
-    kNeighbours
+    kNeighbours,
+    kBlocks
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -227,6 +236,7 @@ Config parse_options(int argc, char** argv) {
                                     {"quiet", no_argument, nullptr, kQuiet},
                                     {"breakdown", no_argument, nullptr, kBreakdown},
                                     {"neighbours", required_argument, nullptr, kNeighbours},
+                                    {"blocks", no_argument, nullptr, kBlocks},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -317,6 +327,9 @@ Config parse_options(int argc, char** argv) {
         config.neighbours = static_cast<int>(count);
         break;
       }
+      case kBlocks:
+        config.blocks = true;
+        break;
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
       default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
@@ -326,6 +339,10 @@ Config parse_options(int argc, char** argv) {
     }
   }
   if (optind < argc) throw UsageError(std::string("unexpected argument '") + argv[optind] + "'");
+  if (config.blocks && (!config.suite_paths.empty() || !config.layer_names.empty() || !config.shapes.empty() ||
+                        algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
+                        !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
+    throw UsageError("--blocks takes --threads, --layout, --math, --min-time, --no-onednn and --quiet only");
 #ifndef CONVKIT_BENCH_HAVE_DNNL
   config.onednn = false;
 #endif
@@ -1057,17 +1074,24 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
   std::printf("CPU: %s, %u hardware threads; load average %.2f; threads measured: %s\n", context.cpu.c_str(),
               context.hardware_threads, context.load_average,
               joined(config.threads, [](int threads) { return std::to_string(threads); }).c_str());
-  const std::string sources = context.suite_paths.empty()
-                                  ? std::string("--shape")
-                                  : joined(
-                                        context.suite_paths, [](const std::string& path) { return path; }, ", ");
-  std::printf("layers: %zu from %s; layouts %s; algorithms %s (%s math); min time %g s per measurement\n", layer_count,
-              sources.c_str(),
-              joined(config.layouts, [](convkit::Layout layout) { return std::string(layout_name(layout)); }).c_str(),
-              joined(config.algorithms,
-                     [](convkit::Algorithm algorithm) { return std::string(convkit::algorithm_name(algorithm)); })
-                  .c_str(),
-              config.math_mode == convkit::MathMode::Fast ? "fast" : "strict", config.min_time);
+  const std::string layouts =
+      joined(config.layouts, [](convkit::Layout layout) { return std::string(layout_name(layout)); });
+  const char* math = config.math_mode == convkit::MathMode::Fast ? "fast" : "strict";
+  if (config.blocks) {
+    std::printf("network blocks (--blocks); layouts %s; %s math; min time %g s per measurement\n", layouts.c_str(),
+                math, config.min_time);
+  } else {
+    const std::string sources = context.suite_paths.empty()
+                                    ? std::string("--shape")
+                                    : joined(
+                                          context.suite_paths, [](const std::string& path) { return path; }, ", ");
+    std::printf("layers: %zu from %s; layouts %s; algorithms %s (%s math); min time %g s per measurement\n",
+                layer_count, sources.c_str(), layouts.c_str(),
+                joined(config.algorithms,
+                       [](convkit::Algorithm algorithm) { return std::string(convkit::algorithm_name(algorithm)); })
+                    .c_str(),
+                math, config.min_time);
+  }
   std::printf(
       "GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
       "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
@@ -1227,6 +1251,201 @@ bool finish_output(std::ofstream* file, const std::string& path) {
   return true;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// --blocks: whole network blocks end to end (network_blocks.hpp)
+
+// The largest relative_difference between a fused block's outputs and another run's that is still the same block.
+constexpr double kBlockTolerance = 1e-3;
+
+// One block in one layout at one thread count. oneDNN picks its own layouts, so its figures (the block's at that
+// thread count) repeat on every layout's row.
+struct BlockRow {
+  std::size_t block;
+  convkit::Layout layout;
+  int threads;
+  Timing fused, unfused, onednn, onednn_copy;
+  double unfused_difference = missing(), onednn_difference = missing();  // to convkit fused, relative_difference
+  std::string error;
+};
+
+// The largest relative_difference(outputs of `a`, `b`'s) over the block's convolutions; NaN if any is NaN.
+template <typename Run>
+double block_difference(std::size_t count, Run& a, const std::vector<std::vector<float>>& b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double difference = convkit_bench::relative_difference(a.output_nchw(i), b[i]);
+    if (!(difference <= worst)) worst = difference;
+    if (std::isnan(worst)) break;
+  }
+  return worst;
+}
+
+std::string difference_text(double difference) {
+  if (std::isnan(difference)) return "-";
+  char text[16];
+  std::snprintf(text, sizeof text, "%.1e", difference);
+  return text;
+}
+
+void print_blocks(const std::vector<convkit_bench::NetworkBlock>& blocks, const std::vector<BlockRow>& rows,
+                  const std::map<std::string, std::string>& plans, const std::vector<std::string>& onednn_runs,
+                  const Config& config) {
+  TextTable table({{"block", false},
+                   {"layout", false},
+                   {"T", true},
+                   {"fused us", true},
+                   {"unfused us", true},
+                   {"oneDNN us", true, config.onednn},
+                   {"copy us", true, config.onednn},
+                   {"fused GFLOP/s", true},
+                   {"unfused GFLOP/s", true},
+                   {"oneDNN GFLOP/s", true, config.onednn},
+                   {"unfused/fused", true},
+                   {"oneDNN/fused", true, config.onednn},
+                   {"fused vs unfused", true},
+                   {"oneDNN vs fused", true, config.onednn}});
+  int threads = rows.empty() ? 0 : rows.front().threads;
+  for (const BlockRow& row : rows) {
+    if (row.threads != threads) table.add_text("");
+    threads = row.threads;
+    const double flops = blocks[row.block].flops();
+    const auto microseconds = [](const Timing& t) { return t.measured() ? fixed(t.median * 1e6, 0) : "-"; };
+    const auto ratio = [](const Timing& slower, const Timing& fused) {
+      return slower.measured() && fused.measured() ? fixed(slower.median / fused.median, 2) : "-";
+    };
+    table.add({blocks[row.block].name, layout_name(row.layout), std::to_string(row.threads),
+               row.error.empty() ? microseconds(row.fused) : "FAILED", microseconds(row.unfused),
+               microseconds(row.onednn), microseconds(row.onednn_copy), fixed(rate(flops, row.fused), 1),
+               fixed(rate(flops, row.unfused), 1), fixed(rate(flops, row.onednn), 1), ratio(row.unfused, row.fused),
+               ratio(row.onednn, row.fused), difference_text(row.unfused_difference),
+               difference_text(row.onednn_difference)});
+  }
+  std::printf("\n");
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+  std::printf(
+      "\nus: median time of the whole block; unfused/fused and oneDNN/fused: time ratios, above 1 when convkit fused\n"
+      "is faster. fused: each convolution a Plan with its Epilogue, the residual through run_residual into a separate\n"
+      "output (no copy). unfused: the same plans without epilogue, each followed by one pass adding the residual and\n"
+      "applying the activation (std:: functions, OpenMP at T threads). oneDNN: a primitive per convolution with\n"
+      "post-ops (append_sum, append_eltwise relu/clip/hardswish), layouts format_tag::any; append_sum accumulates\n"
+      "into the destination, so each run first copies the block input into it (a reorder): that copy is counted in\n"
+      "oneDNN us, and \"copy us\" is its time alone. \"vs\": max |difference| / max |reference| over every\n"
+      "convolution's output, reference convkit unfused (resp. fused); more than %.0e fails the run.\n"
+      "nhwc inception_3a: the 96- and 16-channel 1x1 outputs are interleaved in the concatenated plan's output and\n"
+      "are copied out for the 3x3 and 5x5 (in both convkit timings); in nchw (batch 1) they are read in place.\n",
+      kBlockTolerance);
+  std::printf("\nconvkit plans (fused, first thread count):\n");
+  for (const convkit_bench::NetworkBlock& block : blocks)
+    for (const convkit::Layout layout : config.layouts) {
+      const auto found = plans.find(block.name + " " + layout_name(layout));
+      if (found != plans.end()) std::printf("  %s: %s\n", found->first.c_str(), found->second.c_str());
+    }
+  if (config.onednn) {
+    std::printf("oneDNN implementations:\n");
+    for (std::size_t b = 0; b < blocks.size(); ++b)
+      std::printf("  %s: %s\n", blocks[b].name.c_str(), onednn_runs[b].empty() ? "-" : onednn_runs[b].c_str());
+  }
+}
+
+int run_blocks(const Config& config) {
+  using convkit_bench::BlockData;
+  using convkit_bench::ConvkitBlock;
+  using convkit_bench::NetworkBlock;
+  const std::vector<NetworkBlock> blocks = convkit_bench::network_blocks();
+  std::printf("\nblocks (batch 1, every convolution stride 1 with \"same\" padding, bias in every convolution):\n");
+  for (const NetworkBlock& block : blocks)
+    std::printf("  %-22s %6.1f MFLOP  %s\n", block.name.c_str(), block.flops() * 1e-6, block.computes.c_str());
+  std::fflush(stdout);
+
+  const int per_block = static_cast<int>(2 * config.layouts.size()) + (config.onednn ? 1 : 0);
+  Progress progress(static_cast<int>(config.threads.size() * blocks.size()) * per_block, !config.quiet);
+  std::vector<BlockRow> rows;
+  std::map<std::string, std::string> plans;             // "block layout": the fused plans
+  std::vector<std::string> onednn_runs(blocks.size());  // per block: oneDNN's implementations
+  int failures = 0;
+  const auto fail = [&](const std::string& what, const std::string& message) {
+    progress.end("FAILED");
+    std::fprintf(stderr, "%s: %s: %s\n", kProgram, what.c_str(), message.c_str());
+    ++failures;
+  };
+  for (const int threads : config.threads) {
+    convkit_bench::use_threads(threads);  // oneDNN's OpenMP, and OpenBLAS under convkit's GEMMs
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      const NetworkBlock& block = blocks[b];
+      const BlockData data(block, 100 + 16 * static_cast<std::uint32_t>(b));
+      const std::string label = block.name + " T" + std::to_string(threads);
+      std::vector<std::vector<float>> fused_outputs;  // of the first layout, the reference for oneDNN
+      const std::size_t first_row = rows.size();
+      for (const convkit::Layout layout : config.layouts) {
+        BlockRow row{b, layout, threads, {}, {}, {}, {}, missing(), missing(), ""};
+        const std::string what = label + " " + layout_name(layout);
+        progress.begin(what + " convkit fused");
+        try {
+          convkit::Options options;
+          options.threads = threads;
+          options.math_mode = config.math_mode;
+          ConvkitBlock fused(block, data, layout, options, true), unfused(block, data, layout, options, false);
+          fused.run();
+          unfused.run();
+          std::vector<std::vector<float>> outputs;
+          for (std::size_t i = 0; i < block.convs.size(); ++i) outputs.push_back(unfused.output_nchw(i));
+          row.unfused_difference = block_difference(block.convs.size(), fused, outputs);
+          if (!(row.unfused_difference <= kBlockTolerance))
+            throw std::runtime_error("fused and unfused outputs differ: " + difference_text(row.unfused_difference) +
+                                     " of their magnitude");
+          if (fused_outputs.empty())
+            for (std::size_t i = 0; i < block.convs.size(); ++i) fused_outputs.push_back(fused.output_nchw(i));
+          plans.emplace(block.name + " " + layout_name(layout), fused.description());
+          row.fused = convkit_bench::time_calls([&] { fused.run(); }, config.min_time);
+          progress.end(gflops_text(rate(block.flops(), row.fused)));
+          progress.begin(what + " convkit unfused");
+          row.unfused = convkit_bench::time_calls([&] { unfused.run(); }, config.min_time);
+          progress.end(gflops_text(rate(block.flops(), row.unfused)));
+        } catch (const std::exception& e) {  // convkit::Error, std::bad_alloc, the check
+          row.error = e.what();
+          fail(what, e.what());
+        }
+        rows.push_back(std::move(row));
+      }
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+      if (config.onednn) {
+        Timing onednn, copy;
+        double difference = missing();
+        progress.begin(label + " oneDNN");
+        try {
+          convkit_bench::OnednnBlock network(block, data);
+          onednn_runs[b] = network.implementations();
+          if (network.layout_changes() > 0)
+            onednn_runs[b] += "; " + std::to_string(network.layout_changes()) + " reorders between convolutions";
+          network.run();
+          if (!fused_outputs.empty()) difference = block_difference(block.convs.size(), network, fused_outputs);
+          onednn = convkit_bench::time_calls([&] { network.run(); }, config.min_time);
+          if (network.has_residual())
+            copy = convkit_bench::time_calls([&] { network.copy_residuals(); }, config.min_time);
+          if (!fused_outputs.empty() && !(difference <= kBlockTolerance))
+            fail(label + " oneDNN", "its outputs differ from convkit's by " + difference_text(difference) +
+                                        " of their magnitude: not the same block");
+          else
+            progress.end(gflops_text(rate(block.flops(), onednn)));
+        } catch (const std::exception& e) {  // dnnl::error included: every convolution here has an implementation
+          fail(label + " oneDNN", e.what());
+        }
+        for (std::size_t r = first_row; r < rows.size(); ++r) {
+          rows[r].onednn = onednn;
+          rows[r].onednn_copy = copy;
+          rows[r].onednn_difference = difference;
+        }
+      }
+#endif
+    }
+  }
+  print_blocks(blocks, rows, plans, onednn_runs, config);
+  std::printf("\n%d blocks measured", static_cast<int>(rows.size()));
+  if (failures > 0) std::printf(", %d failures (see standard error)", failures);
+  std::printf("\n");
+  return failures > 0 ? 1 : 0;
+}
+
 int run(int argc, char** argv) {
   Config config;
   std::vector<Layer> layers;
@@ -1234,7 +1453,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<std::ofstream> csv, json, svg;
   try {
     config = parse_options(argc, argv);
-    layers = select_layers(config, suite_paths);
+    if (!config.blocks) layers = select_layers(config, suite_paths);
     csv = open_output(config.csv_path, "--csv");
     json = open_output(config.json_path, "--json");
     svg = open_output(config.svg_path, "--svg");
@@ -1248,6 +1467,7 @@ int run(int argc, char** argv) {
   const RunContext context = gather_context(config, suite_paths);
   print_header(context, config, layers.size());
   std::fflush(stdout);
+  if (config.blocks) return run_blocks(config);
 
   const int per_layer =
       2 + (config.onednn ? 1 : 0) + static_cast<int>(config.layouts.size() * config.algorithms.size());

@@ -107,7 +107,8 @@ class DirectPrimitive final : public Primitive {
             if (in_place_) {
               const PhaseTimer timer(Phase::Multiply);
               for (std::int64_t k = first; k < last; ++k)
-                compute(input, output, residual_offset, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0, p_.out_height);
+                compute(input, output, residual_offset, nullptr, tap_offsets, n, g * p_.group_out_channels + k, 0,
+                        p_.out_height);
               continue;
             }
             if (image_group != staged_unit) {
@@ -129,7 +130,8 @@ class DirectPrimitive final : public Primitive {
               }
               const PhaseTimer timer(Phase::Multiply);
               for (std::int64_t k = first; k < last; ++k)
-                compute(input, output, residual_offset, staged, tap_offsets, n, g * p_.group_out_channels + k, y, y_end);
+                compute(input, output, residual_offset, staged, tap_offsets, n, g * p_.group_out_channels + k, y,
+                        y_end);
             }
           }
         },

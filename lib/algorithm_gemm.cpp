@@ -320,9 +320,9 @@ class GemmPrimitive final : public Primitive {
   AlignedFloats bias_;
   PostOps post_;
   TileEpilogue epilogue_;  // its residual_offset is each run's
-  WorkerSlices slices_;   // each worker's buffer and product
-  AlignedFloats panels_;  // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
-                          // see pack_channel_slices
+  WorkerSlices slices_;    // each worker's buffer and product
+  AlignedFloats panels_;   // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
+                           // see pack_channel_slices
   std::int64_t panel_width_ = 0;
   std::int64_t channelwise_padded_ = 0;
 };

@@ -55,7 +55,8 @@ class ReferencePrimitive final : public Primitive {
               }
             }
             float* target = output + n * out_n + o * out_c + y * out_h + x * out_w;
-            if (post_.residual) sum += static_cast<double>(post_.residual_scale) * *residual_at(target, residual_offset);
+            if (post_.residual)
+              sum += static_cast<double>(post_.residual_scale) * *residual_at(target, residual_offset);
             *target = activate_value(post_, static_cast<float>(sum));
           }
         }

@@ -55,16 +55,9 @@ PlanState bind(const Problem& problem, const float* weights, const float* bias, 
   PlanState plan{problem, nullptr, entry.name, epilogue.epilogue, epilogue.post.residual};
   try {
     const PostOps& post = epilogue.post;
-    const PrimitiveArguments arguments{plan.problem,
-                                       weights,
-                                       bias,
-                                       post.register_activation(),
-                                       post.clamp_min,
-                                       post.clamp_max,
-                                       post,
-                                       resolve_threads(options),
-                                       tuning,
-                                       borrow_weights};
+    const PrimitiveArguments arguments{plan.problem,   weights,        bias, post.register_activation(),
+                                       post.clamp_min, post.clamp_max, post, resolve_threads(options),
+                                       tuning,         borrow_weights};
     plan.primitive = entry.create(arguments);
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while preparing ", entry.name, " for ", describe(plan.problem));
@@ -223,8 +216,7 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
                  const float* residual, float* output, const Options& options, const Epilogue& epilogue) {
   const detail::Problem problem = detail::make_problem(desc);
   detail::validate_buffers(problem, input, weights, bias, output);
-  const detail::PlanState plan =
-      detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true, &epilogue);
+  const detail::PlanState plan = detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true, &epilogue);
   detail::execute(plan, input, residual, output, nullptr, 0);
   return plan.primitive->algorithm();
 }

@@ -115,7 +115,7 @@ class ConcatPrimitive final : public Primitive {
  private:
   Problem whole_;
   std::vector<Part> parts_;
-  int threads_;  // for the copies
+  int threads_;   // for the copies
   PostOps post_;  // applied by the copies of the parts computed in the workspace
   std::size_t workspace_bytes_ = 0;
 };

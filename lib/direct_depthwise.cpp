@@ -231,8 +231,8 @@ class DepthwiseBlockedPrimitive final : public Primitive {
   std::size_t workspace_bytes() const override { return scratch_.workspace_bytes(); }
 
   void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
-    const TileEpilogue finish{nullptr, post_.register_activation(), post_.clamp_min, post_.clamp_max, &post_,
-                          residual_offset};
+    const TileEpilogue finish{nullptr,        post_.register_activation(), post_.clamp_min, post_.clamp_max, &post_,
+                              residual_offset};
     parallel_for(workers_, units_, [&](std::int64_t begin, std::int64_t end, int worker) {
       const PhaseTimer timer(Phase::Multiply);  // one phase: the transposes are a small part of each block
       float* staged = static_cast<float*>(scratch_.slice(workspace, worker));

@@ -127,8 +127,9 @@ class TinyDirectPrimitive final : public Primitive {
         const float* bias = bias_.get() + g * weight_columns_;
         float* out = output + n * Co * P + g * cog * channel_step;
         for (std::int64_t o = 0; o < cog; o += 2 * kVector) {
-          const Channels block{weights + o,  bias + o,   out + o * channel_step,
-                               channel_step, pixel_step, std::min(cog - o, 2 * kVector), residual_offset};
+          const Channels block{weights + o,    bias + o,   out + o * channel_step,
+                               channel_step,   pixel_step, std::min(cog - o, 2 * kVector),
+                               residual_offset};
           if (block.count > kVector) {
             pixels<2>(in, block);
           } else {

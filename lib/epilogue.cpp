@@ -63,7 +63,8 @@ float residual_scale_of(const PostOps* post) { return post != nullptr && post->r
 }  // namespace
 
 void TileEpilogue::store_transposed(const float* product, std::int64_t rows, std::int64_t cols, std::int64_t ld_product,
-                                bool channels_by_row, float* block, std::int64_t ld, std::int64_t first_channel) const {
+                                    bool channels_by_row, float* block, std::int64_t ld,
+                                    std::int64_t first_channel) const {
   const float* channel_bias = bias == nullptr ? nullptr : bias + first_channel;
   const float scale = residual_scale_of(post);
   if (channels_by_row) {
@@ -77,7 +78,7 @@ void TileEpilogue::store_transposed(const float* product, std::int64_t rows, std
 }
 
 float TileEpilogue::seed_channels_by_row(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                                     std::int64_t first_channel) const {
+                                         std::int64_t first_channel) const {
   const float scale = residual_scale_of(post);
   if (bias == nullptr && scale == 0.0f) return 0.0f;
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -94,7 +95,7 @@ float TileEpilogue::seed_channels_by_row(float* block, std::int64_t rows, std::i
 }
 
 float TileEpilogue::seed_channels_by_column(float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                                        std::int64_t first_channel) const {
+                                            std::int64_t first_channel) const {
   const float scale = residual_scale_of(post);
   if (bias == nullptr && scale == 0.0f) return 0.0f;
   const float* b = bias == nullptr ? nullptr : bias + first_channel;

@@ -21,7 +21,7 @@ struct TileEpilogue {
   const float* bias;  // out_channels floats or null
   Activation activation;
   float clamp_min, clamp_max;
-  const PostOps* post;            // null: none
+  const PostOps* post;             // null: none
   std::ptrdiff_t residual_offset;  // of the run (residual_offset())
 
   // Prepares a rows x cols block (leading dimension ld) for the GEMM that computes it and returns the GEMM's beta:

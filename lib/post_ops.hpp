@@ -21,8 +21,9 @@ struct PostOps {
   float residual_scale = 1.0f;
 
   // The activation the kernels apply in registers; None when activate_tile applies it.
-  bool in_registers() const { return activation == Activation::None || activation == Activation::Relu ||
-                                     activation == Activation::Clamp; }
+  bool in_registers() const {
+    return activation == Activation::None || activation == Activation::Relu || activation == Activation::Clamp;
+  }
   Activation register_activation() const { return in_registers() ? activation : Activation::None; }
   // Whether a kernel has anything of this to do beyond its register activation.
   bool active() const { return residual || !in_registers(); }
@@ -50,8 +51,9 @@ inline std::ptrdiff_t residual_offset(const float* residual, const float* output
 
 // The residual of the element at `target`: target + offset on addresses (see residual_offset).
 inline const float* residual_at(const float* target, std::ptrdiff_t offset) {
-  return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(target) +
-                                        static_cast<std::uintptr_t>(offset * static_cast<std::ptrdiff_t>(sizeof(float))));
+  return reinterpret_cast<const float*>(
+      reinterpret_cast<std::uintptr_t>(target) +
+      static_cast<std::uintptr_t>(offset * static_cast<std::ptrdiff_t>(sizeof(float))));
 }
 
 }  // namespace convkit::detail

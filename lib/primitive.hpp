@@ -32,11 +32,11 @@ constexpr std::size_t kStackWorkspaceBytes = 8192;
 // What a Primitive is created from: everything is copied, so the caller may free its buffers afterwards.
 struct PrimitiveArguments {
   const Problem& problem;
-  const float* weights;  // in problem.weights_layout
-  const float* bias;     // out_channels floats or null
+  const float* weights;   // in problem.weights_layout
+  const float* bias;      // out_channels floats or null
   Activation activation;  // the activation in registers: post.register_activation()
   float clamp_min, clamp_max;
-  const PostOps& post;    // the residual sum and the activation (all of it, the register part included)
+  const PostOps& post;   // the residual sum and the activation (all of it, the register part included)
   int threads;           // resolved: >= 1
   const Tuning& tuning;  // the tuning variables, read once for this plan (tuning.hpp)
   // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that

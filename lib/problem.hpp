@@ -2,11 +2,11 @@
 // without overflow. Everything past validation works on a Problem and may trust it.
 #pragma once
 
-#include "post_ops.hpp"
-
 #include <convkit/convkit.hpp>
 #include <cstddef>
 #include <cstdint>
+
+#include "post_ops.hpp"
 
 namespace convkit::detail {
 

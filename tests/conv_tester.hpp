@@ -16,6 +16,7 @@
 #include <cmath>
 #include <convkit/convkit.hpp>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <string>
@@ -116,6 +117,15 @@ class ConvTester {
     return *this;
   }
   ConvTester& threads(int t) { return options_.threads = t, *this; }
+  // Runs with this epilogue (options().activation must then be None); `residual`: where its residual lies.
+  enum class Residual { None, Separate, InPlace };
+  ConvTester& epilogue(const convkit::Epilogue& e, Residual residual = Residual::None) {
+    epilogue_ = e;
+    epilogue_.residual = residual != Residual::None;
+    has_epilogue_ = true;
+    residual_ = residual;
+    return *this;
+  }
   ConvTester& seed(std::uint32_t s) { return seed_ = s, *this; }
   // Check at most this many output elements (a deterministic sample); 0 checks all.
   ConvTester& sample(std::int64_t count) { return sample_ = count, *this; }
@@ -131,6 +141,8 @@ class ConvTester {
     convkit::Options options = options_;
     options.algorithm = algorithm;
     INFO("seed=", seed_, " ", describe(desc_, options, bias_));
+    INFO("epilogue: ", has_epilogue_, " activation=", static_cast<int>(epilogue_.activation),
+         " residual=", static_cast<int>(residual_), " scale=", epilogue_.residual_scale);
     Tensors t = make_tensors();
     if (!algorithm_supports(algorithm, desc_)) {
       check_unsupported(options, t);
@@ -160,6 +172,7 @@ class ConvTester {
     OutputShape shape;
     std::size_t out_count;
     std::vector<float> in, w, b, out;
+    std::vector<float> residual;  // the epilogue's, when it has one (in place: also the output's first content)
     float* y() { return out.data() + kGuard; }
     const float* y() const { return out.data() + kGuard; }
   };
@@ -178,6 +191,10 @@ class ConvTester {
     t.b = random_floats(static_cast<std::size_t>(Co), seed_ + 2);
     t.out.assign(t.out_count + 2 * kGuard, kGuardValue);
     std::fill(t.out.begin() + kGuard, t.out.end() - kGuard, std::nanf(""));
+    if (residual_ != Residual::None) {
+      t.residual = random_floats(t.out_count, seed_ + 4);
+      if (residual_ == Residual::InPlace) std::copy(t.residual.begin(), t.residual.end(), t.y());
+    }
     return t;
   }
 
@@ -186,8 +203,11 @@ class ConvTester {
   // The algorithm does not support the shape: it must throw Unsupported and leave the output untouched.
   void check_unsupported(const convkit::Options& options, Tensors& t) const {
     bool unsupported = false;
+    const std::vector<float> before(t.y(), t.y() + t.out_count);
     try {
-      if (plan_) {
+      if (has_epilogue_) {
+        run_fused(options, t);
+      } else if (plan_) {
         convkit::Plan plan(desc_, t.w.data(), bias_of(t), options);
       } else {
         convkit::conv2d(desc_, t.in.data(), t.w.data(), bias_of(t), t.y(), options);
@@ -196,11 +216,13 @@ class ConvTester {
       unsupported = e.status() == convkit::Status::Unsupported;
     }
     CHECK_MESSAGE(unsupported, "expected Unsupported");
-    CHECK(std::all_of(t.y(), t.y() + t.out_count, [](float v) { return std::isnan(v); }));
+    CHECK(std::equal(before.begin(), before.end(), t.y(),
+                     [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }));
   }
 
   // Runs the convolution into t's output, through conv2d or a plan; returns the algorithm that ran.
   convkit::Algorithm run(const convkit::Options& options, Tensors& t) const {
+    if (has_epilogue_) return run_fused(options, t);
     if (!plan_) return convkit::conv2d(desc_, t.in.data(), t.w.data(), bias_of(t), t.y(), options);
     // The plan owns copies: the caller's weights and bias may change after it is made.
     std::vector<float> w_copy = t.w, b_copy = t.b;
@@ -212,6 +234,26 @@ class ConvTester {
     std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
     plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
     return used;
+  }
+
+  const float* residual_of(Tensors& t) const {
+    if (residual_ == Residual::None) return nullptr;
+    return residual_ == Residual::InPlace ? t.y() : t.residual.data();
+  }
+
+  convkit::Algorithm run_fused(const convkit::Options& options, Tensors& t) const {
+    if (!plan_)
+      return convkit::conv2d(desc_, t.in.data(), t.w.data(), bias_of(t), residual_of(t), t.y(), options, epilogue_);
+    std::vector<float> w_copy = t.w, b_copy = t.b;
+    convkit::Plan plan(desc_, w_copy.data(), bias_ ? b_copy.data() : nullptr, options, epilogue_);
+    std::fill(w_copy.begin(), w_copy.end(), 1e6f);
+    std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
+    if (epilogue_.residual) {
+      plan.run_residual(t.in.data(), residual_of(t), t.y(), workspace.data(), workspace.size());
+    } else {
+      plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
+    }
+    return plan.algorithm();
   }
 
   // Nothing written outside the output.
@@ -227,19 +269,32 @@ class ConvTester {
   std::int64_t compare(const convkit::Options& options, convkit::Algorithm used, const Tensors& t) const {
     std::int64_t failures = 0;
     for_each_checked(t.shape, [&](std::int64_t n, std::int64_t o, std::int64_t yy, std::int64_t xx) {
-      const OracleValue want = oracle_at(desc_, t.in.data(), t.w.data(), bias_of(t), n, o, yy, xx);
-      const double expected = oracle_activate(want.value, options);
-      const double got =
-          t.y()[tensor_offset(desc_.layout, desc_.out_channels, t.shape.height, t.shape.width, n, o, yy, xx)];
+      OracleValue want = oracle_at(desc_, t.in.data(), t.w.data(), bias_of(t), n, o, yy, xx);
+      const std::int64_t at =
+          tensor_offset(desc_.layout, desc_.out_channels, t.shape.height, t.shape.width, n, o, yy, xx);
+      double expected = oracle_activate(want.value, options);
+      double slope = 1.0;
+      if (has_epilogue_) {
+        if (residual_ != Residual::None) {
+          const double r = static_cast<double>(epilogue_.residual_scale) * t.residual[static_cast<std::size_t>(at)];
+          want.value += r;
+          want.magnitude += std::fabs(r);
+        }
+        expected = oracle_activation(want.value, epilogue_);
+        slope = oracle_activation_slope(epilogue_);
+      }
+      const double got = t.y()[at];
       // Winograd (asked for, or chosen by auto in the fast math mode) is held to its own bound, the larger one since
       // the tile size is chosen per shape; everything else computes the definition's products.
       const double tolerance =
           used == convkit::Algorithm::Winograd
               ? winograd_error_bound(4) * winograd_magnitude(desc_, t.in.data(), t.w.data(), bias_of(t), n, o, yy, xx)
               : 1e-4 * want.magnitude;
-      if (!(std::fabs(got - expected) <= tolerance) && failures++ < 5) {
+      // Through an activation the error grows by at most its slope, and the activation adds its own few ulps.
+      const double total = slope * tolerance + 1e-6 * std::fabs(expected);
+      if (!(std::fabs(got - expected) <= total) && failures++ < 5) {
         FAIL_CHECK("output (n=", n, ", o=", o, ", y=", yy, ", x=", xx, ") = ", got, ", oracle ", expected,
-                   " (tolerance ", tolerance, ")");
+                   " (tolerance ", total, ")");
       }
     });
     return failures;
@@ -280,6 +335,9 @@ class ConvTester {
   std::uint32_t seed_ = kSeed;
   std::int64_t sample_ = 0;
   bool plan_ = false;
+  convkit::Epilogue epilogue_;
+  bool has_epilogue_ = false;
+  Residual residual_ = Residual::None;
 };
 
 }  // namespace convkit_test

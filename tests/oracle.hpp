@@ -113,4 +113,55 @@ inline double oracle_activate(double v, const convkit::Options& options) {
   }
 }
 
+// An epilogue's activation of v, in double, written from the ONNX operators' definitions (not the library's forms).
+inline double oracle_activation(double v, const convkit::Epilogue& e) {
+  using convkit::Activation;
+  if (std::isnan(v)) return v;
+  switch (e.activation) {
+    case Activation::Relu:
+      return v < 0 ? 0 : v;
+    case Activation::Clamp:
+      return v < e.clamp_min ? e.clamp_min : (v > e.clamp_max ? e.clamp_max : v);
+    case Activation::LeakyRelu:
+      return v < 0 ? e.leaky_relu_alpha * v : v;
+    case Activation::Sigmoid:
+      return 1.0 / (1.0 + std::exp(-v));
+    case Activation::Tanh:
+      return std::tanh(v);
+    case Activation::HardSigmoid:
+      return std::max(0.0, std::min(1.0, static_cast<double>(e.hard_sigmoid_alpha) * v + e.hard_sigmoid_beta));
+    case Activation::HardSwish:
+      return std::isinf(v) && v < 0 ? 0.0 : v * std::max(0.0, std::min(1.0, v / 6.0 + 0.5));
+    case Activation::Silu:
+      return std::isinf(v) && v < 0 ? -0.0 : v / (1.0 + std::exp(-v));
+    case Activation::GeluErf:
+      return std::isinf(v) && v < 0 ? -0.0 : 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+    case Activation::GeluTanh: {
+      if (std::isinf(v)) return v < 0 ? -0.0 : v;
+      const double u = std::sqrt(2.0 / 3.141592653589793238) * (v + 0.044715 * v * v * v);
+      return 0.5 * v * (1.0 + std::tanh(u));
+    }
+    default:
+      return v;
+  }
+}
+
+// The largest slope of the activation: how much an error in its argument can grow through it.
+inline double oracle_activation_slope(const convkit::Epilogue& e) {
+  switch (e.activation) {
+    case convkit::Activation::LeakyRelu:
+      return std::max(1.0, std::fabs(static_cast<double>(e.leaky_relu_alpha)));
+    case convkit::Activation::HardSigmoid:
+      return std::fabs(static_cast<double>(e.hard_sigmoid_alpha));
+    case convkit::Activation::HardSwish:
+      return 1.5;
+    case convkit::Activation::Silu:
+    case convkit::Activation::GeluErf:
+    case convkit::Activation::GeluTanh:
+      return 1.2;
+    default:
+      return 1.0;
+  }
+}
+
 }  // namespace convkit_test

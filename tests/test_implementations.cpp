@@ -160,6 +160,80 @@ TEST_CASE("asked for by name, every entry gives the oracle's answer on a shape i
     }
 }
 
+TEST_CASE("asked for by name, every entry applies every activation and the residual, separate and in place") {
+  const convkit::Activation activations[] = {
+      convkit::Activation::None,        convkit::Activation::Relu,      convkit::Activation::Clamp,
+      convkit::Activation::LeakyRelu,   convkit::Activation::Sigmoid,   convkit::Activation::Tanh,
+      convkit::Activation::HardSigmoid, convkit::Activation::HardSwish, convkit::Activation::Silu,
+      convkit::Activation::GeluErf,     convkit::Activation::GeluTanh};
+  for (const Expectation& e : expectations())
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      convkit::Conv2dDesc d = e.desc;
+      d.layout = layout;
+      d.batch = 2;
+      const convkit::detail::Implementation* entry = convkit::detail::find_implementation(e.entry);
+      REQUIRE(entry != nullptr);
+      if (entry->declines(convkit::detail::make_problem(d), convkit::detail::Tuning{}) != nullptr) continue;
+      CAPTURE(e.entry);
+      CAPTURE(layout == Layout::NCHW ? "NCHW" : "NHWC");
+      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+      const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 91);
+      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 92);
+      const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 93);
+      const auto r = convkit_test::random_floats(static_cast<std::size_t>(sizes.output), 94);
+      const convkit::OutputSize out = convkit::output_size(d);
+      // The oracle's sums once per shape; each epilogue then costs one run.
+      std::vector<convkit_test::OracleValue> want(static_cast<std::size_t>(sizes.output));
+      for (std::int64_t n = 0; n < d.batch; ++n)
+        for (std::int64_t o = 0; o < d.out_channels; ++o)
+          for (std::int64_t yy = 0; yy < out.height; ++yy)
+            for (std::int64_t xx = 0; xx < out.width; ++xx) {
+              const std::int64_t at =
+                  convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx);
+              want[static_cast<std::size_t>(at)] =
+                  convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
+              if (entry->algorithm == Algorithm::Winograd)
+                want[static_cast<std::size_t>(at)].magnitude =
+                    convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx) *
+                    convkit_test::winograd_error_bound(4) / 1e-4;
+            }
+      for (convkit::Activation activation : activations)
+        for (int residual = 0; residual < 3; ++residual) {  // none, separate, in place
+          CAPTURE(static_cast<int>(activation));
+          CAPTURE(residual);
+          convkit::Epilogue epilogue;
+          epilogue.activation = activation;
+          epilogue.clamp_min = -0.3f;
+          epilogue.clamp_max = 0.4f;
+          epilogue.residual = residual != 0;
+          epilogue.residual_scale = residual == 2 ? 1.0f : -0.5f;
+          const convkit::Plan plan =
+              convkit::detail::plan_with(d, w.data(), b.data(), convkit::Options{}, e.entry, &epilogue);
+          std::vector<float> y(static_cast<std::size_t>(sizes.output), std::nanf(""));
+          if (residual == 2) y = r;
+          if (residual == 0) {
+            plan.run(x.data(), y.data());
+          } else {
+            plan.run_residual(x.data(), residual == 2 ? y.data() : r.data(), y.data());
+          }
+          std::int64_t wrong = 0;
+          for (std::size_t i = 0; i < y.size(); ++i) {
+            double value = want[i].value, magnitude = want[i].magnitude;
+            if (residual != 0) {
+              value += epilogue.residual_scale * r[i];
+              magnitude += std::fabs(epilogue.residual_scale * r[i]);
+            }
+            const double expected = convkit_test::oracle_activation(value, epilogue);
+            const double tolerance =
+                convkit_test::oracle_activation_slope(epilogue) * 1e-4 * magnitude + 1e-6 * std::fabs(expected);
+            if (!(std::fabs(y[i] - expected) <= tolerance) && wrong++ < 3)
+              FAIL_CHECK("element ", i, ": ", y[i], ", want ", expected);
+          }
+          CHECK(wrong == 0);
+        }
+    }
+}
+
 TEST_CASE("an unknown entry name is an invalid argument; an entry that declines the shape is unsupported") {
   const convkit::Conv2dDesc d = make_desc(8, 8, 1, 9, 5, Layout::NCHW);
   const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);

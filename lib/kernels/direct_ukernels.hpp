@@ -52,7 +52,7 @@ struct DirectRowsTask {
   // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
   const PostOps* post = nullptr;
   std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
-  float* output;  // element (y, x) at output[y*out_row_stride + x*out_col_stride]
+  float* output;                       // element (y, x) at output[y*out_row_stride + x*out_col_stride]
   std::int64_t out_row_stride, out_col_stride, out_width;
   std::int64_t row_begin, row_end;
 };
@@ -109,8 +109,8 @@ struct DepthwisePlanesTask {
   // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
   const PostOps* post = nullptr;
   std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
-  float* staged;  // scratch, 64-byte aligned: stride_height*stride_width*phase_floats floats
-  float* flat;    // scratch, 64-byte aligned: flat_floats(band_rows, phase_width) floats
+  float* staged;                       // scratch, 64-byte aligned: stride_height*stride_width*phase_floats floats
+  float* flat;                         // scratch, 64-byte aligned: flat_floats(band_rows, phase_width) floats
 };
 
 struct DirectUkernels {

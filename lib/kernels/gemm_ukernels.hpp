@@ -35,7 +35,7 @@ struct MicroGemm {
   // The residual sum and the activations beyond clamp (../post_ops.hpp): null when none.
   const PostOps* post = nullptr;
   std::ptrdiff_t residual_offset = 0;  // of the output element, in floats (residual_offset())
-  const std::int64_t* b_rows;  // packed_a_rows only: row p of B starts at b + b_rows[p]
+  const std::int64_t* b_rows;          // packed_a_rows only: row p of B starts at b + b_rows[p]
 };
 
 // The products of groups of one input channel (depthwise layers), all the groups of a block at once: each group's
