@@ -36,7 +36,7 @@ constexpr int kBlockInput = -1;
 struct BlockConv {
   int input;  ///< the index of the convolution whose output it reads, or kBlockInput
   std::int64_t out_channels, kernel;
-  bool depthwise;  ///< groups = in_channels = out_channels
+  bool depthwise;              ///< groups = in_channels = out_channels
   convkit::Epilogue epilogue;  ///< a residual is always the block input, which has this convolution's output shape
   int concat = -1;  ///< convolutions with the same concat >= 0 read the same input and share the epilogue; convkit
                     ///< runs them as one concatenated plan, its output their outputs stacked in list order
@@ -96,21 +96,27 @@ inline std::vector<NetworkBlock> network_blocks() {
                           hardswish = make_epilogue(Activation::HardSwish);
   return {
       {"resnet50_bottleneck",
-       "ResNet-50 res2 bottleneck on 256x56x56: 1x1 64 + ReLU, 3x3 64 + ReLU, 1x1 256 + block input + ReLU", 256, 56,
+       "ResNet-50 res2 bottleneck on 256x56x56: 1x1 64 + ReLU, 3x3 64 + ReLU, 1x1 256 + block input + ReLU",
+       256,
+       56,
        56,
        {{kBlockInput, 64, 1, false, relu},
         {0, 64, 3, false, relu},
         {1, 256, 1, false, make_epilogue(Activation::Relu, true)}}},
       {"mobilenetv2_inverted",
-       "MobileNetV2 inverted residual on 32x28x28: 1x1 192 + ReLU6, depthwise 3x3 + ReLU6, 1x1 32 + block input", 32,
-       28, 28,
+       "MobileNetV2 inverted residual on 32x28x28: 1x1 192 + ReLU6, depthwise 3x3 + ReLU6, 1x1 32 + block input",
+       32,
+       28,
+       28,
        {{kBlockInput, 192, 1, false, relu6},
         {0, 192, 3, true, relu6},
         {1, 32, 1, false, make_epilogue(Activation::None, true)}}},
       {"mobilenetv3_hardswish",
        "MobileNetV3-style block on 40x28x28: 1x1 240 + HardSwish, depthwise 5x5 + HardSwish, 1x1 40 + block input "
        "(no squeeze-excite)",
-       40, 28, 28,
+       40,
+       28,
+       28,
        {{kBlockInput, 240, 1, false, hardswish},
         {0, 240, 5, true, hardswish},
         {1, 40, 1, false, make_epilogue(Activation::None, true)}}},
@@ -118,7 +124,9 @@ inline std::vector<NetworkBlock> network_blocks() {
        "GoogLeNet inception 3a on 192x28x28, all + ReLU: 1x1 64; 1x1 96 > 3x3 128; 1x1 16 > 5x5 32; 1x1 32 on the "
        "input itself (the pool branch without its 3x3 max pool); the four branch outputs are left in their own "
        "tensors (no final concat copy)",
-       192, 28, 28,
+       192,
+       28,
+       28,
        {{kBlockInput, 64, 1, false, relu, 0},
         {kBlockInput, 96, 1, false, relu, 0},
         {kBlockInput, 16, 1, false, relu, 0},
@@ -139,7 +147,8 @@ struct BlockData {
       : input(random_array(static_cast<std::size_t>(block.channels * block.height * block.width), seed)) {
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const convkit::TensorSizes sizes = convkit::tensor_sizes(block.desc(i, convkit::Layout::NCHW));
-      weights.push_back(random_array(static_cast<std::size_t>(sizes.weights), seed + 2 * static_cast<std::uint32_t>(i) + 1));
+      weights.push_back(
+          random_array(static_cast<std::size_t>(sizes.weights), seed + 2 * static_cast<std::uint32_t>(i) + 1));
       bias.push_back(random_array(static_cast<std::size_t>(sizes.bias), seed + 2 * static_cast<std::uint32_t>(i) + 2));
       const std::int64_t fan_in = sizes.weights / sizes.bias;
       const float scale = std::sqrt(6.0f / static_cast<float>(fan_in));
@@ -218,11 +227,12 @@ inline void apply_epilogue(float* out, const float* residual, std::size_t count,
 /// A block as convkit runs it, fused or not, in one layout: its plans made once, run() computing every convolution.
 class ConvkitBlock {
  public:
-  ConvkitBlock(const NetworkBlock& block, const BlockData& data, convkit::Layout layout, const convkit::Options& options,
-               bool fused)
+  ConvkitBlock(const NetworkBlock& block, const BlockData& data, convkit::Layout layout,
+               const convkit::Options& options, bool fused)
       : block_(block), layout_(layout), threads_(options.threads), pixels_(block.height * block.width) {
-    input_ = layout == convkit::Layout::NHWC ? to_channels_last(data.input.data(), 1, block.channels, pixels_)
-                                             : std::vector<float>(data.input.data(), data.input.data() + data.input.size());
+    input_ = layout == convkit::Layout::NHWC
+                 ? to_channels_last(data.input.data(), 1, block.channels, pixels_)
+                 : std::vector<float>(data.input.data(), data.input.data() + data.input.size());
     places_.resize(block.convs.size());
     std::vector<std::vector<float>> channels_last_weights(block.convs.size());
     std::vector<convkit::ConcatBranch> branches;
@@ -246,7 +256,10 @@ class ConvkitBlock {
       const convkit::Epilogue& epilogue = fused ? conv.epilogue : none;
       Step step{branches.size() == 1 ? convkit::Plan(desc, weights, data.bias[i].data(), options, epilogue)
                                      : convkit::Plan(branches, options, epilogue),
-                conv.input, conv.epilogue, fused, {}};
+                conv.input,
+                conv.epilogue,
+                fused,
+                {}};
       std::int64_t channels = 0;
       for (const convkit::ConcatBranch& branch : branches) channels += branch.desc.out_channels;
       step.output = AlignedArray<float>(static_cast<std::size_t>(channels * pixels_));
@@ -259,7 +272,8 @@ class ConvkitBlock {
     // are one contiguous range, read in place; in NHWC they are interleaved with the other branches' and are copied
     // out after each run, a cost of the concatenated plan that both convkit timings include.
     for (std::size_t i = 0; i < block.convs.size(); ++i)
-      if (block.is_read(i) && layout == convkit::Layout::NHWC && channels_of(places_[i].step) != block.convs[i].out_channels)
+      if (block.is_read(i) && layout == convkit::Layout::NHWC &&
+          channels_of(places_[i].step) != block.convs[i].out_channels)
         places_[i].gathered = AlignedArray<float>(static_cast<std::size_t>(block.convs[i].out_channels * pixels_));
   }
 
@@ -286,8 +300,9 @@ class ConvkitBlock {
     std::vector<float> nchw(static_cast<std::size_t>(channels * pixels_));
     for (std::int64_t c = 0; c < channels; ++c)
       for (std::int64_t p = 0; p < pixels_; ++p)
-        nchw[static_cast<std::size_t>(c * pixels_ + p)] =
-            layout_ == convkit::Layout::NHWC ? output[p * total + place.offset + c] : output[(place.offset + c) * pixels_ + p];
+        nchw[static_cast<std::size_t>(c * pixels_ + p)] = layout_ == convkit::Layout::NHWC
+                                                              ? output[p * total + place.offset + c]
+                                                              : output[(place.offset + c) * pixels_ + p];
     return nchw;
   }
 
@@ -308,7 +323,7 @@ class ConvkitBlock {
   };
   struct Place {
     std::size_t step;
-    std::int64_t offset;  // channels before this convolution's in its step's output
+    std::int64_t offset;           // channels before this convolution's in its step's output
     AlignedArray<float> gathered;  // NHWC: the copy out of a concatenated output, when another convolution reads it
   };
 
@@ -325,7 +340,8 @@ class ConvkitBlock {
     const std::int64_t channels = block_.convs[i].out_channels, total = channels_of(place.step);
     const float* from = steps_[place.step].output.data() + place.offset;
     for (std::int64_t p = 0; p < pixels_; ++p)
-      std::memcpy(place.gathered.data() + p * channels, from + p * total, static_cast<std::size_t>(channels) * sizeof(float));
+      std::memcpy(place.gathered.data() + p * channels, from + p * total,
+                  static_cast<std::size_t>(channels) * sizeof(float));
   }
 
   const NetworkBlock& block_;
@@ -348,7 +364,8 @@ class ConvkitBlock {
 /// differ is part of run(), as a network would pay it.
 class OnednnBlock {
  public:
-  OnednnBlock(const NetworkBlock& block, const BlockData& data) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+  OnednnBlock(const NetworkBlock& block, const BlockData& data)
+      : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     using dnnl::memory;
     using Tag = memory::format_tag;
     const memory::dims block_dims{1, block.channels, block.height, block.width};
@@ -359,8 +376,9 @@ class OnednnBlock {
       const convkit::Conv2dDesc d = block.desc(i, convkit::Layout::NCHW);
       const memory::dims src_dims{1, d.in_channels, d.in_height, d.in_width};
       const memory::dims dst_dims{1, d.out_channels, d.in_height, d.in_width};  // "same" padding, stride 1
-      const memory::dims weights_dims = conv.depthwise ? memory::dims{d.groups, 1, 1, d.kernel_height, d.kernel_width}
-                                                       : memory::dims{d.out_channels, d.in_channels, d.kernel_height, d.kernel_width};
+      const memory::dims weights_dims =
+          conv.depthwise ? memory::dims{d.groups, 1, 1, d.kernel_height, d.kernel_width}
+                         : memory::dims{d.out_channels, d.in_channels, d.kernel_height, d.kernel_width};
       const auto any = [](const memory::dims& dims) { return memory::desc(dims, memory::data_type::f32, Tag::any); };
       const memory::desc bias_desc({d.out_channels}, memory::data_type::f32, Tag::x);
       const dnnl::convolution_forward::desc descriptor(
@@ -386,8 +404,9 @@ class OnednnBlock {
           ++layout_changes_;
         }
       }
-      const memory user_weights(memory::desc(weights_dims, memory::data_type::f32, conv.depthwise ? Tag::goihw : Tag::oihw),
-                                engine_, const_cast<float*>(data.weights[i].data()));
+      const memory user_weights(
+          memory::desc(weights_dims, memory::data_type::f32, conv.depthwise ? Tag::goihw : Tag::oihw), engine_,
+          const_cast<float*>(data.weights[i].data()));
       step.weights = reordered(user_weights, primitive.weights_desc());
       step.bias = reordered(memory(bias_desc, engine_, const_cast<float*>(data.bias[i].data())), bias_desc);
       step.destination = memory(primitive.dst_desc(), engine_);
@@ -426,7 +445,8 @@ class OnednnBlock {
   /// Convolution i's output from the last run, in NCHW.
   std::vector<float> output_nchw(std::size_t i) {
     dnnl::memory destination = steps_[i].destination;
-    const dnnl::memory::desc plain(destination.get_desc().dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
+    const dnnl::memory::desc plain(destination.get_desc().dims(), dnnl::memory::data_type::f32,
+                                   dnnl::memory::format_tag::nchw);
     std::vector<float> nchw(plain.get_size() / sizeof(float));
     dnnl::memory user(plain, engine_, nchw.data());
     dnnl::reorder(destination, user).execute(stream_, destination, user);

@@ -41,7 +41,7 @@ struct Bound {
 };
 
 const Bound kBounds[] = {
-    {Activation::LeakyRelu, 1, 0},         {Activation::Sigmoid, 4, 1.2e-38},   {Activation::Tanh, 4, 1.2e-38},
+    {Activation::LeakyRelu, 1, 0},        {Activation::Sigmoid, 4, 1.2e-38},  {Activation::Tanh, 4, 1.2e-38},
     {Activation::HardSigmoid, 1.5, 6e-8}, {Activation::HardSwish, 2.5, 2e-7}, {Activation::Silu, 4, 1e-35},
     {Activation::GeluErf, 16, 1e-8},      {Activation::GeluTanh, 12, 1e-8},
 };
@@ -107,8 +107,8 @@ TEST_CASE("each activation stays within its stated error over the float range, o
         const double error = std::fabs(got[i] - exact);
         if (std::isnan(exact) || std::isinf(exact)) {
           if (!(std::isnan(exact) ? std::isnan(got[i]) : got[i] == rounded) && outside++ < 3)
-            FAIL_CHECK(table->isa, " activation ", static_cast<int>(bound.activation), " at ", inputs[i], ": ",
-                       got[i], ", want ", exact);
+            FAIL_CHECK(table->isa, " activation ", static_cast<int>(bound.activation), " at ", inputs[i], ": ", got[i],
+                       ", want ", exact);
           continue;
         }
         const bool normal = std::fabs(exact) >= FLT_MIN && std::fabs(rounded) <= FLT_MAX;
@@ -119,8 +119,8 @@ TEST_CASE("each activation stays within its stated error over the float range, o
           FAIL_CHECK(table->isa, " activation ", static_cast<int>(bound.activation), " at ", inputs[i], ": ", got[i],
                      ", want ", exact, " (", ulps, " ulps)");
       }
-      MESSAGE(std::string(table->isa), " activation ", static_cast<int>(bound.activation), ": worst ", worst_ulps, " ulps at ",
-              worst_at);
+      MESSAGE(std::string(table->isa), " activation ", static_cast<int>(bound.activation), ": worst ", worst_ulps,
+              " ulps at ", worst_at);
       CHECK(outside == 0);
     }
 }

@@ -47,8 +47,8 @@ TEST_CASE("every algorithm, both layouts, every activation, with and without a r
   struct Shape {
     std::int64_t ci, co, groups, size, kernel, stride, dilation;
   };
-  const Shape shapes[] = {{19, 21, 1, 9, 1, 1, 1},  {8, 12, 1, 10, 3, 1, 1}, {6, 10, 2, 11, 3, 2, 1},
-                          {16, 16, 16, 12, 3, 1, 1}, {8, 16, 8, 9, 5, 2, 1},   {5, 7, 1, 13, 3, 1, 2},
+  const Shape shapes[] = {{19, 21, 1, 9, 1, 1, 1},   {8, 12, 1, 10, 3, 1, 1}, {6, 10, 2, 11, 3, 2, 1},
+                          {16, 16, 16, 12, 3, 1, 1}, {8, 16, 8, 9, 5, 2, 1},  {5, 7, 1, 13, 3, 1, 2},
                           {2, 3, 1, 3, 2, 1, 1}};
   // Every activation once per shape and layout, the residual modes taking turns, and ReLU (ResNet's) with each.
   struct Case {
@@ -62,24 +62,24 @@ TEST_CASE("every algorithm, both layouts, every activation, with and without a r
   for (const Shape& s : shapes)
     for (Layout layout : {Layout::NCHW, Layout::NHWC})
       for (const Case& c : cases) {
-          const Activation activation = c.activation;
-          const Residual residual = c.residual;
-          const float scale = (index++ % 3 == 2) ? -0.5f : 1.0f;
-          ConvTester()
-              .batch(2)
-              .channels(s.ci, s.co)
-              .groups(s.groups)
-              .input(s.size, s.size + 2)
-              .kernel(s.kernel, s.kernel)
-              .stride(s.stride, s.stride)
-              .dilation(s.dilation, s.dilation)
-              .padding(s.kernel / 2, s.kernel / 2, s.kernel / 2, 0)
-              .layout(layout)
-              .bias(true)
-              .through_plan(index % 2 == 0)
-              .epilogue(epilogue(activation, scale), residual)
-              .test_all();
-        }
+        const Activation activation = c.activation;
+        const Residual residual = c.residual;
+        const float scale = (index++ % 3 == 2) ? -0.5f : 1.0f;
+        ConvTester()
+            .batch(2)
+            .channels(s.ci, s.co)
+            .groups(s.groups)
+            .input(s.size, s.size + 2)
+            .kernel(s.kernel, s.kernel)
+            .stride(s.stride, s.stride)
+            .dilation(s.dilation, s.dilation)
+            .padding(s.kernel / 2, s.kernel / 2, s.kernel / 2, 0)
+            .layout(layout)
+            .bias(true)
+            .through_plan(index % 2 == 0)
+            .epilogue(epilogue(activation, scale), residual)
+            .test_all();
+      }
 }
 
 TEST_CASE("the residual around the register tiles' edges: widths and channel counts across the tiles") {

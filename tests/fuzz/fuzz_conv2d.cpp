@@ -5,7 +5,9 @@
 // declines the shape, answer CONVKIT_STATUS_UNSUPPORTED; an invalid one must answer CONVKIT_STATUS_INVALID_ARGUMENT
 // with a message. The GEMM path's tile size, orientation and multiplier (convkit's kernels or OpenBLAS) are fuzzed as
 // well, and so are thread counts up to INT32_MAX and a plan's workspace (its own, the caller's, or the caller's
-// overlapping the input or the output, which must be rejected). Whatever fails leaves the output untouched. Any other
+// overlapping the input or the output, which must be rejected), and the fused epilogue: every activation (and now and
+// then an unknown one, or one set in the options too), with a residual apart from the output or in it (in place).
+// Whatever fails leaves the output untouched. Any other
 // outcome aborts, which is a finding. Validity is decided here from the API's documented rules, independently of the
 // library.
 //
@@ -163,13 +165,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   set_knob("CONVKIT_GEMM_ORIENTATION", kOrientations[tiling % 3]);
   set_knob("CONVKIT_GEMM_TILE_PIXELS", kTilePixels[tiling / 3 % 4]);
   set_knob("CONVKIT_GEMM_ENGINE", tiling / 12 % 2 == 1 ? "blas" : nullptr);  // OpenBLAS, not convkit's GEMM kernels
+  // The epilogue: none (the calls without one), or the fused calls with an activation and a residual drawn.
+  const bool fused = in.next() % 2 == 1;
+  convkit_epilogue e;
+  convkit_epilogue_init(&e);
+  store_int(e.activation, in.field(0, 10));
+  e.clamp_min = o.clamp_min;
+  e.clamp_max = o.clamp_max;
+  e.leaky_relu_alpha = 0.05f * static_cast<float>(in.next() % 16);
+  e.hard_sigmoid_alpha = 0.1f * static_cast<float>(in.next() % 8);
+  e.hard_sigmoid_beta = 0.1f * static_cast<float>(in.next() % 8);
+  enum ResidualChoice { kNoResidual, kApart, kInPlace };
+  const auto residual_choice = static_cast<ResidualChoice>(in.next() % 3);
+  e.residual = residual_choice != kNoResidual;
+  e.residual_scale = residual_choice == kNoResidual ? 1.0f : 0.25f * static_cast<float>(in.next() % 8) - 1.0f;
+  if (fused && in.next() % 16 != 0) store_int(o.activation, CONVKIT_ACTIVATION_NONE);  // else set twice: invalid
   const std::int64_t out_channels = concatenated ? d.out_channels + d2.out_channels : d.out_channels;
   // A plan's workspace: its own (null), the caller's, or the caller's overlapping the input or the output, which
   // must be rejected before anything is written.
   enum WorkspaceChoice { kOwn, kCaller, kOverInput, kOverOutput };
   const auto workspace_choice = static_cast<WorkspaceChoice>(in.next() % 4);
 
-  const bool expect_valid = valid(d, o) && (!concatenated || (same_input && valid(d2, o)));
+  const bool epilogue_valid =
+      !fused || (load_int(o.activation) == CONVKIT_ACTIVATION_NONE && load_int(e.activation) >= 0 &&
+                 load_int(e.activation) <= CONVKIT_ACTIVATION_GELU_TANH &&
+                 (load_int(e.activation) != CONVKIT_ACTIVATION_CLAMP || e.clamp_min <= e.clamp_max));
+  const bool expect_valid = epilogue_valid && valid(d, o) && (!concatenated || (same_input && valid(d2, o)));
   // Sizes from the formula when valid; small fixed buffers otherwise (the call must not touch them).
   std::int64_t out_h = 1, out_w = 1;
   if (expect_valid) {
@@ -191,6 +212,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t out_count = expect_valid ? count(d.batch * out_channels * out_h * out_w) : 16;
   constexpr float kSentinel = -12345.0f;
   std::vector<float> y(out_count + 16, kSentinel);
+  // The residual: apart, or the output's first content (in place). Either way the output holds sentinels past it.
+  const std::vector<float> residual = convkit_test::random_floats(out_count, seed + 5);
+  if (fused && residual_choice == kInPlace) std::copy(residual.begin(), residual.end(), y.begin());
+  const float* residual_argument =
+      !fused || residual_choice == kNoResidual ? nullptr : (residual_choice == kInPlace ? y.data() : residual.data());
+  const std::vector<float> y_before = y;
 
   convkit_status status;
   bool winograd_ran = false;  // somewhere in a concatenated plan
@@ -200,10 +227,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const convkit_conv2d_desc descs[2] = {d, d2};
       const float* weights[2] = {w.data(), w2.data()};
       const float* biases[2] = {with_bias ? b.data() : nullptr, b2.data()};
-      status = convkit_plan_create_concat(descs, weights, biases, 2, &o, &plan);
+      status = fused ? convkit_plan_create_concat_fused(descs, weights, biases, 2, &o, &e, &plan)
+                     : convkit_plan_create_concat(descs, weights, biases, 2, &o, &plan);
       if (plan != nullptr) winograd_ran = std::strstr(convkit_plan_description(plan), "winograd") != nullptr;
     } else {
-      status = convkit_plan_create(&d, w.data(), with_bias ? b.data() : nullptr, &o, &plan);
+      status = fused ? convkit_plan_create_fused(&d, w.data(), with_bias ? b.data() : nullptr, &o, &e, &plan)
+                     : convkit_plan_create(&d, w.data(), with_bias ? b.data() : nullptr, &o, &plan);
     }
     if (status == CONVKIT_STATUS_OK) {
       if (plan == nullptr) finding("plan_create answered ok without a plan", d, o);
@@ -231,7 +260,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           workspace = y.data() + middle;
           break;
       }
-      status = convkit_plan_run(plan, input.data(), y.data(), workspace, workspace_bytes);
+      if (fused && residual_choice == kInPlace) residual_argument = y.data();  // y may have grown
+      status =
+          residual_argument != nullptr
+              ? convkit_plan_run_residual(plan, input.data(), residual_argument, y.data(), workspace, workspace_bytes)
+              : convkit_plan_run(plan, input.data(), y.data(), workspace, workspace_bytes);
       convkit_plan_destroy(plan);
       if (!std::equal(x.begin(), x.end(), input.begin())) finding("a plan run wrote to its input", d, o);
       const bool overlapping =
@@ -240,20 +273,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (status != CONVKIT_STATUS_INVALID_ARGUMENT) finding("an overlapping workspace was not rejected", d, o);
         if (std::strstr(convkit_last_error(), "workspace overlaps") == nullptr)
           finding("an overlapping workspace rejected without saying so", d, o);
-        for (float v : y)
-          if (v != kSentinel) finding("a run with an overlapping workspace wrote to the output", d, o);
+        for (std::size_t i = 0; i < y.size(); ++i)
+          if (y[i] != (i < y_before.size() ? y_before[i] : kSentinel))
+            finding("a run with an overlapping workspace wrote to the output", d, o);
         return 0;
       }
     } else if (plan != nullptr) {
       finding("plan_create failed but left a plan", d, o);
     }
   } else {
-    status = convkit_conv2d(&d, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), &o);
+    status = fused ? convkit_conv2d_fused(&d, x.data(), w.data(), with_bias ? b.data() : nullptr, residual_argument,
+                                          y.data(), &o, &e)
+                   : convkit_conv2d(&d, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), &o);
   }
 
   const bool untouched = [&] {
-    for (float v : y)
-      if (v != kSentinel) return false;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      if (std::memcmp(&y[i], i < y_before.size() ? &y_before[i] : &kSentinel, sizeof(float)) != 0) return false;
     return true;
   }();
   if (!expect_valid) {
@@ -275,6 +311,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   co.activation = static_cast<convkit::Activation>(load_int(o.activation));
   co.clamp_min = o.clamp_min;
   co.clamp_max = o.clamp_max;
+  convkit::Epilogue ce;
+  ce.activation = static_cast<convkit::Activation>(load_int(e.activation));
+  ce.clamp_min = e.clamp_min;
+  ce.clamp_max = e.clamp_max;
+  ce.leaky_relu_alpha = e.leaky_relu_alpha;
+  ce.hard_sigmoid_alpha = e.hard_sigmoid_alpha;
+  ce.hard_sigmoid_beta = e.hard_sigmoid_beta;
   convkit_algorithm used = CONVKIT_ALGORITHM_AUTO;
   if (convkit_conv2d_algorithm(&d, &o, &used) != CONVKIT_STATUS_OK) finding("the algorithm query failed", d, o);
   const bool winograd = winograd_ran || used == CONVKIT_ALGORITHM_WINOGRAD;
@@ -293,15 +336,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::int64_t c = 0; c < branch.desc.out_channels; ++c)
         for (std::int64_t yy = 0; yy < out_h; ++yy)
           for (std::int64_t xx = 0; xx < out_w; ++xx) {
-            const convkit_test::OracleValue want =
+            convkit_test::OracleValue want =
                 convkit_test::oracle_at(branch.desc, x.data(), branch.weights, branch.bias, n, c, yy, xx);
-            const double expected = convkit_test::oracle_activate(want.value, co);
-            const double got = y[static_cast<std::size_t>(convkit_test::tensor_offset(
-                cd.layout, out_channels, out_h, out_w, n, branch.first_channel + c, yy, xx))];
-            const double scale = winograd ? convkit_test::winograd_magnitude(branch.desc, x.data(), branch.weights,
-                                                                             branch.bias, n, c, yy, xx)
-                                          : want.magnitude;
-            if (!(std::fabs(got - expected) <= bound * scale)) finding("a result off the oracle", d, o);
+            const std::size_t at = static_cast<std::size_t>(convkit_test::tensor_offset(
+                cd.layout, out_channels, out_h, out_w, n, branch.first_channel + c, yy, xx));
+            double scale = winograd ? convkit_test::winograd_magnitude(branch.desc, x.data(), branch.weights,
+                                                                       branch.bias, n, c, yy, xx)
+                                    : want.magnitude;
+            double expected = convkit_test::oracle_activate(want.value, co), slope = 1.0;
+            if (fused) {
+              if (residual_argument != nullptr) {
+                const double r = static_cast<double>(e.residual_scale) * residual[at];
+                want.value += r;
+                scale += std::fabs(r);
+              }
+              expected = convkit_test::oracle_activation(want.value, ce);
+              slope = convkit_test::oracle_activation_slope(ce);
+            }
+            const double got = y[at];
+            if (!(std::fabs(got - expected) <= slope * bound * scale + 1e-6 * std::fabs(expected)))
+              finding("a result off the oracle", d, o);
           }
   return 0;
 }
