@@ -1326,7 +1326,7 @@ void print_blocks(const std::vector<convkit_bench::NetworkBlock>& blocks, const 
       "\nus: median time of the whole block; unfused/fused and oneDNN/fused: time ratios, above 1 when convkit fused\n"
       "is faster. fused: each convolution a Plan with its Epilogue, the residual through run_residual into a separate\n"
       "output (no copy). unfused: the same plans without epilogue, each followed by one pass adding the residual and\n"
-      "applying the activation (std:: functions, OpenMP at T threads). oneDNN: a primitive per convolution with\n"
+      "applying the activation (std:: functions, on the calling thread). oneDNN: a primitive per convolution with\n"
       "post-ops (append_sum, append_eltwise relu/clip/hardswish), layouts format_tag::any; append_sum accumulates\n"
       "into the destination, so each run first copies the block input into it (a reorder): that copy is counted in\n"
       "oneDNN us, and \"copy us\" is its time alone. \"vs\": max |difference| / max |reference| over every\n"
@@ -1347,7 +1347,8 @@ void print_blocks(const std::vector<convkit_bench::NetworkBlock>& blocks, const 
   }
 }
 
-int run_blocks(const Config& config) {
+int run_blocks(const Config& config, const RunContext& context) {
+  const auto started = std::chrono::steady_clock::now();
   using convkit_bench::BlockData;
   using convkit_bench::ConvkitBlock;
   using convkit_bench::NetworkBlock;
@@ -1358,7 +1359,8 @@ int run_blocks(const Config& config) {
   std::fflush(stdout);
 
   const int per_block = static_cast<int>(2 * config.layouts.size()) + (config.onednn ? 1 : 0);
-  Progress progress(static_cast<int>(config.threads.size() * blocks.size()) * per_block, !config.quiet);
+  const int total = static_cast<int>(config.threads.size() * blocks.size()) * per_block;
+  Progress progress(total, !config.quiet);
   std::vector<BlockRow> rows;
   std::map<std::string, std::string> plans;             // "block layout": the fused plans
   std::vector<std::string> onednn_runs(blocks.size());  // per block: oneDNN's implementations
@@ -1374,8 +1376,8 @@ int run_blocks(const Config& config) {
       const NetworkBlock& block = blocks[b];
       const BlockData data(block, 100 + 16 * static_cast<std::uint32_t>(b));
       const std::string label = block.name + " T" + std::to_string(threads);
-      std::vector<std::vector<float>> fused_outputs;  // of the first layout, the reference for oneDNN
-      const std::size_t first_row = rows.size();
+      std::vector<std::vector<float>> fused_outputs;               // of the first layout, the reference for oneDNN
+      [[maybe_unused]] const std::size_t first_row = rows.size();  // the block's first row at this thread count
       for (const convkit::Layout layout : config.layouts) {
         BlockRow row{b, layout, threads, {}, {}, {}, {}, missing(), missing(), ""};
         const std::string what = label + " " + layout_name(layout);
@@ -1440,8 +1442,10 @@ int run_blocks(const Config& config) {
     }
   }
   print_blocks(blocks, rows, plans, onednn_runs, config);
-  std::printf("\n%d blocks measured", static_cast<int>(rows.size()));
-  if (failures > 0) std::printf(", %d failures (see standard error)", failures);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  std::printf("\n%d measurements in %.0f s; load average %.2f at the start, %.2f at the end", total, elapsed.count(),
+              context.load_average, load_average());
+  if (failures > 0) std::printf(", %d failed (see standard error)", failures);
   std::printf("\n");
   return failures > 0 ? 1 : 0;
 }
@@ -1467,7 +1471,7 @@ int run(int argc, char** argv) {
   const RunContext context = gather_context(config, suite_paths);
   print_header(context, config, layers.size());
   std::fflush(stdout);
-  if (config.blocks) return run_blocks(config);
+  if (config.blocks) return run_blocks(config, context);
 
   const int per_layer =
       2 + (config.onednn ? 1 : 0) + static_cast<int>(config.layouts.size() * config.algorithms.size());

@@ -8,7 +8,7 @@
 //   oneDNN   the same convolutions as oneDNN primitives with the equivalent post-ops, in its preferred layouts.
 //
 // Every convolution keeps the spatial size (stride 1, "same" padding) and the batch is 1. Header-only; the oneDNN
-// part is compiled only with CONVKIT_BENCH_HAVE_DNNL. The unfused passes use OpenMP, as the library does.
+// part is compiled only with CONVKIT_BENCH_HAVE_DNNL.
 #ifndef CONVKIT_BENCH_NETWORK_BLOCKS_HPP
 #define CONVKIT_BENCH_NETWORK_BLOCKS_HPP
 
@@ -136,15 +136,17 @@ inline std::vector<NetworkBlock> network_blocks() {
   };
 }
 
-/// A block's tensors in NCHW with OIHW weights (the reference form; convkit's NHWC runs convert them): random,
-/// the weights scaled by sqrt(6 / fan-in) so that values keep their size through the block (He's rule) and the
-/// ReLU6 and HardSwish bounds are reached by some values and not all.
+/// A block's tensors in NCHW with OIHW weights (the reference form; convkit's NHWC runs convert them): random, the
+/// input in [-4, 4) and the weights scaled by sqrt(6 / fan-in) (He's rule), so that the values keep a standard
+/// deviation of about 3 through the block and part of them reach ReLU6's upper bound and HardSwish's flat ends,
+/// which the checks then cover.
 struct BlockData {
   AlignedArray<float> input;
   std::vector<AlignedArray<float>> weights, bias;
 
   BlockData(const NetworkBlock& block, std::uint32_t seed)
       : input(random_array(static_cast<std::size_t>(block.channels * block.height * block.width), seed)) {
+    for (std::size_t j = 0; j < input.size(); ++j) input.data()[j] *= 4.0f;
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const convkit::TensorSizes sizes = convkit::tensor_sizes(block.desc(i, convkit::Layout::NCHW));
       weights.push_back(
@@ -158,8 +160,8 @@ struct BlockData {
   }
 };
 
-/// [outer][inner][channels] -> [outer][channels][inner] and back, element by element: NHWC <-> NCHW (outer = batch 1)
-/// and OHWI <-> OIHW (outer = Co). to_channels_last converts NCHW/OIHW into NHWC/OHWI.
+/// [outer][channels][inner] -> [outer][inner][channels]: NCHW -> NHWC (outer = the batch) and OIHW -> OHWI (outer =
+/// the output channels).
 inline std::vector<float> to_channels_last(const float* data, std::int64_t outer, std::int64_t channels,
                                            std::int64_t inner) {
   std::vector<float> out(static_cast<std::size_t>(outer * channels * inner));
@@ -174,48 +176,47 @@ inline std::vector<float> to_channels_last(const float* data, std::int64_t outer
 /// a ReLU leaves values near 0).
 inline double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
   double difference = 0, magnitude = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    difference = std::max(difference, std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  if (a.size() != b.size()) return std::nan("");
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    if (std::isnan(d)) return d;
+    difference = std::max(difference, d);
     magnitude = std::max(magnitude, std::fabs(static_cast<double>(b[i])));
   }
-  if (a.size() != b.size() || std::isnan(difference)) return std::nan("");
   return magnitude > 0 ? difference / magnitude : difference;
 }
 
 namespace detail {
 
 template <typename Activation>
-void epilogue_loop(float* out, const float* residual, float scale, std::size_t count, int threads, Activation act) {
-  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(count);
-  if (residual != nullptr) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = act(out[i] + scale * residual[i]);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = act(out[i]);
-  }
+void epilogue_loop(float* out, const float* residual, float scale, std::size_t count, Activation act) {
+  if (residual != nullptr)
+    for (std::size_t i = 0; i < count; ++i) out[i] = act(out[i] + scale * residual[i]);
+  else
+    for (std::size_t i = 0; i < count; ++i) out[i] = act(out[i]);
 }
 
 }  // namespace detail
 
 /// The unfused baseline's epilogue: out = activation(out + residual_scale * residual) as one separate pass over the
-/// output, on `threads` threads (the convolutions before it run on as many). residual: null when there is none.
-inline void apply_epilogue(float* out, const float* residual, std::size_t count, const convkit::Epilogue& e,
-                           int threads) {
+/// output (residual null when there is none), on the calling thread. Not an OpenMP loop: libgomp's threads spin
+/// after each region and took the cores from convkit's own worker pool (lib/threading.cpp), so at T > 1 the unfused
+/// blocks measured two thread pools contending rather than the cost of the extra pass.
+inline void apply_epilogue(float* out, const float* residual, std::size_t count, const convkit::Epilogue& e) {
   using convkit::Activation;
   const float scale = e.residual_scale;
   switch (e.activation) {
     case Activation::None:
-      if (residual != nullptr) detail::epilogue_loop(out, residual, scale, count, threads, [](float x) { return x; });
+      if (residual != nullptr) detail::epilogue_loop(out, residual, scale, count, [](float x) { return x; });
       return;
     case Activation::Relu:
-      return detail::epilogue_loop(out, residual, scale, count, threads, [](float x) { return std::max(x, 0.0f); });
+      return detail::epilogue_loop(out, residual, scale, count, [](float x) { return std::max(x, 0.0f); });
     case Activation::Clamp:
-      return detail::epilogue_loop(out, residual, scale, count, threads, [lo = e.clamp_min, hi = e.clamp_max](float x) {
+      return detail::epilogue_loop(out, residual, scale, count, [lo = e.clamp_min, hi = e.clamp_max](float x) {
         return std::min(std::max(x, lo), hi);
       });
     case Activation::HardSwish:
-      return detail::epilogue_loop(out, residual, scale, count, threads, [](float x) {
+      return detail::epilogue_loop(out, residual, scale, count, [](float x) {
         return x * std::min(std::max(x * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
       });
     default:  // the blocks use no other; add one here with its std:: formula when a block does
@@ -229,10 +230,12 @@ class ConvkitBlock {
  public:
   ConvkitBlock(const NetworkBlock& block, const BlockData& data, convkit::Layout layout,
                const convkit::Options& options, bool fused)
-      : block_(block), layout_(layout), threads_(options.threads), pixels_(block.height * block.width) {
-    input_ = layout == convkit::Layout::NHWC
-                 ? to_channels_last(data.input.data(), 1, block.channels, pixels_)
-                 : std::vector<float>(data.input.data(), data.input.data() + data.input.size());
+      : block_(block), layout_(layout), pixels_(block.height * block.width), input_(data.input.size()) {
+    if (layout == convkit::Layout::NHWC)
+      std::memcpy(input_.data(), to_channels_last(data.input.data(), 1, block.channels, pixels_).data(),
+                  input_.size() * sizeof(float));
+    else
+      std::memcpy(input_.data(), data.input.data(), input_.size() * sizeof(float));
     places_.resize(block.convs.size());
     std::vector<std::vector<float>> channels_last_weights(block.convs.size());
     std::vector<convkit::ConcatBranch> branches;
@@ -286,7 +289,7 @@ class ConvkitBlock {
         step.plan.run_residual(input, residual, step.output.data(), workspace_.data(), workspace_bytes_);
       else
         step.plan.run(input, step.output.data(), workspace_.data(), workspace_bytes_);
-      if (!step.fused) apply_epilogue(step.output.data(), residual, step.output.size(), step.epilogue, threads_);
+      if (!step.fused) apply_epilogue(step.output.data(), residual, step.output.size(), step.epilogue);
       for (std::size_t i = 0; i < places_.size(); ++i)
         if (places_[i].step == s && places_[i].gathered.size() > 0) gather(i);
     }
@@ -346,9 +349,8 @@ class ConvkitBlock {
 
   const NetworkBlock& block_;
   convkit::Layout layout_;
-  int threads_;
   std::int64_t pixels_;
-  std::vector<float> input_;  // in layout_
+  AlignedArray<float> input_;  // in layout_, aligned as oneDNN's tensors are
   std::vector<Step> steps_;
   std::vector<Place> places_;  // per convolution
   std::size_t workspace_bytes_ = 0;
@@ -371,6 +373,7 @@ class OnednnBlock {
     const memory::dims block_dims{1, block.channels, block.height, block.width};
     const memory input(memory::desc(block_dims, memory::data_type::f32, Tag::nchw), engine_,
                        const_cast<float*>(data.input.data()));
+    std::vector<memory> inputs;  // the block input in each source layout chosen
     for (std::size_t i = 0; i < block.convs.size(); ++i) {
       const BlockConv& conv = block.convs[i];
       const convkit::Conv2dDesc d = block.desc(i, convkit::Layout::NCHW);
@@ -391,8 +394,10 @@ class OnednnBlock {
 
       Step step;
       step.convolution = dnnl::convolution_forward(primitive);
-      if (conv.input == kBlockInput) {
-        step.source = reordered(input, primitive.src_desc());
+      if (conv.input == kBlockInput) {  // one copy per layout, shared as a network's tensor would be
+        const auto same = std::find_if(inputs.begin(), inputs.end(),
+                                       [&](const memory& m) { return m.get_desc() == primitive.src_desc(); });
+        step.source = same != inputs.end() ? *same : inputs.emplace_back(reordered(input, primitive.src_desc()));
       } else {
         const memory& produced = steps_[static_cast<std::size_t>(conv.input)].destination;
         if (produced.get_desc() == primitive.src_desc()) {

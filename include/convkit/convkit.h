@@ -303,6 +303,10 @@ convkit_status convkit_conv2d_desc_set_same_padding(convkit_conv2d_desc* desc, c
    double and rounded once. first_weights and second_weights are read in their own desc's weights_layout. The
    composed convolution has first's batch, input size, layout and weights_layout, second's out_channels, no
    padding, dilations 1 and groups 1.
+   Epilogues: the composition holds only when nothing but the bias lies between the two convolutions (an activation
+   or a residual sum after the first is not linear in its input, so no single convolution equals the pair), which is
+   why this function takes none. The second's epilogue applies unchanged to the composed convolution: give it to
+   convkit_plan_create_fused with the composed descriptor.
 
    INVALID_ARGUMENT: an invalid descriptor; shapes that do not chain (second's batch, layout, in_channels,
    in_height and in_width must equal first's batch, layout, out_channels and output height and width); a NULL
