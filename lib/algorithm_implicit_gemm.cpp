@@ -383,9 +383,9 @@ class ImplicitGemmPrimitive final : public Primitive {
       return;
     }
     float* out = output + (image * p_.out_channels + channel) * p_.out_pixels() + oh * p_.out_width;
-    // The products are [pixel][channel], not the output's layout: with post-ops they come out bare and the
-    // transpose into the output finishes them (residual, then every activation).
-    const bool finish_in_transpose = g.post != nullptr;
+    // The products are [pixel][channel], not the output's layout: with a residual they come out bare and the
+    // transpose into the output finishes them (residual, then the activation); without one the kernel finishes them.
+    const bool finish_in_transpose = g.post != nullptr && g.post->residual;
     const TileEpilogue finish{nullptr, activation_, clamp_min_, clamp_max_, g.post, residual_offset};
     if (finish_in_transpose) {
       g.activation = Activation::None;

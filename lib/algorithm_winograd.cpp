@@ -322,7 +322,7 @@ class WinogradPrimitive final : public Primitive {
     const std::int64_t stage_width = (end - begin) * m;
     float* base;
     std::int64_t row_stride, pixel_stride;
-    const bool nhwc = p_.layout == Layout::NHWC, finish_in_transpose = post_.active();
+    const bool nhwc = p_.layout == Layout::NHWC, finish_in_transpose = !nhwc && post_.residual;
     if (nhwc) {
       base = output + ((first.image * p_.out_height + first.y) * p_.out_width + first.x) * p_.out_channels + channel0;
       row_stride = p_.out_width * p_.out_channels, pixel_stride = p_.out_channels;
@@ -348,11 +348,11 @@ class WinogradPrimitive final : public Primitive {
                               activation_,
                               clamp_min_,
                               clamp_max_};
-      // NCHW stages the tiles [pixel][channel]: the transpose into the planes finishes them (residual, activation).
-      if (nhwc) {
+      // NCHW stages the tiles [pixel][channel]: with a residual the transpose into the planes finishes them.
+      if (nhwc || !finish_in_transpose) {
         task.post = active_post_ops(post_);
         task.residual_offset = residual_offset;
-      } else if (finish_in_transpose) {
+      } else {
         task.activation = Activation::None;
       }
       ukernels_.output(task);

@@ -213,7 +213,13 @@ class DepthwiseBlockedPrimitive final : public Primitive {
     padded_channels_ = slices.padded;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
     post_ = args.post;
-    if (post_.active()) task_.activation = Activation::None;  // the transpose back finishes the block
+    // A residual is read in the output's layout: the transpose back adds it, then activates. Without one the
+    // kernel finishes its block (the activations beyond clamp on each tile in L1) and the transpose only copies.
+    if (post_.residual) {
+      task_.activation = Activation::None;
+    } else {
+      task_.post = active_post_ops(post_);
+    }
     const int threads = threads_worth_using(p_.flops(), args.threads);
     // Blocks of two vectors while they give every worker several, one vector otherwise (the block size hardly
     // matters with one-vector tiles; docs/tuning-log.md).
@@ -256,7 +262,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
         ukernels_.depthwise_nhwc_rows(t);
         if (!nonfinite_.empty()) nonfinite_.apply(computed, count, 1, first, count, 0, p_.out_height);
         float* target = output + (n * C + first) * out_pixels;
-        if (post_.active()) {
+        if (post_.residual) {
           finish.store_transposed(computed, out_pixels, count, count, false, target, out_pixels, 0);
         } else {
           transpose_(computed, count, out_pixels, count, target, out_pixels);

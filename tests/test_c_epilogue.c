@@ -81,8 +81,7 @@ int main(void) {
     convkit_options_init(&options);
     options.activation = CONVKIT_ACTIVATION_RELU;
     epilogue.activation = CONVKIT_ACTIVATION_SILU;
-    EXPECT(convkit_plan_create_fused(&desc, w, bias, &options, &epilogue, &plan) ==
-               CONVKIT_STATUS_INVALID_ARGUMENT &&
+    EXPECT(convkit_plan_create_fused(&desc, w, bias, &options, &epilogue, &plan) == CONVKIT_STATUS_INVALID_ARGUMENT &&
            mentions("options.activation"));
     /* The old options refuse the new activations, as they always refused unknown ones. */
     options.activation = CONVKIT_ACTIVATION_SILU;

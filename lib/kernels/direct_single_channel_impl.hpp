@@ -37,7 +37,8 @@ struct DirectSingleChannel : DirectVectors<Arch> {
     }
     with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_UNROLL
-      for (int r = 0; r < kRows; ++r) store(activate(Batch(acc[r])), t, t.output + (y + r) * t.out_row_stride + x, valid);
+      for (int r = 0; r < kRows; ++r)
+        store(activate(Batch(acc[r])), t, t.output + (y + r) * t.out_row_stride + x, valid);
     });
   }
 
