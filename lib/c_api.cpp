@@ -196,6 +196,21 @@ convkit_status convkit_plan_create(const convkit_conv2d_desc* desc, const float*
   });
 }
 
+namespace {
+
+std::vector<convkit::ConcatBranch> to_branches(const convkit_conv2d_desc* descs, const float* const* weights,
+                                               const float* const* biases, size_t count) {
+  std::vector<convkit::ConcatBranch> branches(count);
+  for (size_t b = 0; b < count; ++b) {
+    branches[b].desc = to_cpp(descs[b]);
+    branches[b].weights = weights[b];
+    branches[b].bias = biases != nullptr ? biases[b] : nullptr;
+  }
+  return branches;
+}
+
+}  // namespace
+
 convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, const float* const* weights,
                                           const float* const* biases, size_t count, const convkit_options* options,
                                           convkit_plan** plan) {
@@ -206,14 +221,8 @@ convkit_status convkit_plan_create_concat(const convkit_conv2d_desc* descs, cons
   if (descs == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "descs is null");
   if (weights == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "weights is null");
   return guarded([&] {
-    std::vector<convkit::ConcatBranch> branches(count);
-    for (size_t b = 0; b < count; ++b) {
-      branches[b].desc = to_cpp(descs[b]);
-      branches[b].weights = weights[b];
-      branches[b].bias = biases != nullptr ? biases[b] : nullptr;
-    }
     const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
-    *plan = new convkit_plan{convkit::Plan(branches, cpp_options)};
+    *plan = new convkit_plan{convkit::Plan(to_branches(descs, weights, biases, count), cpp_options)};
   });
 }
 
@@ -306,14 +315,8 @@ convkit_status convkit_plan_create_concat_fused(const convkit_conv2d_desc* descs
   if (weights == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "weights is null");
   if (epilogue == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "epilogue is null");
   return guarded([&] {
-    std::vector<convkit::ConcatBranch> branches(count);
-    for (size_t b = 0; b < count; ++b) {
-      branches[b].desc = to_cpp(descs[b]);
-      branches[b].weights = weights[b];
-      branches[b].bias = biases != nullptr ? biases[b] : nullptr;
-    }
     const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
-    *plan = new convkit_plan{convkit::Plan(branches, cpp_options, to_cpp(*epilogue))};
+    *plan = new convkit_plan{convkit::Plan(to_branches(descs, weights, biases, count), cpp_options, to_cpp(*epilogue))};
   });
 }
 

@@ -9,6 +9,8 @@
 #      layer's 2-thread time over its 1-thread time                -> build/release/convkit_bench_shared.txt
 #   4. the depthwise layers of real networks (benchmarks/depthwise.txt), auto
 #                                                          -> build/release/convkit_bench_depthwise.{txt,json,csv}
+#   5. whole network blocks with fused epilogues, fused against unfused and oneDNN with post-ops
+#                                                          -> build/release/convkit_bench_blocks.txt
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -30,3 +32,4 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
 "$bench" --neighbours=1 --algorithms=auto --layout=both "$@" | tee "${out}_shared.txt"
 "$bench" --suite=benchmarks/depthwise.txt --algorithms=auto --layout=both \
   --json="${out}_depthwise.json" --csv="${out}_depthwise.csv" "$@" | tee "${out}_depthwise.txt"
+"$bench" --blocks --layout=both "$@" | tee "${out}_blocks.txt"
