@@ -46,22 +46,21 @@ struct DepthwiseNhwc {
   }
 
   template <int kPixels, bool kFull>
-  CONVKIT_ALWAYS_INLINE static void finish(const Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y,
+  // The sums are finished in place: a copy of them to add the residual to made GCC 12 fail (an internal compiler
+  // error in its scalar replacement of aggregates) under -fsanitize=thread at -O1.
+  CONVKIT_ALWAYS_INLINE static void finish(Batch (&acc)[kPixels], const DepthwiseNhwcTask& t, std::int64_t y,
                                            std::int64_t x, std::int64_t c, std::int64_t count) {
     float* out = t.output + y * t.out_row_stride + x * t.out_pixel_stride + c;
-    Batch sums[kPixels];
-    CONVKIT_UNROLL
-    for (int u = 0; u < kPixels; ++u) sums[u] = acc[u];
     if (t.post != nullptr && t.post->residual) {  // read before the stores: in place, the output holds it
       const Batch scale(t.post->residual_scale);
       CONVKIT_UNROLL
       for (int u = 0; u < kPixels; ++u)
-        sums[u] = fused_multiply_add(
-            scale, load<kFull>(residual_at(out + u * t.out_pixel_stride, t.residual_offset), count), sums[u]);
+        acc[u] = fused_multiply_add(
+            scale, load<kFull>(residual_at(out + u * t.out_pixel_stride, t.residual_offset), count), acc[u]);
     }
     with_activation<Batch>(t, [&](const auto& activate) CONVKIT_ALWAYS_INLINE {
       CONVKIT_UNROLL
-      for (int u = 0; u < kPixels; ++u) store<kFull>(activate(sums[u]), out + u * t.out_pixel_stride, count);
+      for (int u = 0; u < kPixels; ++u) store<kFull>(activate(acc[u]), out + u * t.out_pixel_stride, count);
     });
     if (t.post != nullptr && !t.post->in_registers()) activate_tile(*t.post, out, kPixels, count, t.out_pixel_stride);
   }
