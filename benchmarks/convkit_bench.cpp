@@ -43,6 +43,7 @@
 #include "network_blocks.hpp"
 #include "profile.hpp"  // lib/: the phase timers behind --breakdown
 #include "report_formats.hpp"
+#include "std_thread_pool.hpp"  // examples/: an engine's pool, for --pool
 #include "svg_chart.hpp"
 #ifdef CONVKIT_BENCH_HAVE_DNNL
 #include "onednn_conv.hpp"
@@ -104,6 +105,7 @@ struct Config {
   bool breakdown = false;
   int neighbours = 0;   // --neighbours: busy processes beside the measurements
   bool blocks = false;  // --blocks: whole network blocks instead of the layers
+  bool pool = false;    // --pool: convkit's own workers against a caller's thread pool
 };
 
 void print_help(std::FILE* out) {
@@ -140,6 +142,11 @@ void print_help(std::FILE* out) {
                "                        the residual and activation as separate passes, and oneDNN with post-ops;\n"
                "                        checks fused against unfused first (exit status 1 beyond 1e-3). Takes\n"
                "                        --threads, --layout, --math, --min-time, --no-onednn and --quiet only\n"
+               "  --pool                time each layer's auto plan on convkit's own workers and on a caller's\n"
+               "                        thread pool of the same width (Plan::run_on, examples/std_thread_pool.hpp),\n"
+               "                        alternated, and print both and their ratio; with --neighbours, beside busy\n"
+               "                        processes. Takes the layer options, --threads, --layout, --math, --min-time,\n"
+               "                        --neighbours and --quiet\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -219,7 +226,8 @@ Config parse_options(int argc, char** argv) {
     kQuiet,
     kBreakdown,
     kNeighbours,
-    kBlocks
+    kBlocks,
+    kPool
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -237,6 +245,7 @@ Config parse_options(int argc, char** argv) {
                                     {"breakdown", no_argument, nullptr, kBreakdown},
                                     {"neighbours", required_argument, nullptr, kNeighbours},
                                     {"blocks", no_argument, nullptr, kBlocks},
+                                    {"pool", no_argument, nullptr, kPool},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -330,6 +339,9 @@ Config parse_options(int argc, char** argv) {
       case kBlocks:
         config.blocks = true;
         break;
+      case kPool:
+        config.pool = true;
+        break;
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
       default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
@@ -343,6 +355,10 @@ Config parse_options(int argc, char** argv) {
                         algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
                         !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
     throw UsageError("--blocks takes --threads, --layout, --math, --min-time, --no-onednn and --quiet only");
+  if (config.pool && (config.blocks || algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
+                      !config.svg_path.empty() || config.breakdown))
+    throw UsageError(
+        "--pool takes the layer options, --threads, --layout, --math, --min-time, --neighbours and --quiet");
 #ifndef CONVKIT_BENCH_HAVE_DNNL
   config.onednn = false;
 #endif
@@ -1450,6 +1466,70 @@ int run_blocks(const Config& config, const RunContext& context) {
   return failures > 0 ? 1 : 0;
 }
 
+// --pool: the same plan on convkit's own workers and on a caller's pool (Plan::run_on), alternated so that both see
+// the machine in the same state; each figure is the better median of two rounds.
+int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) {
+  std::printf("caller's thread pool (--pool): %s on a StdThreadPool of the same width; %s math; min time %g s\n",
+              "convkit auto on its own workers, then", config.math_mode == convkit::MathMode::Fast ? "fast" : "strict",
+              config.min_time);
+  std::printf("%-28s %-6s %3s %12s %12s %10s  %s\n", "layer", "layout", "T", "own us", "pool us", "own/pool",
+              "implementation");
+  const BusyNeighbours neighbours(config.neighbours);
+  int failures = 0;
+  for (const int threads : config.threads) {
+    convkit_examples::StdThreadPool pool(threads);
+    double log_ratio_sum = 0;
+    int ratios = 0;
+    for (const Layer& nchw_layer : layers)
+      for (const convkit::Layout layout : config.layouts) {
+        try {
+          const Layer layer = nchw_layer.with_layout(layout);
+          const convkit::TensorSizes sizes = convkit::tensor_sizes(layer.desc);
+          const auto input = convkit_bench::random_array(static_cast<std::size_t>(sizes.input), 1);
+          const auto weights = convkit_bench::random_array(static_cast<std::size_t>(sizes.weights), 2);
+          const auto bias = convkit_bench::random_array(static_cast<std::size_t>(sizes.bias), 3);
+          convkit_bench::AlignedArray<float> own_output(static_cast<std::size_t>(sizes.output)),
+              pool_output(static_cast<std::size_t>(sizes.output));
+          convkit::Options options;
+          options.threads = threads;
+          options.math_mode = config.math_mode;
+          const convkit::Plan plan(layer.desc, weights.data(), bias.data(), options);
+          convkit_bench::AlignedArray<unsigned char> workspace(plan.workspace_size());
+          const convkit::ThreadPool handle = pool.handle();
+          const auto own = [&] { plan.run(input.data(), own_output.data(), workspace.data(), workspace.size()); };
+          const auto on_pool = [&] {
+            plan.run_on(handle, input.data(), pool_output.data(), workspace.data(), workspace.size());
+          };
+          double own_us = 1e300, pool_us = 1e300;
+          for (int round = 0; round < 2; ++round) {
+            own_us = std::min(own_us, convkit_bench::time_calls(own, config.min_time).median * 1e6);
+            pool_us = std::min(pool_us, convkit_bench::time_calls(on_pool, config.min_time).median * 1e6);
+          }
+          const bool same = std::equal(own_output.data(), own_output.data() + sizes.output, pool_output.data());
+          if (!same) {
+            std::fprintf(stderr, "%s: %s: the pool's output differs from convkit's own workers'\n", kProgram,
+                         layer.name.c_str());
+            ++failures;
+          }
+          std::printf("%-28s %-6s %3d %12.1f %12.1f %10.3f  %s\n", layer.name.c_str(), layout_name(layout), threads,
+                      own_us, pool_us, own_us / pool_us, plan.description().c_str());
+          std::fflush(stdout);
+          if (!is_toy(nchw_layer)) {
+            log_ratio_sum += std::log(own_us / pool_us);
+            ++ratios;
+          }
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "%s: %s: %s\n", kProgram, nchw_layer.name.c_str(), e.what());
+          ++failures;
+        }
+      }
+    if (ratios > 0)
+      std::printf("T%d: geometric mean of own/pool over %d layers: %.3f (above 1: the caller's pool is faster)\n\n",
+                  threads, ratios, std::exp(log_ratio_sum / ratios));
+  }
+  return failures > 0 ? 1 : 0;
+}
+
 int run(int argc, char** argv) {
   Config config;
   std::vector<Layer> layers;
@@ -1472,6 +1552,7 @@ int run(int argc, char** argv) {
   print_header(context, config, layers.size());
   std::fflush(stdout);
   if (config.blocks) return run_blocks(config, context);
+  if (config.pool) return run_pool_comparison(config, layers);
 
   const int per_layer =
       2 + (config.onednn ? 1 : 0) + static_cast<int>(config.layouts.size() * config.algorithms.size());

@@ -21,7 +21,11 @@ install(FILES
 
 # pkg-config, for builds that are not CMake: the exact libraries this build linked, by full path.
 file(RELATIVE_PATH CONVKIT_PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-set(_convkit_private_libs ${OpenBLAS_LIBRARIES} ${OpenMP_CXX_LIBRARIES} -lstdc++ -lm)
+set(_convkit_private_libs ${OpenBLAS_LIBRARIES})
+if(CONVKIT_OPENMP)
+  list(APPEND _convkit_private_libs ${OpenMP_CXX_LIBRARIES})
+endif()
+list(APPEND _convkit_private_libs -lstdc++ -lm)
 list(JOIN _convkit_private_libs " " CONVKIT_PC_PRIVATE_LIBS)
 configure_file("${PROJECT_SOURCE_DIR}/cmake/convkit.pc.in" "${PROJECT_BINARY_DIR}/convkit.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/convkit.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

@@ -4,6 +4,7 @@
 #include <convkit/convkit.hpp>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "blas.hpp"
@@ -13,6 +14,7 @@
 #include "plan.hpp"
 #include "primitive.hpp"
 #include "problem.hpp"
+#include "threading.hpp"
 #include "tuning.hpp"
 
 namespace convkit {
@@ -52,11 +54,12 @@ namespace {
 // Binds `entry` to the problem: the plan's primitive, described by the entry's name.
 PlanState bind(const Problem& problem, const float* weights, const float* bias, const Options& options,
                const PlanEpilogue& epilogue, bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
-  PlanState plan{problem, nullptr, entry.name, epilogue.epilogue, epilogue.post.residual};
+  const int threads = resolve_threads(options);
+  PlanState plan{problem, nullptr, entry.name, epilogue.epilogue, epilogue.post.residual, threads};
   try {
     const PostOps& post = epilogue.post;
     const PrimitiveArguments arguments{plan.problem,   weights,        bias, post.register_activation(),
-                                       post.clamp_min, post.clamp_max, post, resolve_threads(options),
+                                       post.clamp_min, post.clamp_max, post, threads,
                                        tuning,         borrow_weights};
     plan.primitive = entry.create(arguments);
   } catch (const std::bad_alloc&) {
@@ -66,6 +69,8 @@ PlanState bind(const Problem& problem, const float* weights, const float* bias, 
 }
 
 }  // namespace
+
+std::string threads_note(int threads) { return concat(" [", threads, threads == 1 ? " thread]" : " threads]"); }
 
 PlanEpilogue plan_epilogue(const Options& options, const Epilogue* epilogue) {
   validate_options(options);
@@ -100,7 +105,14 @@ PlanState make_plan_with(const Problem& problem, const float* weights, const flo
 }
 
 void execute(const PlanState& plan, const float* input, const float* residual, float* output, void* workspace,
-             std::size_t workspace_size) {
+             std::size_t workspace_size, const ThreadPool* pool) {
+  std::optional<CallerPool> caller_pool;
+  if (pool != nullptr) {
+    if (pool->parallel_for == nullptr) invalid("pool.parallel_for is null");
+    if (pool->width < 1) invalid("pool.width = ", pool->width, " must be at least 1");
+    caller_pool = CallerPool{pool->context, pool->parallel_for, pool->width};
+  }
+  const UsingCallerPool using_pool(caller_pool ? &*caller_pool : nullptr);
   const std::size_t bytes = plan.primitive->workspace_bytes();
   if (plan.residual) {
     check_residual(plan.problem, input, residual, output, workspace,
@@ -134,11 +146,16 @@ void execute(const PlanState& plan, const float* input, const float* residual, f
 
 }  // namespace detail
 
-struct Plan::Impl : detail::PlanState {};
+// The public face of a PlanState: its description ends with the threads a run uses.
+struct Plan::Impl : detail::PlanState {
+  explicit Impl(detail::PlanState state) : detail::PlanState(std::move(state)) {
+    description += detail::threads_note(threads);
+  }
+};
 
 namespace detail {
 
-Plan PlanAccess::plan(PlanState state) { return Plan(std::make_unique<Plan::Impl>(Plan::Impl{std::move(state)})); }
+Plan PlanAccess::plan(PlanState state) { return Plan(std::make_unique<Plan::Impl>(std::move(state))); }
 
 Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
                const char* implementation, const Epilogue* epilogue) {
@@ -149,16 +166,15 @@ Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, 
 
 Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options)
     : impl_(std::make_unique<Impl>(
-          Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false)})) {}
+          detail::make_plan(detail::make_problem(desc), weights, bias, options, /*borrow_weights=*/false))) {}
 Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options)
-    : impl_(std::make_unique<Impl>(Impl{detail::make_concat_plan(branches.data(), branches.size(), options)})) {}
+    : impl_(std::make_unique<Impl>(detail::make_concat_plan(branches.data(), branches.size(), options))) {}
 Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
            const Epilogue& epilogue)
-    : impl_(std::make_unique<Impl>(Impl{detail::make_plan(detail::make_problem(desc), weights, bias, options,
-                                                          /*borrow_weights=*/false, &epilogue)})) {}
+    : impl_(std::make_unique<Impl>(detail::make_plan(detail::make_problem(desc), weights, bias, options,
+                                                     /*borrow_weights=*/false, &epilogue))) {}
 Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options, const Epilogue& epilogue)
-    : impl_(std::make_unique<Impl>(
-          Impl{detail::make_concat_plan(branches.data(), branches.size(), options, &epilogue)})) {}
+    : impl_(std::make_unique<Impl>(detail::make_concat_plan(branches.data(), branches.size(), options, &epilogue))) {}
 Plan::Plan(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
@@ -176,26 +192,48 @@ const std::string& Plan::description() const noexcept {
   return impl_ ? impl_->description : empty;
 }
 
+namespace detail {
+namespace {
+
+// Every run's checks, then the run. `with_residual`: called as run_residual (else as run).
+void checked_run(const Plan::Impl* impl, bool with_residual, const float* input, const float* residual, float* output,
+                 void* workspace, std::size_t workspace_size, const ThreadPool* pool) {
+  if (impl == nullptr) invalid("the plan is empty: it was moved from");
+  if (input == nullptr) invalid("input is null");
+  if (output == nullptr) invalid("output is null");
+  check_disjoint_output(impl->problem, input, output);
+  if (impl->residual && !with_residual)
+    invalid("the plan's epilogue has a residual: run it with run_residual (C: convkit_plan_run_residual)");
+  if (!impl->residual && with_residual)
+    invalid("the plan's epilogue has no residual (epilogue.residual is not set): run it with run");
+  execute(*impl, input, residual, output, workspace, workspace_size, pool);
+}
+
+}  // namespace
+}  // namespace detail
+
 void Plan::run(const float* input, float* output, void* workspace, std::size_t workspace_size) const {
-  if (!impl_) detail::invalid("the plan is empty: it was moved from");
-  if (input == nullptr) detail::invalid("input is null");
-  if (output == nullptr) detail::invalid("output is null");
-  detail::check_disjoint_output(impl_->problem, input, output);
-  if (impl_->residual)
-    detail::invalid("the plan's epilogue has a residual: run it with run_residual (C: convkit_plan_run_residual)");
-  detail::execute(*impl_, input, nullptr, output, workspace, workspace_size);
+  detail::checked_run(impl_.get(), false, input, nullptr, output, workspace, workspace_size, nullptr);
 }
 
 void Plan::run_residual(const float* input, const float* residual, float* output, void* workspace,
                         std::size_t workspace_size) const {
-  if (!impl_) detail::invalid("the plan is empty: it was moved from");
-  if (input == nullptr) detail::invalid("input is null");
-  if (output == nullptr) detail::invalid("output is null");
-  detail::check_disjoint_output(impl_->problem, input, output);
-  if (!impl_->residual)
-    detail::invalid("the plan's epilogue has no residual (epilogue.residual is not set): run it with run");
-  detail::execute(*impl_, input, residual, output, workspace, workspace_size);
+  detail::checked_run(impl_.get(), true, input, residual, output, workspace, workspace_size, nullptr);
 }
+
+void Plan::run_on(const ThreadPool& pool, const float* input, float* output, void* workspace,
+                  std::size_t workspace_size) const {
+  detail::checked_run(impl_.get(), false, input, nullptr, output, workspace, workspace_size, &pool);
+}
+
+void Plan::run_residual_on(const ThreadPool& pool, const float* input, const float* residual, float* output,
+                           void* workspace, std::size_t workspace_size) const {
+  detail::checked_run(impl_.get(), true, input, residual, output, workspace, workspace_size, &pool);
+}
+
+int Plan::threads() const noexcept { return impl_ ? impl_->threads : 0; }
+
+int default_threads() { return detail::usable_threads(detail::default_thread_count()); }
 
 const Epilogue& Plan::epilogue() const noexcept {
   static const Epilogue none;

@@ -253,6 +253,50 @@ convkit_status convkit_plan_run(const convkit_plan* plan, const float* input, fl
 
 void convkit_plan_destroy(convkit_plan* plan) { delete plan; }
 
+void convkit_thread_pool_init(convkit_thread_pool* pool) {
+  if (pool == nullptr) return;
+  pool->struct_size = sizeof(convkit_thread_pool);
+  pool->width = 1;
+  pool->context = nullptr;
+  pool->parallel_for = nullptr;
+}
+
+convkit_status convkit_plan_run_on_pool(const convkit_plan* plan, const convkit_thread_pool* pool, const float* input,
+                                        const float* residual, float* output, void* workspace, size_t workspace_size) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  if (pool == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "pool is null");
+  return guarded([&] {
+    // Version 1 is the only one; a later header's larger struct is refused rather than half read.
+    if (pool->struct_size != sizeof(convkit_thread_pool))
+      throw convkit::Error(convkit::Status::InvalidArgument,
+                           "pool->struct_size = " + std::to_string(pool->struct_size) +
+                               " is not the size of a convkit_thread_pool of this library (" +
+                               std::to_string(sizeof(convkit_thread_pool)) +
+                               "): initialise it with convkit_thread_pool_init");
+    const convkit::ThreadPool cpp_pool{pool->context, pool->parallel_for, pool->width};
+    if (residual != nullptr || plan->plan.epilogue().residual) {
+      plan->plan.run_residual_on(cpp_pool, input, residual, output, workspace, workspace_size);
+    } else {
+      plan->plan.run_on(cpp_pool, input, output, workspace, workspace_size);
+    }
+  });
+}
+
+convkit_status convkit_plan_get_threads(const convkit_plan* plan, int32_t* threads) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  if (threads == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "threads is null");
+  *threads = plan->plan.threads();
+  return CONVKIT_STATUS_OK;
+}
+
+int32_t convkit_default_threads(void) {
+  try {
+    return convkit::default_threads();
+  } catch (...) {
+    return 1;
+  }
+}
+
 void convkit_epilogue_init(convkit_epilogue* epilogue) {
   if (epilogue == nullptr) return;
   const convkit::Epilogue defaults;

@@ -291,7 +291,8 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
   Conv2dDesc whole_desc = branches[0].desc;
   whole_desc.out_channels = checked.total_channels;
   whole_desc.groups = 1;
-  PlanState result{make_problem(whole_desc), nullptr, "", fused.epilogue, fused.post.residual};
+  const int threads = resolve_threads(options);
+  PlanState result{make_problem(whole_desc), nullptr, "", fused.epilogue, fused.post.residual, threads};
 
   const std::vector<std::vector<std::size_t>> groups = group_branches(checked.problems);
   std::vector<Part> parts;
@@ -304,8 +305,7 @@ PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, cons
     fail(Status::OutOfMemory, "out of memory while stacking the weights of a concatenated plan of ", count,
          " branches");
   }
-  result.primitive =
-      std::make_unique<ConcatPrimitive>(result.problem, std::move(parts), resolve_threads(options), fused.post);
+  result.primitive = std::make_unique<ConcatPrimitive>(result.problem, std::move(parts), threads, fused.post);
   return result;
 }
 

@@ -18,7 +18,11 @@ struct PlanState {
   std::string description;  // Plan::description()
   Epilogue epilogue;        // Plan::epilogue()
   bool residual;            // runs take a residual
+  int threads;              // the most a run uses (Plan::threads())
 };
+
+// The end of Plan::description(): how many threads a run uses at most, " [2 threads]".
+std::string threads_note(int threads);
 
 // A plan's epilogue as the caller gave it, and in the kernels' form.
 struct PlanEpilogue {
@@ -49,9 +53,10 @@ struct PlanAccess {
 };
 
 // Runs a plan on buffers already checked, with the caller's workspace (checked against the plan's size) or its own.
-// `residual`: null for a plan without a residual, checked otherwise.
+// `residual`: null for a plan without a residual, checked otherwise. `pool`: the caller's thread pool, or null for
+// convkit's own workers.
 void execute(const PlanState& plan, const float* input, const float* residual, float* output, void* workspace,
-             std::size_t workspace_size);
+             std::size_t workspace_size, const ThreadPool* pool = nullptr);
 
 // A plan for convolutions that read the same input, whose outputs are concatenated along the channels (concat.cpp).
 PlanState make_concat_plan(const ConcatBranch* branches, std::size_t count, const Options& options,

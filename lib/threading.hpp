@@ -32,13 +32,17 @@ class FunctionRef<Result(Args...)> {
   Result (*call_)(void*, Args...);
 };
 
-// OpenMP's default for the calling thread (omp_get_max_threads()).
+// The processors this process may run on: its affinity mask (taskset, cgroups' cpusets) when first asked, at least 1.
+int processors_available();
+
+// The threads a plan uses when none are asked for: OMP_NUM_THREADS when the user set it (its first value), else
+// processors_available(). Not omp_get_max_threads() of the calling thread, which another library in the process
+// may have lowered for its own reasons (importing PyTorch sets it to 1 in some configurations), silently making
+// every call single-threaded.
 int default_thread_count();
 
-// The threads a plan may use when `requested` are asked for: at least 1, and no more than the processors this
-// process may run on (omp_get_num_procs(), which follows the affinity mask) or the OpenMP thread limit
-// (OMP_THREAD_LIMIT). More threads than processors only take turns on them, and a count the runtime cannot start
-// (INT32_MAX) would make libgomp end the process.
+// The threads a plan may use when `requested` are asked for: at least 1, and no more than processors_available()
+// or OMP_THREAD_LIMIT when set. More threads than processors only take turns on them.
 int usable_threads(int requested);
 
 // The threads a loop over `flops` of work should use: one below the size at which a parallel region pays for
@@ -51,6 +55,30 @@ int threads_worth_using(double flops, int threads);
 // The number of workers parallel_for(threads, count, ...) uses at most: min(threads, count), at least 1.
 int team_size(int threads, std::int64_t count);
 
+// A caller's thread pool (convkit::ThreadPool, C: convkit_thread_pool): parallel_for(context, n, task, argument) calls
+// task(argument, i) once for every i < n, on up to `width` threads at once, and returns when all have returned.
+struct CallerPool {
+  void* context;
+  void (*parallel_for)(void* context, std::size_t task_count, void (*task)(void* argument, std::size_t index),
+                       void* argument);
+  int width;
+};
+
+// While one lives, every parallel_for of this thread runs through `pool` (null: convkit's own workers): its team,
+// at most min(threads, width), is that many tasks of the pool, task w being worker w, which then shares out the
+// units as convkit's own workers do. A parallel_for inside a task's units runs on that task's thread. Nothing is
+// started, and no OpenMP region is opened: BLAS calls inside the tasks run single-threaded.
+class UsingCallerPool {
+ public:
+  explicit UsingCallerPool(const CallerPool* pool);
+  ~UsingCallerPool();
+  UsingCallerPool(const UsingCallerPool&) = delete;
+  UsingCallerPool& operator=(const UsingCallerPool&) = delete;
+
+ private:
+  const CallerPool* previous_;
+};
+
 // Every worker of parallel_for (the calling thread included) computes with subnormals flushed to zero and restores
 // its floating-point state afterwards (floating_point.hpp).
 
@@ -60,10 +88,12 @@ int team_size(int threads, std::int64_t count);
 // over the rest of another's share, so the call ends when the work is done, not when every thread has arrived: a
 // partner that has not woken or was descheduled by another process costs the caller at most the chunk it holds.
 // Chunks end on multiples of `grain` where they can (units that share a staged input). Each unit of work is done the
-// same way whatever the split, so results never depend on the thread count or on who ran what. Runs on the calling
-// thread when one worker suffices, inside another parallel_for's body, inside an active OpenMP parallel region (the
-// host's team already has the cores), when another thread's call holds the workers, and in a process fork()ed after
-// convkit started threads. An exception thrown by any body is rethrown here after all units are done.
+// same way whatever the split, so results never depend on the thread count or on who ran what. Runs through the
+// caller's pool while one is in use on this thread (UsingCallerPool); otherwise on convkit's own workers, except on
+// the calling thread when one worker suffices, inside another parallel_for's body, inside an active OpenMP parallel
+// region (the host's team already has the cores), when another thread's call holds the workers, in a process
+// fork()ed after convkit started threads, and always in a build without OpenMP (CONVKIT_OPENMP=OFF), which starts no
+// thread of its own. An exception thrown by any body is rethrown here after all units are done.
 void parallel_for(int threads, std::int64_t count,
                   FunctionRef<void(std::int64_t begin, std::int64_t end, int worker)> body, std::int64_t grain = 1);
 

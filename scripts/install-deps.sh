@@ -3,7 +3,7 @@
 # Extra package names given as arguments are installed too (scripts/bench.sh adds libdnnl-dev, the optional oneDNN
 # that convkit_bench compares against).
 set -euo pipefail
-packages=(cmake make g++ pkg-config libopenblas-openmp-dev libxsimd-dev doctest-dev libbenchmark-dev "$@")
+packages=(cmake make g++ pkg-config libopenblas-openmp-dev libopenblas-serial-dev libxsimd-dev doctest-dev libbenchmark-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -26,6 +26,12 @@
 
 namespace convkit_test {
 
+// The implementation a plan runs: its description without the thread count that ends it (" [2 threads]").
+inline std::string implementation_of(const std::string& description) {
+  const std::size_t note = description.rfind(" [");
+  return note == std::string::npos ? description : description.substr(0, note);
+}
+
 inline std::string describe(const convkit::Conv2dDesc& d, const convkit::Options& o, bool bias) {
   std::ostringstream s;
   s << "N=" << d.batch << " Ci=" << d.in_channels << " H=" << d.in_height << " W=" << d.in_width
@@ -132,6 +138,12 @@ class ConvTester {
   ConvTester& desc(const convkit::Conv2dDesc& d) { return desc_ = d, *this; }
   // Run through a convkit::Plan (made, then the caller's weights overwritten, then run) instead of conv2d.
   ConvTester& through_plan(bool p) { return plan_ = p, *this; }
+  // Run through a plan on the caller's thread pool (Plan::run_on); null: convkit's own workers.
+  ConvTester& on_pool(const convkit::ThreadPool* pool) {
+    pool_ = pool;
+    plan_ = plan_ || pool != nullptr;
+    return *this;
+  }
 
   const convkit::Conv2dDesc& desc() const { return desc_; }
 
@@ -232,7 +244,11 @@ class ConvTester {
     const convkit::Algorithm used = plan.algorithm();
     // A caller workspace of NaNs (all bits set): a kernel that reads scratch it has not written fails.
     std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
-    plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
+    if (pool_ != nullptr) {
+      plan.run_on(*pool_, t.in.data(), t.y(), workspace.data(), workspace.size());
+    } else {
+      plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
+    }
     return used;
   }
 
@@ -248,8 +264,12 @@ class ConvTester {
     convkit::Plan plan(desc_, w_copy.data(), bias_ ? b_copy.data() : nullptr, options, epilogue_);
     std::fill(w_copy.begin(), w_copy.end(), 1e6f);
     std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
-    if (epilogue_.residual) {
+    if (epilogue_.residual && pool_ != nullptr) {
+      plan.run_residual_on(*pool_, t.in.data(), residual_of(t), t.y(), workspace.data(), workspace.size());
+    } else if (epilogue_.residual) {
       plan.run_residual(t.in.data(), residual_of(t), t.y(), workspace.data(), workspace.size());
+    } else if (pool_ != nullptr) {
+      plan.run_on(*pool_, t.in.data(), t.y(), workspace.data(), workspace.size());
     } else {
       plan.run(t.in.data(), t.y(), workspace.data(), workspace.size());
     }
@@ -335,6 +355,7 @@ class ConvTester {
   std::uint32_t seed_ = kSeed;
   std::int64_t sample_ = 0;
   bool plan_ = false;
+  const convkit::ThreadPool* pool_ = nullptr;
   convkit::Epilogue epilogue_;
   bool has_epilogue_ = false;
   Residual residual_ = Residual::None;

@@ -6,17 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures = 0;
-
-#define EXPECT(condition)                                                     \
-  do {                                                                        \
-    if (!(condition)) {                                                       \
-      fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                             \
-    }                                                                         \
-  } while (0)
-
-static int mentions(const char* words) { return strstr(convkit_last_error(), words) != NULL; }
+#include "c_expect.h"
 
 int main(void) {
   convkit_conv2d_desc desc;

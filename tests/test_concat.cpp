@@ -84,7 +84,7 @@ std::vector<float> separate_plans(const std::vector<BranchData>& data, const flo
 // multiplier or kernel runs depends on the CPU, which convolutions fuse does not.
 std::string algorithms_of(const std::string& description) {
   static const std::regex entry("\\b(gemm_1x1|im2col_gemm|direct|winograd|reference)_[a-z0-9_]+");
-  return std::regex_replace(description, entry, "$1");
+  return std::regex_replace(convkit_test::implementation_of(description), entry, "$1");
 }
 
 // The concatenated plan against the oracle of each branch (1e-4 of the magnitude, the library's bound) and against

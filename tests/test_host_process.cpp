@@ -6,14 +6,17 @@
 #include <dirent.h>
 #include <doctest/doctest.h>
 #include <omp.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <convkit/convkit.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,4 +246,37 @@ TEST_CASE("100,000 plans made and destroyed leave resident memory flat") {
   // AddressSanitizer keeps freed memory in quarantine, so the check means something only without it.
   CHECK(after - before < (long{1} << 20));
 #endif
+}
+
+TEST_CASE("the default thread count is the processors this process may use, or OMP_NUM_THREADS when the user set it") {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  const int processors = CPU_COUNT(&set);
+  const char* given = std::getenv("OMP_NUM_THREADS");
+  const std::string saved = given != nullptr ? given : "";
+  unsetenv("OMP_NUM_THREADS");
+  CHECK(convkit::default_threads() == processors);
+  CHECK(convkit_default_threads() == processors);
+  // Another library lowering this thread's OpenMP default (importing PyTorch can) changes nothing.
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(1);
+  CHECK(convkit::default_threads() == processors);
+  const convkit::Conv2dDesc d = probe_desc(Layout::NCHW);
+  const Tensors t(d);
+  CHECK(convkit::Plan(d, t.weights.data(), nullptr).threads() == processors);
+  omp_set_num_threads(previous);
+  // The user's setting, its first value as OpenMP reads a list, capped at the processors; a bad value is ignored.
+  setenv("OMP_NUM_THREADS", "1", 1);
+  CHECK(convkit::default_threads() == 1);
+  CHECK(convkit::Plan(d, t.weights.data(), nullptr).threads() == 1);
+  setenv("OMP_NUM_THREADS", "64,2", 1);
+  CHECK(convkit::default_threads() == std::min(64, processors));
+  setenv("OMP_NUM_THREADS", "many", 1);
+  CHECK(convkit::default_threads() == processors);
+  if (given != nullptr) {
+    setenv("OMP_NUM_THREADS", saved.c_str(), 1);
+  } else {
+    unsetenv("OMP_NUM_THREADS");
+  }
 }

@@ -1,11 +1,14 @@
 // The named implementation list (lib/primitive.hpp, lib/dispatch.cpp): every entry takes the shapes it is meant
 // for, Plan::description() names the entry that runs, and a test can ask for an entry by name (plan_with) and get
 // the oracle's answer from it.
+#include <dirent.h>
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <convkit/convkit.hpp>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +17,7 @@
 #include "layer_suite.hpp"
 #include "plan.hpp"
 #include "primitive.hpp"
+#include "std_thread_pool.hpp"
 
 using convkit::Algorithm;
 using convkit::Layout;
@@ -89,6 +93,31 @@ std::vector<Expectation> expectations() {
   };
 }
 
+// Each entry on its expected shape at batch 2, in each layout where it does not decline the shape.
+struct EntryCase {
+  const Expectation& expectation;
+  const convkit::detail::Implementation& entry;
+  convkit::Conv2dDesc desc;
+  Layout layout;
+  const char* layout_name() const { return layout == Layout::NCHW ? "NCHW" : "NHWC"; }
+};
+
+std::vector<EntryCase> entry_cases() {
+  static const std::vector<Expectation> all = expectations();
+  std::vector<EntryCase> cases;
+  for (const Expectation& e : all)
+    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+      convkit::Conv2dDesc d = e.desc;
+      d.layout = layout;
+      d.batch = 2;
+      const convkit::detail::Implementation* entry = convkit::detail::find_implementation(e.entry);
+      REQUIRE(entry != nullptr);
+      if (entry->declines(convkit::detail::make_problem(d), convkit::detail::Tuning{}) == nullptr)
+        cases.push_back({e, *entry, d, layout});
+    }
+  return cases;
+}
+
 }  // namespace
 
 TEST_CASE("every entry of the implementation list takes the shapes it is meant for, and the description names it") {
@@ -109,7 +138,7 @@ TEST_CASE("every entry of the implementation list takes the shapes it is meant f
     options.math_mode = e.mode;
     const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(e.desc).weights), 0.25f);
     const convkit::Plan plan(e.desc, w.data(), nullptr, options);
-    CHECK(plan.description() == want);
+    CHECK(convkit_test::implementation_of(plan.description()) == want);
     if (e.tuning_variable != nullptr) unsetenv(e.tuning_variable);
   }
   // Every entry has a case above: an entry added without one fails here.
@@ -121,43 +150,40 @@ TEST_CASE("every entry of the implementation list takes the shapes it is meant f
 }
 
 TEST_CASE("asked for by name, every entry gives the oracle's answer on a shape it does not decline") {
-  for (const Expectation& e : expectations())
-    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
-      convkit::Conv2dDesc d = e.desc;
-      d.layout = layout;
-      d.batch = 2;
-      const convkit::detail::Implementation* entry = convkit::detail::find_implementation(e.entry);
-      REQUIRE(entry != nullptr);
-      if (entry->declines(convkit::detail::make_problem(d), convkit::detail::Tuning{}) != nullptr) continue;
-      CAPTURE(e.entry);
-      CAPTURE(layout == Layout::NCHW ? "NCHW" : "NHWC");
-      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
-      const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 81);
-      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 82);
-      const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 83);
-      convkit::Options options;
-      options.activation = convkit::Activation::Relu;
-      const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), b.data(), options, e.entry);
-      CHECK(plan.description() == e.entry);
-      std::vector<float> y(static_cast<std::size_t>(sizes.output));
-      plan.run(x.data(), y.data());
-      const convkit::OutputSize out = convkit::output_size(d);
-      const double bound = entry->algorithm == Algorithm::Winograd ? convkit_test::winograd_error_bound(4) : 1e-4;
-      std::int64_t wrong = 0;
-      for (std::int64_t n = 0; n < d.batch; ++n)
-        for (std::int64_t o = 0; o < d.out_channels; ++o)
-          for (std::int64_t yy = 0; yy < out.height; ++yy)
-            for (std::int64_t xx = 0; xx < out.width; ++xx) {
-              const auto want = convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
-              const double scale = entry->algorithm == Algorithm::Winograd
-                                       ? convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx)
-                                       : want.magnitude;
-              const double got = y[static_cast<std::size_t>(
-                  convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx))];
-              if (!(std::fabs(got - std::max(0.0, want.value)) <= bound * scale)) ++wrong;
-            }
-      CHECK(wrong == 0);
-    }
+  for (const EntryCase& c : entry_cases()) {
+    const Expectation& e = c.expectation;
+    const convkit::Conv2dDesc& d = c.desc;
+    const convkit::detail::Implementation* entry = &c.entry;
+    const Layout layout = c.layout;
+    CAPTURE(e.entry);
+    CAPTURE(c.layout_name());
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+    const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 81);
+    const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 82);
+    const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 83);
+    convkit::Options options;
+    options.activation = convkit::Activation::Relu;
+    const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), b.data(), options, e.entry);
+    CHECK(convkit_test::implementation_of(plan.description()) == e.entry);
+    std::vector<float> y(static_cast<std::size_t>(sizes.output));
+    plan.run(x.data(), y.data());
+    const convkit::OutputSize out = convkit::output_size(d);
+    const double bound = entry->algorithm == Algorithm::Winograd ? convkit_test::winograd_error_bound(4) : 1e-4;
+    std::int64_t wrong = 0;
+    for (std::int64_t n = 0; n < d.batch; ++n)
+      for (std::int64_t o = 0; o < d.out_channels; ++o)
+        for (std::int64_t yy = 0; yy < out.height; ++yy)
+          for (std::int64_t xx = 0; xx < out.width; ++xx) {
+            const auto want = convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
+            const double scale = entry->algorithm == Algorithm::Winograd
+                                     ? convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx)
+                                     : want.magnitude;
+            const double got = y[static_cast<std::size_t>(
+                convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx))];
+            if (!(std::fabs(got - std::max(0.0, want.value)) <= bound * scale)) ++wrong;
+          }
+    CHECK(wrong == 0);
+  }
 }
 
 TEST_CASE("asked for by name, every entry applies every activation and the residual, separate and in place") {
@@ -166,72 +192,68 @@ TEST_CASE("asked for by name, every entry applies every activation and the resid
       convkit::Activation::LeakyRelu,   convkit::Activation::Sigmoid,   convkit::Activation::Tanh,
       convkit::Activation::HardSigmoid, convkit::Activation::HardSwish, convkit::Activation::Silu,
       convkit::Activation::GeluErf,     convkit::Activation::GeluTanh};
-  for (const Expectation& e : expectations())
-    for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
-      convkit::Conv2dDesc d = e.desc;
-      d.layout = layout;
-      d.batch = 2;
-      const convkit::detail::Implementation* entry = convkit::detail::find_implementation(e.entry);
-      REQUIRE(entry != nullptr);
-      if (entry->declines(convkit::detail::make_problem(d), convkit::detail::Tuning{}) != nullptr) continue;
-      CAPTURE(e.entry);
-      CAPTURE(layout == Layout::NCHW ? "NCHW" : "NHWC");
-      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
-      const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 91);
-      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 92);
-      const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 93);
-      const auto r = convkit_test::random_floats(static_cast<std::size_t>(sizes.output), 94);
-      const convkit::OutputSize out = convkit::output_size(d);
-      // The oracle's sums once per shape; each epilogue then costs one run.
-      std::vector<convkit_test::OracleValue> want(static_cast<std::size_t>(sizes.output));
-      for (std::int64_t n = 0; n < d.batch; ++n)
-        for (std::int64_t o = 0; o < d.out_channels; ++o)
-          for (std::int64_t yy = 0; yy < out.height; ++yy)
-            for (std::int64_t xx = 0; xx < out.width; ++xx) {
-              const std::int64_t at =
-                  convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx);
-              want[static_cast<std::size_t>(at)] =
-                  convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
-              if (entry->algorithm == Algorithm::Winograd)
-                want[static_cast<std::size_t>(at)].magnitude =
-                    convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx) *
-                    convkit_test::winograd_error_bound(4) / 1e-4;
-            }
-      for (convkit::Activation activation : activations)
-        for (int residual = 0; residual < 3; ++residual) {  // none, separate, in place
-          CAPTURE(static_cast<int>(activation));
-          CAPTURE(residual);
-          convkit::Epilogue epilogue;
-          epilogue.activation = activation;
-          epilogue.clamp_min = -0.3f;
-          epilogue.clamp_max = 0.4f;
-          epilogue.residual = residual != 0;
-          epilogue.residual_scale = residual == 2 ? 1.0f : -0.5f;
-          const convkit::Plan plan =
-              convkit::detail::plan_with(d, w.data(), b.data(), convkit::Options{}, e.entry, &epilogue);
-          std::vector<float> y(static_cast<std::size_t>(sizes.output), std::nanf(""));
-          if (residual == 2) y = r;
-          if (residual == 0) {
-            plan.run(x.data(), y.data());
-          } else {
-            plan.run_residual(x.data(), residual == 2 ? y.data() : r.data(), y.data());
+  for (const EntryCase& c : entry_cases()) {
+    const Expectation& e = c.expectation;
+    const convkit::Conv2dDesc& d = c.desc;
+    const convkit::detail::Implementation* entry = &c.entry;
+    const Layout layout = c.layout;
+    CAPTURE(e.entry);
+    CAPTURE(c.layout_name());
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+    const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 91);
+    const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 92);
+    const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 93);
+    const auto r = convkit_test::random_floats(static_cast<std::size_t>(sizes.output), 94);
+    const convkit::OutputSize out = convkit::output_size(d);
+    // The oracle's sums once per shape; each epilogue then costs one run.
+    std::vector<convkit_test::OracleValue> want(static_cast<std::size_t>(sizes.output));
+    for (std::int64_t n = 0; n < d.batch; ++n)
+      for (std::int64_t o = 0; o < d.out_channels; ++o)
+        for (std::int64_t yy = 0; yy < out.height; ++yy)
+          for (std::int64_t xx = 0; xx < out.width; ++xx) {
+            const std::int64_t at =
+                convkit_test::tensor_offset(layout, d.out_channels, out.height, out.width, n, o, yy, xx);
+            want[static_cast<std::size_t>(at)] = convkit_test::oracle_at(d, x.data(), w.data(), b.data(), n, o, yy, xx);
+            if (entry->algorithm == Algorithm::Winograd)
+              want[static_cast<std::size_t>(at)].magnitude =
+                  convkit_test::winograd_magnitude(d, x.data(), w.data(), b.data(), n, o, yy, xx) *
+                  convkit_test::winograd_error_bound(4) / 1e-4;
           }
-          std::int64_t wrong = 0;
-          for (std::size_t i = 0; i < y.size(); ++i) {
-            double value = want[i].value, magnitude = want[i].magnitude;
-            if (residual != 0) {
-              value += epilogue.residual_scale * r[i];
-              magnitude += std::fabs(epilogue.residual_scale * r[i]);
-            }
-            const double expected = convkit_test::oracle_activation(value, epilogue);
-            const double tolerance =
-                convkit_test::oracle_activation_slope(epilogue) * 1e-4 * magnitude + 1e-6 * std::fabs(expected);
-            if (!(std::fabs(y[i] - expected) <= tolerance) && wrong++ < 3)
-              FAIL_CHECK("element ", i, ": ", y[i], ", want ", expected);
-          }
-          CHECK(wrong == 0);
+    for (convkit::Activation activation : activations)
+      for (int residual = 0; residual < 3; ++residual) {  // none, separate, in place
+        CAPTURE(static_cast<int>(activation));
+        CAPTURE(residual);
+        convkit::Epilogue epilogue;
+        epilogue.activation = activation;
+        epilogue.clamp_min = -0.3f;
+        epilogue.clamp_max = 0.4f;
+        epilogue.residual = residual != 0;
+        epilogue.residual_scale = residual == 2 ? 1.0f : -0.5f;
+        const convkit::Plan plan =
+            convkit::detail::plan_with(d, w.data(), b.data(), convkit::Options{}, e.entry, &epilogue);
+        std::vector<float> y(static_cast<std::size_t>(sizes.output), std::nanf(""));
+        if (residual == 2) y = r;
+        if (residual == 0) {
+          plan.run(x.data(), y.data());
+        } else {
+          plan.run_residual(x.data(), residual == 2 ? y.data() : r.data(), y.data());
         }
-    }
+        std::int64_t wrong = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) {
+          double value = want[i].value, magnitude = want[i].magnitude;
+          if (residual != 0) {
+            value += epilogue.residual_scale * r[i];
+            magnitude += std::fabs(epilogue.residual_scale * r[i]);
+          }
+          const double expected = convkit_test::oracle_activation(value, epilogue);
+          const double tolerance =
+              convkit_test::oracle_activation_slope(epilogue) * 1e-4 * magnitude + 1e-6 * std::fabs(expected);
+          if (!(std::fabs(y[i] - expected) <= tolerance) && wrong++ < 3)
+            FAIL_CHECK("element ", i, ": ", y[i], ", want ", expected);
+        }
+        CHECK(wrong == 0);
+      }
+  }
 }
 
 TEST_CASE("an unknown entry name is an invalid argument; an entry that declines the shape is unsupported") {
@@ -268,7 +290,7 @@ TEST_CASE("on every layer of the suite, the description names an entry of the li
         const convkit::Plan plan(d, w.data(), nullptr, options);
         CAPTURE(layer.name);
         CAPTURE(plan.description());
-        CHECK(names.count(plan.description()) == 1);
+        CHECK(names.count(convkit_test::implementation_of(plan.description())) == 1);
         CHECK(plan.description().rfind(convkit::algorithm_name(plan.algorithm()), 0) == 0);
         const std::string line = layer.name + (layout == Layout::NCHW ? " NCHW" : " NHWC") +
                                  (mode == convkit::MathMode::Fast ? " fast: " : " strict: ") + plan.description();
@@ -386,7 +408,7 @@ std::int64_t wrong_outputs(const char* name, const convkit::Conv2dDesc& d, bool 
   const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 92);
   const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 93);
   const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), bias ? b.data() : nullptr, options, name);
-  CHECK(plan.description() == name);
+  CHECK(convkit_test::implementation_of(plan.description()) == name);
   constexpr std::size_t kGuard = 8;
   std::vector<float> y(static_cast<std::size_t>(sizes.output) + 2 * kGuard, 777.0f);
   std::vector<unsigned char> workspace(plan.workspace_size(), 0xFF);
@@ -468,4 +490,126 @@ TEST_CASE("direct_tiny: channels around its lane blocks, interior pixels in four
   } catch (const convkit::Error& error) {
     CHECK(error.status() == convkit::Status::Unsupported);
   }
+}
+
+// ---- Every entry on the caller's thread pool (Plan::run_on) ----
+
+namespace {
+
+void pool_reverse_serial(void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+  for (std::size_t i = count; i-- > 0;) task(argument, i);
+}
+
+// Threads of this process now, and how many of them are named as convkit's own workers.
+struct ThreadCensus {
+  int threads = 0, convkit_workers = 0;
+};
+
+ThreadCensus thread_census() {
+  ThreadCensus census;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      ++census.threads;
+      const std::string comm_path = std::string("/proc/self/task/") + entry->d_name + "/comm";
+      if (std::FILE* file = std::fopen(comm_path.c_str(), "r")) {
+        char name[64] = {};
+        if (std::fgets(name, sizeof name, file) != nullptr && std::strncmp(name, "convkit-worker", 14) == 0)
+          ++census.convkit_workers;
+        std::fclose(file);
+      }
+    }
+    closedir(dir);
+  }
+  return census;
+}
+
+// Runs every entry (both layouts, an epilogue with an in-place residual every other time) on `pool` and on
+// convkit's own workers, and checks that the bits agree.
+void check_every_entry_on(const convkit::ThreadPool& pool) {
+  for (const EntryCase& c : entry_cases())
+    for (const bool fused : {false, true}) {
+      const convkit::Conv2dDesc& d = c.desc;
+      CAPTURE(c.expectation.entry);
+      CAPTURE(c.layout_name());
+      CAPTURE(fused);
+      const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+      const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 61);
+      const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 62);
+      const auto b = convkit_test::random_floats(static_cast<std::size_t>(sizes.bias), 63);
+      const auto r = convkit_test::random_floats(static_cast<std::size_t>(sizes.output), 64);
+      convkit::Options options;
+      options.threads = 2;
+      convkit::Epilogue epilogue;
+      epilogue.activation = convkit::Activation::Silu;
+      epilogue.residual = true;
+      const convkit::Plan plan =
+          convkit::detail::plan_with(d, w.data(), b.data(), options, c.expectation.entry, fused ? &epilogue : nullptr);
+      std::vector<float> own = r, on_pool = r;
+      if (fused) {
+        plan.run_residual(x.data(), own.data(), own.data());
+        plan.run_residual_on(pool, x.data(), on_pool.data(), on_pool.data());
+      } else {
+        plan.run(x.data(), own.data());
+        plan.run_on(pool, x.data(), on_pool.data());
+      }
+      CHECK(std::memcmp(own.data(), on_pool.data(), own.size() * sizeof(float)) == 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("on the caller's thread pool every entry gives the bits of convkit's own workers, whatever the pool") {
+  convkit_examples::StdThreadPool two(2), three(3);
+  check_every_entry_on(two.handle());
+  check_every_entry_on(three.handle());
+  convkit::ThreadPool reverse;
+  reverse.parallel_for = pool_reverse_serial;
+  reverse.width = 4;
+  check_every_entry_on(reverse);
+  convkit::ThreadPool narrow = two.handle();
+  narrow.width = 1;
+  check_every_entry_on(narrow);
+}
+
+TEST_CASE("a run on the caller's thread pool starts no thread: only the pool's threads work") {
+  // Counted before any call of this process could have started convkit's workers (ctest runs each case alone; run
+  // with the other cases, only the count's difference is checked).
+  convkit_examples::StdThreadPool pool(2);
+  const ThreadCensus before = thread_census();
+  for (const EntryCase& c : entry_cases()) {
+    const convkit::Conv2dDesc& d = c.desc;
+    const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+    const auto x = convkit_test::random_floats(static_cast<std::size_t>(sizes.input), 61);
+    const auto w = convkit_test::random_floats(static_cast<std::size_t>(sizes.weights), 62);
+    convkit::Options options;
+    options.threads = 2;
+    const convkit::Plan plan = convkit::detail::plan_with(d, w.data(), nullptr, options, c.expectation.entry);
+    std::vector<float> y(static_cast<std::size_t>(sizes.output));
+    for (int repeat = 0; repeat < 3; ++repeat) plan.run_on(pool.handle(), x.data(), y.data());
+  }
+  const ThreadCensus after = thread_census();
+  CHECK(after.threads == before.threads);
+  CHECK(after.convkit_workers == before.convkit_workers);
+  MESSAGE("threads of the process: ", after.threads, " (the main thread and the pool's ", pool.width() - 1, ")");
+}
+
+TEST_CASE("run_on rejects a pool without parallel_for or with a width below 1, and reports the plan's threads") {
+  const convkit::Conv2dDesc d = make_desc(8, 8, 1, 9, 3, Layout::NCHW);
+  const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
+  std::vector<float> x(static_cast<std::size_t>(convkit::tensor_sizes(d).input), 1.0f);
+  std::vector<float> y(static_cast<std::size_t>(convkit::tensor_sizes(d).output), -1.0f);
+  convkit::Options options;
+  options.threads = 1;
+  const convkit::Plan plan(d, w.data(), nullptr, options);
+  CHECK(plan.threads() == 1);
+  CHECK(plan.description().find(" [1 thread]") != std::string::npos);
+  convkit::ThreadPool pool;
+  CHECK_THROWS_WITH_AS(plan.run_on(pool, x.data(), y.data()), "pool.parallel_for is null", convkit::Error);
+  pool.parallel_for = pool_reverse_serial;
+  pool.width = 0;
+  CHECK_THROWS_WITH_AS(plan.run_on(pool, x.data(), y.data()), "pool.width = 0 must be at least 1", convkit::Error);
+  CHECK(y == std::vector<float>(y.size(), -1.0f));
+  options.threads = 0;
+  CHECK(convkit::Plan(d, w.data(), nullptr, options).threads() == convkit::default_threads());
 }

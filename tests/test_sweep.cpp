@@ -6,6 +6,7 @@
 
 #include "conv_tester.hpp"
 #include "layer_suite.hpp"
+#include "std_thread_pool.hpp"
 
 using convkit::Activation;
 using convkit::Algorithm;
@@ -583,12 +584,16 @@ TEST_CASE(
         .test(Algorithm::Direct);
 }
 
-TEST_CASE("a random sweep of 400 shapes over every feature") {
+namespace {
+
+// `shapes` random shapes over every feature, through conv2d and plans on convkit's own workers, or through plans on
+// `pool` when given.
+void random_sweep(int shapes, const convkit::ThreadPool* pool) {
   std::mt19937 rng(convkit_test::kSeed);
   const auto pick = [&](std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
-  for (int shape = 0; shape < 400; ++shape) {
+  for (int shape = 0; shape < shapes; ++shape) {
     const std::int64_t groups = pick(0, 3) == 0 ? pick(2, 6) : 1;
     const bool depthwise = groups > 1 && pick(0, 1) == 0;
     const std::int64_t group_in = depthwise ? 1 : pick(1, 6);
@@ -623,8 +628,25 @@ TEST_CASE("a random sweep of 400 shapes over every feature") {
       default:
         break;
     }
+    if (pool != nullptr) tester.threads(2).on_pool(pool);
     tester.test_all();
   }
+}
+
+}  // namespace
+
+TEST_CASE("a random sweep of 400 shapes over every feature") { random_sweep(400, nullptr); }
+
+TEST_CASE("the random sweep's shapes on the caller's thread pool: two threads, and one running the tasks last first") {
+  convkit_examples::StdThreadPool two(2);
+  const convkit::ThreadPool threads = two.handle();
+  random_sweep(150, &threads);
+  convkit::ThreadPool reverse;
+  reverse.width = 3;
+  reverse.parallel_for = [](void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+    for (std::size_t i = count; i-- > 0;) task(argument, i);
+  };
+  random_sweep(150, &reverse);
 }
 
 TEST_CASE("the layer suite's real shapes, sampled, in both layouts") {

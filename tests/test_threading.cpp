@@ -3,14 +3,18 @@
 // stalls costs the caller only the chunk it holds; errors, nested calls and calls from many threads at once.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "error.hpp"
+#include "std_thread_pool.hpp"
 #include "threading.hpp"
 
 namespace {
@@ -130,4 +134,96 @@ TEST_CASE("calls from many threads at once each get every unit once") {
     });
   for (std::thread& caller : callers) caller.join();
   CHECK(failures.load() == 0);
+}
+
+// ---- The caller's thread pool (UsingCallerPool): task w is worker w, whatever order or thread runs the tasks ----
+
+namespace {
+
+using convkit::detail::CallerPool;
+using convkit::detail::UsingCallerPool;
+
+// Runs the tasks on the calling thread, last first: every task but the last finds its share already taken.
+void reverse_serial(void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+  for (std::size_t i = count; i-- > 0;) task(argument, i);
+}
+
+// Runs the tasks on threads of their own, each started in reverse order and joined.
+void thread_per_task(void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+  std::vector<std::thread> threads;
+  for (std::size_t i = count; i-- > 0;) threads.emplace_back([=] { task(argument, i); });
+  for (std::thread& thread : threads) thread.join();
+}
+
+// Returns without running task 1: a pool that breaks the contract.
+void skips_a_task(void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (i != 1) task(argument, i);
+}
+
+}  // namespace
+
+TEST_CASE("on a caller's pool every unit runs exactly once, on a worker index of its own, whatever the pool") {
+  convkit_examples::StdThreadPool std_pool(4);
+  const convkit::ThreadPool std_handle = std_pool.handle();
+  const CallerPool pools[] = {{nullptr, reverse_serial, 4},
+                              {nullptr, thread_per_task, 4},
+                              {std_handle.context, std_handle.parallel_for, std_handle.width}};
+  for (const CallerPool& pool : pools) {
+    const UsingCallerPool using_pool(&pool);
+    for (const int threads : {1, 2, 3, 4, 8})
+      for (const std::int64_t count : {1, 2, 3, 5, 17, 1000})
+        for (const std::int64_t grain : {1, 3, 100}) {
+          CAPTURE(threads);
+          CAPTURE(count);
+          CAPTURE(grain);
+          check_job(std::min(threads, pool.width), count, grain);
+        }
+  }
+}
+
+TEST_CASE("on a caller's pool a job uses min(threads, width) tasks, and nested loops stay on their task's thread") {
+  std::atomic<std::size_t> largest_count{0};
+  struct Probe {
+    std::atomic<std::size_t>* largest;
+  } probe{&largest_count};
+  const CallerPool pool{&probe,
+                        [](void* context, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+                          std::atomic<std::size_t>& largest = *static_cast<Probe*>(context)->largest;
+                          if (count > largest.load()) largest.store(count);
+                          thread_per_task(nullptr, count, task, argument);
+                        },
+                        3};
+  const UsingCallerPool using_pool(&pool);
+  std::atomic<int> inner_workers_above_zero{0};
+  parallel_for(8, 64, [&](std::int64_t begin, std::int64_t end, int) {
+    for (std::int64_t unit = begin; unit < end; ++unit)
+      parallel_for(2, 16, [&](std::int64_t, std::int64_t, int worker) {
+        if (worker != 0) inner_workers_above_zero.fetch_add(1);
+      });
+  });
+  CHECK(largest_count.load() == 3);
+  CHECK(inner_workers_above_zero.load() == 0);
+}
+
+TEST_CASE("on a caller's pool an exception reaches the caller, and a pool that skips a task is an error") {
+  const CallerPool threads_pool{nullptr, thread_per_task, 2};
+  {
+    const UsingCallerPool using_pool(&threads_pool);
+    CHECK_THROWS_WITH_AS(parallel_for(2, 100,
+                                      [&](std::int64_t begin, std::int64_t end, int) {
+                                        for (std::int64_t unit = begin; unit < end; ++unit)
+                                          if (unit == 37) throw std::runtime_error("unit 37");
+                                      }),
+                         "unit 37", std::runtime_error);
+  }
+  // A pool that returns without running any task: the job's units are not done, and the run says so.
+  const CallerPool runs_nothing{nullptr, [](void*, std::size_t, void (*)(void*, std::size_t), void*) {}, 2};
+  const UsingCallerPool using_pool(&runs_nothing);
+  CHECK_THROWS_WITH_AS(parallel_for(2, 10, [](std::int64_t, std::int64_t, int) {}),
+                       doctest::Contains("returned from parallel_for before running all"), convkit::Error);
+  // One that skips a task still gets every unit computed: the tasks that run take the skipped one's share.
+  const CallerPool skipping{nullptr, skips_a_task, 2};
+  const UsingCallerPool using_skipping(&skipping);
+  check_job(2, 100, 1);
 }

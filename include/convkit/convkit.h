@@ -96,10 +96,11 @@ typedef enum convkit_math_mode { CONVKIT_MATH_STRICT = 0, CONVKIT_MATH_FAST = 1 
 
 typedef struct convkit_options {
   convkit_algorithm algorithm;
-  int32_t threads; /* 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n, capped at
-                      the processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT.
-                      Inside an active OpenMP parallel region, and in a process fork()ed after convkit ran
-                      threads, a call runs on the calling thread. */
+  int32_t threads; /* 0: the library default, convkit_default_threads(); n > 0: up to n, capped at the
+                      processors the process may run on (its affinity mask) and OMP_THREAD_LIMIT when set.
+                      On convkit's own workers (none in a build without OpenMP), a call inside an active
+                      OpenMP parallel region, or in a process fork()ed after convkit ran threads, runs on
+                      the calling thread; on a caller's pool a run uses min(threads, pool width) tasks. */
   convkit_activation activation;
   float clamp_min, clamp_max; /* read only when activation is CONVKIT_ACTIVATION_CLAMP */
   convkit_math_mode math_mode;
@@ -245,6 +246,45 @@ convkit_status convkit_plan_run_residual(const convkit_plan* plan, const float* 
 convkit_status convkit_conv2d_fused(const convkit_conv2d_desc* desc, const float* input, const float* weights,
                                     const float* bias /* may be NULL */, const float* residual, float* output,
                                     const convkit_options* options /* may be NULL */, const convkit_epilogue* epilogue);
+
+/* ---- The caller's thread pool ----
+ *
+ * For engines that own their threads (one pool for the whole process): a run given a convkit_thread_pool does all
+ * its parallel work through the pool's parallel_for, starts no thread and opens no OpenMP region.
+ *   parallel_for(context, task_count, task, task_argument) must call task(task_argument, i) exactly once for every
+ *   i < task_count, on any of its threads and in any order (all on the calling thread is fine), and return only when
+ *   every call has returned. convkit calls it from the thread that runs the plan, with task_count <= width; tasks do
+ *   not throw or longjmp.
+ * A run splits its work into min(plan threads, width) tasks that share it out among themselves (a task that starts
+ * late finds its share taken by the others), so results are bit-identical to a run on convkit's own workers at the
+ * same thread count, whatever order or threads the tasks run on. Version 1 of the struct; later versions only add
+ * fields at the end, and struct_size tells the library which one the caller compiled against. */
+typedef void (*convkit_task)(void* task_argument, size_t task_index);
+typedef struct convkit_thread_pool {
+  uint32_t struct_size; /* sizeof(convkit_thread_pool): set by convkit_thread_pool_init */
+  int32_t width;        /* tasks the pool runs at once, >= 1 */
+  void* context;        /* passed to parallel_for unchanged */
+  void (*parallel_for)(void* context, size_t task_count, convkit_task task, void* task_argument);
+} convkit_thread_pool;
+
+/* struct_size set, width 1, context and parallel_for NULL. */
+void convkit_thread_pool_init(convkit_thread_pool* pool);
+
+/* convkit_plan_run (residual NULL) or convkit_plan_run_residual (residual given, for a plan whose epilogue has one)
+   on the caller's pool: the same checks, results and thread safety. INVALID_ARGUMENT also for a NULL pool, an unknown
+   struct_size, a NULL parallel_for or a width below 1. */
+convkit_status convkit_plan_run_on_pool(const convkit_plan* plan, const convkit_thread_pool* pool, const float* input,
+                                        const float* residual /* NULL unless the plan has a residual */, float* output,
+                                        void* workspace /* may be NULL */, size_t workspace_size);
+
+/* The most threads a run of the plan uses (options.threads, or convkit_default_threads() for 0, capped when the
+   plan was made). INVALID_ARGUMENT for a NULL plan or threads; on failure nothing is written. */
+convkit_status convkit_plan_get_threads(const convkit_plan* plan, int32_t* threads);
+
+/* The threads a plan uses for options.threads = 0: OMP_NUM_THREADS when set (its first value), else the processors
+   this process may run on (its affinity mask), capped at OMP_THREAD_LIMIT when set. Not the calling thread's
+   omp_get_max_threads(), which another library in the process may have lowered. */
+int32_t convkit_default_threads(void);
 
 /* ---- Concatenated branches (Inception-style blocks) ---- */
 

@@ -97,9 +97,11 @@ struct Epilogue {
 /// How to run a convolution.
 struct Options {
   Algorithm algorithm = Algorithm::Auto;
-  /// 0: the library default (OpenMP's omp_get_max_threads()); n > 0: up to n threads. Any count is capped at the
-  /// processors the process may run on (omp_get_num_procs()) and OMP_THREAD_LIMIT; a call made inside an active
-  /// OpenMP parallel region, or in a process fork()ed after convkit ran threads, runs on the calling thread.
+  /// 0: the library default, default_threads(); n > 0: up to n threads. Any count is capped at the processors the
+  /// process may run on (its affinity mask) and OMP_THREAD_LIMIT when set. Plan::threads() reports the count. Runs on
+  /// convkit's own workers (none in a build without OpenMP: CONVKIT_OPENMP=OFF) use the calling thread alone inside
+  /// an active OpenMP parallel region or in a process fork()ed after convkit ran threads; runs on a ThreadPool use
+  /// min(threads, pool width) of its tasks.
   int threads = 0;
   Activation activation = Activation::None;
   float clamp_min = -std::numeric_limits<float>::infinity();  ///< read only for Activation::Clamp
@@ -132,6 +134,25 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
 /// otherwise) and may equal output; options.activation must then be None (the epilogue holds the activation).
 Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weights, const float* bias,
                  const float* residual, float* output, const Options& options, const Epilogue& epilogue);
+
+/// The caller's thread pool (C: convkit_thread_pool), for engines that own their threads: a run given one uses
+/// only it and starts no thread, opens no OpenMP region. parallel_for(context, task_count, task, task_argument) must
+/// call task(task_argument, i) exactly once for every i < task_count, on any of its threads and in any order (all on
+/// the calling thread is fine), and return only when all have returned. It is called from the thread that runs the
+/// plan, with task_count <= width; tasks never throw. A run splits its work into min(plan threads, width) tasks
+/// that share it out among themselves (a task that starts late finds its share taken by the others), so results are
+/// bit-identical to a run on convkit's own workers, whatever the order or the threads the tasks run on.
+struct ThreadPool {
+  void* context = nullptr;
+  void (*parallel_for)(void* context, std::size_t task_count, void (*task)(void* task_argument, std::size_t task_index),
+                       void* task_argument) = nullptr;
+  int width = 1;  ///< tasks the pool runs at once, >= 1
+};
+
+/// The threads a plan uses when Options::threads is 0: OMP_NUM_THREADS when set (its first value, as OpenMP reads
+/// it), else the processors this process may run on (its affinity mask), capped like any count. Not the calling
+/// thread's omp_get_max_threads(), which another library in the process may have lowered (docs/embedding.md).
+int default_threads();
 
 /// One branch of a concatenated plan (see Plan's second constructor): a convolution, its weights (in
 /// desc.weights_layout) and its bias (desc.out_channels floats, or null). The plan copies what it needs.
@@ -182,8 +203,8 @@ class Plan {
   Algorithm algorithm() const noexcept;
   /// What runs, for logs and tests: the implementation, named after its algorithm and how it runs (e.g.
   /// "im2col_gemm_convkit", "direct_depthwise_nhwc", "winograd_f4x4"; docs/algorithms.md lists them), or for a
-  /// concatenated plan each of its convolutions, e.g.
-  /// "gemm_1x1_convkit for branches 0+1+2 (176 channels, fused); im2col_gemm_convkit for branch 3".
+  /// concatenated plan each of its convolutions, then the threads a run uses, e.g. "im2col_gemm_convkit [2 threads]",
+  /// "gemm_1x1_convkit for branches 0+1+2 (176 channels, fused); im2col_gemm_convkit for branch 3 [1 thread]".
   const std::string& description() const noexcept;
   /// Computes the convolution of input into output (sized by tensor_sizes(desc); output must not overlap input).
   /// workspace may be null: the run then provides its own (on the stack when small, else allocated). A workspace
@@ -196,6 +217,16 @@ class Plan {
   /// plan without a residual, a null residual, or a residual that partly overlaps output or overlaps the workspace.
   void run_residual(const float* input, const float* residual, float* output, void* workspace = nullptr,
                     std::size_t workspace_size = 0) const;
+  /// run on the caller's thread pool (C: convkit_plan_run_on_pool): the same checks and results. Throws
+  /// Error(InvalidArgument) for a null pool.parallel_for or a width below 1.
+  void run_on(const ThreadPool& pool, const float* input, float* output, void* workspace = nullptr,
+              std::size_t workspace_size = 0) const;
+  /// run_residual on the caller's thread pool.
+  void run_residual_on(const ThreadPool& pool, const float* input, const float* residual, float* output,
+                       void* workspace = nullptr, std::size_t workspace_size = 0) const;
+  /// The most threads a run uses: Options::threads (or default_threads() for 0) as capped when the plan was made;
+  /// 0 for a moved-from plan. C: convkit_plan_get_threads. description() ends with it, e.g. " [2 threads]".
+  int threads() const noexcept;
   /// The plan's epilogue (for a plan made without one: its Options' activation and clamp bounds, no residual).
   const Epilogue& epilogue() const noexcept;
 
