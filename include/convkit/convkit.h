@@ -21,7 +21,7 @@
 
 /* The one place the version is written; CMake, pkg-config and convkit_version() read it from here. */
 #define CONVKIT_VERSION_MAJOR 0
-#define CONVKIT_VERSION_MINOR 4
+#define CONVKIT_VERSION_MINOR 5
 #define CONVKIT_VERSION_PATCH 0
 /* One number for preprocessor tests: 10000 * major + 100 * minor + patch. */
 #define CONVKIT_VERSION (CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH)
