@@ -1511,7 +1511,7 @@ int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) 
                          layer.name.c_str());
             ++failures;
           }
-          std::printf("%-28s %-6s %3d %12.1f %12.1f %10.3f  %s\n", layer.name.c_str(), layout_name(layout), threads,
+          std::printf("%-28s %-6s %3d %12.2f %12.2f %10.3f  %s\n", layer.name.c_str(), layout_name(layout), threads,
                       own_us, pool_us, own_us / pool_us, plan.description().c_str());
           std::fflush(stdout);
           if (!is_toy(nchw_layer)) {
