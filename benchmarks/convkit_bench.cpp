@@ -144,9 +144,10 @@ void print_help(std::FILE* out) {
                "                        --threads, --layout, --math, --min-time, --no-onednn and --quiet only\n"
                "  --pool                time each layer's auto plan on convkit's own workers and on a caller's\n"
                "                        thread pool of the same width (Plan::run_on, examples/std_thread_pool.hpp),\n"
-               "                        alternated, and print both and their ratio; with --neighbours, beside busy\n"
-               "                        processes. Takes the layer options, --threads, --layout, --math, --min-time,\n"
-               "                        --neighbours and --quiet\n"
+               "                        alternated; then each call after an OpenMP loop of the application's own, on\n"
+               "                        convkit's workers and on the application's OpenMP as the caller's pool; with\n"
+               "                        --neighbours, beside busy processes. Takes the layer options, --threads,\n"
+               "                        --layout, --math, --min-time, --neighbours and --quiet\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -1466,19 +1467,41 @@ int run_blocks(const Config& config, const RunContext& context) {
   return failures > 0 ? 1 : 0;
 }
 
+// An application's own OpenMP as convkit's caller pool: one runtime's threads for the application and convkit.
+void openmp_parallel_for(void*, std::size_t count, void (*task)(void*, std::size_t), void* argument) {
+  const auto tasks = static_cast<std::int64_t>(count);
+#pragma omp parallel for schedule(static, 1) num_threads(static_cast <int>(count))
+  for (std::int64_t i = 0; i < tasks; ++i) task(argument, static_cast<std::size_t>(i));
+}
+
+// The application's own work between two layers: a short OpenMP loop on `threads` threads (a few microseconds).
+void host_openmp_work(float* data, std::int64_t count, int threads) {
+#pragma omp parallel for num_threads(threads)
+  for (std::int64_t i = 0; i < count; ++i) data[i] = data[i] * 0.999f + 0.001f;
+}
+
 // --pool: the same plan on convkit's own workers and on a caller's pool (Plan::run_on), alternated so that both see
-// the machine in the same state; each figure is the better median of two rounds.
+// the machine in the same state; each figure is the better median of two rounds. Then, for an application that runs
+// OpenMP loops of its own between convkit's calls, each call after such a loop: on convkit's own workers (two pools
+// in the process, each spinning while the other works) and on the application's OpenMP as the caller's pool.
 int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) {
   std::printf("caller's thread pool (--pool): %s on a StdThreadPool of the same width; %s math; min time %g s\n",
               "convkit auto on its own workers, then", config.math_mode == convkit::MathMode::Fast ? "fast" : "strict",
               config.min_time);
-  std::printf("%-28s %-6s %3s %12s %12s %10s  %s\n", "layer", "layout", "T", "own us", "pool us", "own/pool",
-              "implementation");
+  std::printf(
+      "host: each call after the application's own OpenMP loop, convkit on its own workers or on the\n"
+      "application's OpenMP through a caller's pool\n");
+  std::printf("%-28s %-6s %3s %10s %10s %9s %12s %12s %9s  %s\n", "layer", "layout", "T", "own us", "pool us",
+              "own/pool", "host+own us", "host+omp us", "own/omp", "implementation");
+  std::vector<float> host_data(32768, 1.0f);
+  convkit::ThreadPool openmp_pool;
+  openmp_pool.parallel_for = openmp_parallel_for;
   const BusyNeighbours neighbours(config.neighbours);
   int failures = 0;
   for (const int threads : config.threads) {
     convkit_examples::StdThreadPool pool(threads);
-    double log_ratio_sum = 0;
+    openmp_pool.width = threads;
+    double log_ratio_sum = 0, log_host_ratio_sum = 0;
     int ratios = 0;
     for (const Layer& nchw_layer : layers)
       for (const convkit::Layout layout : config.layouts) {
@@ -1500,10 +1523,21 @@ int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) 
           const auto on_pool = [&] {
             plan.run_on(handle, input.data(), pool_output.data(), workspace.data(), workspace.size());
           };
-          double own_us = 1e300, pool_us = 1e300;
+          const auto host_then_own = [&] {
+            host_openmp_work(host_data.data(), static_cast<std::int64_t>(host_data.size()), threads);
+            own();
+          };
+          const auto host_then_openmp_pool = [&] {
+            host_openmp_work(host_data.data(), static_cast<std::int64_t>(host_data.size()), threads);
+            plan.run_on(openmp_pool, input.data(), pool_output.data(), workspace.data(), workspace.size());
+          };
+          double own_us = 1e300, pool_us = 1e300, host_own_us = 1e300, host_omp_us = 1e300;
           for (int round = 0; round < 2; ++round) {
             own_us = std::min(own_us, convkit_bench::time_calls(own, config.min_time).median * 1e6);
             pool_us = std::min(pool_us, convkit_bench::time_calls(on_pool, config.min_time).median * 1e6);
+            host_own_us = std::min(host_own_us, convkit_bench::time_calls(host_then_own, config.min_time).median * 1e6);
+            host_omp_us =
+                std::min(host_omp_us, convkit_bench::time_calls(host_then_openmp_pool, config.min_time).median * 1e6);
           }
           const bool same = std::equal(own_output.data(), own_output.data() + sizes.output, pool_output.data());
           if (!same) {
@@ -1511,11 +1545,13 @@ int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) 
                          layer.name.c_str());
             ++failures;
           }
-          std::printf("%-28s %-6s %3d %12.2f %12.2f %10.3f  %s\n", layer.name.c_str(), layout_name(layout), threads,
-                      own_us, pool_us, own_us / pool_us, plan.description().c_str());
+          std::printf("%-28s %-6s %3d %10.2f %10.2f %9.3f %12.2f %12.2f %9.3f  %s\n", layer.name.c_str(),
+                      layout_name(layout), threads, own_us, pool_us, own_us / pool_us, host_own_us, host_omp_us,
+                      host_own_us / host_omp_us, plan.description().c_str());
           std::fflush(stdout);
           if (!is_toy(nchw_layer)) {
             log_ratio_sum += std::log(own_us / pool_us);
+            log_host_ratio_sum += std::log(host_own_us / host_omp_us);
             ++ratios;
           }
         } catch (const std::exception& e) {
@@ -1524,8 +1560,10 @@ int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) 
         }
       }
     if (ratios > 0)
-      std::printf("T%d: geometric mean of own/pool over %d layers: %.3f (above 1: the caller's pool is faster)\n\n",
-                  threads, ratios, std::exp(log_ratio_sum / ratios));
+      std::printf(
+          "T%d over %d layers, geometric means: own/pool %.3f, host+own / host+omp %.3f (above 1: the "
+          "caller's pool is faster)\n\n",
+          threads, ratios, std::exp(log_ratio_sum / ratios), std::exp(log_host_ratio_sum / ratios));
   }
   return failures > 0 ? 1 : 0;
 }
