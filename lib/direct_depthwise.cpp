@@ -113,6 +113,8 @@ class DepthwiseNhwcPrimitive final : public Primitive {
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
     post_ = args.post;
     task_.post = active_post_ops(post_);
+    row_post_ = post_;
+    row_post_.residual = false;
     const int threads = threads_worth_using(p_.flops(), args.threads);
     units_ = p_.batch * p_.out_height;  // output rows
     workers_ = team_size(threads, units_);
@@ -165,11 +167,14 @@ class DepthwiseNhwcPrimitive final : public Primitive {
               ukernels_.depthwise_nhwc_rows(t);
               float* out = image_output + y * Wo * p_.out_channels + k;
               if (multiplier_ != 1 && post != nullptr) {
-                for (std::int64_t x = 0; x < Wo; ++x)
-                  for (std::int64_t g = 0; g < C; ++g)
-                    finish_copy(*post, out + x * p_.out_channels + g * multiplier_, row + x * C + g, 1,
-                                residual_offset);
-                continue;
+                // The slice's row is contiguous here and strided in the output: its residual is gathered into it
+                // (each read before the spread below writes it), then the activation finishes the whole row.
+                if (post->residual)
+                  for (std::int64_t x = 0; x < Wo; ++x)
+                    for (std::int64_t g = 0; g < C; ++g)
+                      row[x * C + g] += post->residual_scale *
+                                        *residual_at(out + x * p_.out_channels + g * multiplier_, residual_offset);
+                finish_copy(row_post_, row, row, Wo * C, 0);
               }
               for (std::int64_t x = 0; x < Wo; ++x)
                 for (std::int64_t g = 0; g < C; ++g) out[x * p_.out_channels + g * multiplier_] = row[x * C + g];
@@ -189,6 +194,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   NonfiniteTaps nonfinite_;
   DepthwiseNhwcTask task_;  // what the problem decides (depthwise_task)
   PostOps post_;            // task_.post points here
+  PostOps row_post_;        // post_ without the residual: finishes a slice's row whose residual is already added
   std::int64_t multiplier_, padded_channels_, slice_floats_;
   AlignedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t units_;

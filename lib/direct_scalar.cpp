@@ -23,12 +23,7 @@ namespace {
 
 class ScalarDirectPrimitive final : public Primitive {
  public:
-  explicit ScalarDirectPrimitive(const PrimitiveArguments& args)
-      : p_(args.problem),
-        activation_(args.activation),
-        clamp_min_(args.clamp_min),
-        clamp_max_(args.clamp_max),
-        post_(args.post) {
+  explicit ScalarDirectPrimitive(const PrimitiveArguments& args) : p_(args.problem), post_(args.post) {
     if (args.borrow_weights) {
       weights_ = args.weights;
       bias_ = args.bias;
@@ -112,8 +107,6 @@ class ScalarDirectPrimitive final : public Primitive {
         nchw ? input + (n * p_.in_channels + g * channels) * H * W : input + n * H * W * p_.in_channels + g * channels;
     const std::int64_t out_channel_stride = nchw ? p_.out_pixels() : 1, out_pixel_stride = nchw ? 1 : p_.out_channels;
     float* out = output + n * p_.out_pixels() * p_.out_channels + (g * p_.group_out_channels) * out_channel_stride;
-    const Activation activation = activation_;
-    const float lo = clamp_min_, hi = clamp_max_;
     const std::int64_t* taps = taps_;
     const bool ohwi = p_.weights_layout == WeightsLayout::OHWI;
     for (std::int64_t y = 0; y < Ho; ++y) {
@@ -153,7 +146,7 @@ class ScalarDirectPrimitive final : public Primitive {
           }
           float* target = pixel + k * out_channel_stride;
           if (post_.residual) sum += post_.residual_scale * *residual_at(target, residual_offset);
-          *target = post_.in_registers() ? activate(sum, activation, lo, hi) : activate_value(post_, sum);
+          *target = activate_value(post_, sum);
         }
       }
     }
@@ -179,8 +172,6 @@ class ScalarDirectPrimitive final : public Primitive {
   const float* weights_;
   const float* bias_;
   AlignedFloats owned_weights_, owned_bias_;
-  Activation activation_;
-  float clamp_min_, clamp_max_;
   PostOps post_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;

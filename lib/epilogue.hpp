@@ -43,12 +43,13 @@ struct TileEpilogue {
                         bool channels_by_row, float* block, std::int64_t ld, std::int64_t first_channel) const;
 };
 
-// The activation of one value; NaN stays NaN (comparisons with NaN are false).
 // Writes target[i] = activation(source[i] + residual_scale * residual of target[i]) for i < count: the finish of a
 // block computed elsewhere (a concatenated plan's part computed in its workspace). target may hold its own residual.
 void finish_copy(const PostOps& post, float* target, const float* source, std::int64_t count,
                  std::ptrdiff_t residual_offset);
 
+// The activation of one value, of the kinds kernels apply in registers; NaN stays NaN (comparisons with NaN are
+// false). activate_value (post_ops.hpp) covers every kind.
 inline float activate(float x, Activation activation, float lo, float hi) {
   switch (activation) {
     case Activation::Relu:
