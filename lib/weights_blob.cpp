@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,6 +61,46 @@ std::uint64_t mix(std::uint64_t h) {
   h *= 0x9E3779B97F4A7C15ull;
   return h ^ (h >> 29);
 }
+
+// The checksum's lanes: kLanes independent multiply-xorshift chains, word i of each 64-byte block into lane i, so
+// that the multiplier's latency is hidden and checking runs near memory speed.
+constexpr int kLanes = 8;
+constexpr std::size_t kHashBlock = 8 * kLanes;
+
+class Hasher {
+ public:
+  // Absorbs `bytes` (a multiple of kHashBlock) at `data`, and copies them to `copy` unless it is null: loading reads
+  // each byte once.
+  void absorb(const unsigned char* data, std::size_t bytes, unsigned char* copy) {
+    for (std::size_t i = 0; i < bytes; i += kHashBlock) {
+      std::uint64_t words[kLanes];
+      std::memcpy(words, data + i, sizeof words);
+      for (int l = 0; l < kLanes; ++l) lanes_[l] = mix(lanes_[l] ^ words[l]);
+      if (copy != nullptr) std::memcpy(copy + i, words, sizeof words);
+    }
+  }
+  // Fewer than kHashBlock bytes: zero-padded words into lanes 0, 1, ... in turn.
+  void absorb_tail(const unsigned char* data, std::size_t bytes) {
+    for (int l = 0; bytes > 0; ++l) {
+      std::uint64_t word = 0;
+      const std::size_t n = std::min<std::size_t>(8, bytes);
+      std::memcpy(&word, data, n);
+      lanes_[l] = mix(lanes_[l] ^ word);
+      data += n;
+      bytes -= n;
+    }
+  }
+  std::uint64_t finish(std::size_t size) const {
+    std::uint64_t h = mix(size ^ 0x9216D5D98979FB1Bull);
+    for (std::uint64_t lane : lanes_) h = mix(h ^ lane);
+    return h;
+  }
+
+ private:
+  std::uint64_t lanes_[kLanes] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull,
+                                  0x082EFA98EC4E6C89ull, 0x452821E638D01377ull, 0xBE5466CF34E90C6Cull,
+                                  0xC0AC29B7C97C50DDull, 0x3F84D5B5B5470917ull};
+};
 
 // A view of the blob that never reads outside it: each read is checked against the end first.
 class Reader {
@@ -167,25 +208,89 @@ std::uint64_t expected_floats(const std::string& key, const WeightShape& s) {
   invalid("packed weights: unknown form key \"", key, "\"");
 }
 
+// A region of floats in the blob: the canonical weights, the bias or a form.
+struct Region {
+  std::string key;
+  std::size_t at;
+  std::uint64_t floats;
+};
+
+struct BlobLayout {
+  WeightShape shape;
+  std::vector<Region> regions;  // in the blob's order
+};
+
+// Every field after the checksum's: the ISAs, the shape, and where each region lies. Reads only within the blob.
+BlobLayout parse(Reader& r, std::size_t size) {
+  const std::string direct_isa = r.isa(kDirectIsaAt, "direct ISA"), gemm = r.isa(kGemmIsaAt, "GEMM ISA");
+  if (direct_isa != direct_ukernels().isa)
+    invalid("packed weights: packed for direct kernels of ISA \"", direct_isa, "\", this process runs \"",
+            direct_ukernels().isa, "\"");
+  if (gemm != gemm_isa())
+    invalid("packed weights: packed for GEMM kernels of ISA \"", gemm, "\", this process runs \"", gemm_isa(), "\"");
+
+  static const char* const kShapeFields[] = {"in_channels", "out_channels", "kernel_height", "kernel_width", "groups"};
+  std::uint64_t shape[5];
+  for (std::size_t i = 0; i < 5; ++i) {
+    shape[i] = r.u64(kShapeAt + 8 * i);
+    if (shape[i] < 1 || shape[i] > kMaxDimension)
+      invalid("packed weights: ", kShapeFields[i], " = ", shape[i], " is outside [1, ", kMaxDimension, "]");
+  }
+  BlobLayout layout;
+  WeightShape& s = layout.shape;
+  s = {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]), static_cast<std::int64_t>(shape[2]),
+       static_cast<std::int64_t>(shape[3]), static_cast<std::int64_t>(shape[4])};
+  if (s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0)
+    invalid("packed weights: groups = ", s.groups, " does not divide in_channels = ", s.in_channels,
+            " and out_channels = ", s.out_channels);
+  const std::uint64_t has_bias = r.u64(kHasBiasAt);
+  if (has_bias > 1) invalid("packed weights: has_bias = ", has_bias, " is neither 0 nor 1");
+  const std::uint64_t weights_floats = r.u64(kWeightsFloatsAt), bias_floats = r.u64(kBiasFloatsAt);
+  const std::uint64_t expected_weights = checked_product({shape[1], shape[0] / shape[4], shape[2], shape[3]});
+  if (weights_floats != expected_weights)
+    invalid("packed weights: weights_floats = ", weights_floats, " does not match the shape's ", expected_weights);
+  if (bias_floats != (has_bias ? shape[1] : 0))
+    invalid("packed weights: bias_floats = ", bias_floats, " where the shape and has_bias give ",
+            has_bias ? shape[1] : 0);
+  const std::uint64_t form_count = r.u64(kFormCountAt);
+
+  // Every region is claimed before it is read.
+  const auto float_bytes = [](std::uint64_t count) { return checked_product({count, sizeof(float)}); };
+  r.seek(kHeaderBytes);
+  layout.regions.push_back(
+      {weights_key(WeightsLayout::OIHW), r.take(float_bytes(weights_floats), "the canonical weights"), weights_floats});
+  const std::size_t bias_at = r.take(float_bytes(bias_floats), "the bias");
+  if (has_bias) layout.regions.push_back({kBiasKey, bias_at, bias_floats});
+  std::set<std::string> keys;
+  for (std::uint64_t f = 0; f < form_count; ++f) {
+    const std::size_t entry = r.take(16, "a form's key length and float count");
+    const std::uint64_t key_bytes = r.u64(entry), floats = r.u64(entry + 8);
+    if (key_bytes == 0 || key_bytes > kMaxKeyBytes)
+      invalid("packed weights: form ", f, " has a key of ", key_bytes, " bytes (1 to ", kMaxKeyBytes, ")");
+    r.seek(entry + 16);
+    const std::size_t key_at = r.take(key_bytes, "a form's key");
+    std::string key(reinterpret_cast<const char*>(r.at(key_at)), static_cast<std::size_t>(key_bytes));
+    if (key == weights_key(WeightsLayout::OIHW) || key == kBiasKey || !keys.insert(key).second)
+      invalid("packed weights: the form \"", key, "\" appears twice");
+    const std::uint64_t expected = expected_floats(key, s);
+    if (floats != expected)
+      invalid("packed weights: the form \"", key, "\" holds ", floats, " floats where its key and the shape give ",
+              expected);
+    layout.regions.push_back({std::move(key), r.take(float_bytes(floats), "a form's floats"), floats});
+  }
+  if (r.cursor() != size - kChecksumBytes)
+    invalid("packed weights: ", size - kChecksumBytes - r.cursor(), " bytes after the last form are not part of it");
+  return layout;
+}
+
 }  // namespace
 
 std::uint64_t blob_checksum(const unsigned char* data, std::size_t size) {
-  std::uint64_t lanes[4] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull};
-  std::size_t i = 0;
-  for (; i + 32 <= size; i += 32)
-    for (int l = 0; l < 4; ++l) {
-      std::uint64_t word;
-      std::memcpy(&word, data + i + 8 * l, sizeof word);
-      lanes[l] = mix(lanes[l] ^ word);
-    }
-  for (int l = 0; i < size; i += 8, ++l) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, data + i, std::min<std::size_t>(8, size - i));
-    lanes[l] = mix(lanes[l] ^ word);
-  }
-  std::uint64_t h = mix(size ^ 0x452821E638D01377ull);
-  for (std::uint64_t lane : lanes) h = mix(h ^ lane);
-  return h;
+  Hasher hasher;
+  const std::size_t whole = size / kHashBlock * kHashBlock;
+  hasher.absorb(data, whole, nullptr);
+  hasher.absorb_tail(data + whole, size - whole);
+  return hasher.finish(size);
 }
 
 std::vector<unsigned char> save_packed_weights(const PackedWeights::State& state) {
@@ -252,80 +357,45 @@ std::shared_ptr<PackedWeights::State> load_packed_weights(const void* data, std:
     invalid("packed weights: the size ", size, " is not a multiple of ", kAlignment, " plus the checksum's ",
             kChecksumBytes);
   const std::uint64_t stored = r.u64(size - kChecksumBytes);
-  if (blob_checksum(bytes, size - kChecksumBytes) != stored)
-    invalid("packed weights: checksum mismatch: the blob is corrupt");
-
-  const std::string direct_isa = r.isa(kDirectIsaAt, "direct ISA"), gemm = r.isa(kGemmIsaAt, "GEMM ISA");
-  if (direct_isa != direct_ukernels().isa)
-    invalid("packed weights: packed for direct kernels of ISA \"", direct_isa, "\", this process runs \"",
-            direct_ukernels().isa, "\"");
-  if (gemm != gemm_isa())
-    invalid("packed weights: packed for GEMM kernels of ISA \"", gemm, "\", this process runs \"", gemm_isa(), "\"");
-
-  static const char* const kShapeFields[] = {"in_channels", "out_channels", "kernel_height", "kernel_width", "groups"};
-  std::uint64_t shape[5];
-  for (std::size_t i = 0; i < 5; ++i) {
-    shape[i] = r.u64(kShapeAt + 8 * i);
-    if (shape[i] < 1 || shape[i] > kMaxDimension)
-      invalid("packed weights: ", kShapeFields[i], " = ", shape[i], " is outside [1, ", kMaxDimension, "]");
-  }
-  auto state = std::make_shared<PackedWeights::State>();
-  WeightShape& s = state->shape;
-  s = {static_cast<std::int64_t>(shape[0]), static_cast<std::int64_t>(shape[1]), static_cast<std::int64_t>(shape[2]),
-       static_cast<std::int64_t>(shape[3]), static_cast<std::int64_t>(shape[4])};
-  if (s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0)
-    invalid("packed weights: groups = ", s.groups, " does not divide in_channels = ", s.in_channels,
-            " and out_channels = ", s.out_channels);
-  const std::uint64_t has_bias = r.u64(kHasBiasAt);
-  if (has_bias > 1) invalid("packed weights: has_bias = ", has_bias, " is neither 0 nor 1");
-  const std::uint64_t weights_floats = r.u64(kWeightsFloatsAt), bias_floats = r.u64(kBiasFloatsAt);
-  const std::uint64_t expected_weights = checked_product({shape[1], shape[0] / shape[4], shape[2], shape[3]});
-  if (weights_floats != expected_weights)
-    invalid("packed weights: weights_floats = ", weights_floats, " does not match the shape's ", expected_weights);
-  if (bias_floats != (has_bias ? shape[1] : 0))
-    invalid("packed weights: bias_floats = ", bias_floats, " where the shape and has_bias give ",
-            has_bias ? shape[1] : 0);
-  const std::uint64_t form_count = r.u64(kFormCountAt);
-
-  // Every region is claimed before it is read; the copies are made once all is known to fit.
-  const auto copy_floats = [&](std::size_t at, std::uint64_t count) {
-    AlignedFloats floats = allocate_floats(static_cast<std::size_t>(count));
-    if (count != 0) std::memcpy(floats.get(), r.at(at), static_cast<std::size_t>(count) * sizeof(float));
-    return share(std::move(floats));
-  };
-  const auto float_bytes = [](std::uint64_t count) { return checked_product({count, sizeof(float)}); };
+  const auto checksum_mismatch = [] { invalid("packed weights: checksum mismatch: the blob is corrupt"); };
+  BlobLayout layout;
   try {
-    r.seek(kHeaderBytes);
-    const std::size_t weights_at = r.take(float_bytes(weights_floats), "the canonical weights");
-    const std::size_t bias_at = r.take(float_bytes(bias_floats), "the bias");
-    state->weights = copy_floats(weights_at, weights_floats);
-    state->cache.insert(weights_key(WeightsLayout::OIHW), state->weights, weights_floats);
-    if (has_bias) {
-      state->bias = copy_floats(bias_at, bias_floats);
-      state->cache.insert(kBiasKey, state->bias, bias_floats);
+    layout = parse(r, size);
+  } catch (const Error&) {
+    // A corrupt blob is reported as corrupt, whatever field the damage reached.
+    if (blob_checksum(bytes, size - kChecksumBytes) != stored) checksum_mismatch();
+    throw;
+  }
+
+  // One pass: every byte before the checksum hashed, the regions copied on the way. Each region starts at a multiple
+  // of 64 and its padding lies within the forms (parse), so the copies take whole blocks.
+  auto state = std::make_shared<PackedWeights::State>();
+  state->shape = layout.shape;
+  try {
+    std::vector<AlignedFloats> copies;
+    for (const Region& region : layout.regions)
+      copies.push_back(allocate_floats(aligned(static_cast<std::size_t>(region.floats) * sizeof(float)) / sizeof(float)));
+    Hasher hasher;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < layout.regions.size(); ++i) {
+      const Region& region = layout.regions[i];
+      hasher.absorb(bytes + at, region.at - at, nullptr);
+      const std::size_t padded = aligned(static_cast<std::size_t>(region.floats) * sizeof(float));
+      hasher.absorb(bytes + region.at, padded, reinterpret_cast<unsigned char*>(copies[i].get()));
+      at = region.at + padded;
     }
-    for (std::uint64_t f = 0; f < form_count; ++f) {
-      const std::size_t entry = r.take(16, "a form's key length and float count");
-      const std::uint64_t key_bytes = r.u64(entry), floats = r.u64(entry + 8);
-      if (key_bytes == 0 || key_bytes > kMaxKeyBytes)
-        invalid("packed weights: form ", f, " has a key of ", key_bytes, " bytes (1 to ", kMaxKeyBytes, ")");
-      r.seek(entry + 16);
-      const std::size_t key_at = r.take(key_bytes, "a form's key");
-      const std::string key(reinterpret_cast<const char*>(r.at(key_at)), static_cast<std::size_t>(key_bytes));
-      if (key == weights_key(WeightsLayout::OIHW) || key == kBiasKey || state->cache.find(key).floats)
-        invalid("packed weights: the form \"", key, "\" appears twice");
-      const std::uint64_t expected = expected_floats(key, s);
-      if (floats != expected)
-        invalid("packed weights: the form \"", key, "\" holds ", floats, " floats where its key and the shape give ",
-                expected);
-      const std::size_t data_at = r.take(float_bytes(floats), "a form's floats");
-      state->cache.insert(key, copy_floats(data_at, floats), static_cast<std::size_t>(floats));
+    hasher.absorb(bytes + at, size - kChecksumBytes - at, nullptr);
+    if (hasher.finish(size - kChecksumBytes) != stored) checksum_mismatch();
+    for (std::size_t i = 0; i < layout.regions.size(); ++i) {
+      const Region& region = layout.regions[i];
+      SharedFloats floats = share(std::move(copies[i]));
+      if (region.key == weights_key(WeightsLayout::OIHW)) state->weights = floats;
+      if (region.key == kBiasKey) state->bias = floats;
+      state->cache.insert(region.key, std::move(floats), static_cast<std::size_t>(region.floats));
     }
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "packed weights: out of memory while loading ", size, " bytes");
   }
-  if (r.cursor() != size - kChecksumBytes)
-    invalid("packed weights: ", size - kChecksumBytes - r.cursor(), " bytes after the last form are not part of it");
   return state;
 }
 
