@@ -14,6 +14,7 @@
 #include "kernels/direct_ukernels.hpp"
 #include "kernels/gemm_ukernels.hpp"
 #include "packed_weights.hpp"
+#include "threading.hpp"
 
 namespace convkit::detail {
 namespace {
@@ -91,7 +92,7 @@ class Hasher {
     }
   }
   std::uint64_t finish(std::size_t size) const {
-    std::uint64_t h = mix(size ^ 0x9216D5D98979FB1Bull);
+    std::uint64_t h = mix(size ^ 0x886A3F24D308A385ull);
     for (std::uint64_t lane : lanes_) h = mix(h ^ lane);
     return h;
   }
@@ -101,6 +102,16 @@ class Hasher {
                                   0x082EFA98EC4E6C89ull, 0x452821E638D01377ull, 0xBE5466CF34E90C6Cull,
                                   0xC0AC29B7C97C50DDull, 0x3F84D5B5B5470917ull};
 };
+
+// The data is hashed in chunks of this many bytes (a multiple of kHashBlock), each on its own, so that loading
+// hashes and copies them on several threads; the chunks' digests are then combined in order.
+constexpr std::size_t kHashChunk = std::size_t{1} << 20;
+
+std::uint64_t combine(const std::vector<std::uint64_t>& digests, std::size_t size) {
+  std::uint64_t h = mix(size ^ 0x9216D5D98979FB1Bull);
+  for (std::uint64_t digest : digests) h = mix(h ^ digest);
+  return h;
+}
 
 // A view of the blob that never reads outside it: each read is checked against the end first.
 class Reader {
@@ -286,11 +297,15 @@ BlobLayout parse(Reader& r, std::size_t size) {
 }  // namespace
 
 std::uint64_t blob_checksum(const unsigned char* data, std::size_t size) {
-  Hasher hasher;
-  const std::size_t whole = size / kHashBlock * kHashBlock;
-  hasher.absorb(data, whole, nullptr);
-  hasher.absorb_tail(data + whole, size - whole);
-  return hasher.finish(size);
+  std::vector<std::uint64_t> digests;
+  for (std::size_t at = 0; at < size; at += kHashChunk) {
+    const std::size_t bytes = std::min(kHashChunk, size - at), whole = bytes / kHashBlock * kHashBlock;
+    Hasher hasher;
+    hasher.absorb(data + at, whole, nullptr);
+    hasher.absorb_tail(data + at + whole, bytes - whole);
+    digests.push_back(hasher.finish(bytes));
+  }
+  return combine(digests, size);
 }
 
 std::vector<unsigned char> save_packed_weights(const PackedWeights::State& state) {
@@ -367,25 +382,43 @@ std::shared_ptr<PackedWeights::State> load_packed_weights(const void* data, std:
     throw;
   }
 
-  // One pass: every byte before the checksum hashed, the regions copied on the way. Each region starts at a multiple
-  // of 64 and its padding lies within the forms (parse), so the copies take whole blocks.
+  // One pass: every byte before the checksum hashed, the regions copied on the way, a chunk per unit of work. Each
+  // region starts at a multiple of 64 and its padding lies within the forms (parse), as do the chunks' ends, so every
+  // piece is whole blocks.
   auto state = std::make_shared<PackedWeights::State>();
   state->shape = layout.shape;
   try {
+    const std::vector<Region>& regions = layout.regions;
     std::vector<AlignedFloats> copies;
-    for (const Region& region : layout.regions)
-      copies.push_back(allocate_floats(aligned(static_cast<std::size_t>(region.floats) * sizeof(float)) / sizeof(float)));
-    Hasher hasher;
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < layout.regions.size(); ++i) {
-      const Region& region = layout.regions[i];
-      hasher.absorb(bytes + at, region.at - at, nullptr);
-      const std::size_t padded = aligned(static_cast<std::size_t>(region.floats) * sizeof(float));
-      hasher.absorb(bytes + region.at, padded, reinterpret_cast<unsigned char*>(copies[i].get()));
-      at = region.at + padded;
+    std::vector<std::size_t> ends;  // of each region with its padding
+    for (const Region& region : regions) {
+      ends.push_back(region.at + aligned(static_cast<std::size_t>(region.floats) * sizeof(float)));
+      copies.push_back(allocate_floats((ends.back() - region.at) / sizeof(float)));
     }
-    hasher.absorb(bytes + at, size - kChecksumBytes - at, nullptr);
-    if (hasher.finish(size - kChecksumBytes) != stored) checksum_mismatch();
+    const std::size_t data_bytes = size - kChecksumBytes;
+    std::vector<std::uint64_t> digests((data_bytes + kHashChunk - 1) / kHashChunk);
+    const auto hash_chunk = [&](std::size_t chunk) {
+      const std::size_t begin = chunk * kHashChunk, end = std::min(begin + kHashChunk, data_bytes);
+      Hasher hasher;
+      std::size_t at = begin;
+      for (std::size_t i = 0; i < regions.size() && at < end; ++i) {
+        if (ends[i] <= at) continue;
+        if (regions[i].at >= end) break;
+        const std::size_t start = std::min(std::max(regions[i].at, at), end);
+        hasher.absorb(bytes + at, start - at, nullptr);
+        const std::size_t stop = std::min(ends[i], end);
+        auto* copy = reinterpret_cast<unsigned char*>(copies[i].get()) + (start - regions[i].at);
+        hasher.absorb(bytes + start, stop - start, copy);
+        at = stop;
+      }
+      hasher.absorb(bytes + at, end - at, nullptr);
+      digests[chunk] = hasher.finish(end - begin);
+    };
+    parallel_for(usable_threads(default_thread_count()), static_cast<std::int64_t>(digests.size()),
+                 [&](std::int64_t begin, std::int64_t end, int) {
+                   for (std::int64_t chunk = begin; chunk < end; ++chunk) hash_chunk(static_cast<std::size_t>(chunk));
+                 });
+    if (combine(digests, data_bytes) != stored) checksum_mismatch();
     for (std::size_t i = 0; i < layout.regions.size(); ++i) {
       const Region& region = layout.regions[i];
       SharedFloats floats = share(std::move(copies[i]));

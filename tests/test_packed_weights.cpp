@@ -552,3 +552,23 @@ TEST_CASE("a form whose stored float count differs from the one a primitive expe
   CHECK(cache.get_or_pack("panels OIHW block=8 width=8", 10, [] { return convkit::detail::allocate_floats(10); }) ==
         cache.find("panels OIHW block=8 width=8").floats);
 }
+
+TEST_CASE("a blob of several checksum chunks, its regions crossing them, loads to the same bits or is rejected") {
+  const convkit::Conv2dDesc d = make_desc(256, 256, 1, 7, 3, Layout::NCHW);
+  const auto w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 71);
+  const auto b = convkit_test::random_floats(256, 72);
+  const convkit::PackedWeights packed(d, w.data(), b.data());
+  std::vector<unsigned char> blob = packed.save();
+  REQUIRE(blob.size() > 3 * (std::size_t{1} << 20));
+  const convkit::PackedWeights loaded = convkit::PackedWeights::load(blob.data(), blob.size());
+  CHECK(loaded.size_bytes() == packed.size_bytes());
+  const auto x = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).input), 73);
+  CHECK(same_bits(run(convkit::Plan(loaded, d), d, x), run(convkit::Plan(d, w.data(), b.data()), d, x)));
+  for (std::size_t at : {std::size_t{1} << 20, (std::size_t{3} << 20) + 4, blob.size() - 9}) {
+    CAPTURE(at);
+    blob[at] ^= 0x40;
+    CHECK(error_of(blob, blob.size()).find("checksum") != std::string::npos);
+    blob[at] ^= 0x40;
+  }
+  CHECK(error_of(blob, blob.size()).empty());
+}
