@@ -11,6 +11,8 @@
 #                                                          -> build/release/convkit_bench_depthwise.{txt,json,csv}
 #   5. whole network blocks with fused epilogues, fused against unfused and oneDNN with post-ops
 #                                                          -> build/release/convkit_bench_blocks.txt
+#   6. what making plans costs per layer: from the raw weights, from shared PackedWeights, saving and loading them
+#                                                          -> build/release/convkit_bench_creation.txt
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -33,3 +35,4 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
 "$bench" --suite=benchmarks/depthwise.txt --algorithms=auto --layout=both \
   --json="${out}_depthwise.json" --csv="${out}_depthwise.csv" "$@" | tee "${out}_depthwise.txt"
 "$bench" --blocks --layout=both "$@" | tee "${out}_blocks.txt"
+"$bench" --creation --layout=both "$@" | tee "${out}_creation.txt"
