@@ -318,7 +318,12 @@ std::vector<unsigned char> save_packed_weights(const PackedWeights::State& state
   for (const auto& form : all)
     if (form.first != weights_key(WeightsLayout::OIHW) && form.first != kBiasKey) forms.push_back(&form);
 
+  // The blob's size first: growing it form by form would copy what it holds again at each growth.
+  std::size_t total = kHeaderBytes + aligned(weights_floats * sizeof(float)) + aligned(bias_floats * sizeof(float));
+  for (const auto* form : forms)
+    total += aligned(16 + form->first.size()) + aligned(form->second.count * sizeof(float));
   Writer w;
+  w.blob.reserve(total + kChecksumBytes);
   w.blob.assign(kHeaderBytes, 0);
   std::memcpy(w.blob.data(), kMagic, sizeof kMagic);
   w.u32(kVersionAt, kVersion);
