@@ -103,9 +103,10 @@ struct Config {
   bool onednn = true;
   bool quiet = false;
   bool breakdown = false;
-  int neighbours = 0;   // --neighbours: busy processes beside the measurements
-  bool blocks = false;  // --blocks: whole network blocks instead of the layers
-  bool pool = false;    // --pool: convkit's own workers against a caller's thread pool
+  int neighbours = 0;     // --neighbours: busy processes beside the measurements
+  bool blocks = false;    // --blocks: whole network blocks instead of the layers
+  bool pool = false;      // --pool: convkit's own workers against a caller's thread pool
+  bool creation = false;  // --creation: what making plans costs, from raw weights and from packed weights
 };
 
 void print_help(std::FILE* out) {
@@ -148,6 +149,11 @@ void print_help(std::FILE* out) {
                "                        convkit's workers and on the application's OpenMP as the caller's pool; with\n"
                "                        --neighbours, beside busy processes. Takes the layer options, --threads,\n"
                "                        --layout, --math, --min-time, --neighbours and --quiet\n"
+               "  --creation            time making plans instead of running them, per layer: a plan from the raw\n"
+               "                        weights, PackedWeights from them, a plan from the shared PackedWeights for\n"
+               "                        the same size and for batch 2, save, load, and a plan from the loaded\n"
+               "                        weights. Takes the layer options, --threads, --layout, --math, --min-time\n"
+               "                        and --quiet only\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -228,7 +234,8 @@ Config parse_options(int argc, char** argv) {
     kBreakdown,
     kNeighbours,
     kBlocks,
-    kPool
+    kPool,
+    kCreation
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -247,6 +254,7 @@ Config parse_options(int argc, char** argv) {
                                     {"neighbours", required_argument, nullptr, kNeighbours},
                                     {"blocks", no_argument, nullptr, kBlocks},
                                     {"pool", no_argument, nullptr, kPool},
+                                    {"creation", no_argument, nullptr, kCreation},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -343,6 +351,9 @@ Config parse_options(int argc, char** argv) {
       case kPool:
         config.pool = true;
         break;
+      case kCreation:
+        config.creation = true;
+        break;
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
       default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
@@ -356,10 +367,13 @@ Config parse_options(int argc, char** argv) {
                         algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
                         !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
     throw UsageError("--blocks takes --threads, --layout, --math, --min-time, --no-onednn and --quiet only");
-  if (config.pool && (config.blocks || algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
-                      !config.svg_path.empty() || config.breakdown))
+  if (config.pool && (config.blocks || config.creation || algorithms_given || !config.csv_path.empty() ||
+                      !config.json_path.empty() || !config.svg_path.empty() || config.breakdown))
     throw UsageError(
         "--pool takes the layer options, --threads, --layout, --math, --min-time, --neighbours and --quiet");
+  if (config.creation && (config.blocks || algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
+                          !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
+    throw UsageError("--creation takes the layer options, --threads, --layout, --math, --min-time and --quiet only");
 #ifndef CONVKIT_BENCH_HAVE_DNNL
   config.onednn = false;
 #endif
@@ -1568,6 +1582,100 @@ int run_pool_comparison(const Config& config, const std::vector<Layer>& layers) 
   return failures > 0 ? 1 : 0;
 }
 
+// --creation: per layer, layout and thread count, the median time of each way to a plan, and the two ratios that
+// say what packed weights save: a plan from scratch over one from shared packed weights, packing over loading.
+int run_creation(const Config& config, const std::vector<Layer>& layers) {
+  const auto started = std::chrono::steady_clock::now();
+  TextTable table({{"layer", false},
+                   {"layout", false},
+                   {"T", true},
+                   {"chosen", false},
+                   {"packed", true},
+                   {"scratch", true},
+                   {"pack", true},
+                   {"from packed", true},
+                   {"batch 2", true},
+                   {"save", true},
+                   {"load", true},
+                   {"from loaded", true},
+                   {"scratch/packed", true},
+                   {"pack/load", true}});
+  const int total = static_cast<int>(config.threads.size() * config.layouts.size() * layers.size());
+  Progress progress(total, !config.quiet);
+  std::vector<double> plan_ratios, load_ratios;
+  int failures = 0;
+  for (const int threads : config.threads)
+    for (const Layer& suite_layer : layers)
+      for (const convkit::Layout layout : config.layouts) {
+        const Layer layer = suite_layer.with_layout(layout);
+        const convkit::Conv2dDesc& d = layer.desc;
+        progress.begin(layer.name + " " + layout_name(layout) + " T" + std::to_string(threads));
+        try {
+          convkit::Options options;
+          options.threads = threads;
+          options.math_mode = config.math_mode;
+          const convkit::TensorSizes sizes = convkit::tensor_sizes(d);
+          const auto weights = convkit_bench::random_array(static_cast<std::size_t>(sizes.weights), 2);
+          const auto bias = convkit_bench::random_array(static_cast<std::size_t>(sizes.bias), 3);
+          convkit::Conv2dDesc batch2 = d;
+          batch2.batch = 2 * d.batch;
+          const convkit::PackedWeights packed(d, weights.data(), bias.data(), options);
+          const std::vector<unsigned char> blob = packed.save();
+          const convkit::PackedWeights loaded = convkit::PackedWeights::load(blob.data(), blob.size());
+          const std::string chosen = convkit::Plan(packed, d, options).description();
+          const double min_time = config.min_time;
+          const Timing scratch =
+              convkit_bench::time_calls([&] { convkit::Plan(d, weights.data(), bias.data(), options); }, min_time);
+          const Timing pack = convkit_bench::time_calls(
+              [&] { convkit::PackedWeights(d, weights.data(), bias.data(), options); }, min_time);
+          const Timing from_packed = convkit_bench::time_calls([&] { convkit::Plan(packed, d, options); }, min_time);
+          // Its warm-up call packs any form batch 2 needs that the packed size did not.
+          const Timing other = convkit_bench::time_calls([&] { convkit::Plan(packed, batch2, options); }, min_time);
+          const Timing save = convkit_bench::time_calls([&] { packed.save(); }, min_time);
+          const Timing load =
+              convkit_bench::time_calls([&] { convkit::PackedWeights::load(blob.data(), blob.size()); }, min_time);
+          const Timing from_loaded = convkit_bench::time_calls([&] { convkit::Plan(loaded, d, options); }, min_time);
+          const double plan_ratio = scratch.median / from_packed.median, load_ratio = pack.median / load.median;
+          plan_ratios.push_back(plan_ratio);
+          load_ratios.push_back(load_ratio);
+          char ratios[2][32];
+          std::snprintf(ratios[0], sizeof ratios[0], "%.1f", plan_ratio);
+          std::snprintf(ratios[1], sizeof ratios[1], "%.1f", load_ratio);
+          char megabytes[32];
+          std::snprintf(megabytes, sizeof megabytes, "%.2f MB", static_cast<double>(blob.size()) * 1e-6);
+          table.add({layer.name, layout_name(layout), std::to_string(threads), chosen, megabytes,
+                     duration_text(scratch.median), duration_text(pack.median), duration_text(from_packed.median),
+                     duration_text(other.median), duration_text(save.median), duration_text(load.median),
+                     duration_text(from_loaded.median), ratios[0], ratios[1]});
+          progress.end(std::string(ratios[1]) + "x");
+        } catch (const std::exception& error) {
+          std::fprintf(stderr, "%s %s: %s\n", layer.name.c_str(), layout_name(layout), error.what());
+          progress.end("failed");
+          ++failures;
+        }
+      }
+  const auto geomean = [](const std::vector<double>& values) {
+    double sum = 0.0;
+    for (const double value : values) sum += std::log(value);
+    return values.empty() ? missing() : std::exp(sum / static_cast<double>(values.size()));
+  };
+  const auto least = [](const std::vector<double>& values) {
+    return values.empty() ? missing() : *std::min_element(values.begin(), values.end());
+  };
+  std::printf(
+      "\nplan creation (--creation), median times: scratch = Plan(desc, weights, bias); pack = PackedWeights(desc,\n"
+      "weights, bias); from packed = Plan(packed, desc) with its forms packed; batch 2 = Plan(packed, desc at twice "
+      "the\n"
+      "batch); save = packed.save(); load = PackedWeights::load(blob) of `packed` bytes; from loaded = Plan(loaded,\n"
+      "desc)\n\n");
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+  std::printf("\nscratch/packed: geomean %.1f, least %.1f; pack/load: geomean %.1f, least %.1f\n", geomean(plan_ratios),
+              least(plan_ratios), geomean(load_ratios), least(load_ratios));
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  std::printf("%d measurements in %.0f s\n", total, elapsed.count());
+  return failures > 0 ? 1 : 0;
+}
+
 int run(int argc, char** argv) {
   Config config;
   std::vector<Layer> layers;
@@ -1591,6 +1699,7 @@ int run(int argc, char** argv) {
   std::fflush(stdout);
   if (config.blocks) return run_blocks(config, context);
   if (config.pool) return run_pool_comparison(config, layers);
+  if (config.creation) return run_creation(config, layers);
 
   const int per_layer =
       2 + (config.onednn ? 1 : 0) + static_cast<int>(config.layouts.size() * config.algorithms.size());

@@ -42,8 +42,8 @@ class DirectPrimitive final : public Primitive {
       weights_ = args.weights;
       bias_ = args.bias;
     } else {
-      owned_weights_ = pack_weights(p_, args.weights, p_.weights_layout);
-      owned_bias_ = copy_bias(p_, args.bias);
+      owned_weights_ = weights_form(args.cache, p_, args.weights, p_.weights_layout);
+      owned_bias_ = bias_form(args.cache, p_, args.bias);
       weights_ = owned_weights_.get();
       bias_ = owned_bias_.get();
     }
@@ -253,7 +253,7 @@ class DirectPrimitive final : public Primitive {
   const DirectUkernels& ukernels_;
   const float* weights_;
   const float* bias_;
-  AlignedFloats owned_weights_, owned_bias_;
+  SharedFloats owned_weights_, owned_bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
   PostOps post_;

@@ -65,23 +65,31 @@ class GemmPrimitive final : public Primitive {
         algorithm_(algorithm),
         unfold_(unfolds(p_, algorithm)),
         tiling_(choose_gemm_tiling(p_, unfold_, args.threads, args.tuning, multiplier)),
-        // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for
-        // im2row.
-        weights_(pack_weights(p_, args.weights, p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI)),
-        bias_(copy_bias(p_, args.bias)),
+        bias_(bias_form(args.cache, p_, args.bias)),
         post_(args.post),
         epilogue_{bias_.get(), args.activation, args.clamp_min, args.clamp_max, active_post_ops(post_), 0},
         slices_(tiling_.worker_floats() * sizeof(float), tiling_.workers) {
+    // The packed weights' reduction order must match the unfolded matrix: (c, i, j) for im2col, (i, j, c) for
+    // im2row.
+    const WeightsLayout order = p_.layout == Layout::NCHW ? WeightsLayout::OIHW : WeightsLayout::OHWI;
     if (tiling_.channelwise) {
       // Slices of the channel multiplier, the groups in the lanes (packing.hpp).
-      ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, tiling_.ukernels->channelwise_tile);
-      panels_ = std::move(slices.floats);
-      channelwise_padded_ = slices.padded;
-      weights_.reset();
+      const std::int64_t lanes = tiling_.ukernels->channelwise_tile;
+      const ChannelSliceShape shape = channel_slice_shape(p_, lanes);
+      panels_ = args.cache.get_or_pack("channel_slices lanes=" + std::to_string(lanes), shape.floats,
+                                       [&] { return pack_channel_slices(p_, args.weights, args.bias, lanes).floats; });
+      channelwise_padded_ = shape.padded;
     } else if (uses_ukernels()) {
       panel_width_ = p_.layout == Layout::NCHW ? tiling_.ukernels->panel_rows : tiling_.ukernels->strip_columns;
-      panels_ = pack_weight_panels(p_, weights_.get(), tiling_.channel_block, panel_width_);
-      weights_.reset();  // only the BLAS reads them
+      const std::string key = "panels " + weights_key(order).substr(8) +
+                              " block=" + std::to_string(tiling_.channel_block) +
+                              " width=" + std::to_string(panel_width_);
+      panels_ = args.cache.get_or_pack(key, weight_panel_floats(p_, tiling_.channel_block, panel_width_), [&] {
+        const AlignedFloats reduction_order = pack_weights(p_, args.weights, order);
+        return pack_weight_panels(p_, reduction_order.get(), tiling_.channel_block, panel_width_);
+      });
+    } else {
+      weights_ = weights_form(args.cache, p_, args.weights, order);  // only the BLAS reads them
     }
   }
 
@@ -316,12 +324,12 @@ class GemmPrimitive final : public Primitive {
   Algorithm algorithm_;
   bool unfold_;
   GemmTiling tiling_;
-  AlignedFloats weights_;  // [Co][K] in the unfolding's reduction order, for the BLAS; empty when the kernels run
-  AlignedFloats bias_;
+  SharedFloats weights_;  // [Co][K] in the unfolding's reduction order, for the BLAS; empty when the kernels run
+  SharedFloats bias_;
   PostOps post_;
   TileEpilogue epilogue_;  // its residual_offset is each run's
   WorkerSlices slices_;    // each worker's buffer and product
-  AlignedFloats panels_;   // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
+  SharedFloats panels_;    // for convkit's GEMM kernels (packing.hpp), panels of panel_width_ channels; channelwise:
                            // see pack_channel_slices
   std::int64_t panel_width_ = 0;
   std::int64_t channelwise_padded_ = 0;

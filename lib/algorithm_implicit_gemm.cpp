@@ -94,7 +94,7 @@ class ImplicitGemmPrimitive final : public Primitive {
         phase_width_(ceil_div(padded_width_, p_.stride_width)),
         skip_padding_rows_(all_finite(args.weights, p_.weights_elements)),
         native_nchw_(runs_native_nchw(p_)),
-        bias_(copy_bias(p_, args.bias)),
+        bias_(bias_form(args.cache, p_, args.bias)),
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
@@ -102,8 +102,7 @@ class ImplicitGemmPrimitive final : public Primitive {
     choose_tiling(args.threads);
     if (native_nchw_) {
       // The reduction in im2col's order (c, i, j), each row of B one tap's input row in the band [c][row][column].
-      const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OIHW);
-      panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->panel_rows);
+      panels_ = panels_form(args, WeightsLayout::OIHW, ukernels_->panel_rows);
       const std::int64_t rows = band_input_rows(band_rows_);
       for (std::int64_t c = 0; c < p_.group_in_channels; ++c)
         for (std::int64_t i = 0; i < p_.kernel_height; ++i)
@@ -113,13 +112,25 @@ class ImplicitGemmPrimitive final : public Primitive {
                     phase_width_ +
                 j * p_.dilation_width / p_.stride_width);
     } else {
-      const AlignedFloats reduction_order = pack_weights(p_, args.weights, WeightsLayout::OHWI);
-      panels_ = pack_weight_panels(p_, reduction_order.get(), channel_block_, ukernels_->strip_columns);
+      panels_ = panels_form(args, WeightsLayout::OHWI, ukernels_->strip_columns);
     }
     slices_ = WorkerSlices(worker_floats() * sizeof(float) + segment_bytes(), workers_);
   }
 
   Algorithm algorithm() const override { return Algorithm::ImplicitGemm; }
+
+ private:
+  // The weights in reduction order `order`, cut into panels of `width` channels in blocks of channel_block_.
+  SharedFloats panels_form(const PrimitiveArguments& args, WeightsLayout order, std::int64_t width) const {
+    const std::string key = "panels " + weights_key(order).substr(8) + " block=" + std::to_string(channel_block_) +
+                            " width=" + std::to_string(width);
+    return args.cache.get_or_pack(key, weight_panel_floats(p_, channel_block_, width), [&] {
+      const AlignedFloats reduction_order = pack_weights(p_, args.weights, order);
+      return pack_weight_panels(p_, reduction_order.get(), channel_block_, width);
+    });
+  }
+
+ public:
   std::size_t workspace_bytes() const override { return slices_.workspace_bytes(); }
 
   void run(const float* input, float* output, std::ptrdiff_t residual_offset, void* workspace) const override {
@@ -433,7 +444,7 @@ class ImplicitGemmPrimitive final : public Primitive {
   const bool skip_padding_rows_;
   const bool native_nchw_;  // see runs_native_nchw
   std::vector<std::int64_t> b_rows_;
-  AlignedFloats bias_;
+  SharedFloats bias_;
   const Activation activation_;
   const float clamp_min_, clamp_max_;
   const PostOps post_;
@@ -441,7 +452,7 @@ class ImplicitGemmPrimitive final : public Primitive {
   std::int64_t band_floats_ = 0, product_floats_ = 0;
   std::int64_t rows_per_call_ = 1;  // output rows one TapGemm may take (multiply_rows)
   int workers_ = 1;
-  AlignedFloats panels_;
+  SharedFloats panels_;
   WorkerSlices slices_;
 };
 

@@ -12,8 +12,8 @@ class ReferencePrimitive final : public Primitive {
  public:
   explicit ReferencePrimitive(const PrimitiveArguments& args)
       : p_(args.problem),
-        weights_(pack_weights(p_, args.weights, WeightsLayout::OIHW)),
-        bias_(copy_bias(p_, args.bias)),
+        weights_(weights_form(args.cache, p_, args.weights, WeightsLayout::OIHW)),
+        bias_(bias_form(args.cache, p_, args.bias)),
         activation_(args.activation),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
@@ -39,7 +39,7 @@ class ReferencePrimitive final : public Primitive {
         const float* w = weights_.get() + o * p.reduction;
         for (std::int64_t y = 0; y < p.out_height; ++y) {
           for (std::int64_t x = 0; x < p.out_width; ++x) {
-            double sum = bias_ ? bias_[o] : 0.0;
+            double sum = bias_ ? bias_.get()[o] : 0.0;
             for (std::int64_t c = 0; c < p.group_in_channels; ++c) {
               for (std::int64_t i = 0; i < p.kernel_height; ++i) {
                 const std::int64_t ih = y * p.stride_height - p.pad_top + i * p.dilation_height;
@@ -66,8 +66,8 @@ class ReferencePrimitive final : public Primitive {
 
  private:
   Problem p_;
-  AlignedFloats weights_;  // OIHW
-  AlignedFloats bias_;
+  SharedFloats weights_;  // OIHW
+  SharedFloats bias_;
   Activation activation_;
   float clamp_min_, clamp_max_;
   PostOps post_;  // the whole epilogue: the reference applies every part of it itself

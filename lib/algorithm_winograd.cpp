@@ -130,18 +130,27 @@ class WinogradPrimitive final : public Primitive {
         own_blocks_(workers_ > 1 && p_.groups * tiling_.blocks >= kBlocksPerWorker * workers_),
         staging_((staging_floats_ + static_cast<std::size_t>(own_blocks_ ? block_floats_ : 0)) * sizeof(float),
                  workers_),
-        weights_(pack_winograd_weights(p_, args.weights, tiling_.tile)),
-        bias_(copy_bias(p_, args.bias)),
+        bias_(bias_form(args.cache, p_, args.bias)),
         activation_(args.activation),
         post_(args.post),
         clamp_min_(args.clamp_min),
         clamp_max_(args.clamp_max),
         ukernels_(winograd_ukernels()),
         gemm_(gemm_ukernels()) {
+    const std::string key = "winograd tile=" + std::to_string(tiling_.tile);
+    const std::int64_t points = p_.groups * tiling_.points;
     if (gemm_ != nullptr) {  // convkit's kernels read the points' weights in their strips, packed here once
-      weights_ = pack_column_strips(weights_.get(), p_.groups * tiling_.points, p_.group_in_channels,
-                                    p_.group_out_channels, gemm_->strip_columns);
-      point_floats_ = round_up(p_.group_out_channels, gemm_->strip_columns) * p_.group_in_channels;
+      const std::int64_t width = gemm_->strip_columns;
+      point_floats_ = round_up(p_.group_out_channels, width) * p_.group_in_channels;
+      weights_ = args.cache.get_or_pack(
+          key + " strips width=" + std::to_string(width), static_cast<std::size_t>(points * point_floats_), [&] {
+            const AlignedFloats transformed = pack_winograd_weights(p_, args.weights, tiling_.tile);
+            return pack_column_strips(transformed.get(), points, p_.group_in_channels, p_.group_out_channels, width);
+          });
+    } else {
+      weights_ =
+          args.cache.get_or_pack(key, static_cast<std::size_t>(points * p_.group_in_channels * p_.group_out_channels),
+                                 [&] { return pack_winograd_weights(p_, args.weights, tiling_.tile); });
     }
   }
 
@@ -382,8 +391,8 @@ class WinogradPrimitive final : public Primitive {
   std::int64_t block_floats_;   // V and M of one block
   bool own_blocks_;             // each worker runs whole blocks in V and M of its own
   WorkerSlices staging_;        // per worker: V and M when own_blocks_, then the staging buffer
-  AlignedFloats weights_;
-  AlignedFloats bias_;
+  SharedFloats weights_;
+  SharedFloats bias_;
   Activation activation_;
   PostOps post_;
   float clamp_min_, clamp_max_;

@@ -53,14 +53,15 @@ namespace {
 
 // Binds `entry` to the problem: the plan's primitive, described by the entry's name.
 PlanState bind(const Problem& problem, const float* weights, const float* bias, const Options& options,
-               const PlanEpilogue& epilogue, bool borrow_weights, const Implementation& entry, const Tuning& tuning) {
+               const PlanEpilogue& epilogue, bool borrow_weights, const Implementation& entry, const Tuning& tuning,
+               WeightCache& cache) {
   const int threads = resolve_threads(options);
   PlanState plan{problem, nullptr, entry.name, epilogue.epilogue, epilogue.post.residual, threads};
   try {
     const PostOps& post = epilogue.post;
     const PrimitiveArguments arguments{plan.problem,   weights,        bias, post.register_activation(),
                                        post.clamp_min, post.clamp_max, post, threads,
-                                       tuning,         borrow_weights};
+                                       tuning,         borrow_weights, cache};
     plan.primitive = entry.create(arguments);
   } catch (const std::bad_alloc&) {
     fail(Status::OutOfMemory, "out of memory while preparing ", entry.name, " for ", describe(plan.problem));
@@ -83,17 +84,19 @@ PlanEpilogue plan_epilogue(const Options& options, const Epilogue* epilogue) {
   return {*epilogue, make_post_ops(*epilogue, options)};
 }
 
-PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                    bool borrow_weights, const Epilogue* epilogue) {
+namespace {
+
+PlanState make_plan_in(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                       bool borrow_weights, const Epilogue* epilogue, WeightCache& cache) {
   const PlanEpilogue fused = plan_epilogue(options, epilogue);
   if (weights == nullptr) invalid("weights is null");
   const Tuning tuning = read_tuning();
   const Implementation& entry = choose_implementation(problem, options.algorithm, options.math_mode, tuning);
-  return bind(problem, weights, bias, options, fused, borrow_weights, entry, tuning);
+  return bind(problem, weights, bias, options, fused, borrow_weights, entry, tuning, cache);
 }
 
-PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
-                         const char* implementation, const Epilogue* epilogue) {
+PlanState make_plan_with_in(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                            const char* implementation, const Epilogue* epilogue, WeightCache& cache) {
   const PlanEpilogue fused = plan_epilogue(options, epilogue);
   if (weights == nullptr) invalid("weights is null");
   const Implementation* entry = find_implementation(implementation);
@@ -101,7 +104,50 @@ PlanState make_plan_with(const Problem& problem, const float* weights, const flo
   const Tuning tuning = read_tuning();
   if (const DeclineReason reason = entry->declines(problem, tuning))
     fail(Status::Unsupported, entry->name, " declines ", describe(problem), ": ", reason);
-  return bind(problem, weights, bias, options, fused, /*borrow_weights=*/false, *entry, tuning);
+  return bind(problem, weights, bias, options, fused, /*borrow_weights=*/false, *entry, tuning, cache);
+}
+
+void check_shape_field(const char* field, std::int64_t given, std::int64_t packed) {
+  if (given != packed)
+    invalid("desc.", field, " = ", given, " differs from the packed weights' ", field, " = ", packed);
+}
+
+}  // namespace
+
+// A plan of its own keeps its forms in a cache that dies with the call: the primitive's shared references own them.
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    bool borrow_weights, const Epilogue* epilogue) {
+  WeightCache own(/*keeps_forms=*/false);
+  return make_plan_in(problem, weights, bias, options, borrow_weights, epilogue, own);
+}
+
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    const Epilogue* epilogue, WeightCache& cache) {
+  return make_plan_in(problem, weights, bias, options, /*borrow_weights=*/false, epilogue, cache);
+}
+
+PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                         const char* implementation, const Epilogue* epilogue) {
+  WeightCache own(/*keeps_forms=*/false);
+  return make_plan_with_in(problem, weights, bias, options, implementation, epilogue, own);
+}
+
+PlanState make_packed_plan(PackedWeights::State& packed, const Conv2dDesc& desc, const Options& options,
+                           const Epilogue* epilogue, const char* implementation) {
+  const WeightShape& shape = packed.shape;
+  check_shape_field("in_channels", desc.in_channels, shape.in_channels);
+  check_shape_field("out_channels", desc.out_channels, shape.out_channels);
+  check_shape_field("kernel_height", desc.kernel_height, shape.kernel_height);
+  check_shape_field("kernel_width", desc.kernel_width, shape.kernel_width);
+  check_shape_field("groups", desc.groups, shape.groups);
+  Conv2dDesc canonical = desc;
+  canonical.weights_layout = WeightsLayout::OIHW;  // the packed weights' canonical copy
+  const Problem problem = make_problem(canonical);
+  if (implementation == nullptr)
+    return make_plan_in(problem, packed.weights.get(), packed.bias.get(), options, /*borrow_weights=*/false, epilogue,
+                        packed.cache);
+  return make_plan_with_in(problem, packed.weights.get(), packed.bias.get(), options, implementation, epilogue,
+                           packed.cache);
 }
 
 void execute(const PlanState& plan, const float* input, const float* residual, float* output, void* workspace,
@@ -162,6 +208,15 @@ Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, 
   return PlanAccess::plan(make_plan_with(make_problem(desc), weights, bias, options, implementation, epilogue));
 }
 
+Plan plan_with_packed(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options,
+                      const char* implementation, const Epilogue* epilogue) {
+  return PlanAccess::plan(make_packed_plan(PlanAccess::state(packed), desc, options, epilogue, implementation));
+}
+
+std::uint64_t packed_weights_pack_count(const PackedWeights& packed) {
+  return PlanAccess::state(packed).cache.pack_count();
+}
+
 }  // namespace detail
 
 Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options)
@@ -175,6 +230,10 @@ Plan::Plan(const Conv2dDesc& desc, const float* weights, const float* bias, cons
                                                      /*borrow_weights=*/false, &epilogue))) {}
 Plan::Plan(const std::vector<ConcatBranch>& branches, const Options& options, const Epilogue& epilogue)
     : impl_(std::make_unique<Impl>(detail::make_concat_plan(branches.data(), branches.size(), options, &epilogue))) {}
+Plan::Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options)
+    : impl_(std::make_unique<Impl>(detail::make_packed_plan(*packed.state_, desc, options, nullptr))) {}
+Plan::Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options, const Epilogue& epilogue)
+    : impl_(std::make_unique<Impl>(detail::make_packed_plan(*packed.state_, desc, options, &epilogue))) {}
 Plan::Plan(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 Plan::Plan(Plan&&) noexcept = default;
@@ -257,6 +316,35 @@ Algorithm conv2d(const Conv2dDesc& desc, const float* input, const float* weight
   const detail::PlanState plan = detail::make_plan(problem, weights, bias, options, /*borrow_weights=*/true, &epilogue);
   detail::execute(plan, input, residual, output, nullptr, 0);
   return plan.primitive->algorithm();
+}
+
+// The canonical copy is made, then a plan for the descriptor packs its forms into the cache and is dropped.
+PackedWeights::PackedWeights(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options) {
+  const detail::Problem problem = detail::make_problem(desc);
+  if (weights == nullptr) detail::invalid("weights is null");
+  auto state = std::make_shared<State>();
+  state->shape = {problem.in_channels, problem.out_channels, problem.kernel_height, problem.kernel_width,
+                  problem.groups};
+  try {
+    state->weights = detail::weights_form(state->cache, problem, weights, WeightsLayout::OIHW);
+    state->bias = detail::bias_form(state->cache, problem, bias);
+  } catch (const std::bad_alloc&) {
+    detail::fail(Status::OutOfMemory, "out of memory while copying the weights of ", detail::describe(problem));
+  }
+  detail::make_packed_plan(*state, desc, options, nullptr);
+  state_ = std::move(state);
+}
+
+PackedWeights::PackedWeights(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+std::size_t PackedWeights::size_bytes() const { return state_->cache.float_count() * sizeof(float); }
+
+std::size_t PackedWeights::form_count() const { return state_->cache.form_count(); }
+
+std::vector<unsigned char> PackedWeights::save() const { return detail::save_packed_weights(*state_); }
+
+PackedWeights PackedWeights::load(const void* data, std::size_t size) {
+  return PackedWeights(detail::load_packed_weights(data, size));
 }
 
 Algorithm chosen_algorithm(const Conv2dDesc& desc, const Options& options) {

@@ -112,6 +112,10 @@ struct convkit_plan {
   convkit::Plan plan;
 };
 
+struct convkit_packed_weights {
+  convkit::PackedWeights packed;
+};
+
 extern "C" {
 
 void convkit_conv2d_desc_init(convkit_conv2d_desc* desc) {
@@ -476,6 +480,60 @@ convkit_status convkit_compose_conv2d(const convkit_conv2d_desc* first, const fl
     if (composed_bias != nullptr) std::memcpy(composed_bias, result.bias.data(), result.bias.size() * sizeof(float));
     *composed = from_cpp(result.desc);
   });
+}
+
+convkit_status convkit_packed_weights_create(const convkit_conv2d_desc* desc, const float* weights, const float* bias,
+                                             const convkit_options* options, convkit_packed_weights** packed) {
+  if (packed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "packed is null");
+  *packed = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *packed = new convkit_packed_weights{convkit::PackedWeights(to_cpp(*desc), weights, bias, cpp_options)};
+  });
+}
+
+void convkit_packed_weights_destroy(convkit_packed_weights* packed) { delete packed; }
+
+size_t convkit_packed_weights_size(const convkit_packed_weights* packed) {
+  return packed != nullptr ? packed->packed.size_bytes() : 0;
+}
+
+convkit_status convkit_plan_create_packed(const convkit_conv2d_desc* desc, const convkit_packed_weights* packed,
+                                          const convkit_options* options, const convkit_epilogue* epilogue,
+                                          convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (packed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "packed is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options != nullptr ? to_cpp(*options) : convkit::Options{};
+    *plan = epilogue == nullptr
+                ? new convkit_plan{convkit::Plan(packed->packed, to_cpp(*desc), cpp_options)}
+                : new convkit_plan{convkit::Plan(packed->packed, to_cpp(*desc), cpp_options, to_cpp(*epilogue))};
+  });
+}
+
+convkit_status convkit_packed_weights_save(const convkit_packed_weights* packed, void* buffer, size_t capacity,
+                                           size_t* size) {
+  if (size == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "size is null");
+  if (packed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "packed is null");
+  return guarded([&] {
+    const std::vector<unsigned char> blob = packed->packed.save();
+    *size = blob.size();
+    if (buffer == nullptr) return;
+    if (capacity < blob.size())
+      throw convkit::Error(convkit::Status::InvalidArgument, "capacity = " + std::to_string(capacity) +
+                                                                 " is smaller than the " + std::to_string(blob.size()) +
+                                                                 " bytes of the saved weights");
+    std::memcpy(buffer, blob.data(), blob.size());
+  });
+}
+
+convkit_status convkit_packed_weights_load(const void* data, size_t size, convkit_packed_weights** packed) {
+  if (packed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "packed is null");
+  *packed = nullptr;
+  return guarded([&] { *packed = new convkit_packed_weights{convkit::PackedWeights::load(data, size)}; });
 }
 
 }  // extern "C"

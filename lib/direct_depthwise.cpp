@@ -100,14 +100,22 @@ class NonfiniteTaps {
   std::vector<WeightTap> taps_;
 };
 
+// The weights and bias in slices of the multiplier, the channels in the vector lanes (packing.hpp).
+SharedFloats channel_slices_form(const PrimitiveArguments& args) {
+  const std::int64_t lanes = direct_ukernels().vector_floats;
+  return args.cache.get_or_pack(
+      "channel_slices lanes=" + std::to_string(lanes), channel_slice_shape(args.problem, lanes).floats,
+      [&] { return pack_channel_slices(args.problem, args.weights, args.bias, lanes).floats; });
+}
+
 class DepthwiseNhwcPrimitive final : public Primitive {
  public:
   explicit DepthwiseNhwcPrimitive(const PrimitiveArguments& args)
       : p_(args.problem), ukernels_(direct_ukernels()), nonfinite_(args.problem, args.weights) {
     multiplier_ = p_.out_channels / p_.groups;
     // Slices of the channel multiplier, the channels in the lanes (packing.hpp).
-    ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
-    packed_ = std::move(slices.floats);
+    const ChannelSliceShape slices = channel_slice_shape(p_, ukernels_.vector_floats);
+    packed_ = channel_slices_form(args);
     padded_channels_ = slices.padded;
     slice_floats_ = slices.slice_floats;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
@@ -196,7 +204,7 @@ class DepthwiseNhwcPrimitive final : public Primitive {
   PostOps post_;            // task_.post points here
   PostOps row_post_;        // post_ without the residual: finishes a slice's row whose residual is already added
   std::int64_t multiplier_, padded_channels_, slice_floats_;
-  AlignedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
+  SharedFloats packed_;  // per slice of the multiplier: weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t units_;
   int workers_;
   WorkerSlices rows_;  // per worker, with a multiplier: one output row of one slice
@@ -214,9 +222,8 @@ class DepthwiseBlockedPrimitive final : public Primitive {
         ukernels_(direct_ukernels()),
         transpose_(ukernels_.transpose != nullptr ? ukernels_.transpose : &transpose),
         nonfinite_(args.problem, args.weights) {
-    ChannelSlices slices = pack_channel_slices(p_, args.weights, args.bias, ukernels_.vector_floats);
-    packed_ = std::move(slices.floats);
-    padded_channels_ = slices.padded;
+    packed_ = channel_slices_form(args);
+    padded_channels_ = channel_slice_shape(p_, ukernels_.vector_floats).padded;
     task_ = depthwise_task(p_, args.activation, args.clamp_min, args.clamp_max, padded_channels_);
     post_ = args.post;
     // A residual is read in the output's layout: the transpose back adds it, then activates. Without one the
@@ -285,7 +292,7 @@ class DepthwiseBlockedPrimitive final : public Primitive {
   DepthwiseNhwcTask task_;
   PostOps post_;
   std::int64_t padded_channels_;
-  AlignedFloats packed_;  // weights [tap][padded_channels], then bias [padded_channels]
+  SharedFloats packed_;  // weights [tap][padded_channels], then bias [padded_channels]
   std::int64_t block_, blocks_, units_, staged_floats_;
   int workers_;
   WorkerSlices scratch_;  // per worker: a block's planes pixel-major, then its outputs alike

@@ -43,9 +43,12 @@ class DepthwisePlanesPrimitive final : public Primitive {
     const std::int64_t dh = p_.dilation_height, dw = p_.dilation_width;
     taps_ = kh * kw;
     // A group of one input channel: OIHW and OHWI are the same order, [out_channel][i][j].
-    weights_ = pack_weights(p_, args.weights, WeightsLayout::OIHW);
-    bias_ = allocate_floats(static_cast<std::size_t>(p_.out_channels));
-    for (std::int64_t o = 0; o < p_.out_channels; ++o) bias_[o] = args.bias != nullptr ? args.bias[o] : 0.0f;
+    weights_ = weights_form(args.cache, p_, args.weights, WeightsLayout::OIHW);
+    bias_ = args.cache.get_or_pack("bias_or_zeros", static_cast<std::size_t>(p_.out_channels), [&] {
+      AlignedFloats bias = allocate_floats(static_cast<std::size_t>(p_.out_channels));
+      for (std::int64_t o = 0; o < p_.out_channels; ++o) bias[o] = args.bias != nullptr ? args.bias[o] : 0.0f;
+      return bias;
+    });
     // The padded width the outputs reach, then per phase of the column stride.
     const std::int64_t padded_width = (p_.out_width - 1) * sw + (kw - 1) * dw + 1;
     phase_width_ = ceil_div(padded_width, sw);
@@ -123,7 +126,7 @@ class DepthwisePlanesPrimitive final : public Primitive {
   Activation activation_;
   PostOps post_;
   float clamp_min_, clamp_max_;
-  AlignedFloats weights_, bias_;
+  SharedFloats weights_, bias_;
   std::int64_t taps_, phase_width_, phase_floats_, kernel_rows_span_, band_rows_;
   std::vector<std::int64_t> tap_offsets_;
   std::int64_t staged_floats_, flat_floats_, units_;

@@ -28,8 +28,8 @@ class ScalarDirectPrimitive final : public Primitive {
       weights_ = args.weights;
       bias_ = args.bias;
     } else {
-      owned_weights_ = pack_weights(p_, args.weights, p_.weights_layout);
-      owned_bias_ = copy_bias(p_, args.bias);
+      owned_weights_ = weights_form(args.cache, p_, args.weights, p_.weights_layout);
+      owned_bias_ = bias_form(args.cache, p_, args.bias);
       weights_ = owned_weights_.get();
       bias_ = owned_bias_.get();
     }
@@ -171,7 +171,7 @@ class ScalarDirectPrimitive final : public Primitive {
   std::int64_t* taps_ = inline_taps_;
   const float* weights_;
   const float* bias_;
-  AlignedFloats owned_weights_, owned_bias_;
+  SharedFloats owned_weights_, owned_bias_;
   PostOps post_;
   std::int64_t block_channels_, blocks_per_group_, units_;
   int workers_;

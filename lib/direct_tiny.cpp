@@ -52,15 +52,24 @@ class TinyDirectPrimitive final : public Primitive {
     const std::int64_t K = p_.reduction, cog = p_.group_out_channels;
     // Each group's weights as [K][Co/g rounded up to the lanes], zeros in the rounding, taps in (c, i, j) order;
     // the bias rounded up alike.
-    const AlignedFloats packed = pack_weights(p_, args.weights, WeightsLayout::OIHW);
-    weights_ = zeroed_floats(static_cast<std::size_t>(p_.groups * K * weight_columns_));
-    bias_ = zeroed_floats(static_cast<std::size_t>(p_.groups * weight_columns_));
-    for (std::int64_t g = 0; g < p_.groups; ++g)
-      for (std::int64_t o = 0; o < cog; ++o) {
-        for (std::int64_t k = 0; k < K; ++k)
-          weights_[(g * K + k) * weight_columns_ + o] = packed[(g * cog + o) * K + k];
-        if (args.bias != nullptr) bias_[g * weight_columns_ + o] = args.bias[g * cog + o];
-      }
+    const std::string lanes = " lanes=" + std::to_string(kVector);
+    weights_ =
+        args.cache.get_or_pack("tiny_columns" + lanes, static_cast<std::size_t>(p_.groups * K * weight_columns_), [&] {
+          const AlignedFloats packed = pack_weights(p_, args.weights, WeightsLayout::OIHW);
+          AlignedFloats columns = zeroed_floats(static_cast<std::size_t>(p_.groups * K * weight_columns_));
+          for (std::int64_t g = 0; g < p_.groups; ++g)
+            for (std::int64_t o = 0; o < cog; ++o)
+              for (std::int64_t k = 0; k < K; ++k)
+                columns[(g * K + k) * weight_columns_ + o] = packed[(g * cog + o) * K + k];
+          return columns;
+        });
+    bias_ = args.cache.get_or_pack("tiny_bias" + lanes, static_cast<std::size_t>(p_.groups * weight_columns_), [&] {
+      AlignedFloats bias = zeroed_floats(static_cast<std::size_t>(p_.groups * weight_columns_));
+      if (args.bias != nullptr)
+        for (std::int64_t g = 0; g < p_.groups; ++g)
+          for (std::int64_t o = 0; o < cog; ++o) bias[g * weight_columns_ + o] = args.bias[g * cog + o];
+      return bias;
+    });
     // The taps of each output pixel, relative to the group's first channel in an image. A pixel whose taps all lie
     // inside the input reads tap k at its base offset plus tap_offsets_[k], and such pixels run four at a time (four
     // independent sums hide the adder's latency, and each row of weights is loaded once for the four). A pixel at
@@ -264,7 +273,7 @@ class TinyDirectPrimitive final : public Primitive {
 
   Problem p_;
   std::int64_t weight_columns_;
-  AlignedFloats weights_, bias_;
+  SharedFloats weights_, bias_;
   std::vector<std::int32_t> tap_offsets_;                       // per tap k, from an interior pixel's base
   std::vector<std::int32_t> interior_pixels_, interior_bases_;  // output pixel, input offset of its tap 0
   // Border pixel b (border_pixels_[b]) has the taps [border_taps_[b], border_taps_[b + 1]) of border_offsets_

@@ -31,6 +31,11 @@ AlignedFloats pack_weights(const Problem& p, const float* weights, WeightsLayout
   return packed;
 }
 
+std::size_t weight_panel_floats(const Problem& p, std::int64_t channel_block, std::int64_t width) {
+  return static_cast<std::size_t>(p.groups * ceil_div(p.group_out_channels, channel_block) *
+                                  round_up(channel_block, width) * p.reduction);
+}
+
 AlignedFloats pack_weight_panels(const Problem& p, const float* reduction_order, std::int64_t channel_block,
                                  std::int64_t width) {
   const std::int64_t k = p.reduction, blocks = ceil_div(p.group_out_channels, channel_block);
@@ -91,6 +96,12 @@ AlignedFloats pack_winograd_weights(const Problem& p, const float* weights, int 
     }
   }
   return packed;
+}
+
+ChannelSliceShape channel_slice_shape(const Problem& p, std::int64_t lane_multiple) {
+  const std::int64_t padded = round_up(p.groups, lane_multiple);
+  const std::int64_t slice_floats = (p.kernel_height * p.kernel_width + 1) * padded;
+  return {padded, slice_floats, static_cast<std::size_t>(p.group_out_channels * slice_floats)};
 }
 
 ChannelSlices pack_channel_slices(const Problem& p, const float* weights, const float* bias,

@@ -15,6 +15,8 @@ AlignedFloats pack_weights(const Problem& problem, const float* weights, Weights
 // (kernels/gemm_ukernels.hpp): each group's output channels in blocks of channel_block, each block in panels of
 // `width` channels, k-major, the last panel of a block padded with zero channels. Block b of group g starts at
 // (g * blocks + b) * round_up(channel_block, width) * K, with blocks = ceil(Co/g / channel_block).
+// The float count of pack_weight_panels' result.
+std::size_t weight_panel_floats(const Problem& problem, std::int64_t channel_block, std::int64_t width);
 AlignedFloats pack_weight_panels(const Problem& problem, const float* reduction_order, std::int64_t channel_block,
                                  std::int64_t width);
 
@@ -38,6 +40,12 @@ struct ChannelSlices {
   AlignedFloats floats;
   std::int64_t padded, slice_floats;
 };
+// The padded, slice_floats and float count of pack_channel_slices' result.
+struct ChannelSliceShape {
+  std::int64_t padded, slice_floats;
+  std::size_t floats;
+};
+ChannelSliceShape channel_slice_shape(const Problem& problem, std::int64_t lane_multiple);
 ChannelSlices pack_channel_slices(const Problem& problem, const float* weights, const float* bias,
                                   std::int64_t lane_multiple);
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
+#include "packed_weights.hpp"
 #include "primitive.hpp"
 #include "problem.hpp"
 
@@ -39,6 +41,15 @@ PlanEpilogue plan_epilogue(const Options& options, const Epilogue* epilogue);
 PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
                     bool borrow_weights, const Epilogue* epilogue = nullptr);
 
+// The same, with the forms taken from (or packed into) `cache`, whose weights and bias are `weights` and `bias`.
+PlanState make_plan(const Problem& problem, const float* weights, const float* bias, const Options& options,
+                    const Epilogue* epilogue, WeightCache& cache);
+
+// A plan of `desc` reading the weights of `packed` (Plan(PackedWeights, ...)); `implementation`: null for the
+// options' choice, else the entry of that name (make_plan_with).
+PlanState make_packed_plan(PackedWeights::State& packed, const Conv2dDesc& desc, const Options& options,
+                           const Epilogue* epilogue, const char* implementation = nullptr);
+
 // A plan bound to the entry of the implementation list named `implementation` (primitive.hpp), for tests and tools
 // that ask for one path: InvalidArgument for an unknown name, Unsupported when the entry declines the problem.
 PlanState make_plan_with(const Problem& problem, const float* weights, const float* bias, const Options& options,
@@ -48,8 +59,16 @@ PlanState make_plan_with(const Problem& problem, const float* weights, const flo
 Plan plan_with(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options,
                const char* implementation, const Epilogue* epilogue = nullptr);
 
+// plan_with for a plan made from packed weights.
+Plan plan_with_packed(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options,
+                      const char* implementation, const Epilogue* epilogue = nullptr);
+
+// How many forms get_or_pack has packed into the weights' cache (test hook: a plan whose forms exist packs none).
+std::uint64_t packed_weights_pack_count(const PackedWeights& packed);
+
 struct PlanAccess {
   static Plan plan(PlanState state);
+  static PackedWeights::State& state(const PackedWeights& packed) { return *packed.state_; }
 };
 
 // Runs a plan on buffers already checked, with the caller's workspace (checked against the plan's size) or its own.

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "packed_weights.hpp"
 #include "post_ops.hpp"
 #include "problem.hpp"
 #include "tuning.hpp"
@@ -42,6 +43,10 @@ struct PrimitiveArguments {
   // The kernel lives only for one call, during which the caller's weights and bias stay valid: an algorithm that
   // reads them as they lie may skip its copy (the one-shot call). Otherwise everything is copied.
   bool borrow_weights;
+  // Where every packed array the primitive keeps comes from (packed_weights.hpp): get_or_pack with a key naming all
+  // the parameters of its content. A plan's own private cache, or a PackedWeights' shared one. Arrays a primitive
+  // only packs from are not forms.
+  WeightCache& cache;
 };
 
 // Why an implementation declines a problem: a static one-line reason, or null when it accepts.

@@ -13,6 +13,8 @@
 #                                                          -> build/release/convkit_bench_blocks.txt
 #   6. the suite's auto plans on convkit's own workers and on a caller's thread pool (Plan::run_on), alternated
 #                                                          -> build/release/convkit_bench_pool.txt
+#   7. what making plans costs per layer: from the raw weights, from shared PackedWeights, saving and loading them
+#                                                          -> build/release/convkit_bench_creation.txt
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -36,3 +38,4 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
   --json="${out}_depthwise.json" --csv="${out}_depthwise.csv" "$@" | tee "${out}_depthwise.txt"
 "$bench" --blocks --layout=both "$@" | tee "${out}_blocks.txt"
 "$bench" --pool --layout=both "$@" | tee "${out}_pool.txt"
+"$bench" --creation --layout=both "$@" | tee "${out}_creation.txt"

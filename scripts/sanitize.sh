@@ -6,7 +6,9 @@
 #      multi-threaded runs then go through the tests' own thread pools (Plan::run_on). Any report fails the run:
 #      UBSan halts on the first.
 #   2. ThreadSanitizer (GCC): convkit's worker pool and caller's pools (test_threading: every unit once, stealing,
-#      nested calls, calls from many threads), every implementation on a std::thread pool, then the concurrency tests (many plans from many threads, one plan from four threads).
+#      nested calls, calls from many threads), every implementation on a std::thread pool, then the concurrency
+#      tests (many plans from many threads, one plan from four threads, four threads making plans from one
+#      PackedWeights).
 #      Every convkit call in the latter runs single-threaded (CONVKIT_STRESS_PLAN_THREADS=1, OMP_NUM_THREADS=1):
 #      OpenBLAS's OpenMP threads are not built for ThreadSanitizer, which cannot see their synchronisation.
 # The per-ISA kernel files build at -O1 (CONVKIT_KERNEL_OPTIONS): instrumented at -O2, GCC spends most of CI's time
@@ -34,11 +36,13 @@ if [ "$which" = all ] || [ "$which" = tsan ]; then
   flags="-fsanitize=thread -fno-omit-frame-pointer"
   cmake -S . -B build/tsan "${common[@]}" -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="$flags"
-  cmake --build build/tsan -j "$jobs" --target test_robustness test_plan test_threading test_implementations
+  cmake --build build/tsan -j "$jobs" --target test_robustness test_plan test_threading test_implementations \
+    test_packed_weights
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/test_threading
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1 CONVKIT_STRESS_PLAN_THREADS=1
   export CONVKIT_STRESS_SECONDS=5
   build/tsan/tests/test_robustness --test-case='stress*'
   build/tsan/tests/test_plan --test-case='four threads running one plan at once*'
   build/tsan/tests/test_implementations --test-case="on the caller's thread pool*"
+  build/tsan/tests/test_packed_weights --test-case='four threads making plans from one packed weights*'
 fi

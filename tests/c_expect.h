@@ -3,10 +3,9 @@
 #ifndef CONVKIT_TESTS_C_EXPECT_H
 #define CONVKIT_TESTS_C_EXPECT_H
 
+#include <convkit/convkit.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <convkit/convkit.h>
 
 static int failures = 0;
 

@@ -393,6 +393,51 @@ convkit_status convkit_conv2d_reporting(const convkit_conv2d_desc* desc, const f
                                         const convkit_options* options /* may be NULL */,
                                         convkit_algorithm* algorithm_used /* may be NULL */);
 
+/* ---- Packed weights: one layer's weights shared by the plans of every size ----
+ * An engine that meets new batch or image sizes at run time packs a layer's weights once into a
+ * convkit_packed_weights and makes a plan per size from it: such plans copy no weights. The object holds a canonical
+ * copy of the weights (OIHW) and bias and every packed form a plan made from it needed; a plan needing a form it
+ * lacks packs that form into it once, so its size may grow. Plans hold shared references to what they read: the
+ * object may be destroyed while plans made from it live, and they keep working. Plans may be made from one object on
+ * several threads at once. The saved form is documented in docs/packed-weights.md. C++: convkit::PackedWeights. */
+
+typedef struct convkit_packed_weights convkit_packed_weights;
+
+/* Copies weights (in desc->weights_layout) and bias (out_channels floats, or NULL) and packs the forms of the
+   implementation `options` would choose for desc, whose batch and image size are the hint of the sizes to come. The
+   caller may free its buffers afterwards. On success *packed is the new object (destroy it with
+   convkit_packed_weights_destroy); on failure *packed is NULL. */
+convkit_status convkit_packed_weights_create(const convkit_conv2d_desc* desc, const float* weights,
+                                             const float* bias /* may be NULL */,
+                                             const convkit_options* options /* may be NULL */,
+                                             convkit_packed_weights** packed);
+
+/* Releases the caller's handle (NULL: nothing); plans made from it keep what they read. */
+void convkit_packed_weights_destroy(convkit_packed_weights* packed);
+
+/* Bytes of every array the object holds (the canonical weights and bias and each packed form); 0 for NULL. */
+size_t convkit_packed_weights_size(const convkit_packed_weights* packed);
+
+/* A plan for desc reading the weights of packed. desc may differ from the descriptor they were packed for in batch,
+   image size, padding, stride, dilation and layout; in_channels, out_channels, kernel_height, kernel_width and groups
+   must match (INVALID_ARGUMENT names the field and both values). desc->weights_layout is not read. epilogue: NULL
+   for a plan made from the options alone (convkit_plan_create), else as convkit_plan_create_fused. On failure *plan
+   is NULL. */
+convkit_status convkit_plan_create_packed(const convkit_conv2d_desc* desc, const convkit_packed_weights* packed,
+                                          const convkit_options* options /* may be NULL */,
+                                          const convkit_epilogue* epilogue /* may be NULL */, convkit_plan** plan);
+
+/* Writes the object in the saved form (docs/packed-weights.md) to buffer and its byte count to *size. With buffer
+   NULL only *size is written (the size query); a capacity below the size is INVALID_ARGUMENT (*size still written). */
+convkit_status convkit_packed_weights_save(const convkit_packed_weights* packed, void* buffer /* may be NULL */,
+                                           size_t capacity, size_t* size);
+
+/* Reads `size` bytes saved by convkit_packed_weights_save (copied: the caller may free them afterwards). Every
+   field is checked: a blob that is truncated, corrupt (checksum), of another format version or byte order, or packed
+   for another ISA than this process's kernels is INVALID_ARGUMENT with a message saying what. On failure *packed is
+   NULL. */
+convkit_status convkit_packed_weights_load(const void* data, size_t size, convkit_packed_weights** packed);
+
 /* ---- Version ---- */
 
 /* "MAJOR.MINOR.PATCH" of the library linked in (compare with the CONVKIT_VERSION_* macros of the header compiled

@@ -166,6 +166,8 @@ namespace detail {
 struct PlanAccess;  ///< internal: how the library's own test hook makes a Plan bound to one named implementation
 }
 
+class PackedWeights;
+
 /// A convolution prepared once and run many times: validated, its algorithm chosen, and its weights and bias copied
 /// into the plan's own memory in the form that algorithm reads (the caller may free or change its buffers after
 /// construction). run() is const and safe to call from several threads at once on one plan; with a caller workspace
@@ -190,6 +192,15 @@ class Plan {
   /// A concatenated plan with an epilogue, applied to every branch: the residual has the concatenated output's
   /// shape (C: convkit_plan_create_concat_fused).
   Plan(const std::vector<ConcatBranch>& branches, const Options& options, const Epilogue& epilogue);
+  /// A plan that reads the weights and bias of `packed` (see PackedWeights) for `desc`, which may differ from the
+  /// descriptor they were packed for in batch, image size, padding, stride, dilation and layout; in_channels,
+  /// out_channels, kernel_height, kernel_width and groups must be the packed ones (Error(InvalidArgument) names the
+  /// field and both values otherwise). desc.weights_layout is not read. The plan copies no weights: it shares the
+  /// forms its implementation reads, and a form `packed` does not hold yet is packed once into `packed` (C:
+  /// convkit_plan_create_packed).
+  Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options = Options{});
+  /// The same with an epilogue, as Plan(desc, weights, bias, options, epilogue).
+  Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options, const Epilogue& epilogue);
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -236,6 +247,50 @@ class Plan {
   friend struct detail::PlanAccess;
   explicit Plan(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Packed weights: one layer's weights, packed once and shared by the plans of every size an engine meets.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A layer's weights and bias in the forms convkit's algorithms read, shared by the plans made from it (the Plan
+/// constructors taking a PackedWeights): plans for new batch or image sizes copy no weights. A cheap-to-copy handle;
+/// copies share one state. It holds a canonical copy of the weights (OIHW) and bias, and every packed form a plan made
+/// from it needed: a plan needing a form it lacks packs that form into it, once, which is why size_bytes() and
+/// form_count() may grow after construction.
+///
+/// Lifetime: plans hold shared references to the forms they read, so a PackedWeights (and every copy) may be destroyed
+/// or reassigned while plans made from it live: they keep working. Thread-safety: plans may be made from one
+/// PackedWeights (or its copies) on several threads at once; the queries, save() and copying are safe alongside.
+/// C: convkit_packed_weights.
+class PackedWeights {
+ public:
+  /// Copies `weights` (desc.out_channels * desc.in_channels / desc.groups * kernel_height * kernel_width floats in
+  /// desc.weights_layout) and `bias` (desc.out_channels floats, or null) and packs the forms of the implementation
+  /// `options` would choose for `desc`, whose batch and image size are the hint of the sizes to come. The caller may
+  /// free its buffers afterwards. Throws Error(InvalidArgument) for an invalid desc or options, or null weights.
+  PackedWeights(const Conv2dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
+
+  /// Bytes of every array held: the canonical weights and bias and each packed form.
+  std::size_t size_bytes() const;
+  /// Arrays held: the canonical weights, the bias (when given) and each packed form.
+  std::size_t form_count() const;
+
+  /// The weights in the binary format of docs/packed-weights.md: the canonical copy, every form, the ISA they were
+  /// packed for, and a checksum. Readable by load() in a process whose kernels use the same ISA.
+  std::vector<unsigned char> save() const;
+  /// Reads a blob of save(): `size` bytes at `data`, copied (the caller may free them afterwards). Every field is
+  /// checked; anything wrong (bad magic, version, byte order, another ISA, truncation, sizes, checksum, an unknown
+  /// form) throws Error(InvalidArgument) saying what, never reading outside [data, data + size).
+  static PackedWeights load(const void* data, std::size_t size);
+
+  struct State;
+
+ private:
+  friend class Plan;
+  friend struct detail::PlanAccess;
+  explicit PackedWeights(std::shared_ptr<State> state) noexcept;
+  std::shared_ptr<State> state_;
 };
 
 /// Which side gets the extra element when "same" padding needs an odd total (values equal convkit_same_padding_mode).
