@@ -79,12 +79,6 @@ constexpr std::int64_t kNativeNchwMinWidth = 64;
 
 bool runs_native_nchw(const Problem& p) { return p.layout == Layout::NCHW && p.out_width >= kNativeNchwMinWidth; }
 
-bool all_finite(const float* values, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i)
-    if (!std::isfinite(values[i])) return false;
-  return true;
-}
-
 class ImplicitGemmPrimitive final : public Primitive {
  public:
   explicit ImplicitGemmPrimitive(const PrimitiveArguments& args)
@@ -92,7 +86,7 @@ class ImplicitGemmPrimitive final : public Primitive {
         ukernels_(gemm_ukernels()),
         padded_width_(p_.pad_left + p_.in_width + p_.pad_right),
         phase_width_(ceil_div(padded_width_, p_.stride_width)),
-        skip_padding_rows_(all_finite(args.weights, p_.weights_elements)),
+        skip_padding_rows_(args.cache.all_finite(args.weights, p_.weights_elements)),
         native_nchw_(runs_native_nchw(p_)),
         bias_(bias_form(args.cache, p_, args.bias)),
         activation_(args.activation),

@@ -1,5 +1,6 @@
 #include "packed_weights.hpp"
 
+#include <cmath>
 #include <utility>
 
 #include "error.hpp"
@@ -43,6 +44,22 @@ SharedFloats WeightCache::get_or_pack(const std::string& key, std::size_t count,
   forms_.emplace(key, form);
   ++packs_;
   return form.floats;
+}
+
+bool WeightCache::all_finite(const float* weights, std::int64_t count) {
+  const auto scan = [&] {
+    for (std::int64_t i = 0; i < count; ++i)
+      if (!std::isfinite(weights[i])) return false;
+    return true;
+  };
+  if (!keeps_forms_) return scan();
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (finite_weights_ != weights || finite_count_ != count) {
+    finite_ = scan();
+    finite_weights_ = weights;
+    finite_count_ = count;
+  }
+  return finite_;
 }
 
 void WeightCache::insert(const std::string& key, SharedFloats floats, std::size_t count) {

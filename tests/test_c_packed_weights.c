@@ -7,17 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
-
-#define EXPECT(condition)                                                     \
-  do {                                                                        \
-    if (!(condition)) {                                                       \
-      fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                             \
-    }                                                                         \
-  } while (0)
-
-static int mentions(const char* words) { return strstr(convkit_last_error(), words) != NULL; }
+#include "c_expect.h"
 
 enum { kInChannels = 3, kOutChannels = 4, kMaxSize = 9, kMaxBatch = 2 };
 
