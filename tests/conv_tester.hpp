@@ -26,6 +26,21 @@
 
 namespace convkit_test {
 
+// One image of size x size, a square kernel with "same" padding for odd sizes, stride and dilation 1.
+inline convkit::Conv2dDesc square_desc(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
+                                       std::int64_t size, std::int64_t kernel, convkit::Layout layout) {
+  convkit::Conv2dDesc d;
+  d.batch = 1;
+  d.in_channels = in_channels;
+  d.out_channels = out_channels;
+  d.groups = groups;
+  d.in_height = d.in_width = size;
+  d.kernel_height = d.kernel_width = kernel;
+  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
+  d.layout = layout;
+  return d;
+}
+
 // The implementation a plan runs: its description without the thread count that ends it (" [2 threads]").
 inline std::string implementation_of(const std::string& description) {
   const std::size_t note = description.rfind(" [");

@@ -57,15 +57,8 @@ struct Case {
 
 convkit::Conv2dDesc make_desc(std::int64_t channels, std::int64_t out_channels, std::int64_t groups, std::int64_t size,
                               std::int64_t kernel, Layout layout) {
-  convkit::Conv2dDesc d;
+  convkit::Conv2dDesc d = convkit_test::square_desc(channels, out_channels, groups, size, kernel, layout);
   d.batch = 2;
-  d.in_channels = channels;
-  d.out_channels = out_channels;
-  d.groups = groups;
-  d.in_height = d.in_width = size;
-  d.kernel_height = d.kernel_width = kernel;
-  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
-  d.layout = layout;
   return d;
 }
 

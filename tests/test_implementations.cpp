@@ -24,20 +24,6 @@ using convkit::Layout;
 
 namespace {
 
-convkit::Conv2dDesc make_desc(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
-                              std::int64_t size, std::int64_t kernel, Layout layout) {
-  convkit::Conv2dDesc d;
-  d.batch = 1;
-  d.in_channels = in_channels;
-  d.out_channels = out_channels;
-  d.groups = groups;
-  d.in_height = d.in_width = size;
-  d.kernel_height = d.kernel_width = kernel;
-  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
-  d.layout = layout;
-  return d;
-}
-
 convkit::Conv2dDesc strided(convkit::Conv2dDesc d) {
   d.stride_height = d.stride_width = 2;
   return d;
@@ -62,34 +48,44 @@ std::vector<Expectation> expectations() {
   const auto strict = convkit::MathMode::Strict, fast = convkit::MathMode::Fast;
   const char* none = nullptr;
   return {
-      {"gemm_1x1_channelwise", make_desc(32, 32, 32, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none, none,
-       "direct_depthwise_nhwc"},
-      {"gemm_1x1_convkit", make_desc(64, 64, 1, 14, 1, Layout::NCHW), Algorithm::Auto, strict, none, none,
-       "gemm_1x1_openblas"},
-      {"gemm_1x1_openblas_transposed", make_desc(1024, 8, 1, 7, 1, Layout::NHWC), Algorithm::Auto, strict, none, none,
+      {"gemm_1x1_channelwise", convkit_test::square_desc(32, 32, 32, 14, 1, Layout::NHWC), Algorithm::Auto, strict,
+       none, none, "direct_depthwise_nhwc"},
+      {"gemm_1x1_convkit", convkit_test::square_desc(64, 64, 1, 14, 1, Layout::NCHW), Algorithm::Auto, strict, none,
+       none, "gemm_1x1_openblas"},
+      {"gemm_1x1_openblas_transposed", convkit_test::square_desc(1024, 8, 1, 7, 1, Layout::NHWC), Algorithm::Auto,
+       strict, none, none, none},
+      {"gemm_1x1_openblas", convkit_test::square_desc(64, 8, 1, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none,
+       none, none},
+      {"winograd_f4x4", convkit_test::square_desc(32, 32, 1, 28, 3, Layout::NCHW), Algorithm::Auto, fast, none, none,
        none},
-      {"gemm_1x1_openblas", make_desc(64, 8, 1, 14, 1, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
-      {"winograd_f4x4", make_desc(32, 32, 1, 28, 3, Layout::NCHW), Algorithm::Auto, fast, none, none, none},
-      {"winograd_f2x2", make_desc(64, 64, 1, 12, 3, Layout::NHWC), Algorithm::Auto, fast, none, none, none},
-      {"direct_tiny", make_desc(2, 3, 1, 3, 2, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
-      {"direct_depthwise_nhwc", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
-      {"direct_depthwise_blocked", make_desc(96, 96, 96, 7, 5, Layout::NCHW), Algorithm::Auto, strict, none, none,
+      {"winograd_f2x2", convkit_test::square_desc(64, 64, 1, 12, 3, Layout::NHWC), Algorithm::Auto, fast, none, none,
        none},
-      {"direct_depthwise_planes", make_desc(48, 96, 48, 7, 5, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
-      {"direct_scalar", make_desc(8, 8, 1, 5, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
-      {"direct_depthwise_inplace", make_desc(32, 32, 32, 56, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
-       "direct_staged"},
-      {"direct_staged", make_desc(8, 4, 1, 32, 3, Layout::NCHW), Algorithm::Auto, strict, none, none, none},
-      {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm, strict, none, none,
-       "im2col_gemm_openblas"},
-      {"implicit_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
-       "im2col_gemm_openblas"},
-      {"im2col_gemm_convkit", strided(make_desc(32, 64, 1, 28, 3, Layout::NCHW)), Algorithm::Auto, strict, none, none,
-       "im2col_gemm_openblas"},
-      {"im2col_gemm_openblas_transposed", make_desc(64, 64, 1, 14, 3, Layout::NHWC), Algorithm::Im2colGemm, strict,
-       "CONVKIT_GEMM_ORIENTATION", "transposed", none},
-      {"im2col_gemm_openblas", make_desc(64, 32, 4, 4, 3, Layout::NHWC), Algorithm::Auto, strict, none, none, none},
-      {"reference", make_desc(8, 8, 1, 9, 3, Layout::NCHW), Algorithm::Reference, strict, none, none, none},
+      {"direct_tiny", convkit_test::square_desc(2, 3, 1, 3, 2, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       none},
+      {"direct_depthwise_nhwc", convkit_test::square_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Auto, strict,
+       none, none, none},
+      {"direct_depthwise_blocked", convkit_test::square_desc(96, 96, 96, 7, 5, Layout::NCHW), Algorithm::Auto, strict,
+       none, none, none},
+      {"direct_depthwise_planes", convkit_test::square_desc(48, 96, 48, 7, 5, Layout::NCHW), Algorithm::Auto, strict,
+       none, none, none},
+      {"direct_scalar", convkit_test::square_desc(8, 8, 1, 5, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       none},
+      {"direct_depthwise_inplace", convkit_test::square_desc(32, 32, 32, 56, 3, Layout::NCHW), Algorithm::Auto, strict,
+       none, none, "direct_staged"},
+      {"direct_staged", convkit_test::square_desc(8, 4, 1, 32, 3, Layout::NCHW), Algorithm::Auto, strict, none, none,
+       none},
+      {"im2col_gemm_channelwise", convkit_test::square_desc(32, 32, 32, 28, 3, Layout::NHWC), Algorithm::Im2colGemm,
+       strict, none, none, "im2col_gemm_openblas"},
+      {"implicit_gemm_convkit", convkit_test::square_desc(64, 64, 1, 28, 3, Layout::NCHW), Algorithm::Auto, strict,
+       none, none, "im2col_gemm_openblas"},
+      {"im2col_gemm_convkit", strided(convkit_test::square_desc(32, 64, 1, 28, 3, Layout::NCHW)), Algorithm::Auto,
+       strict, none, none, "im2col_gemm_openblas"},
+      {"im2col_gemm_openblas_transposed", convkit_test::square_desc(64, 64, 1, 14, 3, Layout::NHWC),
+       Algorithm::Im2colGemm, strict, "CONVKIT_GEMM_ORIENTATION", "transposed", none},
+      {"im2col_gemm_openblas", convkit_test::square_desc(64, 32, 4, 4, 3, Layout::NHWC), Algorithm::Auto, strict, none,
+       none, none},
+      {"reference", convkit_test::square_desc(8, 8, 1, 9, 3, Layout::NCHW), Algorithm::Reference, strict, none, none,
+       none},
   };
 }
 
@@ -257,7 +253,7 @@ TEST_CASE("asked for by name, every entry applies every activation and the resid
 }
 
 TEST_CASE("an unknown entry name is an invalid argument; an entry that declines the shape is unsupported") {
-  const convkit::Conv2dDesc d = make_desc(8, 8, 1, 9, 5, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(8, 8, 1, 9, 5, Layout::NCHW);
   const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
   try {
     convkit::detail::plan_with(d, w.data(), nullptr, convkit::Options{}, "im2col_gemm_fastest");
@@ -480,7 +476,7 @@ TEST_CASE("direct_tiny: channels around its lane blocks, interior pixels in four
           CHECK(wrong_outputs("direct_tiny", d, /*bias=*/groups == 1, options) == 0);
         }
   // A reduction of a whole summation block (441 taps) on one pixel, and one tap more, which it declines.
-  convkit::Conv2dDesc d = make_desc(49, 6, 1, 3, 3, Layout::NHWC);
+  convkit::Conv2dDesc d = convkit_test::square_desc(49, 6, 1, 3, 3, Layout::NHWC);
   d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 0;
   CHECK(wrong_outputs("direct_tiny", d, true, convkit::Options{}) == 0);
   d.in_channels = 50;
@@ -595,7 +591,7 @@ TEST_CASE("a run on the caller's thread pool starts no thread: only the pool's t
 }
 
 TEST_CASE("run_on rejects a pool without parallel_for or with a width below 1, and reports the plan's threads") {
-  const convkit::Conv2dDesc d = make_desc(8, 8, 1, 9, 3, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(8, 8, 1, 9, 3, Layout::NCHW);
   const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
   std::vector<float> x(static_cast<std::size_t>(convkit::tensor_sizes(d).input), 1.0f);
   std::vector<float> y(static_cast<std::size_t>(convkit::tensor_sizes(d).output), -1.0f);

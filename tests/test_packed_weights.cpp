@@ -21,20 +21,6 @@ using convkit::Layout;
 
 namespace {
 
-convkit::Conv2dDesc make_desc(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
-                              std::int64_t size, std::int64_t kernel, Layout layout) {
-  convkit::Conv2dDesc d;
-  d.batch = 1;
-  d.in_channels = in_channels;
-  d.out_channels = out_channels;
-  d.groups = groups;
-  d.in_height = d.in_width = size;
-  d.kernel_height = d.kernel_width = kernel;
-  d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = kernel / 2;
-  d.layout = layout;
-  return d;
-}
-
 struct EntryShape {
   const char* entry;
   convkit::Conv2dDesc desc;
@@ -42,28 +28,28 @@ struct EntryShape {
 
 // A shape each entry of the implementation list takes (those of test_implementations.cpp).
 std::vector<EntryShape> entry_shapes() {
-  convkit::Conv2dDesc strided = make_desc(32, 64, 1, 28, 3, Layout::NCHW);
+  convkit::Conv2dDesc strided = convkit_test::square_desc(32, 64, 1, 28, 3, Layout::NCHW);
   strided.stride_height = strided.stride_width = 2;
   return {
-      {"gemm_1x1_channelwise", make_desc(32, 32, 32, 14, 1, Layout::NHWC)},
-      {"gemm_1x1_convkit", make_desc(64, 64, 1, 14, 1, Layout::NCHW)},
-      {"gemm_1x1_openblas_transposed", make_desc(1024, 8, 1, 7, 1, Layout::NHWC)},
-      {"gemm_1x1_openblas", make_desc(64, 8, 1, 14, 1, Layout::NHWC)},
-      {"winograd_f4x4", make_desc(32, 32, 1, 28, 3, Layout::NCHW)},
-      {"winograd_f2x2", make_desc(64, 64, 1, 12, 3, Layout::NHWC)},
-      {"direct_tiny", make_desc(2, 3, 1, 3, 2, Layout::NCHW)},
-      {"direct_depthwise_nhwc", make_desc(32, 32, 32, 28, 3, Layout::NHWC)},
-      {"direct_depthwise_blocked", make_desc(96, 96, 96, 7, 5, Layout::NCHW)},
-      {"direct_depthwise_planes", make_desc(48, 96, 48, 7, 5, Layout::NCHW)},
-      {"direct_scalar", make_desc(8, 8, 1, 5, 3, Layout::NCHW)},
-      {"direct_depthwise_inplace", make_desc(32, 32, 32, 56, 3, Layout::NCHW)},
-      {"direct_staged", make_desc(8, 4, 1, 32, 3, Layout::NCHW)},
-      {"im2col_gemm_channelwise", make_desc(32, 32, 32, 28, 3, Layout::NHWC)},
-      {"implicit_gemm_convkit", make_desc(64, 64, 1, 28, 3, Layout::NCHW)},
+      {"gemm_1x1_channelwise", convkit_test::square_desc(32, 32, 32, 14, 1, Layout::NHWC)},
+      {"gemm_1x1_convkit", convkit_test::square_desc(64, 64, 1, 14, 1, Layout::NCHW)},
+      {"gemm_1x1_openblas_transposed", convkit_test::square_desc(1024, 8, 1, 7, 1, Layout::NHWC)},
+      {"gemm_1x1_openblas", convkit_test::square_desc(64, 8, 1, 14, 1, Layout::NHWC)},
+      {"winograd_f4x4", convkit_test::square_desc(32, 32, 1, 28, 3, Layout::NCHW)},
+      {"winograd_f2x2", convkit_test::square_desc(64, 64, 1, 12, 3, Layout::NHWC)},
+      {"direct_tiny", convkit_test::square_desc(2, 3, 1, 3, 2, Layout::NCHW)},
+      {"direct_depthwise_nhwc", convkit_test::square_desc(32, 32, 32, 28, 3, Layout::NHWC)},
+      {"direct_depthwise_blocked", convkit_test::square_desc(96, 96, 96, 7, 5, Layout::NCHW)},
+      {"direct_depthwise_planes", convkit_test::square_desc(48, 96, 48, 7, 5, Layout::NCHW)},
+      {"direct_scalar", convkit_test::square_desc(8, 8, 1, 5, 3, Layout::NCHW)},
+      {"direct_depthwise_inplace", convkit_test::square_desc(32, 32, 32, 56, 3, Layout::NCHW)},
+      {"direct_staged", convkit_test::square_desc(8, 4, 1, 32, 3, Layout::NCHW)},
+      {"im2col_gemm_channelwise", convkit_test::square_desc(32, 32, 32, 28, 3, Layout::NHWC)},
+      {"implicit_gemm_convkit", convkit_test::square_desc(64, 64, 1, 28, 3, Layout::NCHW)},
       {"im2col_gemm_convkit", strided},
-      {"im2col_gemm_openblas_transposed", make_desc(64, 64, 1, 14, 3, Layout::NHWC)},
-      {"im2col_gemm_openblas", make_desc(64, 32, 4, 4, 3, Layout::NHWC)},
-      {"reference", make_desc(8, 8, 1, 9, 3, Layout::NCHW)},
+      {"im2col_gemm_openblas_transposed", convkit_test::square_desc(64, 64, 1, 14, 3, Layout::NHWC)},
+      {"im2col_gemm_openblas", convkit_test::square_desc(64, 32, 4, 4, 3, Layout::NHWC)},
+      {"reference", convkit_test::square_desc(8, 8, 1, 9, 3, Layout::NCHW)},
   };
 }
 
@@ -179,7 +165,7 @@ void reseal(std::vector<unsigned char>& blob) {
 
 // A small layer whose blob holds several forms: the entries of a few families packed into it.
 struct SmallLayer {
-  convkit::Conv2dDesc desc = make_desc(6, 8, 1, 6, 3, Layout::NCHW);
+  convkit::Conv2dDesc desc = convkit_test::square_desc(6, 8, 1, 6, 3, Layout::NCHW);
   std::vector<float> w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(desc).weights), 7);
   std::vector<float> b = convkit_test::random_floats(8, 8);
   convkit::PackedWeights packed{desc, w.data(), b.data()};
@@ -266,7 +252,7 @@ TEST_CASE("auto's plans from packed weights give the bits of auto's plans from t
 }
 
 TEST_CASE("plans for sizes whose forms exist share them; a size needing a new form packs it once into the object") {
-  const convkit::Conv2dDesc d = make_desc(64, 64, 1, 28, 3, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(64, 64, 1, 28, 3, Layout::NCHW);
   const auto w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 31);
   const auto b = convkit_test::random_floats(64, 32);
   const convkit::PackedWeights packed(d, w.data(), b.data());
@@ -310,7 +296,7 @@ TEST_CASE("plans for sizes whose forms exist share them; a size needing a new fo
 }
 
 TEST_CASE("a descriptor of another weight shape is an invalid argument naming the field and both values") {
-  const convkit::Conv2dDesc d = make_desc(8, 16, 2, 9, 3, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(8, 16, 2, 9, 3, Layout::NCHW);
   const std::vector<float> w(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 0.5f);
   const convkit::PackedWeights packed(d, w.data(), nullptr);
   const auto expect_error = [&](convkit::Conv2dDesc other, const char* field, const char* given, const char* held) {
@@ -354,7 +340,7 @@ TEST_CASE("a descriptor of another weight shape is an invalid argument naming th
 }
 
 TEST_CASE("plans outlive the packed weights they were made from") {
-  const convkit::Conv2dDesc d = make_desc(16, 24, 1, 12, 3, Layout::NHWC);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(16, 24, 1, 12, 3, Layout::NHWC);
   const auto w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 41);
   const auto b = convkit_test::random_floats(24, 42);
   std::vector<std::pair<convkit::Conv2dDesc, convkit::Plan>> plans;
@@ -382,7 +368,7 @@ TEST_CASE("plans outlive the packed weights they were made from") {
 }
 
 TEST_CASE("four threads making plans from one packed weights at once pack each form once and get the right bits") {
-  const convkit::Conv2dDesc d = make_desc(32, 48, 1, 14, 3, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(32, 48, 1, 14, 3, Layout::NCHW);
   const auto w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 51);
   const auto b = convkit_test::random_floats(48, 52);
   std::vector<convkit::Conv2dDesc> descs;
@@ -554,7 +540,7 @@ TEST_CASE("a form whose stored float count differs from the one a primitive expe
 }
 
 TEST_CASE("a blob of several checksum chunks, its regions crossing them, loads to the same bits or is rejected") {
-  const convkit::Conv2dDesc d = make_desc(256, 256, 1, 7, 3, Layout::NCHW);
+  const convkit::Conv2dDesc d = convkit_test::square_desc(256, 256, 1, 7, 3, Layout::NCHW);
   const auto w = convkit_test::random_floats(static_cast<std::size_t>(convkit::tensor_sizes(d).weights), 71);
   const auto b = convkit_test::random_floats(256, 72);
   const convkit::PackedWeights packed(d, w.data(), b.data());
