@@ -85,12 +85,17 @@ class StdThreadPool {
   void serve() {
     std::uint64_t seen = 0;
     for (;;) {
-      // Between jobs a thread spins for a while (the next layer's job usually comes within microseconds), then
-      // sleeps, leaving the core to other work.
+      // Between jobs a thread spins for a while, keeping its core (the next layer's job usually comes within
+      // microseconds, and a thread that yielded its core to another process would come to it late, leaving the
+      // caller to do the work alone), then sleeps, leaving the core to other work.
       const auto idle_since = std::chrono::steady_clock::now();
       for (int spins = 1; published_.load(std::memory_order_acquire) == seen; ++spins) {
-        if (spins % 64 == 0 && std::chrono::steady_clock::now() - idle_since > std::chrono::microseconds(500)) break;
+        if (spins % 64 == 0 && std::chrono::steady_clock::now() - idle_since > std::chrono::milliseconds(2)) break;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
         std::this_thread::yield();
+#endif
       }
       {
         std::unique_lock<std::mutex> guard(lock_);
