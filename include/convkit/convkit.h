@@ -21,7 +21,7 @@
 
 /* The one place the version is written; CMake, pkg-config and convkit_version() read it from here. */
 #define CONVKIT_VERSION_MAJOR 0
-#define CONVKIT_VERSION_MINOR 5
+#define CONVKIT_VERSION_MINOR 6
 #define CONVKIT_VERSION_PATCH 0
 /* One number for preprocessor tests: 10000 * major + 100 * minor + patch. */
 #define CONVKIT_VERSION (CONVKIT_VERSION_MAJOR * 10000 + CONVKIT_VERSION_MINOR * 100 + CONVKIT_VERSION_PATCH)
@@ -437,6 +437,132 @@ convkit_status convkit_packed_weights_save(const convkit_packed_weights* packed,
    for another ISA than this process's kernels is INVALID_ARGUMENT with a message saying what. On failure *packed is
    NULL. */
 convkit_status convkit_packed_weights_load(const void* data, size_t size, convkit_packed_weights** packed);
+
+/* ---- Transposed convolution (ONNX ConvTranspose, PyTorch conv_transpose2d, oneDNN deconvolution) ----
+ *
+ * The adjoint of convkit_conv2d with the same kernel, stride, pads, dilation and groups. Input N x Ci x H x W (NCHW)
+ * or N x H x W x Ci (NHWC), output N x Co x Ho x Wo or N x Ho x Wo x Co, where
+ *   Ho = stride_height * (H - 1) + output_padding_height + dilation_height * (Kh - 1) + 1 - pad_top - pad_bottom
+ * (Wo alike) and, with g = c / (Ci/groups) and o an output channel of group g,
+ *   out[n][o][y][x] = act(bias[o] + sum over c in group g, i, j with y = iy*sh - pt + i*dh and x = ix*sw - pl + j*dw
+ *                         of in[n][c][iy][ix] * w[c][o - g*Co/groups][i][j]).
+ * The pads crop the output; output_padding (each below its dimension's stride or dilation, as ONNX and PyTorch
+ * require) adds rows and columns at the bottom and right that only the bias reaches. Weights: Ci x Co/groups x Kh x Kw
+ * (CONVKIT_TRANSPOSED_WEIGHTS_IOHW, ONNX and PyTorch) or Co x Kh x Kw x Ci/groups (CONVKIT_TRANSPOSED_WEIGHTS_OHWI,
+ * TensorFlow Lite's TRANSPOSE_CONV and XNNPACK). A transposed plan is a convkit_plan: it runs, reports and is destroyed
+ * with the convkit_plan_* functions. C++: convkit::ConvTranspose2dDesc. */
+typedef enum convkit_transposed_weights_layout {
+  CONVKIT_TRANSPOSED_WEIGHTS_IOHW = 0,
+  CONVKIT_TRANSPOSED_WEIGHTS_OHWI = 1
+} convkit_transposed_weights_layout;
+
+typedef struct convkit_conv_transpose2d_desc {
+  int64_t batch, in_channels, in_height, in_width, out_channels;
+  int64_t kernel_height, kernel_width;
+  int64_t stride_height, stride_width;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+  int64_t output_padding_height, output_padding_width;
+  int64_t dilation_height, dilation_width;
+  int64_t groups;
+  convkit_layout layout; /* of both input and output */
+  convkit_transposed_weights_layout weights_layout;
+} convkit_conv_transpose2d_desc;
+
+/* Strides, dilations and groups = 1; every other field 0; NCHW; IOHW. */
+void convkit_conv_transpose2d_desc_init(convkit_conv_transpose2d_desc* desc);
+
+/* Validates *desc and writes the output height and width. */
+convkit_status convkit_conv_transpose2d_output_size(const convkit_conv_transpose2d_desc* desc, int64_t* out_height,
+                                                    int64_t* out_width);
+
+/* Validates *desc and writes the element count of each tensor (weights: Ci * Co/groups * Kh * Kw). */
+convkit_status convkit_conv_transpose2d_tensor_sizes(const convkit_conv_transpose2d_desc* desc,
+                                                     convkit_tensor_sizes* sizes);
+
+/* ONNX's output_shape attribute: sets the four pads of *desc so that its output is out_height x out_width. Per
+   dimension total = stride * (in - 1) + output_padding + dilation * (k - 1) + 1 - out; CONVKIT_SAME_UPPER puts total/2
+   at the begin and the rest at the end (ONNX auto_pad SAME_UPPER), CONVKIT_SAME_LOWER the rest at the begin (ONNX's
+   default). A negative total is added to output_padding instead when that stays below the stride or the dilation, else
+   INVALID_ARGUMENT naming out_height or out_width. On failure *desc is unchanged. */
+convkit_status convkit_conv_transpose2d_set_output_shape(convkit_conv_transpose2d_desc* desc, int64_t out_height,
+                                                         int64_t out_width, convkit_same_padding_mode mode);
+
+/* Computes one transposed convolution (buffers as convkit_conv2d's). epilogue: NULL, or as convkit_plan_create_fused
+   (then residual is read when epilogue->residual is set, and may equal output). When algorithm_used is not NULL the
+   algorithm that ran is written there. On any failure the output is left untouched. */
+convkit_status convkit_conv_transpose2d(const convkit_conv_transpose2d_desc* desc, const float* input,
+                                        const float* weights, const float* bias /* may be NULL */,
+                                        const float* residual /* NULL unless epilogue->residual */, float* output,
+                                        const convkit_options* options /* may be NULL */,
+                                        const convkit_epilogue* epilogue /* may be NULL */,
+                                        convkit_algorithm* algorithm_used /* may be NULL */);
+
+/* A plan of a transposed convolution: copies the weights and bias; epilogue NULL or as convkit_plan_create_fused.
+   On failure *plan is NULL. */
+convkit_status convkit_plan_create_transposed(const convkit_conv_transpose2d_desc* desc, const float* weights,
+                                              const float* bias /* may be NULL */,
+                                              const convkit_options* options /* may be NULL */,
+                                              const convkit_epilogue* epilogue /* may be NULL */, convkit_plan** plan);
+
+/* The algorithm a transposed call with these options would run (AUTO resolved). */
+convkit_status convkit_conv_transpose2d_algorithm(const convkit_conv_transpose2d_desc* desc,
+                                                  const convkit_options* options /* may be NULL */,
+                                                  convkit_algorithm* algorithm);
+
+/* ---- 1-D convolutions (audio and sequence models) ----
+ *
+ * A height of 1: input N x Ci x L (layout NCHW, "NCW") or N x L x Ci (NHWC, "NWC"), output N x Co x Lo or N x Lo x Co,
+ * weights Co x Ci/groups x K (OIHW, "OIW") or Co x K x Ci/groups (OHWI, "OWI"); transposed: Ci x Co/groups x K (IOHW,
+ * "IOW") or Co x K x Ci/groups (OHWI). Mapped onto the 2-D calls without a copy (the tensors lie the same way):
+ *   conv1d:           Lo = floor((L + pad_begin + pad_end - dilation * (K - 1) - 1) / stride) + 1
+ *   conv_transpose1d: Lo = stride * (L - 1) + output_padding + dilation * (K - 1) + 1 - pad_begin - pad_end */
+typedef struct convkit_conv1d_desc {
+  int64_t batch, in_channels, in_length, out_channels;
+  int64_t kernel_size, stride, pad_begin, pad_end, dilation, groups;
+  convkit_layout layout;
+  convkit_weights_layout weights_layout;
+} convkit_conv1d_desc;
+
+typedef struct convkit_conv_transpose1d_desc {
+  int64_t batch, in_channels, in_length, out_channels;
+  int64_t kernel_size, stride, pad_begin, pad_end, output_padding, dilation, groups;
+  convkit_layout layout;
+  convkit_transposed_weights_layout weights_layout;
+} convkit_conv_transpose1d_desc;
+
+/* stride, dilation and groups 1, every other field 0, NCHW ("NCW"), OIHW / IOHW. */
+void convkit_conv1d_desc_init(convkit_conv1d_desc* desc);
+void convkit_conv_transpose1d_desc_init(convkit_conv_transpose1d_desc* desc);
+
+/* The 2-D descriptors the 1-D ones are (height 1, kernel height 1). Nothing is validated. */
+void convkit_conv1d_desc_as_2d(const convkit_conv1d_desc* desc, convkit_conv2d_desc* desc_2d);
+void convkit_conv_transpose1d_desc_as_2d(const convkit_conv_transpose1d_desc* desc,
+                                         convkit_conv_transpose2d_desc* desc_2d);
+
+/* Validate *desc and write the output length. */
+convkit_status convkit_conv1d_output_length(const convkit_conv1d_desc* desc, int64_t* out_length);
+convkit_status convkit_conv_transpose1d_output_length(const convkit_conv_transpose1d_desc* desc, int64_t* out_length);
+
+/* One-shot 1-D calls: convkit_conv2d_reporting and convkit_conv_transpose2d (without epilogue) of the 2-D form. */
+convkit_status convkit_conv1d(const convkit_conv1d_desc* desc, const float* input, const float* weights,
+                              const float* bias /* may be NULL */, float* output,
+                              const convkit_options* options /* may be NULL */,
+                              convkit_algorithm* algorithm_used /* may be NULL */);
+convkit_status convkit_conv_transpose1d(const convkit_conv_transpose1d_desc* desc, const float* input,
+                                        const float* weights, const float* bias /* may be NULL */, float* output,
+                                        const convkit_options* options /* may be NULL */,
+                                        convkit_algorithm* algorithm_used /* may be NULL */);
+
+/* Plans of 1-D convolutions (convkit_plan_create_fused / convkit_plan_create_transposed of the 2-D form). */
+convkit_status convkit_plan_create_conv1d(const convkit_conv1d_desc* desc, const float* weights,
+                                          const float* bias /* may be NULL */,
+                                          const convkit_options* options /* may be NULL */,
+                                          const convkit_epilogue* epilogue /* may be NULL */, convkit_plan** plan);
+convkit_status convkit_plan_create_transposed1d(const convkit_conv_transpose1d_desc* desc, const float* weights,
+                                                const float* bias /* may be NULL */,
+                                                const convkit_options* options /* may be NULL */,
+                                                const convkit_epilogue* epilogue /* may be NULL */,
+                                                convkit_plan** plan);
 
 /* ---- Version ---- */
 

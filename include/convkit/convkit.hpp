@@ -162,6 +162,100 @@ struct ConcatBranch {
   const float* bias = nullptr;
 };
 
+/// Which side gets the extra element when "same" padding needs an odd total (values equal convkit_same_padding_mode).
+enum class SamePadding : int { Upper = 0, Lower = 1 };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Transposed convolution (ONNX ConvTranspose, PyTorch conv_transpose2d, oneDNN deconvolution): the adjoint of conv2d.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// Layout of a transposed convolution's weights: [Ci][Co/groups][Kh][Kw] (IOHW: ONNX ConvTranspose, PyTorch) or
+/// [Co][Kh][Kw][Ci/groups] (OHWI: TensorFlow Lite's TRANSPOSE_CONV, XNNPACK's deconvolution, with output channel o
+/// in group o / (Co/groups)). Values equal convkit_transposed_weights_layout.
+enum class TransposedWeightsLayout : int { IOHW = 0, OHWI = 1 };
+
+/// The shape of one transposed convolution (C: convkit_conv_transpose2d_desc). Input N x Ci x H x W (NCHW) or
+/// N x H x W x Ci (NHWC); output N x Co x Ho x Wo or N x Ho x Wo x Co with
+///   Ho = stride_height * (H - 1) + output_padding_height + dilation_height * (Kh - 1) + 1 - pad_top - pad_bottom
+/// (Wo alike), and, with g = c / (Ci/groups) and o in group g,
+///   out[n][o][y][x] = act(bias[o] + sum over c in group g, i, j with y = iy*sh - pt + i*dh, x = ix*sw - pl + j*dw of
+///                         in[n][c][iy][ix] * w[c][o - g*Co/groups][i][j])
+/// so that conv_transpose2d is the adjoint of conv2d with the same kernel, stride, pads, dilation and groups: the pads
+/// crop the output, and output_padding adds rows and columns at the bottom and right that only the bias reaches
+/// (each below the stride or the dilation of its dimension, as ONNX and PyTorch require). ONNX's output_shape
+/// attribute: set_output_shape.
+struct ConvTranspose2dDesc {
+  std::int64_t batch = 0, in_channels = 0, in_height = 0, in_width = 0, out_channels = 0;
+  std::int64_t kernel_height = 0, kernel_width = 0;
+  std::int64_t stride_height = 1, stride_width = 1;
+  std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  std::int64_t output_padding_height = 0, output_padding_width = 0;
+  std::int64_t dilation_height = 1, dilation_width = 1;
+  std::int64_t groups = 1;
+  Layout layout = Layout::NCHW;  ///< of both input and output
+  TransposedWeightsLayout weights_layout = TransposedWeightsLayout::IOHW;
+};
+
+/// Validates desc and returns the output height and width. Throws Error(InvalidArgument) naming the field.
+OutputSize output_size(const ConvTranspose2dDesc& desc);
+/// Validates desc and returns the element count of each tensor (weights: Ci * Co/groups * Kh * Kw).
+TensorSizes tensor_sizes(const ConvTranspose2dDesc& desc);
+
+/// ONNX's output_shape: sets the four pads of desc so that its output is out_height x out_width, as ONNX does:
+/// total = stride * (in - 1) + output_padding + dilation * (k - 1) + 1 - out, split total / 2 at the begin and the
+/// rest at the end for SamePadding::Upper (ONNX auto_pad SAME_UPPER), the other way round for Lower (ONNX's default
+/// NOTSET). A total below 0 (an output larger than the input can reach) takes output_padding instead when that stays
+/// below the stride or dilation, else throws Error(InvalidArgument) naming out_height or out_width. On failure desc is
+/// unchanged.
+void set_output_shape(ConvTranspose2dDesc& desc, std::int64_t out_height, std::int64_t out_width,
+                      SamePadding mode = SamePadding::Lower);
+
+/// Computes one transposed convolution (buffers as conv2d's, sized by tensor_sizes(desc)); returns the algorithm that
+/// ran. Safe to call from several threads at once. C: convkit_conv_transpose2d.
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
+                           const float* bias, float* output, const Options& options = Options{});
+/// The same with an epilogue: out = activation(conv_transpose(input) + bias + residual_scale * residual).
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
+                           const float* bias, const float* residual, float* output, const Options& options,
+                           const Epilogue& epilogue);
+/// The algorithm conv_transpose2d would run (never Auto).
+Algorithm chosen_algorithm(const ConvTranspose2dDesc& desc, const Options& options = Options{});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 1-D convolutions: a height of 1, mapped onto the 2-D ones without a copy (the tensors lie the same way).
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// Input N x Ci x L (Layout::NCHW, "NCW") or N x L x Ci (Layout::NHWC, "NWC"); weights Co x Ci/groups x K (OIHW: "OIW")
+/// or Co x K x Ci/groups (OHWI: "OWI"); output N x Co x Lo or N x Lo x Co,
+/// Lo = floor((L + pad_begin + pad_end - dilation * (K - 1) - 1) / stride) + 1. C: convkit_conv1d_desc.
+struct Conv1dDesc {
+  std::int64_t batch = 0, in_channels = 0, in_length = 0, out_channels = 0;
+  std::int64_t kernel_size = 0, stride = 1, pad_begin = 0, pad_end = 0, dilation = 1, groups = 1;
+  Layout layout = Layout::NCHW;
+  WeightsLayout weights_layout = WeightsLayout::OIHW;
+};
+
+/// A transposed 1-D convolution: weights Ci x Co/groups x K (IOHW: "IOW") or Co x K x Ci/groups (OHWI: "OWI");
+/// Lo = stride * (L - 1) + output_padding + dilation * (K - 1) + 1 - pad_begin - pad_end. C: convkit_conv_transpose1d_desc.
+struct ConvTranspose1dDesc {
+  std::int64_t batch = 0, in_channels = 0, in_length = 0, out_channels = 0;
+  std::int64_t kernel_size = 0, stride = 1, pad_begin = 0, pad_end = 0, output_padding = 0, dilation = 1, groups = 1;
+  Layout layout = Layout::NCHW;
+  TransposedWeightsLayout weights_layout = TransposedWeightsLayout::IOHW;
+};
+
+/// The 2-D descriptors the 1-D ones are (height 1, kernel height 1): every 2-D call and plan takes them.
+Conv2dDesc as_2d(const Conv1dDesc& desc);
+ConvTranspose2dDesc as_2d(const ConvTranspose1dDesc& desc);
+/// Validates desc and returns the output length. Throws Error(InvalidArgument) naming the 1-D field.
+std::int64_t output_length(const Conv1dDesc& desc);
+std::int64_t output_length(const ConvTranspose1dDesc& desc);
+/// One-shot 1-D calls (C: convkit_conv1d, convkit_conv_transpose1d): conv2d / conv_transpose2d of as_2d(desc).
+Algorithm conv1d(const Conv1dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
+                 const Options& options = Options{});
+Algorithm conv_transpose1d(const ConvTranspose1dDesc& desc, const float* input, const float* weights,
+                           const float* bias, float* output, const Options& options = Options{});
+
 namespace detail {
 struct PlanAccess;  ///< internal: how the library's own test hook makes a Plan bound to one named implementation
 }
@@ -201,6 +295,13 @@ class Plan {
   Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options = Options{});
   /// The same with an epilogue, as Plan(desc, weights, bias, options, epilogue).
   Plan(const PackedWeights& packed, const Conv2dDesc& desc, const Options& options, const Epilogue& epilogue);
+  /// A plan of a transposed convolution (C: convkit_plan_create_transposed); it runs, reports and is moved like any.
+  Plan(const ConvTranspose2dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
+  Plan(const ConvTranspose2dDesc& desc, const float* weights, const float* bias, const Options& options,
+       const Epilogue& epilogue);
+  /// Plans of 1-D convolutions: the plans of as_2d(desc).
+  Plan(const Conv1dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
+  Plan(const ConvTranspose1dDesc& desc, const float* weights, const float* bias, const Options& options = Options{});
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -292,9 +393,6 @@ class PackedWeights {
   explicit PackedWeights(std::shared_ptr<State> state) noexcept;
   std::shared_ptr<State> state_;
 };
-
-/// Which side gets the extra element when "same" padding needs an odd total (values equal convkit_same_padding_mode).
-enum class SamePadding : int { Upper = 0, Lower = 1 };
 
 /// The padding of one spatial dimension.
 struct Padding {
