@@ -39,7 +39,8 @@ struct TransposedLoops {
       for (; k + kWidth <= count; k += kWidth) {
         const Batch product = factor * Batch::load_unaligned(source + k);
         float* pair = target + 2 * k;
-        const Batch low = xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, LowHalf>()), zero);
+        const Batch low =
+            xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, LowHalf>()), zero);
         const Batch high =
             xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, HighHalf>()), zero);
         (Batch::load_unaligned(pair) + low).store_unaligned(pair);
@@ -59,7 +60,8 @@ struct TransposedLoops {
       return;
     }
     for (; k + kWidth <= count; k += kWidth)
-      xsimd::fma(Batch::load_unaligned(weights + k), Batch::load_unaligned(source + k), Batch::load_unaligned(target + k))
+      xsimd::fma(Batch::load_unaligned(weights + k), Batch::load_unaligned(source + k),
+                 Batch::load_unaligned(target + k))
           .store_unaligned(target + k);
     for (; k < count; ++k) target[k] += weights[k] * source[k];
   }
