@@ -32,7 +32,8 @@ static double conv1d_error(const convkit_conv1d_desc* d, const float* in, const 
       for (int64_t c = 0; c < d->in_channels; ++c)
         for (int64_t k = 0; k < d->kernel_size; ++k) {
           const int64_t x = t * d->stride - d->pad_begin + k * d->dilation;
-          if (x >= 0 && x < d->in_length) sum += (double)in[x * d->in_channels + c] * w[(o * d->in_channels + c) * d->kernel_size + k];
+          if (x >= 0 && x < d->in_length)
+            sum += (double)in[x * d->in_channels + c] * w[(o * d->in_channels + c) * d->kernel_size + k];
         }
       const double gelu = 0.5 * sum * (1.0 + erf(sum / sqrt(2.0)));
       worst = fmax(worst, fabs(gelu - out[t * d->out_channels + o]));
@@ -51,7 +52,8 @@ static double transposed_error(const convkit_conv_transpose1d_desc* d, const flo
         for (int64_t k = 0; k < d->kernel_size; ++k) {
           const int64_t x = t * d->stride - d->pad_begin + k;
           if (x >= 0 && x < out_length)
-            sums[x * d->out_channels + o] += (double)in[t * d->in_channels + c] * w[(c * d->out_channels + o) * d->kernel_size + k];
+            sums[x * d->out_channels + o] +=
+                (double)in[t * d->in_channels + c] * w[(c * d->out_channels + o) * d->kernel_size + k];
         }
   for (int64_t i = 0; i < out_length * d->out_channels; ++i)
     worst = fmax(worst, fabs(sums[i] + bias[i % d->out_channels] - out[i]));

@@ -19,6 +19,7 @@
 #include "epilogue.hpp"
 #include "error.hpp"
 #include "kernels/direct_ukernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "memory.hpp"
 #include "primitive.hpp"
 #include "threading.hpp"
@@ -130,6 +131,7 @@ class GemmPrimitive final : public Primitive {
     constexpr std::int64_t kColumnFloats = 64 * 1024;
     band_rows_ = std::clamp<std::int64_t>(kColumnFloats / std::max<std::int64_t>(1, p.in_width * block_ * taps_), 1,
                                           p.in_height);
+    ukernels_ = gemm_ukernels();
     pack(args.weights);
     slices_ = WorkerSlices(static_cast<std::size_t>(band_rows_ * p.in_width * block_ * taps_) * sizeof(float),
                            team_size(threads_, p.batch * p.groups * blocks_));
@@ -172,6 +174,37 @@ class GemmPrimitive final : public Primitive {
               }
       }
     }
+    if (ukernels_ != nullptr) pack_panels();
+  }
+
+  // For convkit's GEMM kernels, which read the weights in panels packed once (kernels/gemm_ukernels.hpp) where the
+  // BLAS would pack them again on every call: NCHW's A in panels of panel_rows rows (o, i, j), NHWC's B in strips of
+  // strip_columns columns (i, j, o); each panel k-major, zeros beyond the block's rows or columns. The same data as
+  // weights_, which is then dropped.
+  void pack_panels() {
+    const TransposedProblem& p = p_;
+    const bool nchw = p.layout == Layout::NCHW;
+    const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels;
+    const std::int64_t width = nchw ? ukernels_->panel_rows : ukernels_->strip_columns;
+    std::vector<float> panels;
+    panel_offsets_.clear();
+    for (std::int64_t g = 0; g < p.groups; ++g) {
+      for (std::int64_t b = 0; b < blocks_; ++b) {
+        const std::int64_t o0 = b * block_, count = std::min(block_, cog - o0), lines = count * taps_;
+        const float* form = weights_.data() + (g * cog + o0) * taps_ * cig;
+        const std::int64_t padded = (lines + width - 1) / width * width;
+        const std::size_t start = panels.size();
+        panel_offsets_.push_back(static_cast<std::int64_t>(start));
+        panels.resize(start + static_cast<std::size_t>(padded * cig), 0.0f);
+        float* target = panels.data() + start;
+        for (std::int64_t line = 0; line < lines; ++line) {
+          float* panel = target + line / width * width * cig + line % width;
+          for (std::int64_t c = 0; c < cig; ++c)
+            panel[c * width] = nchw ? form[line * cig + c] : form[c * lines + line];
+        }
+      }
+    }
+    weights_ = std::move(panels);
   }
 
   // The output rows [first, last) of the block's channels as a rows x cols block of the output: a pointer, the row
@@ -183,7 +216,9 @@ class GemmPrimitive final : public Primitive {
     const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels;
     const std::int64_t o0 = b * block_, count = std::min(block_, cog - o0), first_channel = g * cog + o0;
     const std::int64_t in_pixels = p.in_pixels(), out_pixels = p.out_pixels();
-    const float* form = weights_.data() + (g * cog + o0) * taps_ * cig;
+    const float* form =
+        weights_.data() + (ukernels_ != nullptr ? panel_offsets_[static_cast<std::size_t>(g * blocks_ + b)]
+                                                : (g * cog + o0) * taps_ * cig);
     const float* image = input + n * p.in_channels * in_pixels;
     float* out_image = output + n * p.out_channels * out_pixels;
     const float* bias = bias_.data() + first_channel;
@@ -222,11 +257,11 @@ class GemmPrimitive final : public Primitive {
     for (std::int64_t iy0 = 0; iy0 < p.in_height; iy0 += band_rows_) {
       const std::int64_t rows = std::min(band_rows_, p.in_height - iy0), pixels = rows * p.in_width;
       if (nchw) {
-        sgemm(false, false, count * taps_, pixels, cig, form, cig, image + g * cig * in_pixels + iy0 * p.in_width,
-              in_pixels, 0.0f, cols, pixels);
+        multiply(true, count * taps_, pixels, cig, form, cig, image + g * cig * in_pixels + iy0 * p.in_width, in_pixels,
+                 cols, pixels);
       } else {
-        sgemm(false, false, pixels, taps_ * count, cig, image + iy0 * p.in_width * p.in_channels + g * cig,
-              p.in_channels, form, taps_ * count, 0.0f, cols, taps_ * count);
+        multiply(false, pixels, taps_ * count, cig, image + iy0 * p.in_width * p.in_channels + g * cig, p.in_channels,
+                 form, taps_ * count, cols, taps_ * count);
       }
       // Output rows below this are reached by no later band.
       const std::int64_t done = iy0 + rows == p.in_height ? p.out_height : (iy0 + rows) * p.stride_height - p.pad_top;
@@ -240,6 +275,24 @@ class GemmPrimitive final : public Primitive {
       }
       finish_rows(done);
     }
+  }
+
+  // C = A * B with the weights' operand (A for NCHW: weights_a) as packed: convkit's kernels, or the BLAS.
+  void multiply(bool weights_a, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+                const float* b, std::int64_t ldb, float* c, std::int64_t ldc) const {
+    if (ukernels_ == nullptr) return sgemm(false, false, m, n, k, a, lda, b, ldb, 0.0f, c, ldc);
+    MicroGemm gemm{};
+    gemm.m = m;
+    gemm.n = n;
+    gemm.k = k;
+    gemm.a = a;
+    gemm.lda = lda;
+    gemm.b = b;
+    gemm.ldb = ldb;
+    gemm.c = c;
+    gemm.ldc = ldc;
+    gemm.activation = Activation::None;
+    (weights_a ? ukernels_->packed_a : ukernels_->packed_b)(gemm);
   }
 
   // col2im: adds every tap of the band's columns onto the output element it reaches.
@@ -325,7 +378,11 @@ class GemmPrimitive final : public Primitive {
   bool disjoint_;
   std::int64_t taps_ = 0, block_ = 0, blocks_ = 0, band_rows_ = 0;
   int threads_ = 1;
-  std::vector<float> weights_;  // per group, per block of output channels: the GEMM's weight operand
+  // Per group, per block of output channels: the GEMM's weight operand, in panels for convkit's kernels (at
+  // panel_offsets_[g * blocks_ + b]) or row-major for the BLAS.
+  std::vector<float> weights_;
+  std::vector<std::int64_t> panel_offsets_;
+  const GemmUkernels* ukernels_ = nullptr;
   WorkerSlices slices_;
 };
 

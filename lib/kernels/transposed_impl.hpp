@@ -36,7 +36,9 @@ struct TransposedLoops {
       using Index = xsimd::batch<std::uint32_t, Arch>;
       const Batch zero(0.0f);
       const auto even = xsimd::make_batch_bool_constant<Batch, EvenLanes>();
-      for (; k + kWidth <= count; k += kWidth) {
+      // The pair of vectors covers target[2k .. 2k + 2 * kWidth): its last lane, an odd one, must still lie before the
+      // run's last element, target[2 * (count - 1)].
+      for (; k + kWidth < count; k += kWidth) {
         const Batch product = factor * Batch::load_unaligned(source + k);
         float* pair = target + 2 * k;
         const Batch low =
