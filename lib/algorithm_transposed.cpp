@@ -266,8 +266,8 @@ class GemmPrimitive final : public Primitive {
       // Output rows below this are reached by no later band.
       const std::int64_t done = iy0 + rows == p.in_height ? p.out_height : (iy0 + rows) * p.stride_height - p.pad_top;
       if (disjoint_) {
-        store_disjoint(out_image, residual_offset, cols, iy0, rows, first_channel, count, bias, finished, done);
-        seeded = std::max<std::int64_t>(seeded, std::min(done, p.out_height));
+        seed_rows(done);
+        add_disjoint(out_image, cols, iy0, rows, first_channel, count, finished, done);
       } else {
         seed_rows((iy0 + rows - 1) * p.stride_height - p.pad_top + (p.kernel_height - 1) * p.dilation_height + 1);
         add_columns(out_image, cols, iy0, rows, first_channel, count);
@@ -298,75 +298,52 @@ class GemmPrimitive final : public Primitive {
   // col2im: adds every tap of the band's columns onto the output element it reaches.
   void add_columns(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows, std::int64_t first_channel,
                    std::int64_t count) const {
-    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
-    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
-    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
     for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t i = 0; i < kh; ++i) {
+      for (std::int64_t i = 0; i < p.kernel_height; ++i) {
         const std::int64_t y = (iy0 + r) * p.stride_height - p.pad_top + i * p.dilation_height;
-        if (y < 0 || y >= p.out_height) continue;
-        for (std::int64_t j = 0; j < kw; ++j) {
-          const std::int64_t offset = j * p.dilation_width - p.pad_left;
-          const Span span = reaching(p.in_width, p.out_width, sw, offset);
-          if (p.layout == Layout::NCHW) {
-            for (std::int64_t o = 0; o < count; ++o) {
-              const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
-              float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-              loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
-            }
-          } else {
-            const std::int64_t ld = taps_ * count;
-            for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
-              const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
-              float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-              loops.add_products(target, nullptr, column, count);
-            }
-          }
-        }
+        if (y >= 0 && y < p.out_height) add_tap_row(out_image, cols, rows, r, i, y, first_channel, count);
       }
     }
   }
 
-  // Taps that never overlap: output rows [first_row, last_row) each take their one tap (or none: bias only) from the
-  // band's columns, with the bias and residual, stored once.
-  void store_disjoint(float* out_image, std::ptrdiff_t residual_offset, const float* cols, std::int64_t iy0,
-                      std::int64_t rows, std::int64_t first_channel, std::int64_t count, const float* bias,
-                      std::int64_t first_row, std::int64_t last_row) const {
-    const DirectUkernels& loops = direct_ukernels();
+  // Taps that never overlap: output rows [first_row, last_row), seeded, each take their one tap row (or none: bias
+  // only) from the band's columns.
+  void add_disjoint(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows,
+                    std::int64_t first_channel, std::int64_t count, std::int64_t first_row,
+                    std::int64_t last_row) const {
     const TransposedProblem& p = p_;
-    last_row = std::min(last_row, p.out_height);
-    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
-    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
-    for (std::int64_t y = first_row; y < last_row; ++y) {
-      if (p.layout == Layout::NCHW) {
-        for (std::int64_t o = 0; o < count; ++o)
-          seed_block(post_, residual_offset, out_image + (first_channel + o) * out_pixels + y * p.out_width, 1,
-                     p.out_width, 0, bias + o, true);
-      } else {
-        seed_block(post_, residual_offset, out_image + y * p.out_width * p.out_channels + first_channel, p.out_width,
-                   count, p.out_channels, bias, false);
-      }
+    for (std::int64_t y = first_row; y < std::min(last_row, p.out_height); ++y) {
       // The input row and tap that reach y, if any: y + pad = iy * stride + i * dilation with i * dilation < stride.
       const std::int64_t q = y + p.pad_top, iy = q / p.stride_height, rest = q % p.stride_height;
-      if (rest % p.dilation_height != 0 || rest / p.dilation_height >= kh || iy < iy0 || iy >= iy0 + rows) continue;
-      const std::int64_t i = rest / p.dilation_height, r = iy - iy0;
-      for (std::int64_t j = 0; j < kw; ++j) {
-        const std::int64_t offset = j * p.dilation_width - p.pad_left;
-        const Span span = reaching(p.in_width, p.out_width, sw, offset);
-        if (p.layout == Layout::NCHW) {
-          for (std::int64_t o = 0; o < count; ++o) {
-            const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
-            float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-            loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
-          }
-        } else {
-          const std::int64_t ld = taps_ * count;
-          for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
-            const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
-            float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-            loops.add_products(target, nullptr, column, count);
-          }
+      if (rest % p.dilation_height != 0 || rest / p.dilation_height >= p.kernel_height || iy < iy0 || iy >= iy0 + rows)
+        continue;
+      add_tap_row(out_image, cols, rows, iy - iy0, rest / p.dilation_height, y, first_channel, count);
+    }
+  }
+
+  // Adds the columns of the band's row r and kernel row i, every kernel column j, onto output row y.
+  void add_tap_row(float* out_image, const float* cols, std::int64_t rows, std::int64_t r, std::int64_t i,
+                   std::int64_t y, std::int64_t first_channel, std::int64_t count) const {
+    const DirectUkernels& loops = direct_ukernels();
+    const TransposedProblem& p = p_;
+    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
+    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
+    for (std::int64_t j = 0; j < kw; ++j) {
+      const std::int64_t offset = j * p.dilation_width - p.pad_left;
+      const Span span = reaching(p.in_width, p.out_width, sw, offset);
+      if (p.layout == Layout::NCHW) {
+        for (std::int64_t o = 0; o < count; ++o) {
+          const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
+          float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
+          loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
+        }
+      } else {
+        const std::int64_t ld = taps_ * count;
+        for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
+          const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
+          float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
+          loops.add_products(target, nullptr, column, count);
         }
       }
     }
