@@ -697,43 +697,12 @@ void convkit_conv_transpose1d_desc_init(convkit_conv_transpose1d_desc* desc) {
 }
 
 void convkit_conv1d_desc_as_2d(const convkit_conv1d_desc* desc, convkit_conv2d_desc* desc_2d) {
-  if (desc == nullptr || desc_2d == nullptr) return;
-  convkit_conv2d_desc_init(desc_2d);
-  desc_2d->batch = desc->batch;
-  desc_2d->in_channels = desc->in_channels;
-  desc_2d->in_height = 1;
-  desc_2d->in_width = desc->in_length;
-  desc_2d->out_channels = desc->out_channels;
-  desc_2d->kernel_height = 1;
-  desc_2d->kernel_width = desc->kernel_size;
-  desc_2d->stride_width = desc->stride;
-  desc_2d->pad_left = desc->pad_begin;
-  desc_2d->pad_right = desc->pad_end;
-  desc_2d->dilation_width = desc->dilation;
-  desc_2d->groups = desc->groups;
-  desc_2d->layout = desc->layout;
-  desc_2d->weights_layout = desc->weights_layout;
+  if (desc != nullptr && desc_2d != nullptr) *desc_2d = from_cpp(convkit::as_2d(to_cpp(*desc)));
 }
 
 void convkit_conv_transpose1d_desc_as_2d(const convkit_conv_transpose1d_desc* desc,
                                          convkit_conv_transpose2d_desc* desc_2d) {
-  if (desc == nullptr || desc_2d == nullptr) return;
-  convkit_conv_transpose2d_desc_init(desc_2d);
-  desc_2d->batch = desc->batch;
-  desc_2d->in_channels = desc->in_channels;
-  desc_2d->in_height = 1;
-  desc_2d->in_width = desc->in_length;
-  desc_2d->out_channels = desc->out_channels;
-  desc_2d->kernel_height = 1;
-  desc_2d->kernel_width = desc->kernel_size;
-  desc_2d->stride_width = desc->stride;
-  desc_2d->pad_left = desc->pad_begin;
-  desc_2d->pad_right = desc->pad_end;
-  desc_2d->output_padding_width = desc->output_padding;
-  desc_2d->dilation_width = desc->dilation;
-  desc_2d->groups = desc->groups;
-  desc_2d->layout = desc->layout;
-  desc_2d->weights_layout = desc->weights_layout;
+  if (desc != nullptr && desc_2d != nullptr) *desc_2d = from_cpp(convkit::as_2d(to_cpp(*desc)));
 }
 
 convkit_status convkit_conv1d_output_length(const convkit_conv1d_desc* desc, int64_t* out_length) {
