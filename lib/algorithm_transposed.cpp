@@ -127,10 +127,15 @@ class GemmPrimitive final : public Primitive {
     const std::int64_t blocks = std::max<std::int64_t>(1, std::min(wanted, p.group_out_channels / 8));
     block_ = (p.group_out_channels + blocks - 1) / blocks;
     blocks_ = (p.group_out_channels + block_ - 1) / block_;
-    // A band of input rows whose columns fit in about 256 KiB: the col2im that follows reads them while in L2.
-    constexpr std::int64_t kColumnFloats = 64 * 1024;
-    band_rows_ = std::clamp<std::int64_t>(kColumnFloats / std::max<std::int64_t>(1, p.in_width * block_ * taps_), 1,
-                                          p.in_height);
+    // A band of input rows whose columns fit in about 256 KiB, so that the col2im that follows reads them while in
+    // L2; but every band streams the block's weights again, so a band's columns may grow to the weights' size (up to
+    // 4 MiB). Decided on DCGAN's 1024 -> 512 layer on a 4x4 input, whose 32 MB of weights were streamed once per band
+    // of 8 pixels.
+    constexpr std::int64_t kColumnFloats = 64 * 1024, kMostColumnFloats = 1024 * 1024;
+    const std::int64_t row_floats = std::max<std::int64_t>(1, p.in_width * block_ * taps_);
+    const std::int64_t budget =
+        std::clamp<std::int64_t>(block_ * taps_ * p.group_in_channels, kColumnFloats, kMostColumnFloats);
+    band_rows_ = std::clamp<std::int64_t>(budget / row_floats, 1, p.in_height);
     ukernels_ = gemm_ukernels();
     pack(args.weights);
     slices_ = WorkerSlices(static_cast<std::size_t>(band_rows_ * p.in_width * block_ * taps_) * sizeof(float),
