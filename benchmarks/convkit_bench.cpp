@@ -1935,6 +1935,7 @@ void print_transposed(const std::vector<TransposedLayer>& layers, const std::vec
     if (by_class.count(name) == 0) classes.push_back(name);
     by_class[name][key].push_back(ratio);
   }
+  if (overall.empty()) return;
   std::vector<TextTable::Column> columns{{"geomean convkit/oneDNN (auto)", false}};
   for (const auto& [key, values] : overall)
     columns.push_back({"T" + std::to_string(key.first) + " " + key.second, true});

@@ -15,6 +15,9 @@
 #                                                          -> build/release/convkit_bench_pool.txt
 #   7. what making plans costs per layer: from the raw weights, from shared PackedWeights, saving and loading them
 #                                                          -> build/release/convkit_bench_creation.txt
+#   8. transposed convolutions of real decoders (benchmarks/decoder_layers.txt: U-Net, DCGAN, FCN, HiFi-GAN), the auto
+#      plan against oneDNN's deconvolution, alternated, with the difference of their outputs
+#                                                          -> build/release/convkit_bench_transposed.txt
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -39,3 +42,4 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
 "$bench" --blocks --layout=both "$@" | tee "${out}_blocks.txt"
 "$bench" --pool --layout=both "$@" | tee "${out}_pool.txt"
 "$bench" --creation --layout=both "$@" | tee "${out}_creation.txt"
+"$bench" --transposed --layout=both --min-time=0.2 "$@" | tee "${out}_transposed.txt"
