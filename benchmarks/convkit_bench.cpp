@@ -45,10 +45,7 @@
 #include "report_formats.hpp"
 #include "std_thread_pool.hpp"  // examples/: an engine's pool, for --pool
 #include "svg_chart.hpp"
-#if __has_include("transposed.hpp")
 #include "transposed.hpp"  // lib/: transposed_plan_with, for --transposed --implementations
-#define CONVKIT_BENCH_HAVE_TRANSPOSED_HOOKS
-#endif
 #ifdef CONVKIT_BENCH_HAVE_DNNL
 #include "onednn_conv.hpp"
 #include "onednn_deconv.hpp"
@@ -172,8 +169,9 @@ void print_help(std::FILE* out) {
                "                        outputs. Takes the layer options, --threads, --layout, --math, --min-time,\n"
                "                        --no-onednn, --quiet and --implementations only\n"
                "  --implementations=I,...  with --transposed: also time these of convkit's transposed\n"
-               "                        implementations, bound by name (all: every one; an implementation that\n"
-               "                        declines a layer gets a '-' row)\n"
+               "                        implementations, bound by name (all: every one but conv_transpose_reference),\n"
+               "                        each after the auto plans; an implementation that declines a layer gets no\n"
+               "                        row. Then the fastest of them per layer\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -413,12 +411,13 @@ Config parse_options(int argc, char** argv) {
         "--no-onednn, --quiet and --implementations only");
   if (!config.implementations.empty() && !config.transposed)
     throw UsageError("--implementations goes with --transposed");
-#ifdef CONVKIT_BENCH_HAVE_TRANSPOSED_HOOKS
-  if (config.implementations == std::vector<std::string>{"all"})
-    config.implementations = convkit::detail::transposed_implementation_names();
-#else
-  if (!config.implementations.empty()) throw UsageError("--implementations: this build has no transposed hooks");
-#endif
+  // all: every implementation but the scalar reference, which is there for the tests (seconds per call on the
+  // U-Net layers); naming it still times it.
+  if (config.implementations == std::vector<std::string>{"all"}) {
+    config.implementations.clear();
+    for (const std::string& name : convkit::detail::transposed_implementation_names())
+      if (name != "conv_transpose_reference") config.implementations.push_back(name);
+  }
 #ifndef CONVKIT_BENCH_HAVE_DNNL
   config.onednn = false;
 #endif
@@ -1858,13 +1857,9 @@ std::unique_ptr<TransposedCase> make_transposed_case(const TransposedLayer& suit
   const bool nhwc = layout == convkit::Layout::NHWC;
   const std::vector<float> ohwi = nhwc ? transposed_weights_ohwi(data.weights.data(), d) : std::vector<float>();
   const float* weights = nhwc ? ohwi.data() : data.weights.data();
-#ifdef CONVKIT_BENCH_HAVE_TRANSPOSED_HOOKS
   convkit::Plan plan = implementation.empty() ? convkit::Plan(d, weights, data.bias.data(), options)
                                               : convkit::detail::transposed_plan_with(d, weights, data.bias.data(),
                                                                                       options, implementation.c_str());
-#else
-  convkit::Plan plan(d, weights, data.bias.data(), options);
-#endif
   std::vector<float> input =
       nhwc ? convkit_bench::to_channels_last(data.input.data(), d.batch, d.in_channels, d.in_height * d.in_width)
            : std::vector<float>(data.input.data(), data.input.data() + data.input.size());
@@ -1902,7 +1897,12 @@ void print_transposed(const std::vector<TransposedLayer>& layers, const std::vec
                    {"convkit/oneDNN", true, config.onednn},
                    {"max rel diff", true, config.onednn},
                    {"oneDNN implementation", false, config.onednn}});
+  int declined = 0;
   for (const TransposedRow& row : rows) {
+    if (row.declined) {
+      ++declined;
+      continue;
+    }
     const double flops = layers[row.layer].flops();
     const double ratio = row.ok && row.onednn.measured() ? row.onednn.median / row.convkit.median : missing();
     table.add({layers[row.layer].name, layout_name(row.layout), std::to_string(row.threads),
@@ -1920,6 +1920,40 @@ void print_transposed(const std::vector<TransposedLayer>& layers, const std::vec
       "better median of each kept. max rel diff: max |convkit - oneDNN| / max |oneDNN| over the output, on the same\n"
       "data (more than %.0e fails the run). oneDNN: deconvolution_direct, format_tag::any, reorders outside timing.\n",
       kTransposedTolerance);
+  if (!config.implementations.empty()) {
+    std::printf("%d (layer, layout, thread count, implementation) left out: the implementation declines the layer\n",
+                declined);
+    // Per layer, layout and thread count: the fastest named implementation, its time over auto's.
+    TextTable fastest({{"layer", false},
+                       {"layout", false},
+                       {"T", true},
+                       {"auto chose", false},
+                       {"fastest named", false},
+                       {"its time / auto's", true},
+                       {"runners-up (time / auto's)", false}});
+    for (const TransposedRow& base : rows) {
+      if (!base.implementation.empty()) continue;
+      std::vector<const TransposedRow*> named;
+      for (const TransposedRow& row : rows)
+        if (!row.implementation.empty() && row.ok && row.layer == base.layer && row.layout == base.layout &&
+            row.threads == base.threads)
+          named.push_back(&row);
+      if (named.empty()) continue;
+      std::sort(named.begin(), named.end(),
+                [](const TransposedRow* a, const TransposedRow* b) { return a->convkit.median < b->convkit.median; });
+      const auto relative = [&base](const TransposedRow* row) {
+        return base.ok ? row->convkit.median / base.convkit.median : missing();
+      };
+      std::string others;
+      for (std::size_t i = 1; i < named.size(); ++i)
+        others += (others.empty() ? "" : ", ") + named[i]->implementation + " " + fixed(relative(named[i]), 2);
+      fastest.add({layers[base.layer].name, layout_name(base.layout), std::to_string(base.threads),
+                   base.ok ? base.description : "FAILED", named.front()->implementation,
+                   fixed(relative(named.front()), 2), others.empty() ? "-" : others});
+    }
+    std::printf("\n");
+    for (const std::string& line : fastest.render()) std::printf("%s\n", line.c_str());
+  }
 
   if (!config.onednn) return;
   // Geometric means of the auto plans' ratios: per thread count and layout, then per layer class.
