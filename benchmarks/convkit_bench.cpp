@@ -1196,14 +1196,10 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
     std::printf("network blocks (--blocks); layouts %s; %s math; min time %g s per measurement\n", layouts.c_str(),
                 math, config.min_time);
   } else if (config.transposed) {
-    std::printf(
-        "transposed convolutions (--transposed): %zu layers from %s; layouts %s; %s math; min time %g s per\n"
-        "measurement\n",
-        layer_count,
-        joined(
-            context.suite_paths, [](const std::string& path) { return path; }, ", ")
-            .c_str(),
-        layouts.c_str(), math, config.min_time);
+    const std::string sources = joined(
+        context.suite_paths, [](const std::string& path) { return path; }, ", ");
+    std::printf("transposed convolutions (--transposed): %zu layers from %s\n", layer_count, sources.c_str());
+    std::printf("layouts %s; %s math; min time %g s per measurement\n", layouts.c_str(), math, config.min_time);
   } else {
     const std::string sources = context.suite_paths.empty()
                                     ? std::string("--shape")
