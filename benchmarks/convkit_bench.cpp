@@ -185,13 +185,13 @@ void print_help(std::FILE* out) {
                "  -h, --help            this text\n"
                "\n"
                "Exit status: 0 on success, 1 if a measurement failed (the others still run), 2 for bad options.\n",
-               kProgram, CONVKIT_LAYER_SUITE, algorithms.c_str(), CONVKIT_DECODER_SUITE,
+               kProgram, CONVKIT_LAYER_SUITE, algorithms.c_str(),
 #ifdef CONVKIT_BENCH_HAVE_DNNL
-               ""
+               "",
 #else
-               " (this build has no oneDNN)"
+               " (this build has no oneDNN)",
 #endif
-  );
+               CONVKIT_DECODER_SUITE);
 }
 
 std::vector<std::string> split_list(const std::string& text, const char* option) {
