@@ -19,6 +19,7 @@
 #include "epilogue.hpp"
 #include "error.hpp"
 #include "kernels/direct_ukernels.hpp"
+#include "kernels/gemm_ukernels.hpp"
 #include "memory.hpp"
 #include "primitive.hpp"
 #include "threading.hpp"
@@ -130,6 +131,7 @@ class GemmPrimitive final : public Primitive {
     constexpr std::int64_t kColumnFloats = 64 * 1024;
     band_rows_ = std::clamp<std::int64_t>(kColumnFloats / std::max<std::int64_t>(1, p.in_width * block_ * taps_), 1,
                                           p.in_height);
+    ukernels_ = gemm_ukernels();
     pack(args.weights);
     slices_ = WorkerSlices(static_cast<std::size_t>(band_rows_ * p.in_width * block_ * taps_) * sizeof(float),
                            team_size(threads_, p.batch * p.groups * blocks_));
@@ -172,6 +174,37 @@ class GemmPrimitive final : public Primitive {
               }
       }
     }
+    if (ukernels_ != nullptr) pack_panels();
+  }
+
+  // For convkit's GEMM kernels, which read the weights in panels packed once (kernels/gemm_ukernels.hpp) where the
+  // BLAS would pack them again on every call: NCHW's A in panels of panel_rows rows (o, i, j), NHWC's B in strips of
+  // strip_columns columns (i, j, o); each panel k-major, zeros beyond the block's rows or columns. The same data as
+  // weights_, which is then dropped.
+  void pack_panels() {
+    const TransposedProblem& p = p_;
+    const bool nchw = p.layout == Layout::NCHW;
+    const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels;
+    const std::int64_t width = nchw ? ukernels_->panel_rows : ukernels_->strip_columns;
+    std::vector<float> panels;
+    panel_offsets_.clear();
+    for (std::int64_t g = 0; g < p.groups; ++g) {
+      for (std::int64_t b = 0; b < blocks_; ++b) {
+        const std::int64_t o0 = b * block_, count = std::min(block_, cog - o0), lines = count * taps_;
+        const float* form = weights_.data() + (g * cog + o0) * taps_ * cig;
+        const std::int64_t padded = (lines + width - 1) / width * width;
+        const std::size_t start = panels.size();
+        panel_offsets_.push_back(static_cast<std::int64_t>(start));
+        panels.resize(start + static_cast<std::size_t>(padded * cig), 0.0f);
+        float* target = panels.data() + start;
+        for (std::int64_t line = 0; line < lines; ++line) {
+          float* panel = target + line / width * width * cig + line % width;
+          for (std::int64_t c = 0; c < cig; ++c)
+            panel[c * width] = nchw ? form[line * cig + c] : form[c * lines + line];
+        }
+      }
+    }
+    weights_ = std::move(panels);
   }
 
   // The output rows [first, last) of the block's channels as a rows x cols block of the output: a pointer, the row
@@ -183,7 +216,9 @@ class GemmPrimitive final : public Primitive {
     const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels;
     const std::int64_t o0 = b * block_, count = std::min(block_, cog - o0), first_channel = g * cog + o0;
     const std::int64_t in_pixels = p.in_pixels(), out_pixels = p.out_pixels();
-    const float* form = weights_.data() + (g * cog + o0) * taps_ * cig;
+    const float* form =
+        weights_.data() + (ukernels_ != nullptr ? panel_offsets_[static_cast<std::size_t>(g * blocks_ + b)]
+                                                : (g * cog + o0) * taps_ * cig);
     const float* image = input + n * p.in_channels * in_pixels;
     float* out_image = output + n * p.out_channels * out_pixels;
     const float* bias = bias_.data() + first_channel;
@@ -222,17 +257,17 @@ class GemmPrimitive final : public Primitive {
     for (std::int64_t iy0 = 0; iy0 < p.in_height; iy0 += band_rows_) {
       const std::int64_t rows = std::min(band_rows_, p.in_height - iy0), pixels = rows * p.in_width;
       if (nchw) {
-        sgemm(false, false, count * taps_, pixels, cig, form, cig, image + g * cig * in_pixels + iy0 * p.in_width,
-              in_pixels, 0.0f, cols, pixels);
+        multiply(true, count * taps_, pixels, cig, form, cig, image + g * cig * in_pixels + iy0 * p.in_width, in_pixels,
+                 cols, pixels);
       } else {
-        sgemm(false, false, pixels, taps_ * count, cig, image + iy0 * p.in_width * p.in_channels + g * cig,
-              p.in_channels, form, taps_ * count, 0.0f, cols, taps_ * count);
+        multiply(false, pixels, taps_ * count, cig, image + iy0 * p.in_width * p.in_channels + g * cig, p.in_channels,
+                 form, taps_ * count, cols, taps_ * count);
       }
       // Output rows below this are reached by no later band.
       const std::int64_t done = iy0 + rows == p.in_height ? p.out_height : (iy0 + rows) * p.stride_height - p.pad_top;
       if (disjoint_) {
-        store_disjoint(out_image, residual_offset, cols, iy0, rows, first_channel, count, bias, finished, done);
-        seeded = std::max<std::int64_t>(seeded, std::min(done, p.out_height));
+        seed_rows(done);
+        add_disjoint(out_image, cols, iy0, rows, first_channel, count, finished, done);
       } else {
         seed_rows((iy0 + rows - 1) * p.stride_height - p.pad_top + (p.kernel_height - 1) * p.dilation_height + 1);
         add_columns(out_image, cols, iy0, rows, first_channel, count);
@@ -242,78 +277,73 @@ class GemmPrimitive final : public Primitive {
     }
   }
 
+  // C = A * B with the weights' operand (A for NCHW: weights_a) as packed: convkit's kernels, or the BLAS.
+  void multiply(bool weights_a, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+                const float* b, std::int64_t ldb, float* c, std::int64_t ldc) const {
+    if (ukernels_ == nullptr) return sgemm(false, false, m, n, k, a, lda, b, ldb, 0.0f, c, ldc);
+    MicroGemm gemm{};
+    gemm.m = m;
+    gemm.n = n;
+    gemm.k = k;
+    gemm.a = a;
+    gemm.lda = lda;
+    gemm.b = b;
+    gemm.ldb = ldb;
+    gemm.c = c;
+    gemm.ldc = ldc;
+    gemm.activation = Activation::None;
+    (weights_a ? ukernels_->packed_a : ukernels_->packed_b)(gemm);
+  }
+
   // col2im: adds every tap of the band's columns onto the output element it reaches.
   void add_columns(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows, std::int64_t first_channel,
                    std::int64_t count) const {
-    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
-    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
-    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
     for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t i = 0; i < kh; ++i) {
+      for (std::int64_t i = 0; i < p.kernel_height; ++i) {
         const std::int64_t y = (iy0 + r) * p.stride_height - p.pad_top + i * p.dilation_height;
-        if (y < 0 || y >= p.out_height) continue;
-        for (std::int64_t j = 0; j < kw; ++j) {
-          const std::int64_t offset = j * p.dilation_width - p.pad_left;
-          const Span span = reaching(p.in_width, p.out_width, sw, offset);
-          if (p.layout == Layout::NCHW) {
-            for (std::int64_t o = 0; o < count; ++o) {
-              const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
-              float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-              loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
-            }
-          } else {
-            const std::int64_t ld = taps_ * count;
-            for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
-              const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
-              float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-              loops.add_products(target, nullptr, column, count);
-            }
-          }
-        }
+        if (y >= 0 && y < p.out_height) add_tap_row(out_image, cols, rows, r, i, y, first_channel, count);
       }
     }
   }
 
-  // Taps that never overlap: output rows [first_row, last_row) each take their one tap (or none: bias only) from the
-  // band's columns, with the bias and residual, stored once.
-  void store_disjoint(float* out_image, std::ptrdiff_t residual_offset, const float* cols, std::int64_t iy0,
-                      std::int64_t rows, std::int64_t first_channel, std::int64_t count, const float* bias,
-                      std::int64_t first_row, std::int64_t last_row) const {
-    const DirectUkernels& loops = direct_ukernels();
+  // Taps that never overlap: output rows [first_row, last_row), seeded, each take their one tap row (or none: bias
+  // only) from the band's columns.
+  void add_disjoint(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows,
+                    std::int64_t first_channel, std::int64_t count, std::int64_t first_row,
+                    std::int64_t last_row) const {
     const TransposedProblem& p = p_;
-    last_row = std::min(last_row, p.out_height);
-    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
-    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
-    for (std::int64_t y = first_row; y < last_row; ++y) {
-      if (p.layout == Layout::NCHW) {
-        for (std::int64_t o = 0; o < count; ++o)
-          seed_block(post_, residual_offset, out_image + (first_channel + o) * out_pixels + y * p.out_width, 1,
-                     p.out_width, 0, bias + o, true);
-      } else {
-        seed_block(post_, residual_offset, out_image + y * p.out_width * p.out_channels + first_channel, p.out_width,
-                   count, p.out_channels, bias, false);
-      }
+    for (std::int64_t y = first_row; y < std::min(last_row, p.out_height); ++y) {
       // The input row and tap that reach y, if any: y + pad = iy * stride + i * dilation with i * dilation < stride.
       const std::int64_t q = y + p.pad_top, iy = q / p.stride_height, rest = q % p.stride_height;
-      if (rest % p.dilation_height != 0 || rest / p.dilation_height >= kh || iy < iy0 || iy >= iy0 + rows) continue;
-      const std::int64_t i = rest / p.dilation_height, r = iy - iy0;
-      for (std::int64_t j = 0; j < kw; ++j) {
-        const std::int64_t offset = j * p.dilation_width - p.pad_left;
-        const Span span = reaching(p.in_width, p.out_width, sw, offset);
-        if (p.layout == Layout::NCHW) {
-          for (std::int64_t o = 0; o < count; ++o) {
-            const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
-            float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-            loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
-          }
-        } else {
-          const std::int64_t ld = taps_ * count;
-          for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
-            const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
-            float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-            loops.add_products(target, nullptr, column, count);
-          }
+      if (rest % p.dilation_height != 0 || rest / p.dilation_height >= p.kernel_height || iy < iy0 || iy >= iy0 + rows)
+        continue;
+      add_tap_row(out_image, cols, rows, iy - iy0, rest / p.dilation_height, y, first_channel, count);
+    }
+  }
+
+  // Adds the columns of the band's row r and kernel row i, every kernel column j, onto output row y.
+  void add_tap_row(float* out_image, const float* cols, std::int64_t rows, std::int64_t r, std::int64_t i,
+                   std::int64_t y, std::int64_t first_channel, std::int64_t count) const {
+    const DirectUkernels& loops = direct_ukernels();
+    const TransposedProblem& p = p_;
+    const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
+    const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
+    for (std::int64_t j = 0; j < kw; ++j) {
+      const std::int64_t offset = j * p.dilation_width - p.pad_left;
+      const Span span = reaching(p.in_width, p.out_width, sw, offset);
+      if (p.layout == Layout::NCHW) {
+        for (std::int64_t o = 0; o < count; ++o) {
+          const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
+          float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
+          loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
+        }
+      } else {
+        const std::int64_t ld = taps_ * count;
+        for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
+          const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
+          float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
+          loops.add_products(target, nullptr, column, count);
         }
       }
     }
@@ -325,7 +355,11 @@ class GemmPrimitive final : public Primitive {
   bool disjoint_;
   std::int64_t taps_ = 0, block_ = 0, blocks_ = 0, band_rows_ = 0;
   int threads_ = 1;
-  std::vector<float> weights_;  // per group, per block of output channels: the GEMM's weight operand
+  // Per group, per block of output channels: the GEMM's weight operand, in panels for convkit's kernels (at
+  // panel_offsets_[g * blocks_ + b]) or row-major for the BLAS.
+  std::vector<float> weights_;
+  std::vector<std::int64_t> panel_offsets_;
+  const GemmUkernels* ukernels_ = nullptr;
   WorkerSlices slices_;
 };
 

@@ -68,6 +68,27 @@ convkit_conv2d_desc from_cpp(const convkit::Conv2dDesc& d) {
   return desc;
 }
 
+// The transposed descriptor has the same fields and output_padding.
+convkit::ConvTranspose2dDesc to_cpp(const convkit_conv_transpose2d_desc& d) {
+  convkit::ConvTranspose2dDesc desc;
+  CONVKIT_DESC_INTEGER_FIELDS(CONVKIT_COPY_FIELD)
+  desc.output_padding_height = d.output_padding_height;
+  desc.output_padding_width = d.output_padding_width;
+  desc.layout = read_enum<convkit::Layout>(d.layout);
+  desc.weights_layout = read_enum<convkit::TransposedWeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit_conv_transpose2d_desc from_cpp(const convkit::ConvTranspose2dDesc& d) {
+  convkit_conv_transpose2d_desc desc;
+  CONVKIT_DESC_INTEGER_FIELDS(CONVKIT_COPY_FIELD)
+  desc.output_padding_height = d.output_padding_height;
+  desc.output_padding_width = d.output_padding_width;
+  desc.layout = static_cast<convkit_layout>(static_cast<int>(d.layout));
+  desc.weights_layout = static_cast<convkit_transposed_weights_layout>(static_cast<int>(d.weights_layout));
+  return desc;
+}
+
 #undef CONVKIT_COPY_FIELD
 #undef CONVKIT_DESC_INTEGER_FIELDS
 
@@ -107,57 +128,7 @@ convkit_status guarded(Body&& body) noexcept {
   }
 }
 
-// The transposed and 1-D descriptors: every field copied, the enums read as any integer a C caller may hold.
-convkit::ConvTranspose2dDesc to_cpp(const convkit_conv_transpose2d_desc& d) {
-  convkit::ConvTranspose2dDesc desc;
-  desc.batch = d.batch;
-  desc.in_channels = d.in_channels;
-  desc.in_height = d.in_height;
-  desc.in_width = d.in_width;
-  desc.out_channels = d.out_channels;
-  desc.kernel_height = d.kernel_height;
-  desc.kernel_width = d.kernel_width;
-  desc.stride_height = d.stride_height;
-  desc.stride_width = d.stride_width;
-  desc.pad_top = d.pad_top;
-  desc.pad_left = d.pad_left;
-  desc.pad_bottom = d.pad_bottom;
-  desc.pad_right = d.pad_right;
-  desc.output_padding_height = d.output_padding_height;
-  desc.output_padding_width = d.output_padding_width;
-  desc.dilation_height = d.dilation_height;
-  desc.dilation_width = d.dilation_width;
-  desc.groups = d.groups;
-  desc.layout = read_enum<convkit::Layout>(d.layout);
-  desc.weights_layout = read_enum<convkit::TransposedWeightsLayout>(d.weights_layout);
-  return desc;
-}
-
-convkit_conv_transpose2d_desc from_cpp(const convkit::ConvTranspose2dDesc& d) {
-  convkit_conv_transpose2d_desc desc;
-  desc.batch = d.batch;
-  desc.in_channels = d.in_channels;
-  desc.in_height = d.in_height;
-  desc.in_width = d.in_width;
-  desc.out_channels = d.out_channels;
-  desc.kernel_height = d.kernel_height;
-  desc.kernel_width = d.kernel_width;
-  desc.stride_height = d.stride_height;
-  desc.stride_width = d.stride_width;
-  desc.pad_top = d.pad_top;
-  desc.pad_left = d.pad_left;
-  desc.pad_bottom = d.pad_bottom;
-  desc.pad_right = d.pad_right;
-  desc.output_padding_height = d.output_padding_height;
-  desc.output_padding_width = d.output_padding_width;
-  desc.dilation_height = d.dilation_height;
-  desc.dilation_width = d.dilation_width;
-  desc.groups = d.groups;
-  desc.layout = static_cast<convkit_layout>(static_cast<int>(d.layout));
-  desc.weights_layout = static_cast<convkit_transposed_weights_layout>(static_cast<int>(d.weights_layout));
-  return desc;
-}
-
+// The 1-D descriptors: every field copied, the enums read as any integer a C caller may hold.
 convkit::Conv1dDesc to_cpp(const convkit_conv1d_desc& d) {
   convkit::Conv1dDesc desc;
   desc.batch = d.batch;
@@ -726,43 +697,12 @@ void convkit_conv_transpose1d_desc_init(convkit_conv_transpose1d_desc* desc) {
 }
 
 void convkit_conv1d_desc_as_2d(const convkit_conv1d_desc* desc, convkit_conv2d_desc* desc_2d) {
-  if (desc == nullptr || desc_2d == nullptr) return;
-  convkit_conv2d_desc_init(desc_2d);
-  desc_2d->batch = desc->batch;
-  desc_2d->in_channels = desc->in_channels;
-  desc_2d->in_height = 1;
-  desc_2d->in_width = desc->in_length;
-  desc_2d->out_channels = desc->out_channels;
-  desc_2d->kernel_height = 1;
-  desc_2d->kernel_width = desc->kernel_size;
-  desc_2d->stride_width = desc->stride;
-  desc_2d->pad_left = desc->pad_begin;
-  desc_2d->pad_right = desc->pad_end;
-  desc_2d->dilation_width = desc->dilation;
-  desc_2d->groups = desc->groups;
-  desc_2d->layout = desc->layout;
-  desc_2d->weights_layout = desc->weights_layout;
+  if (desc != nullptr && desc_2d != nullptr) *desc_2d = from_cpp(convkit::as_2d(to_cpp(*desc)));
 }
 
 void convkit_conv_transpose1d_desc_as_2d(const convkit_conv_transpose1d_desc* desc,
                                          convkit_conv_transpose2d_desc* desc_2d) {
-  if (desc == nullptr || desc_2d == nullptr) return;
-  convkit_conv_transpose2d_desc_init(desc_2d);
-  desc_2d->batch = desc->batch;
-  desc_2d->in_channels = desc->in_channels;
-  desc_2d->in_height = 1;
-  desc_2d->in_width = desc->in_length;
-  desc_2d->out_channels = desc->out_channels;
-  desc_2d->kernel_height = 1;
-  desc_2d->kernel_width = desc->kernel_size;
-  desc_2d->stride_width = desc->stride;
-  desc_2d->pad_left = desc->pad_begin;
-  desc_2d->pad_right = desc->pad_end;
-  desc_2d->output_padding_width = desc->output_padding;
-  desc_2d->dilation_width = desc->dilation;
-  desc_2d->groups = desc->groups;
-  desc_2d->layout = desc->layout;
-  desc_2d->weights_layout = desc->weights_layout;
+  if (desc != nullptr && desc_2d != nullptr) *desc_2d = from_cpp(convkit::as_2d(to_cpp(*desc)));
 }
 
 convkit_status convkit_conv1d_output_length(const convkit_conv1d_desc* desc, int64_t* out_length) {

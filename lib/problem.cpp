@@ -46,37 +46,25 @@ void require_non_negative(std::int64_t value, const char* field) {
   if (value < 0) invalid(field, " = ", value, " must not be negative");
 }
 
+void require_layout(int layout) {
+  if (layout != static_cast<int>(Layout::NCHW) && layout != static_cast<int>(Layout::NHWC))
+    invalid("layout = ", layout, " is not a layout (NCHW = 0, NHWC = 1)");
+}
+
+void require_groups_divide(std::int64_t groups, std::int64_t in_channels, std::int64_t out_channels) {
+  if (in_channels % groups != 0) invalid("groups = ", groups, " must divide in_channels = ", in_channels);
+  if (out_channels % groups != 0) invalid("groups = ", groups, " must divide out_channels = ", out_channels);
+}
+
 double Problem::flops() const { return 2.0 * static_cast<double>(output_elements) * static_cast<double>(reduction); }
 
 Problem make_problem(const Conv2dDesc& desc) {
-  require_positive(desc.batch, "batch");
-  require_positive(desc.in_channels, "in_channels");
-  require_positive(desc.in_height, "in_height");
-  require_positive(desc.in_width, "in_width");
-  require_positive(desc.out_channels, "out_channels");
-  require_positive(desc.kernel_height, "kernel_height");
-  require_positive(desc.kernel_width, "kernel_width");
-  require_positive(desc.stride_height, "stride_height");
-  require_positive(desc.stride_width, "stride_width");
-  require_non_negative(desc.pad_top, "pad_top");
-  require_non_negative(desc.pad_left, "pad_left");
-  require_non_negative(desc.pad_bottom, "pad_bottom");
-  require_non_negative(desc.pad_right, "pad_right");
-  require_positive(desc.dilation_height, "dilation_height");
-  require_positive(desc.dilation_width, "dilation_width");
-  require_positive(desc.groups, "groups");
+  require_shared_fields(desc);
   // Enum fields may come from C callers holding any integer; scoped enums with int storage make reading them defined.
-  const int layout = static_cast<int>(desc.layout);
-  if (layout != static_cast<int>(Layout::NCHW) && layout != static_cast<int>(Layout::NHWC))
-    invalid("layout = ", layout, " is not a layout (NCHW = 0, NHWC = 1)");
   const int weights_layout = static_cast<int>(desc.weights_layout);
   if (weights_layout != static_cast<int>(WeightsLayout::OIHW) &&
       weights_layout != static_cast<int>(WeightsLayout::OHWI))
     invalid("weights_layout = ", weights_layout, " is not a weights layout (OIHW = 0, OHWI = 1)");
-  if (desc.in_channels % desc.groups != 0)
-    invalid("groups = ", desc.groups, " must divide in_channels = ", desc.in_channels);
-  if (desc.out_channels % desc.groups != 0)
-    invalid("groups = ", desc.groups, " must divide out_channels = ", desc.out_channels);
 
   Problem p{};
   p.batch = desc.batch;

@@ -39,6 +39,31 @@ std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what);
 std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* what);
 void require_positive(std::int64_t value, const char* field);
 void require_non_negative(std::int64_t value, const char* field);
+void require_layout(int layout);
+void require_groups_divide(std::int64_t groups, std::int64_t in_channels, std::int64_t out_channels);
+
+// The checks a forward and a transposed descriptor share (their fields of the same names), but the weights layout.
+template <typename Desc>
+void require_shared_fields(const Desc& desc) {
+  require_positive(desc.batch, "batch");
+  require_positive(desc.in_channels, "in_channels");
+  require_positive(desc.in_height, "in_height");
+  require_positive(desc.in_width, "in_width");
+  require_positive(desc.out_channels, "out_channels");
+  require_positive(desc.kernel_height, "kernel_height");
+  require_positive(desc.kernel_width, "kernel_width");
+  require_positive(desc.stride_height, "stride_height");
+  require_positive(desc.stride_width, "stride_width");
+  require_non_negative(desc.pad_top, "pad_top");
+  require_non_negative(desc.pad_left, "pad_left");
+  require_non_negative(desc.pad_bottom, "pad_bottom");
+  require_non_negative(desc.pad_right, "pad_right");
+  require_positive(desc.dilation_height, "dilation_height");
+  require_positive(desc.dilation_width, "dilation_width");
+  require_positive(desc.groups, "groups");
+  require_layout(static_cast<int>(desc.layout));
+  require_groups_divide(desc.groups, desc.in_channels, desc.out_channels);
+}
 
 // Throws Error(InvalidArgument) naming the field, value and rule. Enum fields may hold any integer.
 Problem make_problem(const Conv2dDesc& desc);

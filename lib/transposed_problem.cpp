@@ -37,35 +37,13 @@ double TransposedProblem::flops() const {
 }
 
 TransposedProblem make_transposed_problem(const ConvTranspose2dDesc& desc) {
-  require_positive(desc.batch, "batch");
-  require_positive(desc.in_channels, "in_channels");
-  require_positive(desc.in_height, "in_height");
-  require_positive(desc.in_width, "in_width");
-  require_positive(desc.out_channels, "out_channels");
-  require_positive(desc.kernel_height, "kernel_height");
-  require_positive(desc.kernel_width, "kernel_width");
-  require_positive(desc.stride_height, "stride_height");
-  require_positive(desc.stride_width, "stride_width");
-  require_non_negative(desc.pad_top, "pad_top");
-  require_non_negative(desc.pad_left, "pad_left");
-  require_non_negative(desc.pad_bottom, "pad_bottom");
-  require_non_negative(desc.pad_right, "pad_right");
-  require_positive(desc.dilation_height, "dilation_height");
-  require_positive(desc.dilation_width, "dilation_width");
+  require_shared_fields(desc);
   require_output_padding(desc.output_padding_height, desc.stride_height, desc.dilation_height, "output_padding_height");
   require_output_padding(desc.output_padding_width, desc.stride_width, desc.dilation_width, "output_padding_width");
-  require_positive(desc.groups, "groups");
-  const int layout = static_cast<int>(desc.layout);
-  if (layout != static_cast<int>(Layout::NCHW) && layout != static_cast<int>(Layout::NHWC))
-    invalid("layout = ", layout, " is not a layout (NCHW = 0, NHWC = 1)");
   const int weights_layout = static_cast<int>(desc.weights_layout);
   if (weights_layout != static_cast<int>(TransposedWeightsLayout::IOHW) &&
       weights_layout != static_cast<int>(TransposedWeightsLayout::OHWI))
     invalid("weights_layout = ", weights_layout, " is not a transposed weights layout (IOHW = 0, OHWI = 1)");
-  if (desc.in_channels % desc.groups != 0)
-    invalid("groups = ", desc.groups, " must divide in_channels = ", desc.in_channels);
-  if (desc.out_channels % desc.groups != 0)
-    invalid("groups = ", desc.groups, " must divide out_channels = ", desc.out_channels);
 
   TransposedProblem p{};
   p.batch = desc.batch;

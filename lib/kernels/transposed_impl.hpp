@@ -36,10 +36,13 @@ struct TransposedLoops {
       using Index = xsimd::batch<std::uint32_t, Arch>;
       const Batch zero(0.0f);
       const auto even = xsimd::make_batch_bool_constant<Batch, EvenLanes>();
-      for (; k + kWidth <= count; k += kWidth) {
+      // The pair of vectors covers target[2k .. 2k + 2 * kWidth): its last lane, an odd one, must still lie before the
+      // run's last element, target[2 * (count - 1)].
+      for (; k + kWidth < count; k += kWidth) {
         const Batch product = factor * Batch::load_unaligned(source + k);
         float* pair = target + 2 * k;
-        const Batch low = xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, LowHalf>()), zero);
+        const Batch low =
+            xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, LowHalf>()), zero);
         const Batch high =
             xsimd::select(even, xsimd::swizzle(product, xsimd::make_batch_constant<Index, HighHalf>()), zero);
         (Batch::load_unaligned(pair) + low).store_unaligned(pair);
@@ -59,7 +62,8 @@ struct TransposedLoops {
       return;
     }
     for (; k + kWidth <= count; k += kWidth)
-      xsimd::fma(Batch::load_unaligned(weights + k), Batch::load_unaligned(source + k), Batch::load_unaligned(target + k))
+      xsimd::fma(Batch::load_unaligned(weights + k), Batch::load_unaligned(source + k),
+                 Batch::load_unaligned(target + k))
           .store_unaligned(target + k);
     for (; k < count; ++k) target[k] += weights[k] * source[k];
   }
