@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds convkit (Release) and runs convkit_bench at 1 and 2 threads, in both layouts, every figure measured in this
 # run against the 2048^3 SGEMM peak, bare OpenBLAS on the layer's own GEMM shape, and oneDNN in its preferred layouts
-# (about 5 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
+# (about 6 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
 #   1. the whole layer suite, strict math: auto and im2col_gemm  -> build/release/convkit_bench.{txt,json,csv,svg}
 #   2. the suite's 3x3 stride-1 layers, fast math: auto (which then picks Winograd), winograd and im2col_gemm
 #                                                               -> build/release/convkit_bench_fast.{txt,json,csv,svg}
