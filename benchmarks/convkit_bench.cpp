@@ -45,12 +45,17 @@
 #include "report_formats.hpp"
 #include "std_thread_pool.hpp"  // examples/: an engine's pool, for --pool
 #include "svg_chart.hpp"
+#include "transposed.hpp"  // lib/: transposed_plan_with, for --transposed --implementations
 #ifdef CONVKIT_BENCH_HAVE_DNNL
 #include "onednn_conv.hpp"
+#include "onednn_deconv.hpp"
 #endif
 
 #ifndef CONVKIT_LAYER_SUITE
 #error "CONVKIT_LAYER_SUITE must be defined as the path of benchmarks/layers.txt"
+#endif
+#ifndef CONVKIT_DECODER_SUITE
+#error "CONVKIT_DECODER_SUITE must be defined as the path of benchmarks/decoder_layers.txt"
 #endif
 
 namespace {
@@ -59,6 +64,7 @@ using convkit_bench::GemmOrientation;
 using convkit_bench::Layer;
 using convkit_bench::Record;
 using convkit_bench::Timing;
+using convkit_bench::TransposedLayer;
 using convkit_bench::Value;
 
 constexpr const char* kProgram = "convkit_bench";
@@ -103,10 +109,12 @@ struct Config {
   bool onednn = true;
   bool quiet = false;
   bool breakdown = false;
-  int neighbours = 0;     // --neighbours: busy processes beside the measurements
-  bool blocks = false;    // --blocks: whole network blocks instead of the layers
-  bool pool = false;      // --pool: convkit's own workers against a caller's thread pool
-  bool creation = false;  // --creation: what making plans costs, from raw weights and from packed weights
+  int neighbours = 0;       // --neighbours: busy processes beside the measurements
+  bool blocks = false;      // --blocks: whole network blocks instead of the layers
+  bool pool = false;        // --pool: convkit's own workers against a caller's thread pool
+  bool creation = false;    // --creation: what making plans costs, from raw weights and from packed weights
+  bool transposed = false;  // --transposed: the decoder suite's transposed convolutions
+  std::vector<std::string> implementations;  // --implementations (with --transposed): named ones besides auto
 };
 
 void print_help(std::FILE* out) {
@@ -154,6 +162,16 @@ void print_help(std::FILE* out) {
                "                        the same size and for batch 2, save, load, and a plan from the loaded\n"
                "                        weights. Takes the layer options, --threads, --layout, --math, --min-time\n"
                "                        and --quiet only\n"
+               "  --transposed          time transposed convolutions (ONNX ConvTranspose) instead: each layer of the\n"
+               "                        decoder suite (default: $CONVKIT_DECODER_SUITE, else %s;\n"
+               "                        --suite and --layers choose others) with convkit's auto plan against\n"
+               "                        oneDNN's deconvolution, alternated, and the largest difference of their\n"
+               "                        outputs. Takes the layer options, --threads, --layout, --math, --min-time,\n"
+               "                        --no-onednn, --quiet and --implementations only\n"
+               "  --implementations=I,...  with --transposed: also time these of convkit's transposed\n"
+               "                        implementations, bound by name (all: every one but conv_transpose_reference),\n"
+               "                        each after the auto plans; an implementation that declines a layer gets no\n"
+               "                        row. Then the fastest of them per layer\n"
                "Output (the table always goes to standard output):\n"
                "  --csv=FILE            one line per measurement\n"
                "  --json=FILE           the run's context and one object per measurement\n"
@@ -169,11 +187,11 @@ void print_help(std::FILE* out) {
                "Exit status: 0 on success, 1 if a measurement failed (the others still run), 2 for bad options.\n",
                kProgram, CONVKIT_LAYER_SUITE, algorithms.c_str(),
 #ifdef CONVKIT_BENCH_HAVE_DNNL
-               ""
+               "",
 #else
-               " (this build has no oneDNN)"
+               " (this build has no oneDNN)",
 #endif
-  );
+               CONVKIT_DECODER_SUITE);
 }
 
 std::vector<std::string> split_list(const std::string& text, const char* option) {
@@ -235,7 +253,9 @@ Config parse_options(int argc, char** argv) {
     kNeighbours,
     kBlocks,
     kPool,
-    kCreation
+    kCreation,
+    kTransposed,
+    kImplementations
   };
   static const option kOptions[] = {{"suite", required_argument, nullptr, kSuite},
                                     {"layers", required_argument, nullptr, kLayers},
@@ -255,6 +275,8 @@ Config parse_options(int argc, char** argv) {
                                     {"blocks", no_argument, nullptr, kBlocks},
                                     {"pool", no_argument, nullptr, kPool},
                                     {"creation", no_argument, nullptr, kCreation},
+                                    {"transposed", no_argument, nullptr, kTransposed},
+                                    {"implementations", required_argument, nullptr, kImplementations},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
 
@@ -354,6 +376,13 @@ Config parse_options(int argc, char** argv) {
       case kCreation:
         config.creation = true;
         break;
+      case kTransposed:
+        config.transposed = true;
+        break;
+      case kImplementations:
+        for (const std::string& name : split_list(value, "--implementations"))
+          append_unique(config.implementations, name);
+        break;
       case ':':
         throw UsageError(std::string("option '") + argv[optind - 1] + "' requires an argument");
       default:  // '?': optopt is the unknown short option, or 0 for a long one (then in argv[optind - 1])
@@ -374,6 +403,21 @@ Config parse_options(int argc, char** argv) {
   if (config.creation && (config.blocks || algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
                           !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
     throw UsageError("--creation takes the layer options, --threads, --layout, --math, --min-time and --quiet only");
+  if (config.transposed && (config.blocks || config.pool || config.creation || !config.shapes.empty() ||
+                            algorithms_given || !config.csv_path.empty() || !config.json_path.empty() ||
+                            !config.svg_path.empty() || config.breakdown || config.neighbours > 0))
+    throw UsageError(
+        "--transposed takes the layer options (--suite, --layers), --threads, --layout, --math, --min-time, "
+        "--no-onednn, --quiet and --implementations only");
+  if (!config.implementations.empty() && !config.transposed)
+    throw UsageError("--implementations goes with --transposed");
+  // all: every implementation but the scalar reference, which is there for the tests (seconds per call on the
+  // U-Net layers); naming it still times it.
+  if (config.implementations == std::vector<std::string>{"all"}) {
+    config.implementations.clear();
+    for (const std::string& name : convkit::detail::transposed_implementation_names())
+      if (name != "conv_transpose_reference") config.implementations.push_back(name);
+  }
 #ifndef CONVKIT_BENCH_HAVE_DNNL
   config.onednn = false;
 #endif
@@ -423,6 +467,46 @@ std::vector<Layer> select_layers(const Config& config, std::vector<std::string>&
   for (const Layer& layer : selected)
     if (!names.insert(layer.name).second) throw UsageError("layer name '" + layer.name + "' is used twice");
   if (selected.empty()) throw UsageError("no layers to measure (the suite is empty)");
+  return selected;
+}
+
+// --transposed: the decoder suite's layers (all, or those --layers names), from --suite files in the decoder format,
+// else $CONVKIT_DECODER_SUITE, else the compiled-in benchmarks/decoder_layers.txt.
+std::vector<TransposedLayer> select_transposed_layers(const Config& config, std::vector<std::string>& suite_paths) {
+  suite_paths = config.suite_paths;
+  if (suite_paths.empty()) {
+    const char* from_environment = std::getenv("CONVKIT_DECODER_SUITE");
+    suite_paths.push_back(from_environment != nullptr && from_environment[0] != '\0' ? from_environment
+                                                                                     : CONVKIT_DECODER_SUITE);
+  }
+  std::vector<TransposedLayer> suite;
+  for (const std::string& path : suite_paths) {
+    try {
+      const std::vector<TransposedLayer> layers = convkit_bench::load_transposed_suite(path);
+      suite.insert(suite.end(), layers.begin(), layers.end());
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  std::vector<TransposedLayer> selected;
+  if (config.layer_names.empty()) {
+    selected = suite;
+  } else {
+    for (const std::string& name : config.layer_names) {
+      const auto found =
+          std::find_if(suite.begin(), suite.end(), [&](const TransposedLayer& layer) { return layer.name == name; });
+      if (found == suite.end()) {
+        std::string known;
+        for (const TransposedLayer& layer : suite) known += " " + layer.name;
+        throw UsageError("--layers: no layer '" + name + "' in the decoder suite; it has:" + known);
+      }
+      selected.push_back(*found);
+    }
+  }
+  std::set<std::string> names;
+  for (const TransposedLayer& layer : selected)
+    if (!names.insert(layer.name).second) throw UsageError("layer name '" + layer.name + "' is used twice");
+  if (selected.empty()) throw UsageError("no layers to measure (the decoder suite is empty)");
   return selected;
 }
 
@@ -1111,6 +1195,11 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
   if (config.blocks) {
     std::printf("network blocks (--blocks); layouts %s; %s math; min time %g s per measurement\n", layouts.c_str(),
                 math, config.min_time);
+  } else if (config.transposed) {
+    const std::string sources = joined(
+        context.suite_paths, [](const std::string& path) { return path; }, ", ");
+    std::printf("transposed convolutions (--transposed): %zu layers from %s\n", layer_count, sources.c_str());
+    std::printf("layouts %s; %s math; min time %g s per measurement\n", layouts.c_str(), math, config.min_time);
   } else {
     const std::string sources = context.suite_paths.empty()
                                     ? std::string("--shape")
@@ -1123,9 +1212,10 @@ void print_header(const RunContext& context, const Config& config, std::size_t l
                     .c_str(),
                 math, config.min_time);
   }
-  std::printf(
-      "GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
-      "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
+  if (!config.transposed)
+    std::printf(
+        "GFLOP/s counts the direct convolution's 2*N*Co*Ho*Wo*(Ci/groups)*Kh*Kw FLOPs whatever the algorithm:\n"
+        "for winograd, which multiplies less, it is the effective GFLOP/s.\n");
   // Figures at T threads need T idle cores: a busy machine shows as many-fold slowdowns at the higher counts.
   if (context.load_average >= 0.5)
     std::printf("warning: the load average is %.2f: other processes use the cores, and the timings will show it\n",
@@ -1676,14 +1766,400 @@ int run_creation(const Config& config, const std::vector<Layer>& layers) {
   return failures > 0 ? 1 : 0;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// --transposed: the decoder suite's transposed convolutions against oneDNN's deconvolution
+
+// The largest relative_difference between convkit's output and oneDNN's that is still the same layer: both sum the
+// same products in float, so they agree to about 1e-6 of the output's magnitude; a mistaken layout or pad gives O(1).
+constexpr double kTransposedTolerance = 1e-3;
+
+// convkit's IOHW transposed weights, [g][Ci/g][Co/g][Kh*Kw], as OHWI, [g][Co/g][Kh*Kw][Ci/g].
+std::vector<float> transposed_weights_ohwi(const float* iohw, const convkit::ConvTranspose2dDesc& d) {
+  const std::int64_t in_per_group = d.in_channels / d.groups, out_per_group = d.out_channels / d.groups;
+  const std::int64_t taps = d.kernel_height * d.kernel_width;
+  std::vector<float> ohwi(static_cast<std::size_t>(d.in_channels * out_per_group * taps));
+  for (std::int64_t g = 0; g < d.groups; ++g)
+    for (std::int64_t c = 0; c < in_per_group; ++c)
+      for (std::int64_t o = 0; o < out_per_group; ++o)
+        for (std::int64_t t = 0; t < taps; ++t)
+          ohwi[static_cast<std::size_t>(((g * out_per_group + o) * taps + t) * in_per_group + c)] =
+              iohw[((g * in_per_group + c) * out_per_group + o) * taps + t];
+  return ohwi;
+}
+
+// [outer][inner][channels] -> [outer][channels][inner]: NHWC -> NCHW.
+std::vector<float> to_channels_first(const float* data, std::int64_t outer, std::int64_t channels, std::int64_t inner) {
+  std::vector<float> out(static_cast<std::size_t>(outer * channels * inner));
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t i = 0; i < inner; ++i)
+      for (std::int64_t c = 0; c < channels; ++c)
+        out[static_cast<std::size_t>((o * channels + c) * inner + i)] = data[(o * inner + i) * channels + c];
+  return out;
+}
+
+// "conv_transpose_gemm_col2im [2 threads]" -> "conv_transpose_gemm_col2im": the table has a thread column.
+std::string without_threads(const std::string& description) {
+  const std::size_t bracket = description.rfind(" [");
+  if (bracket != std::string::npos && description.back() == ']' &&
+      description.find("thread", bracket) != std::string::npos)
+    return description.substr(0, bracket);
+  return description;
+}
+
+// A layer's class, for the summary: its name up to the first '_' (unet, dcgan, fcn8s, bilinear, hifigan).
+std::string layer_class(const std::string& name) { return name.substr(0, name.find('_')); }
+
+// One transposed layer's data in plain layouts (NCHW input, IOHW weights), shared by convkit and oneDNN.
+struct TransposedData {
+  convkit_bench::AlignedArray<float> input, weights, bias;
+  explicit TransposedData(const TransposedLayer& layer, std::uint32_t seed) {
+    const convkit::ConvTranspose2dDesc& d = layer.desc;
+    input =
+        convkit_bench::random_array(static_cast<std::size_t>(d.batch * d.in_channels * d.in_height * d.in_width), seed);
+    const std::int64_t taps = d.kernel_height * d.kernel_width;
+    weights = convkit_bench::random_array(static_cast<std::size_t>(d.in_channels * (d.out_channels / d.groups) * taps),
+                                          seed + 1);
+    bias = convkit_bench::random_array(static_cast<std::size_t>(d.out_channels), seed + 2);
+    // Each output sums about Ci/groups * taps / stride^2 products: scaled by 1/sqrt(Ci/groups * taps) they stay
+    // near 1 whatever the layer, as a trained network's would.
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d.in_channels / d.groups * taps));
+    for (std::size_t i = 0; i < weights.size(); ++i) weights.data()[i] *= scale;
+  }
+};
+
+// One convkit plan of a transposed layer in one layout, with its input in that layout and its output.
+struct TransposedCase {
+  convkit::Layout layout;
+  std::string implementation;  // empty: the auto plan
+  convkit::Plan plan;
+  std::vector<float> input;  // the layout's copy of TransposedData::input
+  convkit_bench::AlignedArray<float> output;
+  convkit_bench::AlignedArray<unsigned char> workspace;
+
+  void run() { plan.run(input.data(), output.data(), workspace.data(), workspace.size()); }
+  std::vector<float> output_nchw(const TransposedLayer& layer) const {
+    const convkit::ConvTranspose2dDesc& d = layer.desc;
+    if (layout == convkit::Layout::NCHW) return std::vector<float>(output.data(), output.data() + output.size());
+    return to_channels_first(output.data(), d.batch, d.out_channels, layer.out_height() * layer.out_width());
+  }
+};
+
+// The plan of `layer` in `layout` (auto, or the named implementation) on `data`.
+std::unique_ptr<TransposedCase> make_transposed_case(const TransposedLayer& suite_layer, const TransposedData& data,
+                                                     convkit::Layout layout, const std::string& implementation,
+                                                     const convkit::Options& options) {
+  const TransposedLayer layer = suite_layer.with_layout(layout);
+  const convkit::ConvTranspose2dDesc& d = layer.desc;
+  const bool nhwc = layout == convkit::Layout::NHWC;
+  const std::vector<float> ohwi = nhwc ? transposed_weights_ohwi(data.weights.data(), d) : std::vector<float>();
+  const float* weights = nhwc ? ohwi.data() : data.weights.data();
+  convkit::Plan plan = implementation.empty() ? convkit::Plan(d, weights, data.bias.data(), options)
+                                              : convkit::detail::transposed_plan_with(d, weights, data.bias.data(),
+                                                                                      options, implementation.c_str());
+  std::vector<float> input =
+      nhwc ? convkit_bench::to_channels_last(data.input.data(), d.batch, d.in_channels, d.in_height * d.in_width)
+           : std::vector<float>(data.input.data(), data.input.data() + data.input.size());
+  const std::size_t output_size =
+      static_cast<std::size_t>(d.batch * d.out_channels * layer.out_height() * layer.out_width());
+  const std::size_t workspace_size = plan.workspace_size();
+  return std::make_unique<TransposedCase>(TransposedCase{layout, implementation, std::move(plan), std::move(input),
+                                                         convkit_bench::AlignedArray<float>(output_size),
+                                                         convkit_bench::AlignedArray<unsigned char>(workspace_size)});
+}
+
+// One convkit measurement of a transposed layer; oneDNN's figures are the layer's at that thread count.
+struct TransposedRow {
+  std::size_t layer;
+  convkit::Layout layout;
+  int threads;
+  std::string implementation;  // empty: auto
+  std::string description;     // the plan's, without the thread count; or why there is none
+  bool ok = false, declined = false;
+  Timing convkit, onednn;
+  std::string onednn_implementation;
+  double difference = missing();  // to oneDNN's output, relative_difference
+};
+
+void print_transposed(const std::vector<TransposedLayer>& layers, const std::vector<TransposedRow>& rows,
+                      const Config& config) {
+  TextTable table({{"layer", false},
+                   {"layout", false},
+                   {"T", true},
+                   {"plan", false},
+                   {"implementation", false},
+                   {"time", true},
+                   {"GFLOP/s", true},
+                   {"oneDNN GFLOP/s", true, config.onednn},
+                   {"convkit/oneDNN", true, config.onednn},
+                   {"max rel diff", true, config.onednn},
+                   {"oneDNN implementation", false, config.onednn}});
+  int declined = 0;
+  for (const TransposedRow& row : rows) {
+    if (row.declined) {
+      ++declined;
+      continue;
+    }
+    const double flops = layers[row.layer].flops();
+    const double ratio = row.ok && row.onednn.measured() ? row.onednn.median / row.convkit.median : missing();
+    table.add({layers[row.layer].name, layout_name(row.layout), std::to_string(row.threads),
+               row.implementation.empty() ? "auto" : row.implementation,
+               row.ok ? row.description : (row.declined ? "-" : "FAILED"),
+               row.ok ? duration_text(row.convkit.median) : "-", fixed(rate(flops, row.convkit), 1),
+               fixed(rate(flops, row.onednn), 1), fixed(ratio, 2), difference_text(row.difference),
+               row.onednn_implementation.empty() ? "-" : row.onednn_implementation});
+  }
+  std::printf("\n");
+  for (const std::string& line : table.render()) std::printf("%s\n", line.c_str());
+  std::printf(
+      "\nGFLOP/s counts 2*N*Ci*(Co/groups)*Kh*Kw*H*W FLOPs (every product, cropped ones included). convkit/oneDNN:\n"
+      "oneDNN's median time over convkit's, above 1 when convkit is faster; both timed alternately, two rounds, the\n"
+      "better median of each kept. max rel diff: max |convkit - oneDNN| / max |oneDNN| over the output, on the same\n"
+      "data (more than %.0e fails the run). oneDNN: deconvolution_direct, format_tag::any, reorders outside timing.\n",
+      kTransposedTolerance);
+  if (!config.implementations.empty()) {
+    std::printf("%d (layer, layout, thread count, implementation) left out: the implementation declines the layer\n",
+                declined);
+    // Per layer, layout and thread count: the fastest named implementation, its time over auto's.
+    TextTable fastest({{"layer", false},
+                       {"layout", false},
+                       {"T", true},
+                       {"auto chose", false},
+                       {"fastest named", false},
+                       {"its time / auto's", true},
+                       {"runners-up (time / auto's)", false}});
+    for (const TransposedRow& base : rows) {
+      if (!base.implementation.empty()) continue;
+      std::vector<const TransposedRow*> named;
+      for (const TransposedRow& row : rows)
+        if (!row.implementation.empty() && row.ok && row.layer == base.layer && row.layout == base.layout &&
+            row.threads == base.threads)
+          named.push_back(&row);
+      if (named.empty()) continue;
+      std::sort(named.begin(), named.end(),
+                [](const TransposedRow* a, const TransposedRow* b) { return a->convkit.median < b->convkit.median; });
+      const auto relative = [&base](const TransposedRow* row) {
+        return base.ok ? row->convkit.median / base.convkit.median : missing();
+      };
+      std::string others;
+      for (std::size_t i = 1; i < named.size(); ++i)
+        others += (others.empty() ? "" : ", ") + named[i]->implementation + " " + fixed(relative(named[i]), 2);
+      fastest.add({layers[base.layer].name, layout_name(base.layout), std::to_string(base.threads),
+                   base.ok ? base.description : "FAILED", named.front()->implementation,
+                   fixed(relative(named.front()), 2), others.empty() ? "-" : others});
+    }
+    std::printf("\n");
+    for (const std::string& line : fastest.render()) std::printf("%s\n", line.c_str());
+  }
+
+  if (!config.onednn) return;
+  // Geometric means of the auto plans' ratios: per thread count and layout, then per layer class.
+  std::map<std::pair<int, std::string>, std::vector<double>> overall;
+  std::map<std::string, std::map<std::pair<int, std::string>, std::vector<double>>> by_class;
+  std::vector<std::string> classes;
+  for (const TransposedRow& row : rows) {
+    if (!row.implementation.empty() || !row.ok || !row.onednn.measured()) continue;
+    const double ratio = row.onednn.median / row.convkit.median;
+    const std::pair<int, std::string> key{row.threads, layout_name(row.layout)};
+    overall[key].push_back(ratio);
+    const std::string name = layer_class(layers[row.layer].name);
+    if (by_class.count(name) == 0) classes.push_back(name);
+    by_class[name][key].push_back(ratio);
+  }
+  if (overall.empty()) return;
+  std::vector<TextTable::Column> columns{{"geomean convkit/oneDNN (auto)", false}};
+  for (const auto& [key, values] : overall)
+    columns.push_back({"T" + std::to_string(key.first) + " " + key.second, true});
+  TextTable summary(columns);
+  std::vector<std::string> cells{"all layers"};
+  for (const auto& [key, values] : overall) {
+    const GeometricMean mean = geometric_mean(values);
+    cells.push_back(fixed(mean.value, 2) + " (" + std::to_string(mean.count) + ")");
+  }
+  summary.add(cells);
+  for (const std::string& name : classes) {
+    std::vector<std::string> class_cells{name};
+    for (const auto& [key, values] : overall) {
+      const auto found = by_class[name].find(key);
+      class_cells.push_back(found == by_class[name].end() ? "-" : fixed(geometric_mean(found->second).value, 2));
+    }
+    summary.add(class_cells);
+  }
+  std::printf("\n");
+  for (const std::string& line : summary.render()) std::printf("%s\n", line.c_str());
+}
+
+int run_transposed(const Config& config, const std::vector<TransposedLayer>& layers, const RunContext& context) {
+  const auto started = std::chrono::steady_clock::now();
+  std::printf("\nlayers (output size, MFLOP):\n");
+  for (const TransposedLayer& layer : layers) {
+    const convkit::ConvTranspose2dDesc& d = layer.desc;
+    std::printf(
+        "  %-22s %s N%-2lld %4lld -> %4lld  %lldx%lld -> %lldx%lld  k%lldx%lld s%lldx%lld p%lld,%lld op%lld,%lld "
+        "g%lld  %9.1f\n",
+        layer.name.c_str(), layer.one_d ? "1d" : "2d", static_cast<long long>(d.batch),
+        static_cast<long long>(d.in_channels), static_cast<long long>(d.out_channels),
+        static_cast<long long>(d.in_height), static_cast<long long>(d.in_width),
+        static_cast<long long>(layer.out_height()), static_cast<long long>(layer.out_width()),
+        static_cast<long long>(d.kernel_height), static_cast<long long>(d.kernel_width),
+        static_cast<long long>(d.stride_height), static_cast<long long>(d.stride_width),
+        static_cast<long long>(d.pad_top), static_cast<long long>(d.pad_left),
+        static_cast<long long>(d.output_padding_height), static_cast<long long>(d.output_padding_width),
+        static_cast<long long>(d.groups), layer.flops() * 1e-6);
+  }
+  std::fflush(stdout);
+
+  constexpr int kRounds = 2;
+  const int per_layer =
+      static_cast<int>(config.layouts.size() * (1 + config.implementations.size())) + (config.onednn ? 1 : 0);
+  const int total = static_cast<int>(config.threads.size() * layers.size()) * per_layer;
+  Progress progress(total, !config.quiet);
+  std::vector<TransposedRow> rows;
+  int failures = 0;
+  const auto fail = [&](const std::string& what, const std::string& message) {
+    progress.end("FAILED");
+    std::fprintf(stderr, "%s: %s: %s\n", kProgram, what.c_str(), message.c_str());
+    ++failures;
+  };
+  for (const int threads : config.threads) {
+    convkit_bench::use_threads(threads);  // before oneDNN's primitive; and OpenBLAS under convkit's GEMMs
+    convkit::Options options;
+    options.threads = threads;
+    options.math_mode = config.math_mode;
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const TransposedLayer& layer = layers[l];
+      const std::string label = layer.name + " T" + std::to_string(threads);
+      const TransposedData data(layer, 300 + 8 * static_cast<std::uint32_t>(l));
+      const double flops = layer.flops();
+
+      // oneDNN first: its output is the reference every convkit plan is checked against.
+      Timing onednn_timing;
+      std::string onednn_implementation;
+      std::vector<float> reference;
+      std::function<void()> onednn_run;
+#ifdef CONVKIT_BENCH_HAVE_DNNL
+      std::unique_ptr<convkit_bench::OnednnDeconvolution> deconvolution;
+      if (config.onednn) {
+        progress.begin(label + " oneDNN");
+        try {
+          deconvolution = std::make_unique<convkit_bench::OnednnDeconvolution>(layer, data.input.data(),
+                                                                               data.weights.data(), data.bias.data());
+          onednn_implementation = deconvolution->implementation();
+          deconvolution->run();
+          reference = deconvolution->output_nchw();
+          onednn_run = [&deconvolution] { deconvolution->run(); };
+          progress.end(onednn_implementation);
+        } catch (const dnnl::error& e) {
+          progress.end(e.status == dnnl_unimplemented ? "no implementation" : "failed");
+          onednn_implementation = e.status == dnnl_unimplemented ? "unimplemented" : "FAILED";
+          if (e.status != dnnl_unimplemented) {
+            std::fprintf(stderr, "%s: %s oneDNN: %s\n", kProgram, label.c_str(), e.what());
+            ++failures;
+          }
+        }
+      }
+#endif
+
+      // The auto plans, checked, then timed alternately with oneDNN.
+      std::vector<std::unique_ptr<TransposedCase>> cases;
+      const std::size_t first_row = rows.size();
+      const auto prepare = [&](convkit::Layout layout, const std::string& implementation) {
+        TransposedRow row;
+        row.layer = l;
+        row.layout = layout;
+        row.threads = threads;
+        row.implementation = implementation;
+        std::unique_ptr<TransposedCase> made;
+        try {
+          made = make_transposed_case(layer, data, layout, implementation, options);
+          made->run();
+          row.description = without_threads(made->plan.description());
+          if (!reference.empty())
+            row.difference = convkit_bench::relative_difference(made->output_nchw(layer), reference);
+          row.ok = true;
+        } catch (const convkit::Error& e) {
+          row.declined = !implementation.empty() && e.status() == convkit::Status::Unsupported;
+          row.description = e.what();
+        } catch (const std::exception& e) {
+          row.description = e.what();
+        }
+        rows.push_back(row);
+        cases.push_back(std::move(made));
+      };
+      for (const convkit::Layout layout : config.layouts) prepare(layout, "");
+      std::vector<Timing> best(cases.size());
+      for (int round = 0; round < kRounds; ++round) {
+        for (std::size_t c = 0; c < cases.size(); ++c) {
+          if (cases[c] == nullptr) continue;
+          const Timing timing = convkit_bench::time_calls([&] { cases[c]->run(); }, config.min_time);
+          if (!best[c].measured() || timing.median < best[c].median) best[c] = timing;
+        }
+        if (onednn_run) {
+          const Timing timing = convkit_bench::time_calls(onednn_run, config.min_time);
+          if (!onednn_timing.measured() || timing.median < onednn_timing.median) onednn_timing = timing;
+        }
+      }
+      for (std::size_t c = 0; c < cases.size(); ++c) {
+        TransposedRow& row = rows[first_row + c];
+        row.convkit = best[c];
+        const std::string what = label + " " + layout_name(row.layout) + " auto";
+        progress.begin(what);
+        if (!row.ok)
+          fail(what, row.description);
+        else if (!reference.empty() && !(row.difference <= kTransposedTolerance))
+          fail(what, "its output differs from oneDNN's by " + difference_text(row.difference) +
+                         " of its magnitude: not the same layer");
+        else
+          progress.end(gflops_text(rate(flops, row.convkit)) + " (" + row.description + ")");
+      }
+      cases.clear();
+
+      // The named implementations, one at a time, one round each.
+      for (const std::string& implementation : config.implementations)
+        for (const convkit::Layout layout : config.layouts) {
+          const std::string what = label + " " + layout_name(layout) + " " + implementation;
+          progress.begin(what);
+          prepare(layout, implementation);
+          TransposedRow& row = rows.back();
+          if (row.ok) {
+            row.convkit = convkit_bench::time_calls([&] { cases.back()->run(); }, config.min_time);
+            if (!reference.empty() && !(row.difference <= kTransposedTolerance))
+              fail(what, "its output differs from oneDNN's by " + difference_text(row.difference));
+            else
+              progress.end(gflops_text(rate(flops, row.convkit)));
+          } else if (row.declined) {
+            progress.end("declined");
+          } else {
+            fail(what, row.description);
+          }
+          cases.clear();
+        }
+      for (std::size_t r = first_row; r < rows.size(); ++r) {
+        rows[r].onednn = onednn_timing;
+        rows[r].onednn_implementation = onednn_implementation;
+      }
+    }
+  }
+  print_transposed(layers, rows, config);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  std::printf("\n%d measurements in %.0f s; load average %.2f at the start, %.2f at the end", total, elapsed.count(),
+              context.load_average, load_average());
+  if (failures > 0) std::printf(", %d failed (see standard error)", failures);
+  std::printf("\n");
+  return failures > 0 ? 1 : 0;
+}
+
 int run(int argc, char** argv) {
   Config config;
   std::vector<Layer> layers;
+  std::vector<TransposedLayer> transposed_layers;
   std::vector<std::string> suite_paths;
   std::unique_ptr<std::ofstream> csv, json, svg;
   try {
     config = parse_options(argc, argv);
-    if (!config.blocks) layers = select_layers(config, suite_paths);
+    if (config.transposed)
+      transposed_layers = select_transposed_layers(config, suite_paths);
+    else if (!config.blocks)
+      layers = select_layers(config, suite_paths);
     csv = open_output(config.csv_path, "--csv");
     json = open_output(config.json_path, "--json");
     svg = open_output(config.svg_path, "--svg");
@@ -1695,9 +2171,10 @@ int run(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   const RunContext context = gather_context(config, suite_paths);
-  print_header(context, config, layers.size());
+  print_header(context, config, config.transposed ? transposed_layers.size() : layers.size());
   std::fflush(stdout);
   if (config.blocks) return run_blocks(config, context);
+  if (config.transposed) return run_transposed(config, transposed_layers, context);
   if (config.pool) return run_pool_comparison(config, layers);
   if (config.creation) return run_creation(config, layers);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds convkit (Release) and runs convkit_bench at 1 and 2 threads, in both layouts, every figure measured in this
 # run against the 2048^3 SGEMM peak, bare OpenBLAS on the layer's own GEMM shape, and oneDNN in its preferred layouts
-# (about 5 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
+# (about 6 minutes). Installs missing packages first, oneDNN (libdnnl-dev) included.
 #   1. the whole layer suite, strict math: auto and im2col_gemm  -> build/release/convkit_bench.{txt,json,csv,svg}
 #   2. the suite's 3x3 stride-1 layers, fast math: auto (which then picks Winograd), winograd and im2col_gemm
 #                                                               -> build/release/convkit_bench_fast.{txt,json,csv,svg}
@@ -15,6 +15,9 @@
 #                                                          -> build/release/convkit_bench_pool.txt
 #   7. what making plans costs per layer: from the raw weights, from shared PackedWeights, saving and loading them
 #                                                          -> build/release/convkit_bench_creation.txt
+#   8. transposed convolutions of real decoders (benchmarks/decoder_layers.txt: U-Net, DCGAN, FCN, HiFi-GAN), the auto
+#      plan against oneDNN's deconvolution, alternated, with the difference of their outputs
+#                                                          -> build/release/convkit_bench_transposed.txt
 # Extra arguments go to every run of convkit_bench (--help lists them), e.g. scripts/bench.sh --threads=2
 # The Google Benchmark suite (per-algorithm micro-benchmarks, plans on the tiny shapes) is build/release/benchmarks/bench_conv.
 set -euo pipefail
@@ -39,3 +42,4 @@ layers_3x3=resnet50_res2_3x3,resnet50_res3_3x3,resnet50_res4_3x3,resnet50_res5_3
 "$bench" --blocks --layout=both "$@" | tee "${out}_blocks.txt"
 "$bench" --pool --layout=both "$@" | tee "${out}_pool.txt"
 "$bench" --creation --layout=both "$@" | tee "${out}_creation.txt"
+"$bench" --transposed --layout=both --min-time=0.2 "$@" | tee "${out}_transposed.txt"
