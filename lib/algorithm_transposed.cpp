@@ -137,9 +137,15 @@ class GemmPrimitive final : public Primitive {
         std::clamp<std::int64_t>(block_ * taps_ * p.group_in_channels, kColumnFloats, kMostColumnFloats);
     band_rows_ = std::clamp<std::int64_t>(budget / row_floats, 1, p.in_height);
     ukernels_ = gemm_ukernels();
+    // An NCHW image of so few pixels that they fill half the columns of a register tile or less (DCGAN's 4x4 input)
+    // leaves packed_a's register tile nearly empty: its product runs in the NHWC orientation instead, the band's input
+    // transposed first (a copy of pixels x channels).
+    channel_rows_ = p.layout == Layout::NCHW && !(ukernels_ != nullptr && p.in_pixels() <= kFewPixels);
     pack(args.weights);
-    slices_ = WorkerSlices(static_cast<std::size_t>(band_rows_ * p.in_width * block_ * taps_) * sizeof(float),
-                           team_size(threads_, p.batch * p.groups * blocks_));
+    transposed_floats_ = p.layout == Layout::NCHW && !channel_rows_ ? band_rows_ * p.in_width * p.group_in_channels : 0;
+    slices_ = WorkerSlices(
+        static_cast<std::size_t>(band_rows_ * p.in_width * block_ * taps_ + transposed_floats_) * sizeof(float),
+        team_size(threads_, p.batch * p.groups * blocks_));
   }
 
   Algorithm algorithm() const override { return disjoint_ ? Algorithm::Gemm1x1 : Algorithm::Im2colGemm; }
@@ -172,7 +178,7 @@ class GemmPrimitive final : public Primitive {
             for (std::int64_t i = 0; i < kh; ++i)
               for (std::int64_t j = 0; j < kw; ++j) {
                 const float v = w(g * cig + c, o0 + o, i, j);
-                if (p.layout == Layout::NCHW)
+                if (channel_rows_)
                   form[((o * kh + i) * kw + j) * cig + c] = v;  // rows (o, i, j), columns c
                 else
                   form[c * taps_ * count + (i * kw + j) * count + o] = v;  // rows c, columns (i, j, o)
@@ -188,7 +194,7 @@ class GemmPrimitive final : public Primitive {
   // weights_, which is then dropped.
   void pack_panels() {
     const TransposedProblem& p = p_;
-    const bool nchw = p.layout == Layout::NCHW;
+    const bool nchw = channel_rows_;
     const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels;
     const std::int64_t width = nchw ? ukernels_->panel_rows : ukernels_->strip_columns;
     std::vector<float> panels;
@@ -261,9 +267,15 @@ class GemmPrimitive final : public Primitive {
 
     for (std::int64_t iy0 = 0; iy0 < p.in_height; iy0 += band_rows_) {
       const std::int64_t rows = std::min(band_rows_, p.in_height - iy0), pixels = rows * p.in_width;
-      if (nchw) {
+      if (channel_rows_) {
         multiply(true, count * taps_, pixels, cig, form, cig, image + g * cig * in_pixels + iy0 * p.in_width, in_pixels,
                  cols, pixels);
+      } else if (nchw) {
+        float* band = cols + band_rows_ * p.in_width * block_ * taps_;  // pixels x channels
+        const float* source = image + g * cig * in_pixels + iy0 * p.in_width;
+        for (std::int64_t c = 0; c < cig; ++c)
+          for (std::int64_t q = 0; q < pixels; ++q) band[q * cig + c] = source[c * in_pixels + q];
+        multiply(false, pixels, taps_ * count, cig, band, cig, form, taps_ * count, cols, taps_ * count);
       } else {
         multiply(false, pixels, taps_ * count, cig, image + iy0 * p.in_width * p.in_channels + g * cig, p.in_channels,
                  form, taps_ * count, cols, taps_ * count);
@@ -337,11 +349,18 @@ class GemmPrimitive final : public Primitive {
     for (std::int64_t j = 0; j < kw; ++j) {
       const std::int64_t offset = j * p.dilation_width - p.pad_left;
       const Span span = reaching(p.in_width, p.out_width, sw, offset);
-      if (p.layout == Layout::NCHW) {
+      if (channel_rows_) {
         for (std::int64_t o = 0; o < count; ++o) {
           const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
           float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
           loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
+        }
+      } else if (p.layout == Layout::NCHW) {  // columns by pixel into channel planes: the few-pixel images
+        const std::int64_t ld = taps_ * count;
+        for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
+          const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
+          float* target = out_image + first_channel * out_pixels + y * p.out_width + ix * sw + offset;
+          for (std::int64_t o = 0; o < count; ++o) target[o * out_pixels] += column[o];
         }
       } else {
         const std::int64_t ld = taps_ * count;
@@ -358,7 +377,10 @@ class GemmPrimitive final : public Primitive {
   PostOps post_;
   std::vector<float> bias_;
   bool disjoint_;
-  std::int64_t taps_ = 0, block_ = 0, blocks_ = 0, band_rows_ = 0;
+  static constexpr std::int64_t kFewPixels = 16;
+  std::int64_t taps_ = 0, block_ = 0, blocks_ = 0, band_rows_ = 0, transposed_floats_ = 0;
+  // The GEMM's rows are the taps (o, i, j) and its columns the band's pixels (NCHW); otherwise the other way round.
+  bool channel_rows_ = true;
   int threads_ = 1;
   // Per group, per block of output channels: the GEMM's weight operand, in panels for convkit's kernels (at
   // panel_offsets_[g * blocks_ + b]) or row-major for the BLAS.
