@@ -21,6 +21,8 @@ static_assert(static_cast<int>(convkit::Algorithm::ImplicitGemm) == CONVKIT_ALGO
 static_assert(static_cast<int>(convkit::Activation::Clamp) == CONVKIT_ACTIVATION_CLAMP, "activation values differ");
 static_assert(static_cast<int>(convkit::Layout::NHWC) == CONVKIT_LAYOUT_NHWC, "layout values differ");
 static_assert(static_cast<int>(convkit::WeightsLayout::OHWI) == CONVKIT_WEIGHTS_OHWI, "weights layouts differ");
+static_assert(static_cast<int>(convkit::TransposedWeightsLayout::OHWI) == CONVKIT_TRANSPOSED_WEIGHTS_OHWI,
+              "transposed weights layouts differ");
 static_assert(static_cast<int>(convkit::MathMode::Fast) == CONVKIT_MATH_FAST, "math modes differ");
 static_assert(static_cast<int>(convkit::SamePadding::Lower) == CONVKIT_SAME_LOWER, "same padding modes differ");
 
@@ -103,6 +105,96 @@ convkit_status guarded(Body&& body) noexcept {
   } catch (...) {
     return fail(CONVKIT_STATUS_INTERNAL_ERROR, "internal error: an unknown exception");
   }
+}
+
+// The transposed and 1-D descriptors: every field copied, the enums read as any integer a C caller may hold.
+convkit::ConvTranspose2dDesc to_cpp(const convkit_conv_transpose2d_desc& d) {
+  convkit::ConvTranspose2dDesc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_height = d.in_height;
+  desc.in_width = d.in_width;
+  desc.out_channels = d.out_channels;
+  desc.kernel_height = d.kernel_height;
+  desc.kernel_width = d.kernel_width;
+  desc.stride_height = d.stride_height;
+  desc.stride_width = d.stride_width;
+  desc.pad_top = d.pad_top;
+  desc.pad_left = d.pad_left;
+  desc.pad_bottom = d.pad_bottom;
+  desc.pad_right = d.pad_right;
+  desc.output_padding_height = d.output_padding_height;
+  desc.output_padding_width = d.output_padding_width;
+  desc.dilation_height = d.dilation_height;
+  desc.dilation_width = d.dilation_width;
+  desc.groups = d.groups;
+  desc.layout = read_enum<convkit::Layout>(d.layout);
+  desc.weights_layout = read_enum<convkit::TransposedWeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit_conv_transpose2d_desc from_cpp(const convkit::ConvTranspose2dDesc& d) {
+  convkit_conv_transpose2d_desc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_height = d.in_height;
+  desc.in_width = d.in_width;
+  desc.out_channels = d.out_channels;
+  desc.kernel_height = d.kernel_height;
+  desc.kernel_width = d.kernel_width;
+  desc.stride_height = d.stride_height;
+  desc.stride_width = d.stride_width;
+  desc.pad_top = d.pad_top;
+  desc.pad_left = d.pad_left;
+  desc.pad_bottom = d.pad_bottom;
+  desc.pad_right = d.pad_right;
+  desc.output_padding_height = d.output_padding_height;
+  desc.output_padding_width = d.output_padding_width;
+  desc.dilation_height = d.dilation_height;
+  desc.dilation_width = d.dilation_width;
+  desc.groups = d.groups;
+  desc.layout = static_cast<convkit_layout>(static_cast<int>(d.layout));
+  desc.weights_layout = static_cast<convkit_transposed_weights_layout>(static_cast<int>(d.weights_layout));
+  return desc;
+}
+
+convkit::Conv1dDesc to_cpp(const convkit_conv1d_desc& d) {
+  convkit::Conv1dDesc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_length = d.in_length;
+  desc.out_channels = d.out_channels;
+  desc.kernel_size = d.kernel_size;
+  desc.stride = d.stride;
+  desc.pad_begin = d.pad_begin;
+  desc.pad_end = d.pad_end;
+  desc.dilation = d.dilation;
+  desc.groups = d.groups;
+  desc.layout = read_enum<convkit::Layout>(d.layout);
+  desc.weights_layout = read_enum<convkit::WeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit::ConvTranspose1dDesc to_cpp(const convkit_conv_transpose1d_desc& d) {
+  convkit::ConvTranspose1dDesc desc;
+  desc.batch = d.batch;
+  desc.in_channels = d.in_channels;
+  desc.in_length = d.in_length;
+  desc.out_channels = d.out_channels;
+  desc.kernel_size = d.kernel_size;
+  desc.stride = d.stride;
+  desc.pad_begin = d.pad_begin;
+  desc.pad_end = d.pad_end;
+  desc.output_padding = d.output_padding;
+  desc.dilation = d.dilation;
+  desc.groups = d.groups;
+  desc.layout = read_enum<convkit::Layout>(d.layout);
+  desc.weights_layout = read_enum<convkit::TransposedWeightsLayout>(d.weights_layout);
+  return desc;
+}
+
+convkit::Options options_or_default(const convkit_options* options) {
+  return options != nullptr ? to_cpp(*options) : convkit::Options{};
 }
 
 }  // namespace
@@ -534,6 +626,207 @@ convkit_status convkit_packed_weights_load(const void* data, size_t size, convki
   if (packed == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "packed is null");
   *packed = nullptr;
   return guarded([&] { *packed = new convkit_packed_weights{convkit::PackedWeights::load(data, size)}; });
+}
+
+// ---- transposed and 1-D convolutions ----
+
+void convkit_conv_transpose2d_desc_init(convkit_conv_transpose2d_desc* desc) {
+  if (desc != nullptr) *desc = from_cpp(convkit::ConvTranspose2dDesc{});
+}
+
+convkit_status convkit_conv_transpose2d_output_size(const convkit_conv_transpose2d_desc* desc, int64_t* out_height,
+                                                    int64_t* out_width) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (out_height == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_height is null");
+  if (out_width == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_width is null");
+  return guarded([&] {
+    const convkit::OutputSize size = convkit::output_size(to_cpp(*desc));
+    *out_height = size.height;
+    *out_width = size.width;
+  });
+}
+
+convkit_status convkit_conv_transpose2d_tensor_sizes(const convkit_conv_transpose2d_desc* desc,
+                                                     convkit_tensor_sizes* sizes) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (sizes == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "sizes is null");
+  return guarded([&] {
+    const convkit::TensorSizes s = convkit::tensor_sizes(to_cpp(*desc));
+    *sizes = convkit_tensor_sizes{s.input, s.weights, s.bias, s.output};
+  });
+}
+
+convkit_status convkit_conv_transpose2d_set_output_shape(convkit_conv_transpose2d_desc* desc, int64_t out_height,
+                                                         int64_t out_width, convkit_same_padding_mode mode) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    convkit::ConvTranspose2dDesc cpp = to_cpp(*desc);
+    convkit::set_output_shape(cpp, out_height, out_width, read_enum<convkit::SamePadding>(mode));
+    *desc = from_cpp(cpp);
+  });
+}
+
+convkit_status convkit_conv_transpose2d(const convkit_conv_transpose2d_desc* desc, const float* input,
+                                        const float* weights, const float* bias, const float* residual, float* output,
+                                        const convkit_options* options, const convkit_epilogue* epilogue,
+                                        convkit_algorithm* algorithm_used) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options_or_default(options);
+    convkit::Algorithm used;
+    if (epilogue == nullptr) {
+      if (residual != nullptr)
+        throw convkit::Error(convkit::Status::InvalidArgument, "residual is given but epilogue is null");
+      used = convkit::conv_transpose2d(to_cpp(*desc), input, weights, bias, output, cpp_options);
+    } else {
+      used = convkit::conv_transpose2d(to_cpp(*desc), input, weights, bias, residual, output, cpp_options,
+                                       to_cpp(*epilogue));
+    }
+    if (algorithm_used != nullptr) *algorithm_used = static_cast<convkit_algorithm>(used);
+  });
+}
+
+convkit_status convkit_plan_create_transposed(const convkit_conv_transpose2d_desc* desc, const float* weights,
+                                              const float* bias, const convkit_options* options,
+                                              const convkit_epilogue* epilogue, convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options_or_default(options);
+    *plan = new convkit_plan{epilogue == nullptr
+                                 ? convkit::Plan(to_cpp(*desc), weights, bias, cpp_options)
+                                 : convkit::Plan(to_cpp(*desc), weights, bias, cpp_options, to_cpp(*epilogue))};
+  });
+}
+
+convkit_status convkit_conv_transpose2d_algorithm(const convkit_conv_transpose2d_desc* desc,
+                                                  const convkit_options* options, convkit_algorithm* algorithm) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (algorithm == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "algorithm is null");
+  return guarded([&] {
+    *algorithm = static_cast<convkit_algorithm>(convkit::chosen_algorithm(to_cpp(*desc), options_or_default(options)));
+  });
+}
+
+void convkit_conv1d_desc_init(convkit_conv1d_desc* desc) {
+  if (desc == nullptr) return;
+  *desc = convkit_conv1d_desc{};
+  desc->stride = desc->dilation = desc->groups = 1;
+  desc->layout = CONVKIT_LAYOUT_NCHW;
+  desc->weights_layout = CONVKIT_WEIGHTS_OIHW;
+}
+
+void convkit_conv_transpose1d_desc_init(convkit_conv_transpose1d_desc* desc) {
+  if (desc == nullptr) return;
+  *desc = convkit_conv_transpose1d_desc{};
+  desc->stride = desc->dilation = desc->groups = 1;
+  desc->layout = CONVKIT_LAYOUT_NCHW;
+  desc->weights_layout = CONVKIT_TRANSPOSED_WEIGHTS_IOHW;
+}
+
+void convkit_conv1d_desc_as_2d(const convkit_conv1d_desc* desc, convkit_conv2d_desc* desc_2d) {
+  if (desc == nullptr || desc_2d == nullptr) return;
+  convkit_conv2d_desc_init(desc_2d);
+  desc_2d->batch = desc->batch;
+  desc_2d->in_channels = desc->in_channels;
+  desc_2d->in_height = 1;
+  desc_2d->in_width = desc->in_length;
+  desc_2d->out_channels = desc->out_channels;
+  desc_2d->kernel_height = 1;
+  desc_2d->kernel_width = desc->kernel_size;
+  desc_2d->stride_width = desc->stride;
+  desc_2d->pad_left = desc->pad_begin;
+  desc_2d->pad_right = desc->pad_end;
+  desc_2d->dilation_width = desc->dilation;
+  desc_2d->groups = desc->groups;
+  desc_2d->layout = desc->layout;
+  desc_2d->weights_layout = desc->weights_layout;
+}
+
+void convkit_conv_transpose1d_desc_as_2d(const convkit_conv_transpose1d_desc* desc,
+                                         convkit_conv_transpose2d_desc* desc_2d) {
+  if (desc == nullptr || desc_2d == nullptr) return;
+  convkit_conv_transpose2d_desc_init(desc_2d);
+  desc_2d->batch = desc->batch;
+  desc_2d->in_channels = desc->in_channels;
+  desc_2d->in_height = 1;
+  desc_2d->in_width = desc->in_length;
+  desc_2d->out_channels = desc->out_channels;
+  desc_2d->kernel_height = 1;
+  desc_2d->kernel_width = desc->kernel_size;
+  desc_2d->stride_width = desc->stride;
+  desc_2d->pad_left = desc->pad_begin;
+  desc_2d->pad_right = desc->pad_end;
+  desc_2d->output_padding_width = desc->output_padding;
+  desc_2d->dilation_width = desc->dilation;
+  desc_2d->groups = desc->groups;
+  desc_2d->layout = desc->layout;
+  desc_2d->weights_layout = desc->weights_layout;
+}
+
+convkit_status convkit_conv1d_output_length(const convkit_conv1d_desc* desc, int64_t* out_length) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (out_length == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_length is null");
+  return guarded([&] { *out_length = convkit::output_length(to_cpp(*desc)); });
+}
+
+convkit_status convkit_conv_transpose1d_output_length(const convkit_conv_transpose1d_desc* desc, int64_t* out_length) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  if (out_length == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "out_length is null");
+  return guarded([&] { *out_length = convkit::output_length(to_cpp(*desc)); });
+}
+
+convkit_status convkit_conv1d(const convkit_conv1d_desc* desc, const float* input, const float* weights,
+                              const float* bias, float* output, const convkit_options* options,
+                              convkit_algorithm* algorithm_used) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Algorithm used =
+        convkit::conv1d(to_cpp(*desc), input, weights, bias, output, options_or_default(options));
+    if (algorithm_used != nullptr) *algorithm_used = static_cast<convkit_algorithm>(used);
+  });
+}
+
+convkit_status convkit_conv_transpose1d(const convkit_conv_transpose1d_desc* desc, const float* input,
+                                        const float* weights, const float* bias, float* output,
+                                        const convkit_options* options, convkit_algorithm* algorithm_used) {
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Algorithm used =
+        convkit::conv_transpose1d(to_cpp(*desc), input, weights, bias, output, options_or_default(options));
+    if (algorithm_used != nullptr) *algorithm_used = static_cast<convkit_algorithm>(used);
+  });
+}
+
+convkit_status convkit_plan_create_conv1d(const convkit_conv1d_desc* desc, const float* weights, const float* bias,
+                                          const convkit_options* options, const convkit_epilogue* epilogue,
+                                          convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options_or_default(options);
+    const convkit::Conv1dDesc cpp = to_cpp(*desc);
+    *plan = new convkit_plan{epilogue == nullptr
+                                 ? convkit::Plan(cpp, weights, bias, cpp_options)
+                                 : convkit::Plan(convkit::as_2d(cpp), weights, bias, cpp_options, to_cpp(*epilogue))};
+  });
+}
+
+convkit_status convkit_plan_create_transposed1d(const convkit_conv_transpose1d_desc* desc, const float* weights,
+                                                const float* bias, const convkit_options* options,
+                                                const convkit_epilogue* epilogue, convkit_plan** plan) {
+  if (plan == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "plan is null");
+  *plan = nullptr;
+  if (desc == nullptr) return fail(CONVKIT_STATUS_INVALID_ARGUMENT, "desc is null");
+  return guarded([&] {
+    const convkit::Options cpp_options = options_or_default(options);
+    const convkit::ConvTranspose1dDesc cpp = to_cpp(*desc);
+    *plan = new convkit_plan{epilogue == nullptr
+                                 ? convkit::Plan(cpp, weights, bias, cpp_options)
+                                 : convkit::Plan(convkit::as_2d(cpp), weights, bias, cpp_options, to_cpp(*epilogue))};
+  });
 }
 
 }  // extern "C"

@@ -12,6 +12,20 @@ namespace {
 
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 
+// floor((size + pad_before + pad_after - dilation*(kernel-1) - 1) / stride) + 1, or throws when empty.
+std::int64_t output_extent(std::int64_t size, std::int64_t pad_before, std::int64_t pad_after, std::int64_t kernel,
+                           std::int64_t stride, std::int64_t dilation, const char* size_field,
+                           const char* kernel_field) {
+  const std::int64_t padded = checked_add(checked_add(size, pad_before, size_field), pad_after, size_field);
+  const std::int64_t span = checked_add(checked_mul(dilation, kernel - 1, kernel_field), 1, kernel_field);
+  if (span > padded)
+    invalid("the output would be empty: ", kernel_field, " = ", kernel, " spans ", span,
+            " elements with its dilation, more than the padded ", size_field, " of ", padded);
+  return (padded - span) / stride + 1;
+}
+
+}  // namespace
+
 std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
   std::int64_t r;
   if (__builtin_mul_overflow(a, b, &r)) invalid(what, " overflows 64 bits (", a, " * ", b, ")");
@@ -31,20 +45,6 @@ void require_positive(std::int64_t value, const char* field) {
 void require_non_negative(std::int64_t value, const char* field) {
   if (value < 0) invalid(field, " = ", value, " must not be negative");
 }
-
-// floor((size + pad_before + pad_after - dilation*(kernel-1) - 1) / stride) + 1, or throws when empty.
-std::int64_t output_extent(std::int64_t size, std::int64_t pad_before, std::int64_t pad_after, std::int64_t kernel,
-                           std::int64_t stride, std::int64_t dilation, const char* size_field,
-                           const char* kernel_field) {
-  const std::int64_t padded = checked_add(checked_add(size, pad_before, size_field), pad_after, size_field);
-  const std::int64_t span = checked_add(checked_mul(dilation, kernel - 1, kernel_field), 1, kernel_field);
-  if (span > padded)
-    invalid("the output would be empty: ", kernel_field, " = ", kernel, " spans ", span,
-            " elements with its dilation, more than the padded ", size_field, " of ", padded);
-  return (padded - span) / stride + 1;
-}
-
-}  // namespace
 
 double Problem::flops() const { return 2.0 * static_cast<double>(output_elements) * static_cast<double>(reduction); }
 

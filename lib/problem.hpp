@@ -34,6 +34,12 @@ struct Problem {
   double flops() const;
 };
 
+// The checks of every descriptor: Error(InvalidArgument) naming `what` or the field.
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what);
+std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* what);
+void require_positive(std::int64_t value, const char* field);
+void require_non_negative(std::int64_t value, const char* field);
+
 // Throws Error(InvalidArgument) naming the field, value and rule. Enum fields may hold any integer.
 Problem make_problem(const Conv2dDesc& desc);
 void validate_options(const Options& options);

@@ -212,12 +212,11 @@ void set_output_shape(ConvTranspose2dDesc& desc, std::int64_t out_height, std::i
 
 /// Computes one transposed convolution (buffers as conv2d's, sized by tensor_sizes(desc)); returns the algorithm that
 /// ran. Safe to call from several threads at once. C: convkit_conv_transpose2d.
-Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
-                           const float* bias, float* output, const Options& options = Options{});
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights, const float* bias,
+                           float* output, const Options& options = Options{});
 /// The same with an epilogue: out = activation(conv_transpose(input) + bias + residual_scale * residual).
-Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
-                           const float* bias, const float* residual, float* output, const Options& options,
-                           const Epilogue& epilogue);
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights, const float* bias,
+                           const float* residual, float* output, const Options& options, const Epilogue& epilogue);
 /// The algorithm conv_transpose2d would run (never Auto).
 Algorithm chosen_algorithm(const ConvTranspose2dDesc& desc, const Options& options = Options{});
 
@@ -236,7 +235,8 @@ struct Conv1dDesc {
 };
 
 /// A transposed 1-D convolution: weights Ci x Co/groups x K (IOHW: "IOW") or Co x K x Ci/groups (OHWI: "OWI");
-/// Lo = stride * (L - 1) + output_padding + dilation * (K - 1) + 1 - pad_begin - pad_end. C: convkit_conv_transpose1d_desc.
+/// Lo = stride * (L - 1) + output_padding + dilation * (K - 1) + 1 - pad_begin - pad_end. C:
+/// convkit_conv_transpose1d_desc.
 struct ConvTranspose1dDesc {
   std::int64_t batch = 0, in_channels = 0, in_length = 0, out_channels = 0;
   std::int64_t kernel_size = 0, stride = 1, pad_begin = 0, pad_end = 0, output_padding = 0, dilation = 1, groups = 1;
@@ -253,8 +253,8 @@ std::int64_t output_length(const ConvTranspose1dDesc& desc);
 /// One-shot 1-D calls (C: convkit_conv1d, convkit_conv_transpose1d): conv2d / conv_transpose2d of as_2d(desc).
 Algorithm conv1d(const Conv1dDesc& desc, const float* input, const float* weights, const float* bias, float* output,
                  const Options& options = Options{});
-Algorithm conv_transpose1d(const ConvTranspose1dDesc& desc, const float* input, const float* weights,
-                           const float* bias, float* output, const Options& options = Options{});
+Algorithm conv_transpose1d(const ConvTranspose1dDesc& desc, const float* input, const float* weights, const float* bias,
+                           float* output, const Options& options = Options{});
 
 namespace detail {
 struct PlanAccess;  ///< internal: how the library's own test hook makes a Plan bound to one named implementation
