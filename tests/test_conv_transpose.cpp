@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -166,11 +167,18 @@ std::optional<convkit::Plan> plan_of(const Problem& p, const std::string& name, 
 
 // Every entry by name (each from a plan whose caller weights are overwritten after it is made, run on a caller
 // workspace of NaNs), auto's plan and the one-shot call, each against the oracle.
+// How many problems each entry ran (not declined) in check_everywhere.
+std::map<std::string, int>& entry_runs() {
+  static std::map<std::string, int> runs;
+  return runs;
+}
+
 void check_everywhere(const Problem& p, const convkit::Options& options) {
   INFO(describe(p.desc, p.with_bias), " threads=", options.threads);
   for (const std::string& name : entry_names()) {
     const std::optional<convkit::Plan> plan = plan_of(p, name, options);
     if (!plan) continue;
+    ++entry_runs()[name];
     Output y(p.out_count());
     std::vector<unsigned char> workspace(plan->workspace_size(), 0xFF);
     plan->run(p.in.data(), y.data(), workspace.data(), workspace.size());
@@ -292,20 +300,35 @@ std::vector<TDesc> sweep_descs() {
       d.in_channels = 17, d.out_channels = 16;
     });
   }
+  // Larger layers, across the GEMM paths' blocks of channels and pixels.
+  add([](TDesc& d) { d.in_channels = 64, d.out_channels = 48, d.in_height = d.in_width = 14; });
+  add([](TDesc& d) {
+    d.in_channels = 33, d.out_channels = 40, d.in_height = 13, d.in_width = 15, d.stride_height = d.stride_width = 1;
+  });
+  add([](TDesc& d) {
+    d.in_channels = 96, d.out_channels = 24, d.in_height = d.in_width = 12, d.kernel_height = d.kernel_width = 2;
+    d.pad_top = d.pad_right = 0;
+  });
+  add([](TDesc& d) { d.groups = d.in_channels = d.out_channels = 72, d.in_height = d.in_width = 15; });
+  add([](TDesc& d) {
+    d.groups = 4, d.in_channels = 64, d.out_channels = 32, d.in_height = d.in_width = 11, d.kernel_height = 4;
+    d.kernel_width = 4, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+  });
   // Random combinations of everything.
   std::mt19937 random(convkit_test::kSeed);
   const auto pick = [&](i64 lo, i64 hi) {
     return lo + static_cast<i64>(random() % static_cast<unsigned>(hi - lo + 1));
   };
-  for (int tries = 0, made = 0; made < 60 && tries < 1000; ++tries) {
+  for (int tries = 0, made = 0; made < 300 && tries < 3000; ++tries) {
     TDesc d;
     d.batch = pick(1, 3);
     d.groups = pick(0, 3) == 0 ? pick(2, 3) : 1;
-    d.in_channels = d.groups * pick(1, 9);
-    d.out_channels = d.groups * pick(1, 9);
-    if (pick(0, 5) == 0) d.groups = d.in_channels = d.out_channels = pick(1, 17);
-    d.in_height = pick(1, 9);
-    d.in_width = pick(1, 9);
+    d.in_channels = d.groups * pick(1, 12);
+    d.out_channels = d.groups * pick(1, 12);
+    if (pick(0, 5) == 0) d.groups = d.in_channels = d.out_channels = pick(1, 20);
+    if (pick(0, 9) == 0) d.out_channels = d.in_channels * pick(2, 3), d.groups = d.in_channels;  // a multiplier
+    d.in_height = pick(1, 11);
+    d.in_width = pick(1, 11);
     d.kernel_height = pick(1, 5);
     d.kernel_width = pick(1, 5);
     d.stride_height = pick(1, 4);
@@ -389,6 +412,11 @@ TEST_CASE("every entry, auto and the one-shot call match the oracle over sweeps 
         options.threads = 1 + index % 2;
         check_everywhere(p, options);
       }
+  }
+  // Every entry met shapes it takes.
+  for (const std::string& name : entry_names()) {
+    MESSAGE(name, " ran ", entry_runs()[name], " problems");
+    CHECK(entry_runs()[name] > 0);
   }
 }
 
