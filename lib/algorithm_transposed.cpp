@@ -18,6 +18,7 @@
 #include "blas.hpp"
 #include "epilogue.hpp"
 #include "error.hpp"
+#include "kernels/direct_ukernels.hpp"
 #include "memory.hpp"
 #include "primitive.hpp"
 #include "threading.hpp"
@@ -77,8 +78,8 @@ void activate_block(const PostOps& post, float* block, std::int64_t rows, std::i
 
 // Writes bias (one value per row of channels_by_row, or per column) plus the scaled residual into a rows x cols block;
 // the residual may be the block itself (read before written).
-void seed_block(const PostOps& post, std::ptrdiff_t residual_offset, float* block, std::int64_t rows,
-                std::int64_t cols, std::int64_t ld, const float* bias, bool channels_by_row) {
+void seed_block(const PostOps& post, std::ptrdiff_t residual_offset, float* block, std::int64_t rows, std::int64_t cols,
+                std::int64_t ld, const float* bias, bool channels_by_row) {
   for (std::int64_t r = 0; r < rows; ++r) {
     float* row = block + r * ld;
     if (!post.residual) {
@@ -152,8 +153,7 @@ class GemmPrimitive final : public Primitive {
   void pack(const float* weights) {
     const TransposedProblem& p = p_;
     const TransposedWeights w(p, weights);
-    const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels, kh = p.kernel_height,
-                       kw = p.kernel_width;
+    const std::int64_t cig = p.group_in_channels, cog = p.group_out_channels, kh = p.kernel_height, kw = p.kernel_width;
     weights_.resize(static_cast<std::size_t>(p.weights_elements));
     for (std::int64_t g = 0; g < p.groups; ++g) {
       float* group = weights_.data() + g * cog * taps_ * cig;
@@ -243,8 +243,9 @@ class GemmPrimitive final : public Primitive {
   }
 
   // col2im: adds every tap of the band's columns onto the output element it reaches.
-  void add_columns(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows,
-                   std::int64_t first_channel, std::int64_t count) const {
+  void add_columns(float* out_image, const float* cols, std::int64_t iy0, std::int64_t rows, std::int64_t first_channel,
+                   std::int64_t count) const {
+    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
     const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
     const std::int64_t pixels = rows * p.in_width, out_pixels = p.out_pixels();
@@ -259,14 +260,14 @@ class GemmPrimitive final : public Primitive {
             for (std::int64_t o = 0; o < count; ++o) {
               const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
               float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-              for (std::int64_t ix = span.begin; ix < span.end; ++ix) row[ix * sw] += column[ix];
+              loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
             }
           } else {
             const std::int64_t ld = taps_ * count;
             for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
               const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
               float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-              for (std::int64_t o = 0; o < count; ++o) target[o] += column[o];
+              loops.add_products(target, nullptr, column, count);
             }
           }
         }
@@ -279,6 +280,7 @@ class GemmPrimitive final : public Primitive {
   void store_disjoint(float* out_image, std::ptrdiff_t residual_offset, const float* cols, std::int64_t iy0,
                       std::int64_t rows, std::int64_t first_channel, std::int64_t count, const float* bias,
                       std::int64_t first_row, std::int64_t last_row) const {
+    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
     last_row = std::min(last_row, p.out_height);
     const std::int64_t kh = p.kernel_height, kw = p.kernel_width, sw = p.stride_width;
@@ -303,14 +305,14 @@ class GemmPrimitive final : public Primitive {
           for (std::int64_t o = 0; o < count; ++o) {
             const float* column = cols + ((o * kh + i) * kw + j) * pixels + r * p.in_width;
             float* row = out_image + (first_channel + o) * out_pixels + y * p.out_width + offset;
-            for (std::int64_t ix = span.begin; ix < span.end; ++ix) row[ix * sw] += column[ix];
+            loops.scatter_axpy(row + span.begin * sw, sw, column + span.begin, 1.0f, span.end - span.begin);
           }
         } else {
           const std::int64_t ld = taps_ * count;
           for (std::int64_t ix = span.begin; ix < span.end; ++ix) {
             const float* column = cols + (r * p.in_width + ix) * ld + (i * kw + j) * count;
             float* target = out_image + (y * p.out_width + ix * sw + offset) * p.out_channels + first_channel;
-            for (std::int64_t o = 0; o < count; ++o) target[o] += column[o];
+            loops.add_products(target, nullptr, column, count);
           }
         }
       }
@@ -327,7 +329,8 @@ class GemmPrimitive final : public Primitive {
   WorkerSlices slices_;
 };
 
-// ---- direct depthwise ------------------------------------------------------------------------------------------------
+// ---- direct depthwise
+// ------------------------------------------------------------------------------------------------
 
 // One input channel per group (depthwise, with any channel multiplier m): each output row is seeded, then every tap
 // of every input row reaching it adds a strided run of input values times one weight (NCHW) or a run of channels
@@ -383,6 +386,7 @@ class DepthwisePrimitive final : public Primitive {
 
   void plane_row(const float* input, float* output, std::ptrdiff_t residual_offset, std::int64_t n, std::int64_t o,
                  std::int64_t y) const {
+    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
     const std::int64_t c = o / p.group_out_channels, sw = p.stride_width;
     float* row = output + (n * p.out_channels + o) * p.out_pixels() + y * p.out_width;
@@ -395,7 +399,7 @@ class DepthwisePrimitive final : public Primitive {
         const std::int64_t offset = j * p.dilation_width - p.pad_left;
         const Span span = reaching(p.in_width, p.out_width, sw, offset);
         float* target = row + offset;
-        for (std::int64_t ix = span.begin; ix < span.end; ++ix) target[ix * sw] += weight * in_row[ix];
+        loops.scatter_axpy(target + span.begin * sw, sw, in_row + span.begin, weight, span.end - span.begin);
       }
     });
     activate_block(post_, row, 1, p.out_width, 0);
@@ -403,6 +407,7 @@ class DepthwisePrimitive final : public Primitive {
 
   void pixel_row(const float* input, float* output, std::ptrdiff_t residual_offset, std::int64_t n,
                  std::int64_t y) const {
+    const DirectUkernels& loops = direct_ukernels();
     const TransposedProblem& p = p_;
     const std::int64_t co = p.out_channels, ci = p.in_channels, m = p.group_out_channels, sw = p.stride_width;
     float* row = output + (n * p.out_height + y) * p.out_width * co;
@@ -417,7 +422,7 @@ class DepthwisePrimitive final : public Primitive {
           const float* source = in_row + ix * ci;
           float* target = row + (ix * sw + offset) * co;
           if (m == 1) {
-            for (std::int64_t o = 0; o < co; ++o) target[o] += weights[o] * source[o];
+            loops.add_products(target, weights, source, co);
           } else {
             for (std::int64_t o = 0; o < co; ++o) target[o] += weights[o] * source[o / m];
           }
@@ -434,7 +439,8 @@ class DepthwisePrimitive final : public Primitive {
   int threads_ = 1;
 };
 
-// ---- reference -------------------------------------------------------------------------------------------------------
+// ---- reference
+// -------------------------------------------------------------------------------------------------------
 
 // Each output element gathers the taps that reach it, in double: independent of the GEMM paths' scatter.
 class ReferencePrimitive final : public Primitive {
@@ -496,7 +502,8 @@ class ReferencePrimitive final : public Primitive {
   int threads_;
 };
 
-// ---- the list --------------------------------------------------------------------------------------------------------
+// ---- the list
+// --------------------------------------------------------------------------------------------------------
 
 DeclineReason as_conv_declines(const TransposedProblem& p) {
   Conv2dDesc forward;

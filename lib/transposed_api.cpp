@@ -15,16 +15,15 @@ namespace {
 // The field names of a 1-D descriptor in place of those of the 2-D one it maps to, so that a message names what the
 // caller wrote. Height fields never fail for a mapped descriptor (all 1 or 0).
 Error with_1d_names(const Error& error) {
-  static const std::pair<const char*, const char*> names[] = {
-      {"pad_left + pad_right", "pad_begin + pad_end"},
-      {"output_padding_width", "output_padding"},
-      {"in_width", "in_length"},
-      {"kernel_width", "kernel_size"},
-      {"stride_width", "stride"},
-      {"dilation_width", "dilation"},
-      {"pad_left", "pad_begin"},
-      {"pad_right", "pad_end"},
-      {"out_width", "out_length"}};
+  static const std::pair<const char*, const char*> names[] = {{"pad_left + pad_right", "pad_begin + pad_end"},
+                                                              {"output_padding_width", "output_padding"},
+                                                              {"in_width", "in_length"},
+                                                              {"kernel_width", "kernel_size"},
+                                                              {"stride_width", "stride"},
+                                                              {"dilation_width", "dilation"},
+                                                              {"pad_left", "pad_begin"},
+                                                              {"pad_right", "pad_end"},
+                                                              {"out_width", "out_length"}};
   std::string message = error.what();
   for (const auto& [two_d, one_d] : names) {
     for (std::size_t at = message.find(two_d); at != std::string::npos; at = message.find(two_d, at)) {
@@ -100,22 +99,21 @@ void set_output_shape(ConvTranspose2dDesc& desc, std::int64_t out_height, std::i
   ConvTranspose2dDesc fitted = desc;
   fit_output(desc.in_height, desc.kernel_height, desc.stride_height, desc.dilation_height, out_height, mode,
              fitted.pad_top, fitted.pad_bottom, fitted.output_padding_height, "out_height");
-  fit_output(desc.in_width, desc.kernel_width, desc.stride_width, desc.dilation_width, out_width, mode,
-             fitted.pad_left, fitted.pad_right, fitted.output_padding_width, "out_width");
+  fit_output(desc.in_width, desc.kernel_width, desc.stride_width, desc.dilation_width, out_width, mode, fitted.pad_left,
+             fitted.pad_right, fitted.output_padding_width, "out_width");
   detail::make_transposed_problem(fitted);
   desc = fitted;
 }
 
-Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
-                           const float* bias, float* output, const Options& options) {
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights, const float* bias,
+                           float* output, const Options& options) {
   const detail::PlanState plan = detail::one_shot_transposed(desc, input, weights, bias, output, options, nullptr);
   detail::execute(plan, input, nullptr, output, nullptr, 0);
   return plan.primitive->algorithm();
 }
 
-Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights,
-                           const float* bias, const float* residual, float* output, const Options& options,
-                           const Epilogue& epilogue) {
+Algorithm conv_transpose2d(const ConvTranspose2dDesc& desc, const float* input, const float* weights, const float* bias,
+                           const float* residual, float* output, const Options& options, const Epilogue& epilogue) {
   const detail::PlanState plan = detail::one_shot_transposed(desc, input, weights, bias, output, options, &epilogue);
   detail::execute(plan, input, residual, output, nullptr, 0);
   return plan.primitive->algorithm();
@@ -188,8 +186,8 @@ Algorithm conv1d(const Conv1dDesc& desc, const float* input, const float* weight
   return detail::in_1d_terms([&] { return conv2d(as_2d(desc), input, weights, bias, output, options); });
 }
 
-Algorithm conv_transpose1d(const ConvTranspose1dDesc& desc, const float* input, const float* weights,
-                           const float* bias, float* output, const Options& options) {
+Algorithm conv_transpose1d(const ConvTranspose1dDesc& desc, const float* input, const float* weights, const float* bias,
+                           float* output, const Options& options) {
   return detail::in_1d_terms([&] { return conv_transpose2d(as_2d(desc), input, weights, bias, output, options); });
 }
 

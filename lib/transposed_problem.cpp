@@ -12,12 +12,12 @@ std::int64_t transposed_extent(std::int64_t size, std::int64_t kernel, std::int6
                                std::int64_t pad_begin, std::int64_t pad_end, std::int64_t output_padding,
                                const char* size_field, const char* pads_fields) {
   const std::int64_t span = checked_add(checked_mul(dilation, kernel - 1, "the dilated kernel"), 1, "the kernel");
-  const std::int64_t full = checked_add(
-      checked_add(checked_mul(stride, size - 1, size_field), output_padding, size_field), span, size_field);
+  const std::int64_t full =
+      checked_add(checked_add(checked_mul(stride, size - 1, size_field), output_padding, size_field), span, size_field);
   const std::int64_t pads = checked_add(pad_begin, pad_end, pads_fields);
   if (pads >= full)
-    invalid("the output would be empty: ", pads_fields, " crop ", pads, " of the ", full, " elements that ",
-            size_field, " = ", size, " spreads over");
+    invalid("the output would be empty: ", pads_fields, " crop ", pads, " of the ", full, " elements that ", size_field,
+            " = ", size, " spreads over");
   return full - pads;
 }
 
@@ -25,8 +25,8 @@ void require_output_padding(std::int64_t output_padding, std::int64_t stride, st
                             const char* field) {
   require_non_negative(output_padding, field);
   if (output_padding >= stride && output_padding >= dilation)
-    invalid(field, " = ", output_padding, " must be smaller than the stride (", stride, ") or the dilation (",
-            dilation, ")");
+    invalid(field, " = ", output_padding, " must be smaller than the stride (", stride, ") or the dilation (", dilation,
+            ")");
 }
 
 }  // namespace
@@ -52,8 +52,7 @@ TransposedProblem make_transposed_problem(const ConvTranspose2dDesc& desc) {
   require_non_negative(desc.pad_right, "pad_right");
   require_positive(desc.dilation_height, "dilation_height");
   require_positive(desc.dilation_width, "dilation_width");
-  require_output_padding(desc.output_padding_height, desc.stride_height, desc.dilation_height,
-                         "output_padding_height");
+  require_output_padding(desc.output_padding_height, desc.stride_height, desc.dilation_height, "output_padding_height");
   require_output_padding(desc.output_padding_width, desc.stride_width, desc.dilation_width, "output_padding_width");
   require_positive(desc.groups, "groups");
   const int layout = static_cast<int>(desc.layout);
@@ -91,8 +90,8 @@ TransposedProblem make_transposed_problem(const ConvTranspose2dDesc& desc) {
   p.weights_layout = desc.weights_layout;
   p.out_height = transposed_extent(p.in_height, p.kernel_height, p.stride_height, p.dilation_height, p.pad_top,
                                    p.pad_bottom, p.output_padding_height, "in_height", "pad_top + pad_bottom");
-  p.out_width = transposed_extent(p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_left,
-                                  p.pad_right, p.output_padding_width, "in_width", "pad_left + pad_right");
+  p.out_width = transposed_extent(p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_left, p.pad_right,
+                                  p.output_padding_width, "in_width", "pad_left + pad_right");
   p.group_in_channels = p.in_channels / p.groups;
   p.group_out_channels = p.out_channels / p.groups;
 

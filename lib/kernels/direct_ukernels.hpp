@@ -135,6 +135,10 @@ struct DirectUkernels {
                     std::int64_t target_ld);
   // activate_tile of ../post_ops.hpp.
   void (*activate_tile)(const PostOps& post, float* block, std::int64_t rows, std::int64_t cols, std::int64_t ld);
+  // The transposed convolution's loops (../algorithm_transposed.cpp): target[k * stride] += scale * source[k], and
+  // target[k] += weights[k] * source[k] (weights null: += source[k]), for k < count.
+  void (*scatter_axpy)(float* target, std::int64_t stride, const float* source, float scale, std::int64_t count);
+  void (*add_products)(float* target, const float* weights, const float* source, std::int64_t count);
 };
 
 // One table per ISA compiled in.

@@ -11,6 +11,7 @@
 //   depthwise_planes_impl.hpp       DepthwisePlanes: depthwise on NCHW planes, in flat form
 //   direct_transpose_impl.hpp       Avx512Transpose: the blocked transpose in registers (AVX-512 only)
 //   activation_tile_impl.hpp        ActivationTile: the activations beyond ReLU and clamp, on a stored tile
+//   transposed_impl.hpp             TransposedLoops: the transposed convolution's col2im and depthwise loops
 // This header puts them together into the ISA's table.
 #pragma once
 
@@ -26,6 +27,7 @@
 #include "direct_staging_impl.hpp"
 #include "direct_transpose_impl.hpp"
 #include "direct_ukernels.hpp"
+#include "transposed_impl.hpp"
 
 namespace convkit::detail::CONVKIT_ISA_NAMESPACE {
 
@@ -62,7 +64,9 @@ const DirectUkernels& make_direct_ukernels(const char* isa) {
                                        &DirectStaging<Arch>::copy_taps,
                                        DirectSingleChannel<Arch>::kReadsInPlace,
                                        transpose_kernel<Arch>(),
-                                       &ActivationTile<Arch>::tile};
+                                       &ActivationTile<Arch>::tile,
+                                       &TransposedLoops<Arch>::scatter_axpy,
+                                       &TransposedLoops<Arch>::add_products};
   return ukernels;
 }
 
