@@ -628,6 +628,32 @@ TEST_CASE("threads 1, 2, 3 and a caller's pool of width 2 and 3 give the bits of
       d.layout = layout;
       const Problem p(d, true, seed += 5);
       INFO(describe(d, true));
+      {
+        // An epilogue with a residual (apart and in place), on the caller's pools: the bits of one thread.
+        convkit::Epilogue e;
+        e.activation = convkit::Activation::Silu;
+        e.residual = true;
+        e.residual_scale = 0.5f;
+        const auto r = convkit_test::random_floats(p.out_count(), seed + 7);
+        convkit::Options one_thread, three;
+        one_thread.threads = 1;
+        three.threads = 3;
+        const convkit::Plan serial(p.desc, p.w.data(), p.bias(), one_thread, e);
+        const convkit::Plan wide(p.desc, p.w.data(), p.bias(), three, e);
+        Output want(p.out_count());
+        serial.run_residual(p.in.data(), r.data(), want.data());
+        compare(d, p.oracle, want.data(), "residual, one thread", &e, r.data());
+        for (convkit_examples::StdThreadPool* pool : {&pool2, &pool3}) {
+          Output apart(p.out_count()), in_place(p.out_count());
+          wide.run_residual_on(pool->handle(), p.in.data(), r.data(), apart.data());
+          std::copy(r.begin(), r.end(), in_place.data());
+          wide.run_residual_on(pool->handle(), p.in.data(), in_place.data(), in_place.data());
+          CHECK_MESSAGE(same_bits(apart.data(), want.data(), p.out_count()), "residual on a pool of width ",
+                        pool->width());
+          CHECK_MESSAGE(same_bits(in_place.data(), want.data(), p.out_count()), "residual in place on a pool of width ",
+                        pool->width());
+        }
+      }
       std::vector<std::string> names = entry_names();
       names.push_back("");  // auto
       for (const std::string& name : names) {
@@ -809,6 +835,21 @@ TEST_CASE("validation: every bad field is an invalid argument naming the field, 
                {"output overlaps weights"}, "output over weights");
   expect_error([&] { convkit::conv_transpose2d(valid, in.data(), w.data(), out.data() + 2, out.data()); },
                {"output overlaps bias"}, "output over bias");
+  {
+    convkit::Epilogue e;
+    e.residual = true;
+    expect_error(
+        [&] {
+          convkit::conv_transpose2d(valid, in.data(), w.data(), b.data(), in.data(), out.data(), convkit::Options{}, e);
+        },
+        {"residual overlaps input"}, "residual over input");
+    expect_error(
+        [&] {
+          convkit::conv_transpose2d(valid, in.data(), w.data(), b.data(), out.data() + 1, out.data(),
+                                    convkit::Options{}, e);
+        },
+        {"residual overlaps output"}, "residual partly over output");
+  }
   const convkit::Plan plan(valid, w.data(), b.data());
   expect_error([&] { plan.run(nullptr, out.data()); }, {"input"}, "plan: null input");
   expect_error([&] { plan.run(in.data(), nullptr); }, {"output"}, "plan: null output");
