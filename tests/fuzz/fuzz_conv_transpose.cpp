@@ -213,6 +213,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The pads are what it sets: valid ones in, so that only the other fields decide the desc's validity.
     d.pad_top = std::abs(d.pad_top), d.pad_left = std::abs(d.pad_left);
     d.pad_bottom = std::abs(d.pad_bottom), d.pad_right = std::abs(d.pad_right);
+    // Pads that leave the desc's own output non-empty (the library validates the desc as given, pads included).
+    convkit_conv_transpose2d_desc probe = d;
+    store_int(probe.layout, 0), store_int(probe.weights_layout, 0), probe.batch = 1, probe.in_channels = 1;
+    probe.out_channels = 1, probe.groups = 1;
+    if (transposed_valid(probe) == false) d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 0;
     const convkit_conv_transpose2d_desc before = d;
     convkit_conv_transpose2d_desc unpadded = d;
     unpadded.pad_top = unpadded.pad_left = unpadded.pad_bottom = unpadded.pad_right = 0;
@@ -277,9 +282,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<float> x =
       convkit_test::random_floats(expect_valid ? count(d.batch * d.in_channels * d.in_height * d.in_width) : 16, seed);
   const std::size_t weight_count =
-      forward ? count(d.out_channels * (d.in_channels / d.groups) * d.kernel_width)
-              : count(d.in_channels * (d.out_channels / d.groups) * d.kernel_height * d.kernel_width);
-  const std::vector<float> w = convkit_test::random_floats(expect_valid ? weight_count : 16, seed + 1);
+      !expect_valid ? 16
+      : forward     ? count(d.out_channels * (d.in_channels / d.groups) * d.kernel_width)
+                    : count(d.in_channels * (d.out_channels / d.groups) * d.kernel_height * d.kernel_width);
+  const std::vector<float> w = convkit_test::random_floats(weight_count, seed + 1);
   const std::vector<float> b = convkit_test::random_floats(expect_valid ? count(d.out_channels) : 16, seed + 2);
   const std::size_t out_count = expect_valid ? count(d.batch * d.out_channels * out_h * out_w) : 16;
   constexpr float kSentinel = -12345.0f;
