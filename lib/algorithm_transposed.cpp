@@ -669,10 +669,23 @@ Problem buffer_problem(const TransposedProblem& t) {
 }
 
 // The options of conv_transpose_as_conv's forward plan: the algorithm asked for, or auto when the entry was named.
-Options forward_options(const Options& options, bool named) {
-  Options forward = options;
-  if (named) forward.algorithm = Algorithm::Auto;
-  return forward;
+// An input smaller than the kernel (a generator's first layer, DCGAN's 1x1 projection to 4x4) becomes a forward
+// convolution padded mostly with zeros, which implicit_gemm skips and im2col_gemm would unfold and multiply: auto
+// takes implicit_gemm there when this CPU has it.
+Options forward_options(const TransposedProblem& p, const Conv2dDesc& forward, const Options& options, bool named) {
+  Options chosen = options;
+  if (named) chosen.algorithm = Algorithm::Auto;
+  if (chosen.algorithm == Algorithm::Auto && (p.in_height < p.kernel_height || p.in_width < p.kernel_width)) {
+    Options implicit = chosen;
+    implicit.algorithm = Algorithm::ImplicitGemm;
+    try {
+      chosen_algorithm(forward, implicit);
+      return implicit;
+    } catch (const Error& error) {
+      if (error.status() != Status::Unsupported) throw;
+    }
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -690,7 +703,7 @@ PlanState make_transposed_plan(const TransposedProblem& problem, const float* we
     forward_equivalent(problem, forward);
     const std::vector<float> forward_weights = forward_equivalent_weights(problem, weights);
     PlanState state = make_plan(make_problem(forward), forward_weights.data(), bias,
-                                forward_options(options, implementation != nullptr),
+                                forward_options(problem, forward, options, implementation != nullptr),
                                 /*borrow_weights=*/false, epilogue);
     state.description = concat(entry.name, "(", state.description, ")");
     return state;
@@ -711,7 +724,7 @@ Algorithm chosen_transposed_algorithm(const TransposedProblem& problem, const Op
   if (entry.create != nullptr) return entry.algorithm;
   Conv2dDesc forward;
   forward_equivalent(problem, forward);
-  return chosen_algorithm(forward, forward_options(options, false));
+  return chosen_algorithm(forward, forward_options(problem, forward, options, false));
 }
 
 std::vector<std::string> transposed_implementation_names() {
