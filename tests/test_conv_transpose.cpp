@@ -334,6 +334,16 @@ std::vector<TDesc> sweep_descs() {
     d.groups = 4, d.in_channels = 64, d.out_channels = 32, d.in_height = d.in_width = 11, d.kernel_height = 4;
     d.kernel_width = 4, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
   });
+  // NCHW images of at most 16 pixels multiply in the NHWC orientation: around that edge, and DCGAN's 4 x 4 layer.
+  for (const Shape s : {Shape{4, 4}, Shape{3, 5}, Shape{1, 16}, Shape{2, 8}, Shape{1, 17}, Shape{3, 6}})
+    add([&](TDesc& d) {
+      d.in_height = s.height, d.in_width = s.width, d.in_channels = 40, d.out_channels = 24;
+      d.kernel_height = d.kernel_width = 4, d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+    });
+  add([](TDesc& d) {
+    d.in_channels = 128, d.out_channels = 64, d.in_height = d.in_width = 4, d.kernel_height = d.kernel_width = 4;
+    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1, d.batch = 2;
+  });
   for (const TDesc& d : band_descs()) all.push_back(d);
   // Random combinations of everything.
   std::mt19937 random(convkit_test::kSeed);
