@@ -93,7 +93,9 @@ void fit_output(std::int64_t in, std::int64_t kernel, std::int64_t stride, std::
 }  // namespace
 
 void set_output_shape(ConvTranspose2dDesc& desc, std::int64_t out_height, std::int64_t out_width, SamePadding mode) {
-  detail::make_transposed_problem(desc);
+  ConvTranspose2dDesc unpadded = desc;  // the pads are replaced, so pads that crop everything are no error here
+  unpadded.pad_top = unpadded.pad_left = unpadded.pad_bottom = unpadded.pad_right = 0;
+  detail::make_transposed_problem(unpadded);
   if (mode != SamePadding::Upper && mode != SamePadding::Lower)
     detail::invalid("mode = ", static_cast<int>(mode), " is not a padding mode (Upper = 0, Lower = 1)");
   ConvTranspose2dDesc fitted = desc;

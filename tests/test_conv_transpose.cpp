@@ -953,6 +953,19 @@ TEST_CASE("set_output_shape follows ONNX's output_shape, and leaves the desc unc
   const TDesc before = d;
   expect_error([&] { convkit::set_output_shape(d, 5, 5); }, {"stride_height"}, "set_output_shape of an invalid desc");
   CHECK(std::memcmp(&d, &before, sizeof d) == 0);
+  // The pads it replaces are not checked: pads that would crop the whole output (as ONNX ignores pads when
+  // output_shape is given).
+  TDesc cropped = base_desc();
+  cropped.in_height = 1;
+  cropped.kernel_height = 1;
+  cropped.stride_height = 2;
+  cropped.pad_top = 2;
+  cropped.pad_bottom = 2;
+  cropped.output_padding_height = 0;
+  CHECK_THROWS_AS(convkit::output_size(cropped), convkit::Error);
+  convkit::set_output_shape(cropped, 1, convkit::output_size(base_desc()).width);
+  CHECK(convkit::output_size(cropped).height == 1);
+  CHECK(cropped.pad_top + cropped.pad_bottom == 0);
 }
 
 TEST_CASE("the fast entries are chosen on their shapes, and Algorithm::Reference gives the reference entry") {
