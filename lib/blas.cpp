@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <mutex>
 #include <string>
 
 #include "threading.hpp"
@@ -48,6 +49,13 @@ bool fits_blas_index(std::int64_t value) { return value >= 0 && value <= INT_MAX
 void sgemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   const BlasThreads single(1);
+#if !CONVKIT_HAVE_OPENMP
+  // OpenBLAS's serial build, linked without OpenMP, shares its work buffers between calls: two threads of a caller's
+  // pool multiplying at once gave other bits than one thread (test_conv_transpose on the BLAS engine), so its calls
+  // take turns.
+  static std::mutex serial_blas;
+  const std::lock_guard<std::mutex> turn(serial_blas);
+#endif
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
