@@ -108,6 +108,28 @@ TEST_CASE("gemm ukernels: k around the reduction block (448), each block summed 
   }
 }
 
+TEST_CASE("gemm ukernels: n across the column chunks of a block of B beyond kGemmLargeBlockBytes") {
+  using convkit::detail::kGemmChunkColumns;
+  using convkit::detail::kGemmLargeBlockBytes;
+  for (const GemmUkernels* table : gemm_tables()) {
+    const std::int64_t r = table->panel_rows, w = gemm_vector(*table), c = kGemmChunkColumns;
+    // The fewest columns whose full block of 448 reduction rows exceeds the bound.
+    const std::int64_t least = kGemmLargeBlockBytes / (448 * static_cast<std::int64_t>(sizeof(float))) + 1;
+    for (Packed packed : {Packed::A, Packed::B})
+      for (std::int64_t m : {r, r + 1, r + 3, 2 * r + 2})  // r: one row tile, never chunked; then 1-3 rows left
+        for (std::int64_t n : sizes({least - 1, least, 3 * c, 3 * c + 1, 3 * c + w + 1, 4 * c - 1}))
+          for (std::int64_t k : {448, 449, 900})  // the short last block is run whole
+            GemmUkernelTester()
+                .m(m)
+                .n(n)
+                .k(k)
+                .bias(true)
+                .activation(Activation::Relu)
+                .ldc_extra(3)
+                .test(*table, packed);
+  }
+}
+
 TEST_CASE("gemm ukernels: strided rows (leading dimensions beyond the width)") {
   for (const GemmUkernels* table : gemm_tables()) {
     const std::int64_t r = table->panel_rows, w = gemm_vector(*table), s = table->strip_columns;

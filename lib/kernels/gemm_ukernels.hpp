@@ -38,6 +38,16 @@ struct MicroGemm {
   const std::int64_t* b_rows;          // packed_a_rows only: row p of B starts at b + b_rows[p]
 };
 
+// A block of B (kc x n, one block of the reduction) larger than kGemmLargeBlockBytes would be streamed from beyond L2
+// once per row tile: the kernels cut such a block into chunks of kGemmChunkColumns columns, each run by every row
+// tile while it stays in L2, as BLIS's loop around its panel of B does. Decided on DCGAN's 4x4 transposed layer (16
+// pixels by 8192 taps, K = 1024), whose last row tile of 4 pixels read the whole block a second time from memory;
+// chunks of 128 columns ran a little ahead of 256 and well ahead of 512 and 1024 there. Blocks within the bound (most
+// of the forward path's tiles) run as one chunk, as before; the forward tiles beyond it (1x1 512 -> 1024 on 56x56,
+// 3x3 64 -> 512) ran level or ahead.
+inline constexpr std::int64_t kGemmLargeBlockBytes = std::int64_t{1} << 20;
+inline constexpr std::int64_t kGemmChunkColumns = 128;
+
 // The products of groups of one input channel (depthwise layers), all the groups of a block at once: each group's
 // product is one row of weights times its unfolded taps, too thin for a register tile of its own, so the groups'
 // channels become the vector lanes instead. For pixel p < pixels and channel c < channels:

@@ -207,31 +207,42 @@ struct Gemm {
   static void multiply(const MicroGemm& g) {
     for (std::int64_t k0 = 0; k0 < g.k; k0 += kBlockK) {
       const std::int64_t kc = g.k - k0 < kBlockK ? g.k - k0 : kBlockK;
-      for (std::int64_t i0 = 0; i0 < g.m; i0 += kRows) {
-        const std::size_t row_index = static_cast<std::size_t>((g.m - i0 < kRows ? g.m - i0 : kRows) - 1);
-        std::int64_t j_begin = 0;
-        if (kPackedA && row_index < kFewRows) {
-          const std::int64_t wide = wide_vectors(static_cast<int>(row_index) + 1) * kWidth;
-          for (; j_begin + wide <= g.n; j_begin += wide) kFewRowTiles<kRowsB>[row_index](g, i0, j_begin, k0, kc);
+      const bool chunked = g.m > kRows && kc * g.n * static_cast<std::int64_t>(sizeof(float)) > kGemmLargeBlockBytes;
+      const std::int64_t chunk_columns = chunked ? kGemmChunkColumns : g.n;
+      for (std::int64_t jc = 0; jc < g.n; jc += chunk_columns) {
+        // The tiles see the chunk's end as the matrix's: its last strip is an edge strip like any other.
+        MicroGemm chunk = g;
+        chunk.n = g.n - jc < chunk_columns ? g.n : jc + chunk_columns;
+        for (std::int64_t i0 = 0; i0 < g.m; i0 += kRows) multiply_rows<kPackedA, kRowsB>(chunk, i0, jc, k0, kc);
+      }
+    }
+  }
+
+  // The row tile at i0 over columns [j_begin, g.n) and the reduction's block [k0, k0 + kc).
+  template <bool kPackedA, bool kRowsB>
+  static void multiply_rows(const MicroGemm& g, std::int64_t i0, std::int64_t j_begin, std::int64_t k0,
+                            std::int64_t kc) {
+    const std::size_t row_index = static_cast<std::size_t>((g.m - i0 < kRows ? g.m - i0 : kRows) - 1);
+    if (kPackedA && row_index < kFewRows) {
+      const std::int64_t wide = wide_vectors(static_cast<int>(row_index) + 1) * kWidth;
+      for (; j_begin + wide <= g.n; j_begin += wide) kFewRowTiles<kRowsB>[row_index](g, i0, j_begin, k0, kc);
+    }
+    for (std::int64_t j0 = j_begin; j0 < g.n; j0 += kColumns) {
+      const bool whole = g.n - j0 >= kColumns;
+      if constexpr (kPackedA) {
+        if (whole) {
+          kRowTiles<kVectors, true, false, kRowsB>[row_index](g, i0, j0, k0, kc);
+        } else if (g.n - j0 <= kWidth) {  // resnet50_res4's 196 pixels end in a strip of 4
+          kRowTiles<1, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
+        } else {
+          kRowTiles<kVectors, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
         }
-        for (std::int64_t j0 = j_begin; j0 < g.n; j0 += kColumns) {
-          const bool whole = g.n - j0 >= kColumns;
-          if constexpr (kPackedA) {
-            if (whole) {
-              kRowTiles<kVectors, true, false, kRowsB>[row_index](g, i0, j0, k0, kc);
-            } else if (g.n - j0 <= kWidth) {  // resnet50_res4's 196 pixels end in a strip of 4
-              kRowTiles<1, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
-            } else {
-              kRowTiles<kVectors, true, true, kRowsB>[row_index](g, i0, j0, k0, kc);
-            }
-          } else if (whole) {
-            kRowTiles<kVectors, false, false>[row_index](g, i0, j0, k0, kc);
-          } else if (g.n - j0 <= kWidth) {  // 16 output channels, or 48, 80, 112: a strip's second vector idle
-            kRowTiles<1, false, true>[row_index](g, i0, j0, k0, kc);
-          } else {
-            kRowTiles<kVectors, false, true>[row_index](g, i0, j0, k0, kc);
-          }
-        }
+      } else if (whole) {
+        kRowTiles<kVectors, false, false>[row_index](g, i0, j0, k0, kc);
+      } else if (g.n - j0 <= kWidth) {  // 16 output channels, or 48, 80, 112: a strip's second vector idle
+        kRowTiles<1, false, true>[row_index](g, i0, j0, k0, kc);
+      } else {
+        kRowTiles<kVectors, false, true>[row_index](g, i0, j0, k0, kc);
       }
     }
   }
