@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "accumulation.hpp"
 #include "ukernel_tester.hpp"
 
 using convkit::Activation;
@@ -111,14 +112,16 @@ TEST_CASE("gemm ukernels: k around the reduction block (448), each block summed 
 TEST_CASE("gemm ukernels: n across the column chunks of a block of B beyond kGemmLargeBlockBytes") {
   using convkit::detail::kGemmChunkColumns;
   using convkit::detail::kGemmLargeBlockBytes;
+  using convkit::detail::kReductionBlock;
   for (const GemmUkernels* table : gemm_tables()) {
     const std::int64_t r = table->panel_rows, w = gemm_vector(*table), c = kGemmChunkColumns;
-    // The fewest columns whose full block of 448 reduction rows exceeds the bound.
-    const std::int64_t least = kGemmLargeBlockBytes / (448 * static_cast<std::int64_t>(sizeof(float))) + 1;
+    // The fewest columns whose full block of the reduction exceeds the bound, and a whole number of chunks above it.
+    const std::int64_t block = kReductionBlock, least = kGemmLargeBlockBytes / (block * 4) + 1;
+    const std::int64_t whole = (least + c - 1) / c * c;
     for (Packed packed : {Packed::A, Packed::B})
       for (std::int64_t m : {r, r + 1, r + 3, 2 * r + 2})  // r: one row tile, never chunked; then 1-3 rows left
-        for (std::int64_t n : sizes({least - 1, least, 3 * c, 3 * c + 1, 3 * c + w + 1, 4 * c - 1}))
-          for (std::int64_t k : {448, 449, 900})  // the short last block is run whole
+        for (std::int64_t n : sizes({least - 1, least, whole, whole + 1, whole + w + 1, whole + c - 1}))
+          for (std::int64_t k : {block, block + 1, 2 * block + 4})  // the short last block is run whole
             GemmUkernelTester()
                 .m(m)
                 .n(n)
